@@ -1,0 +1,35 @@
+"""flowfill: remove objects, logos, scratches and borders from video by flow-guided completion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from flowfill.errors import InputError
+from flowfill.options import Options
+from flowfill.pipeline import Stats, remove_stream
+
+__all__ = ["InputError", "Options", "Stats", "remove", "remove_stream"]
+__version__ = "0.1.0"
+
+
+def remove(
+    frames: Iterable[np.ndarray] | np.ndarray,
+    masks: Iterable[np.ndarray] | np.ndarray,
+    **options: object,
+) -> np.ndarray:
+    """Fill ``masks`` (bool H x W, True = remove) in ``frames`` (float32 H x W x 3).
+
+    Returns the completed clip as float32 N x H x W x 3; outside the masks it equals the input.
+    Keyword options are the fields of :class:`flowfill.Options` (plus ``stats=Stats()``).
+    """
+    stats = options.pop("stats", None)
+    opts = Options.from_kwargs(**options)
+    frames = list(frames)
+    masks = list(masks)
+    if len(frames) != len(masks):
+        raise InputError(None, f"{len(frames)} frames but {len(masks)} masks")
+    if not frames:
+        raise InputError(None, "no frames")
+    return np.stack(list(remove_stream(frames, masks, opts, stats=stats)))

@@ -1,0 +1,5 @@
+"""Flow completion inside the hole (Laplace membrane, with optional edge guidance)."""
+
+from flowfill.complete.laplace import MembraneFill, complete_flow, complete_flows
+
+__all__ = ["MembraneFill", "complete_flow", "complete_flows"]

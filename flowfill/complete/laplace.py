@@ -1,0 +1,61 @@
+"""Flow completion inside the flow mask: a membrane (Laplace) fill, optionally cut at flow edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from flowfill.grid import build_system
+
+
+class MembraneFill:
+    """The factorised Laplace system of one mask, reusable for every flow on that frame's grid.
+
+    Inside ``mask`` each flow component becomes the harmonic interpolation of the flow around
+    it (Neumann at the image border). Links touching an ``edges`` pixel carry (almost) no
+    smoothness, so the fill may jump across a motion boundary.
+    """
+
+    def __init__(self, mask: np.ndarray, edges: np.ndarray | None = None) -> None:
+        self.mask = mask
+        self.empty = not mask.any()
+        self.full = bool(mask.all())
+        if self.empty or self.full:
+            return
+        self.system = build_system(mask, cut_mask=edges)
+        a = self.system.A
+        anchored = self.system.anchored()
+        if not anchored.all():  # components fenced off by edges: pin them weakly to zero motion
+            a = a + sp.diags((~anchored) * 1e-6)
+        self.lu = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A")
+
+    def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
+        """Complete each H x W x 2 flow (all solved together, one right-hand side per component)."""
+        if self.empty:
+            return [f.copy() for f in flows]
+        if self.full:  # nothing known to interpolate from
+            return [np.zeros_like(f) for f in flows]
+        h, w = self.mask.shape
+        values = np.concatenate([f.reshape(h * w, 2) for f in flows], axis=1).astype(np.float64)
+        solution = self.lu.solve(self.system.dirichlet_rhs(values))
+        out = []
+        for k, f in enumerate(flows):
+            g = f.reshape(h * w, 2).copy()
+            g[self.system.unknown] = solution[:, 2 * k : 2 * k + 2]
+            out.append(g.reshape(h, w, 2).astype(np.float32))
+        return out
+
+
+def complete_flows(
+    flows: list[np.ndarray], mask: np.ndarray, edges: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Fill several flow fields that share one grid and one mask with a single factorisation."""
+    return MembraneFill(mask, edges)(*flows) if flows else []
+
+
+def complete_flow(
+    flow: np.ndarray, mask: np.ndarray, edges: np.ndarray | None = None
+) -> np.ndarray:
+    """Fill one flow field (H x W x 2) inside ``mask``; see :class:`MembraneFill`."""
+    return MembraneFill(mask, edges)(flow)[0]

@@ -1,0 +1,26 @@
+"""Dense inverse search optical flow (OpenCV), the CPU default."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def to_gray8(frame: np.ndarray) -> np.ndarray:
+    """8-bit luma of a float RGB frame for flow estimation; HDR values are compressed, not clipped."""
+    luma = frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114
+    luma = np.maximum(luma, 0)
+    if luma.max() > 1.0:  # scene-linear float: compress highlights instead of clipping them
+        luma = 2.0 * luma / (1.0 + luma)
+    return np.clip(luma * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+class DISFlow:
+    """DIS flow with the medium preset; one instance serves all pairs of a run."""
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+        self._dis = cv2.DISOpticalFlow_create(preset)
+
+    def __call__(self, gray_a: np.ndarray, gray_b: np.ndarray) -> np.ndarray:
+        """Flow from ``gray_a`` to ``gray_b`` on a's grid, float32 H x W x 2 (dx, dy) in pixels."""
+        return self._dis.calc(gray_a, gray_b, None)

@@ -1,0 +1,107 @@
+"""Sparse 4-neighbour systems over a set of unknown pixels (flow completion and fusion share it).
+
+Each undirected link is emitted once (the standard 5-point Laplacian, not FGVC's double weight).
+Links from an unknown pixel to a known one carry Dirichlet data; links to excluded pixels and
+off the image are dropped (Neumann).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+# (dy, dx) of the four neighbours; the first two (right, down) enumerate unknown-unknown links once
+DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+
+
+@dataclass
+class GridSystem:
+    """A masked graph Laplacian ``A`` over ``n`` unknowns plus the links that build right-hand sides.
+
+    ``uu_*``: links between unknowns i < j by index (i = the pixel whose right/down neighbour is j);
+    ``uk_*``: links from unknown i to known flat pixel k, with ``uk_dir`` the direction from i to k.
+    """
+
+    shape: tuple[int, int]
+    unknown: np.ndarray  # flat pixel indices of the unknowns, ascending
+    A: sp.csr_matrix
+    uu_i: np.ndarray
+    uu_j: np.ndarray
+    uu_dir: np.ndarray
+    uu_w: np.ndarray
+    uk_i: np.ndarray
+    uk_k: np.ndarray
+    uk_dir: np.ndarray
+    uk_w: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.unknown.size)
+
+    def dirichlet_rhs(self, values: np.ndarray) -> np.ndarray:
+        """Right-hand side from known values (flat pixels x C): sum of w * value over known links."""
+        rhs = np.zeros((self.n, values.shape[1]), dtype=np.float64)
+        np.add.at(rhs, self.uk_i, self.uk_w[:, None] * values[self.uk_k])
+        return rhs
+
+    def anchored(self) -> np.ndarray:
+        """Bool per unknown: whether its connected component has a link to a known pixel."""
+        ncomp, labels = sp.csgraph.connected_components(self.A, directed=False)
+        has_known = np.zeros(ncomp, dtype=bool)
+        has_known[labels[self.uk_i[self.uk_w > 0]]] = True
+        return has_known[labels]
+
+
+def build_system(
+    unknown_mask: np.ndarray,
+    excluded_mask: np.ndarray | None = None,
+    cut_mask: np.ndarray | None = None,
+    cut_weight: float = 1e-3,
+) -> GridSystem:
+    """Build the masked Laplacian over the True pixels of ``unknown_mask`` (H x W bool).
+
+    ``excluded_mask``: pixels that are neither unknown nor data (their links are dropped).
+    ``cut_mask``: pixels whose links are weakened to ``cut_weight`` (edges that cut smoothness).
+    """
+    h, w = unknown_mask.shape
+    unknown = np.flatnonzero(unknown_mask)
+    index = np.full(h * w, -1, dtype=np.int64)
+    index[unknown] = np.arange(unknown.size)
+    ys, xs = np.divmod(unknown, w)
+    excluded = None if excluded_mask is None else excluded_mask.ravel()
+    cut = None if cut_mask is None else cut_mask.ravel()
+
+    uu = ([], [], [], [])
+    uk = ([], [], [], [])
+    for d, (dy, dx) in enumerate(DIRECTIONS):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        src = np.flatnonzero(inside)
+        q = ny[src] * w + nx[src]
+        qi = index[q]
+        p = unknown[src]
+        weight = np.ones(src.size)
+        if cut is not None:
+            weight[cut[p] | cut[q]] = cut_weight
+        if d < 2:  # unknown-unknown links, each once
+            sel = qi >= 0
+            for lst, val in zip(uu, (src[sel], qi[sel], np.full(sel.sum(), d), weight[sel])):
+                lst.append(val)
+        sel = qi < 0
+        if excluded is not None:
+            sel &= ~excluded[q]
+        for lst, val in zip(uk, (src[sel], q[sel], np.full(sel.sum(), d), weight[sel])):
+            lst.append(val)
+
+    uu_i, uu_j, uu_dir, uu_w = (np.concatenate(x) for x in uu)
+    uk_i, uk_k, uk_dir, uk_w = (np.concatenate(x) for x in uk)
+    n = unknown.size
+    diag = np.bincount(uu_i, uu_w, n) + np.bincount(uu_j, uu_w, n) + np.bincount(uk_i, uk_w, n)
+    rows = np.concatenate([np.arange(n), uu_i, uu_j])
+    cols = np.concatenate([np.arange(n), uu_j, uu_i])
+    vals = np.concatenate([diag, -uu_w, -uu_w])
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    return GridSystem((h, w), unknown, a, uu_i, uu_j, uu_dir.astype(np.int8), uu_w,
+                      uk_i, uk_k, uk_dir.astype(np.int8), uk_w)

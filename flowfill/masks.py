@@ -1,0 +1,30 @@
+"""Mask preparation: the hole (dilated) and the flow mask, with dilations scaled to frame size."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+REFERENCE_SHORT_SIDE = 480  # FGVC's constants are tuned for about 480p
+
+
+def scaled_px(px_at_480p: float, shape: tuple[int, int]) -> int:
+    """A pixel distance given at 480p, scaled to a frame of ``shape`` (H, W), at least 1."""
+    return max(1, int(px_at_480p * min(shape) / REFERENCE_SHORT_SIDE + 0.5))
+
+
+def dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """Grow a bool mask by ``px`` pixels with a disc, so the fringe of the object goes too."""
+    if px <= 0 or not mask.any():
+        return mask.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def flow_mask(hole: np.ndarray, px: int) -> np.ndarray:
+    """The region whose flow is re-estimated: the hole grown by ``px``, with enclosed gaps filled.
+
+    Flow next to a moving object is contaminated by the object's own motion (FGVC's 15 px at 480p).
+    """
+    return ndimage.binary_fill_holes(dilate(hole, px))

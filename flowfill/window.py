@@ -1,0 +1,149 @@
+"""Fill the hole of one window of frames: flow, completion, propagation, fusion, keyframes.
+
+Everything here works on one window held in memory; ``pipeline.py`` streams windows through it.
+Per-hop data (completed flow, round-trip error) is kept only at hole pixels, so memory beyond
+the frames themselves follows the size of the hole, not of the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flowfill.complete import MembraneFill
+from flowfill.flow import DISFlow, round_trip, to_gray8
+from flowfill.fuse import poisson_fill
+from flowfill.hallucinate import get_fill
+from flowfill.masks import flow_mask, scaled_px
+from flowfill.options import Options
+from flowfill.progress import Progress
+from flowfill.propagate import Hops, gather, sweep
+
+
+@dataclass
+class WindowResult:
+    """The filled frames of a window and where each hole pixel's content came from."""
+
+    frames: np.ndarray  # N x H x W x C, the hole filled
+    propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
+    keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
+
+
+def _hops(idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
+    """The hops of hole pixels ``idx`` along ``flow``, with the round trip through ``back``."""
+    err, ok = round_trip(flow, back)
+    ok_idx = ok.ravel()[idx] if check else np.ones(idx.size, bool)
+    return Hops(idx, flow.reshape(-1, 2)[idx], err.ravel()[idx], ok_idx)
+
+
+def estimate_hops(
+    frames: np.ndarray, holes: np.ndarray, options: Options, progress: Progress, count_from: int
+) -> tuple[dict[int, Hops], dict[int, Hops]]:
+    """Flows between neighbours, completed inside each frame's flow mask, as hops per hole pixel.
+
+    Returns (to_prev, to_next): for each frame with a hole, the hop to the frame before/after.
+    Pairs where neither frame has a hole are skipped: no chain passes through them.
+    """
+    n, h, w = holes.shape
+    flow_px = options.flow_dilate if options.flow_dilate is not None else scaled_px(15, (h, w))
+    idx = [np.flatnonzero(m) for m in holes]
+    dis = DISFlow()
+    gray: dict[int, np.ndarray] = {}
+    fills: dict[int, MembraneFill] = {}
+    to_prev: dict[int, Hops] = {}
+    to_next: dict[int, Hops] = {}
+    bar = progress.bar("flow")
+    for a in range(n - 1):
+        b = a + 1
+        if idx[a].size or idx[b].size:
+            for t in (a, b):
+                if t not in gray:
+                    gray[t] = to_gray8(frames[t])
+                if t not in fills:
+                    fills[t] = MembraneFill(flow_mask(holes[t], flow_px))
+            fwd = fills[a](dis(gray[a], gray[b]))[0]
+            bwd = fills[b](dis(gray[b], gray[a]))[0]
+            if idx[a].size:
+                to_next[a] = _hops(idx[a], fwd, bwd, options.consistency)
+            if idx[b].size:
+                to_prev[b] = _hops(idx[b], bwd, fwd, options.consistency)
+        gray.pop(a, None)
+        fills.pop(a, None)
+        if a >= count_from:
+            bar.update(1)
+    if n - 1 >= count_from:
+        bar.update(1)
+    return to_prev, to_next
+
+
+def fill_window(
+    frames: np.ndarray,
+    holes: np.ndarray,
+    options: Options,
+    progress: Progress | None = None,
+    count_from: int = 0,
+) -> WindowResult:
+    """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
+
+    Rounds: both sweeps give every hole pixel up to two sources, the candidates are blended and
+    fused by a Poisson solve per frame; then the frame with the most hole left gets the
+    hallucination fill, becomes a source, and the sweeps run again (at most
+    ``options.max_keyframes`` times, then what remains is filled frame by frame).
+    ``count_from``: frames before it were already counted in progress (window overlap).
+    """
+    progress = progress or Progress(enabled=False)
+    n, h, w, c = frames.shape
+    to_prev, to_next = estimate_hops(frames, holes, options, progress, count_from)
+    fill = get_fill(options.fill)
+    cur = frames.copy()
+    known = ~holes
+    propagated = np.zeros_like(holes)
+    hole_now = {t: np.flatnonzero(holes[t]) for t in range(n)}
+    keyframes: list[int] = []
+    bar = progress.bar("propagate")
+    first = True
+    while True:
+        active = [t for t in range(n) if hole_now[t].size]
+        if not active:
+            break
+        back = sweep((h, w), range(n), hole_now, to_prev)
+        ahead = sweep((h, w), range(n - 1, -1, -1), hole_now, to_next)
+        updates = []
+        for t in active:
+            g = gather([back[t], ahead[t]], cur, known, options.alpha, t, options.time_cost)
+            if g.found.any():
+                filled = np.zeros(h * w, bool)
+                filled[g.idx[g.found]] = True
+                excluded = np.zeros(h * w, bool)
+                excluded[g.idx[~g.found]] = True
+                solution = poisson_fill(cur[t], filled.reshape(h, w), excluded.reshape(h, w),
+                                        g.colour, g.step, g.step_ok)
+                updates.append((t, g.idx[g.found], solution))
+            hole_now[t] = g.idx[~g.found]
+            if first and t >= count_from:
+                bar.update(1)
+        for t, idx, solution in updates:
+            cur[t].reshape(-1, c)[idx] = solution
+            known[t].reshape(-1)[idx] = True
+            if first:
+                propagated[t].reshape(-1)[idx] = True
+        if first:
+            bar.update(sum(1 for t in range(count_from, n) if t not in active))
+        first = False
+        sizes = np.array([hole_now[t].size for t in range(n)])
+        if not sizes.any() or len(keyframes) >= options.max_keyframes:
+            break
+        k = int(np.argmax(sizes))
+        mask = np.zeros(h * w, bool)
+        mask[hole_now[k]] = True
+        cur[k] = fill(cur[k], mask.reshape(h, w), device=options.device, seed=options.seed)
+        known[k].reshape(-1)[hole_now[k]] = True
+        hole_now[k] = hole_now[k][:0]
+        keyframes.append(k)
+    for t in range(n):  # beyond the keyframe bound: fill what is left frame by frame
+        if hole_now[t].size:
+            mask = np.zeros(h * w, bool)
+            mask[hole_now[t]] = True
+            cur[t] = fill(cur[t], mask.reshape(h, w), device=options.device, seed=options.seed)
+    return WindowResult(cur, propagated, keyframes)
