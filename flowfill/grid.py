@@ -18,7 +18,7 @@ DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
 
 @dataclass
 class GridSystem:
-    """A masked graph Laplacian ``A`` over ``n`` unknowns plus the links that build right-hand sides.
+    """A masked graph Laplacian ``A`` over ``n`` unknowns, plus the links that build right sides.
 
     ``uu_*``: links between unknowns i < j by index (i = the pixel whose right/down neighbour is j);
     ``uk_*``: links from unknown i to known flat pixel k, with ``uk_dir`` the direction from i to k.
@@ -41,7 +41,8 @@ class GridSystem:
         return int(self.unknown.size)
 
     def dirichlet_rhs(self, values: np.ndarray) -> np.ndarray:
-        """Right-hand side from known values (flat pixels x C): sum of w * value over known links."""
+        """Right-hand side from known values (flat pixels x C): sum of w * value over known links.
+        """
         rhs = np.zeros((self.n, values.shape[1]), dtype=np.float64)
         np.add.at(rhs, self.uk_i, self.uk_w[:, None] * values[self.uk_k])
         return rhs
@@ -87,12 +88,14 @@ def build_system(
             weight[cut[p] | cut[q]] = cut_weight
         if d < 2:  # unknown-unknown links, each once
             sel = qi >= 0
-            for lst, val in zip(uu, (src[sel], qi[sel], np.full(sel.sum(), d), weight[sel])):
+            for lst, val in zip(uu, (src[sel], qi[sel], np.full(sel.sum(), d), weight[sel]),
+                                strict=True):
                 lst.append(val)
         sel = qi < 0
         if excluded is not None:
             sel &= ~excluded[q]
-        for lst, val in zip(uk, (src[sel], q[sel], np.full(sel.sum(), d), weight[sel])):
+        for lst, val in zip(uk, (src[sel], q[sel], np.full(sel.sum(), d), weight[sel]),
+                            strict=True):
             lst.append(val)
 
     uu_i, uu_j, uu_dir, uu_w = (np.concatenate(x) for x in uu)

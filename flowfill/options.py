@@ -24,19 +24,20 @@ class Options:
     flow_dilate: int | None = None
     """Extra dilation of the hole for flow completion (flow near the object is unreliable).
     None: scaled with size (FGVC's 15 px at 480p)."""
+    object_flow: bool = True
+    """Also re-estimate flow in a wider ring around the hole where it moves like the removed
+    object (flow estimators smear an object's motion beyond its silhouette)."""
     alpha: float = 0.1
     """Temperature, in pixels, of the candidate weight exp(-d / alpha) (FGVC's 0.1)."""
-    time_cost: float = 0.02
-    """Pixels of round-trip error one frame of chain length counts as: prefers near sources."""
     consistency: bool = True
     """Hard-reject chain hops whose forward-backward round trip is inconsistent."""
     fill: str = "telea"
     """Fill for pixels that no frame saw."""
     max_keyframes: int = 8
     """Bound on hallucinated keyframes per window; what remains after is filled per frame."""
-    window: int = 60
+    window: int = 80
     """Frames per processing window (memory is bounded by it)."""
-    overlap: int = 8
+    overlap: int = 10
     """Frames shared by consecutive windows, cross-faded in the output."""
     cut_threshold: float = 0.4
     """Shot-cut sensitivity: the histogram distance (0..1) an isolated jump must exceed to count

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowfill.complete import MembraneFill
+from flowfill.complete.contamination import contaminated
 from flowfill.flow import DISFlow, round_trip, to_gray8
 from flowfill.fuse import poisson_fill
 from flowfill.hallucinate import get_fill
@@ -37,6 +38,28 @@ def _hops(idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> H
     return Hops(idx, flow.reshape(-1, 2)[idx], err.ravel()[idx], ok_idx)
 
 
+class _FrameFlowMasks:
+    """Per frame: the flow mask, and the wider ring where object-like flow is also cut away."""
+
+    def __init__(self, hole: np.ndarray, inner_px: int, outer_px: int) -> None:
+        self.hole = hole
+        self.inner = flow_mask(hole, inner_px)
+        outer = flow_mask(hole, outer_px)
+        self.ring = outer & ~self.inner
+        self.outer_fill = MembraneFill(outer) if self.ring.any() else None
+        self.inner_fill = MembraneFill(self.inner)
+
+    def complete(self, flow: np.ndarray) -> np.ndarray:
+        """The flow with the hole, and object-like flow in the ring, re-estimated by Laplace."""
+        if self.outer_fill is None:
+            return self.inner_fill(flow)[0]
+        background = self.outer_fill(flow)[0]
+        extra = contaminated(flow, self.hole, self.ring, background)
+        if not extra.any():
+            return self.inner_fill(flow)[0]
+        return MembraneFill(self.inner | extra)(flow)[0]
+
+
 def estimate_hops(
     frames: np.ndarray, holes: np.ndarray, options: Options, progress: Progress, count_from: int
 ) -> tuple[dict[int, Hops], dict[int, Hops]]:
@@ -46,11 +69,12 @@ def estimate_hops(
     Pairs where neither frame has a hole are skipped: no chain passes through them.
     """
     n, h, w = holes.shape
-    flow_px = options.flow_dilate if options.flow_dilate is not None else scaled_px(15, (h, w))
+    inner_px = options.flow_dilate if options.flow_dilate is not None else scaled_px(15, (h, w))
+    outer_px = max(inner_px, scaled_px(40, (h, w))) if options.object_flow else inner_px
     idx = [np.flatnonzero(m) for m in holes]
     dis = DISFlow()
     gray: dict[int, np.ndarray] = {}
-    fills: dict[int, MembraneFill] = {}
+    masks: dict[int, _FrameFlowMasks] = {}
     to_prev: dict[int, Hops] = {}
     to_next: dict[int, Hops] = {}
     bar = progress.bar("flow")
@@ -60,16 +84,16 @@ def estimate_hops(
             for t in (a, b):
                 if t not in gray:
                     gray[t] = to_gray8(frames[t])
-                if t not in fills:
-                    fills[t] = MembraneFill(flow_mask(holes[t], flow_px))
-            fwd = fills[a](dis(gray[a], gray[b]))[0]
-            bwd = fills[b](dis(gray[b], gray[a]))[0]
+                if t not in masks:
+                    masks[t] = _FrameFlowMasks(holes[t], inner_px, outer_px)
+            fwd = masks[a].complete(dis(gray[a], gray[b]))
+            bwd = masks[b].complete(dis(gray[b], gray[a]))
             if idx[a].size:
                 to_next[a] = _hops(idx[a], fwd, bwd, options.consistency)
             if idx[b].size:
                 to_prev[b] = _hops(idx[b], bwd, fwd, options.consistency)
         gray.pop(a, None)
-        fills.pop(a, None)
+        masks.pop(a, None)
         if a >= count_from:
             bar.update(1)
     if n - 1 >= count_from:
@@ -111,7 +135,7 @@ def fill_window(
         ahead = sweep((h, w), range(n - 1, -1, -1), hole_now, to_next)
         updates = []
         for t in active:
-            g = gather([back[t], ahead[t]], cur, known, options.alpha, t, options.time_cost)
+            g = gather([back[t], ahead[t]], cur, known, options.alpha)
             if g.found.any():
                 filled = np.zeros(h * w, bool)
                 filled[g.idx[g.found]] = True

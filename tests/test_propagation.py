@@ -87,8 +87,9 @@ def test_cut_stops_propagation():
     # scene B: a static blue texture with a stationary logo, so B never sees behind it.
     n, h, w = 6, 48, 64
     tex = _texture(h, w, seed=5)
-    red = np.stack([np.dstack([0.6 + 0.4 * tex[..., 0], 0.1 * tex[..., 1], 0.1 * tex[..., 2]])] * n)
-    blue = np.stack([np.dstack([0.1 * tex[..., 0], 0.2 * tex[..., 1], 0.6 + 0.4 * tex[..., 2]])] * n)
+    r, g, b = tex[..., 0], tex[..., 1], tex[..., 2]
+    red = np.stack([np.dstack([0.6 + 0.4 * r, 0.1 * g, 0.1 * b])] * n)
+    blue = np.stack([np.dstack([0.1 * r, 0.2 * g, 0.6 + 0.4 * b])] * n)
     frames = np.concatenate([red, blue]).astype(np.float32)
     masks = np.zeros((2 * n, h, w), bool)
     masks[n:, 16:32, 20:44] = True

@@ -43,7 +43,6 @@ def test_poisson_emits_each_link_once():
     frame[0, 4] = 1.0
     hole = np.zeros((1, 5), bool)
     hole[0, 1:4] = True
-    idx = np.flatnonzero(hole)
     steps = np.zeros((4, 3, 1), np.float32)
     sol = poisson_fill(frame, hole, np.zeros_like(hole), np.full((3, 1), 0.9, np.float32), steps,
                        np.ones((4, 3), bool))
@@ -96,7 +95,7 @@ def test_laplace_shared_factorisation_and_outside_untouched():
     mask = np.zeros((20, 30), bool)
     mask[5:15, 5:20] = True
     both = complete_flows(flows, mask)
-    for f, got in zip(flows, both):
+    for f, got in zip(flows, both, strict=True):
         np.testing.assert_array_equal(got[~mask], f[~mask])
         np.testing.assert_allclose(got, complete_flow(f, mask), atol=1e-6)
 

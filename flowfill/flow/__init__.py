@@ -11,7 +11,7 @@ __all__ = ["DISFlow", "estimate", "round_trip", "to_gray8"]
 
 
 def estimate(frame_a: np.ndarray, frame_b: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Flow from ``frame_a`` to ``frame_b`` (H x W x 3 RGB, uint8 or float) as H x W x 2 (dx, dy)."""
+    """Flow from ``frame_a`` to ``frame_b`` (H x W x 3 RGB, uint8 or float), H x W x 2 (dx, dy)."""
     if method != "dis":
         raise ValueError(f"unknown flow method {method!r}")
 

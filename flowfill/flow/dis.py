@@ -7,7 +7,8 @@ import numpy as np
 
 
 def to_gray8(frame: np.ndarray) -> np.ndarray:
-    """8-bit luma of a float RGB frame for flow estimation; HDR values are compressed, not clipped."""
+    """8-bit luma of a float RGB frame for flow estimation; HDR values are compressed, not clipped.
+    """
     luma = frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114
     luma = np.maximum(luma, 0)
     if luma.max() > 1.0:  # scene-linear float: compress highlights instead of clipping them

@@ -58,7 +58,7 @@ def poisson_fill(
     step: np.ndarray,
     step_ok: np.ndarray,
 ) -> np.ndarray:
-    """Solve for the colours of the ``filled`` pixels of ``frame`` (H x W x C) in the gradient domain.
+    """Solve for the colours of the ``filled`` pixels of ``frame`` (H x W x C), gradient domain.
 
     ``colour`` (n x C) is the propagated colour of each filled pixel (flat order), the warm start;
     ``step[d]`` (n x C) the colour difference towards neighbour ``DIRECTIONS[d]`` carried from the

@@ -32,17 +32,13 @@ def gather(
     stack: np.ndarray,
     known: np.ndarray,
     alpha: float,
-    frame: int | None = None,
-    time_cost: float = 0.0,
 ) -> Gathered:
     """Sample every candidate at its source and blend them with weights exp(-d / alpha).
 
     All candidates describe the same hole pixels. The weights are normalised over the candidates
-    present (computed relative to the best one, so they never all underflow). A candidate's
-    gradient counts only where both its samples have a fully known footprint. With ``frame`` (the
-    target's index) and ``time_cost``, d grows by ``time_cost`` pixels per frame of chain length,
-    so a near source wins over a far one whose chain has drifted through more interpolated flow. The gradients are
-    the colour differences each candidate's source shows towards the four neighbours.
+    present (computed relative to the best one, so they never all underflow). The gradients are
+    the colour differences each candidate's source shows towards the four neighbours; one counts
+    only where both its samples have a fully known footprint.
     """
     idx = candidates[0].idx
     c = stack.shape[-1]
@@ -61,10 +57,7 @@ def gather(
         val, valid, exact = sample_known(stack, known, f, x, y)
         colour[ci, sel] = val
         ok[ci, sel] = valid
-        d = ptr.err[sel]
-        if frame is not None and time_cost:
-            d = d + time_cost * np.abs(f - frame)
-        dist[ci, sel] = np.where(valid, d, np.inf)
+        dist[ci, sel] = np.where(valid, ptr.err[sel], np.inf)
         for d, (dy, dx) in enumerate(DIRECTIONS):
             nb, _, nexact = sample_known(stack, known, f, x + dx, y + dy)
             steps[ci, d, sel] = nb - val

@@ -1,0 +1,254 @@
+"""The ``flowfill`` command: ``flowfill remove`` runs a clip through the pipeline to a file."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+
+from flowfill import __version__
+from flowfill.errors import InputError
+from flowfill.io import FrameSink, open_frames, open_masks, open_sink
+from flowfill.io.masks import MaskSource
+from flowfill.io.source import FrameSource
+from flowfill.options import FILL_METHODS, FLOW_METHODS, Options
+from flowfill.pipeline import Stats, remove_stream
+from flowfill.progress import Progress
+
+PROG = "flowfill"
+
+_NTSC = (24, 30, 48, 60, 120)
+
+
+class _UsageError(Exception):
+    """A command-line mistake found by argparse; reported on one line like any bad input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(" ".join(message.split()))
+
+
+def parse_fps(text: str) -> Fraction:
+    """A frame rate from '25', '23.976' or '24000/1001'; the NTSC decimals become exact."""
+    try:
+        rate = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        problem = f"not a frame rate: {text!r} (try 25, 23.976 or 24000/1001)"
+        raise InputError("--fps", problem) from None
+    if rate <= 0 or rate > 1000:
+        raise InputError("--fps", f"frame rate {text} is out of range")
+    for base in _NTSC:
+        ntsc = Fraction(base * 1000, 1001)
+        if rate != base and abs(rate - ntsc) < Fraction(15, 10000):
+            return ntsc
+    return rate
+
+
+def check_device(device: str) -> None:
+    """Refuse devices this machine does not have (``cuda`` without CUDA, unknown names)."""
+    if device in ("auto", "cpu"):
+        return
+    m = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if m is None:
+        raise InputError("--device", f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise InputError("--device", "CUDA is not available here; use --device cpu or auto")
+    index = int(m.group(1) or 0)
+    if index >= torch.cuda.device_count():
+        raise InputError("--device", f"no CUDA device {index}: found {torch.cuda.device_count()}")
+
+
+_REMOVE_DESCRIPTION = """\
+Fill the masked region of INPUT and write OUTPUT. Outside the mask the output
+equals the input; the output appears only when it is complete, and bad input
+stops the run with a one-line error before anything is written.
+
+INPUT   a movie (anything FFmpeg decodes), a folder of frames (PNG, TIFF, JPEG,
+        EXR, DPX, ...), a pattern such as shot.%04d.exr or shot.####.exr, or
+        one image
+MASK    a folder of mask images, a pattern, one image for all frames, a mask
+        movie, or 'alpha' (the input's alpha channel; ./alpha for a folder of
+        that name); nonzero = remove (above half for JPEG and movie masks)
+OUTPUT  a movie: .mp4 .m4v .mkv (H.264), .mov (ProRes 422 HQ), .avi (lossless
+        FFV1), .webm (VP9), keeping the input's audio (copied), frame times
+        and timecode; or a folder (out/) or a pattern (out/shot.%04d.exr,
+        whose extension picks the format), in the input's bit depth"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``flowfill`` and its subcommands."""
+    d = Options()
+    parser = _Parser(
+        prog=PROG,
+        description="Remove objects, logos, scratches and borders from video by flow-guided "
+        "video completion: holes are filled with what other frames saw.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    rm = commands.add_parser(
+        "remove", help="fill the masked region of a clip",
+        description=_REMOVE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rm.add_argument("input", metavar="INPUT", help="clip to fix")
+    rm.add_argument("--mask", "-m", required=True, metavar="MASK", help="what to remove")
+    rm.add_argument("--output", "-o", required=True, metavar="OUTPUT", help="where to write")
+    rm.add_argument("--dilate", type=int, metavar="PX",
+                    help="internal growth of the hole in pixels (default: scaled with size)")
+    rm.add_argument("--grow", type=int, metavar="PX",
+                    help=f"grow the mask itself by PX pixels (default {d.grow})")
+    rm.add_argument("--window", type=int, metavar="N",
+                    help=f"frames per processing window (default {d.window})")
+    rm.add_argument("--overlap", type=int, metavar="N",
+                    help=f"frames shared by consecutive windows (default {d.overlap})")
+    rm.add_argument("--max-keyframes", type=int, metavar="N",
+                    help=f"hallucinated keyframes per window at most (default {d.max_keyframes})")
+    rm.add_argument("--alpha", type=float, metavar="A",
+                    help=f"candidate weight temperature in pixels (default {d.alpha})")
+    rm.add_argument("--no-consistency", dest="consistency", action="store_false", default=None,
+                    help="keep flow hops that fail the forward-backward check")
+    rm.add_argument("--fill", metavar="METHOD",
+                    help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
+                    f"(default {d.fill})")
+    rm.add_argument("--flow", metavar="METHOD",
+                    help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
+    rm.add_argument("--flow-dilate", type=int, metavar="PX",
+                    help="extra hole growth for flow completion (default: scaled with size)")
+    rm.add_argument("--cut-threshold", type=float, metavar="T",
+                    help=f"shot-cut sensitivity (default {d.cut_threshold})")
+    rm.add_argument("--device", metavar="DEV",
+                    help=f"auto, cpu, cuda or cuda:N (default {d.device})")
+    rm.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
+    rm.add_argument("--fps", metavar="F",
+                    help="frame rate of a movie made from image frames (default 25)")
+    rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    commands.add_parser(
+        "evaluate", help="quality and speed benchmark (see flowfill evaluate --help)",
+        add_help=False,
+    )
+    return parser
+
+
+_OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
+                "fill", "flow", "flow_dilate", "cut_threshold", "device", "seed")
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """The :class:`Options` the command line asks for (unset flags keep the defaults)."""
+    given = {name: getattr(args, name) for name in _OPTION_ARGS if getattr(args, name) is not None}
+    return Options(**given).validated()
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
+    """The closing report: what was filled, how, and how fast."""
+    holes = stats.hole_pixels
+    cuts = stats.cuts
+    if cuts:
+        shown = ", ".join(str(c) for c in cuts[:10]) + (", ..." if len(cuts) > 10 else "")
+        cut_text = f"{len(cuts)} (at frames {shown})"
+    else:
+        cut_text = "none"
+    per_frame = seconds / frames if frames else 0.0
+    width = len(f"{max(stats.filled_propagation, stats.filled_hallucination, 0):,}")
+    return "\n".join([
+        f"{PROG}: {frames} frames, {holes:,} hole pixels",
+        f"  filled by propagation:   {stats.filled_propagation:>{width},} "
+        f"({_percent(stats.filled_propagation, holes)})",
+        f"  filled by hallucination: {stats.filled_hallucination:>{width},} "
+        f"({_percent(stats.filled_hallucination, holes)})",
+        f"  keyframes: {stats.keyframes}; shot cuts: {cut_text}",
+        f"  {per_frame:.3f} s/frame ({seconds:.1f} s in all)",
+        f"  wrote {output}",
+    ])
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Options, FrameSource, MaskSource, Fraction | None]:
+    options = options_from_args(args)
+    check_device(options.device)
+    fps = parse_fps(args.fps) if args.fps is not None else None
+    source = open_frames(args.input)
+    if fps is not None and source.info.kind == "movie":
+        if fps != source.info.fps:
+            raise InputError(
+                "--fps", f"the input movie runs at {source.info.fps} fps and keeps its own "
+                "timing and audio; --fps is for image-sequence input",
+            )
+        fps = None  # the movie's own clock (and its audio) apply
+    masks = open_masks(args.mask, source).validate()
+    return options, source, masks, fps
+
+
+def remove_command(args: argparse.Namespace) -> int:
+    """Run ``flowfill remove``: validate everything, stream the clip through, commit the output."""
+    started = time.perf_counter()
+    options, source, masks, fps = _prepare(args)
+    show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
+    progress = Progress(enabled=show_bars, total=source.info.count)
+    stats = Stats()
+    sink: FrameSink
+    try:
+        with open_sink(args.output, source, fps=fps, protect=masks.paths) as sink:
+            bar = progress.bar("write")
+            for frame in remove_stream(source, masks, options, progress, stats):
+                sink.write(frame)
+                bar.update(1)
+            masks.finish()
+    finally:
+        progress.close()
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
+    return 0
+
+
+def evaluate_command(argv: list[str]) -> int:
+    """Run ``flowfill evaluate``: hand the arguments to the benchmark's own parser."""
+    try:
+        from flowfill.evaluate.benchmark import main as benchmark_main
+    except ImportError as err:
+        raise InputError("evaluate", f"the benchmark is not available ({err})") from None
+    try:
+        code = benchmark_main(argv)
+    except SystemExit as done:  # its argparse exits on --help and on usage errors
+        code = done.code
+    if code is None or isinstance(code, int):
+        return int(code or 0)
+    print(code, file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flowfill`` command; returns the exit code (2 for bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "evaluate":
+            return evaluate_command(argv[1:])
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version
+            return int(done.code or 0)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return remove_command(args)
+    except (InputError, _UsageError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""Evaluation kit: ProPainter-style metrics, synthetic damage masks, procedural scenes with
+known truth, evaluation clips, and the quality/speed benchmark (``benchmark.main``).
+
+Modules: ``metrics`` (PSNR, hole-PSNR, SSIM, flicker), ``masks`` (blob, logo, scratches),
+``scenes`` (the sample street scene), ``clips`` (loading clips), ``memory`` (peak RSS),
+``benchmark`` (the runner behind ``flowfill evaluate`` and ``benchmarks/quality.py``).
+"""

@@ -1,0 +1,134 @@
+"""Evaluation clips as float32 RGB arrays at the protocol's 432x240 (the sample stays 320x180).
+
+Shared clips (``tennis``, ``bmx-trees``, ``running_car``) live outside the repo in
+``../shared/clips`` (override with ``FLOWFILL_SHARED_CLIPS``); absent ones are skipped with a
+note. The ``sample`` clip is the shipped procedural scene, whose object-free render is its truth.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from flowfill.evaluate import scenes
+
+EVAL_SIZE = (432, 240)
+"""Width and height every shared clip is brought to (ProPainter's evaluation size)."""
+
+CLIP_NAMES = ("tennis", "bmx-trees", "running_car", "sample")
+MOVIE_FRAME_CAP = 80
+"""Frames read from ``running_car.mp4`` (of 292) unless another cap is asked for."""
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = REPO_ROOT / "sample_clips"
+
+
+@dataclass
+class EvalClip:
+    """A clip to complete: what goes in, what a perfect result is, and any object masks."""
+
+    name: str
+    frames: np.ndarray
+    """float32 N x H x W x 3 RGB in [0, 1]: the input to the method."""
+    truth: np.ndarray
+    """float32 N x H x W x 3: the reference the composited output is scored against."""
+    object_masks: np.ndarray | None = None
+    """bool N x H x W: the object whose removal ``truth`` shows (None: no object truth)."""
+
+
+def shared_clips_dir() -> Path:
+    """The shared clip folder: ``$FLOWFILL_SHARED_CLIPS`` or ``<repo>/../shared/clips``."""
+    env = os.environ.get("FLOWFILL_SHARED_CLIPS")
+    return Path(env) if env else (REPO_ROOT / ".." / "shared" / "clips").resolve()
+
+
+def _to_float(rgb8: np.ndarray) -> np.ndarray:
+    return rgb8.astype(np.float32) / np.float32(255.0)
+
+
+def _fit(rgb8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (w, h) with INTER_AREA unless already that size."""
+    if (rgb8.shape[1], rgb8.shape[0]) == size:
+        return rgb8
+    return cv2.resize(rgb8, size, interpolation=cv2.INTER_AREA)
+
+
+def load_frame_folder(folder: Path, max_frames: int | None = None,
+                      size: tuple[int, int] | None = EVAL_SIZE) -> np.ndarray:
+    """Read a folder of PNG/JPG frames (sorted by name) as float32 N x H x W x 3 RGB."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    paths = paths[:max_frames] if max_frames else paths
+    frames = []
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"{path}: not a readable image")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frames.append(_to_float(_fit(rgb, size) if size else rgb))
+    return np.stack(frames)
+
+
+def load_mask_folder(folder: Path, max_frames: int | None = None) -> np.ndarray:
+    """Read a folder of 8-bit masks as bool N x H x W (nonzero = remove)."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+    paths = paths[:max_frames] if max_frames else paths
+    return np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0 for p in paths])
+
+
+def load_movie(path: Path, max_frames: int | None = MOVIE_FRAME_CAP,
+               size: tuple[int, int] = EVAL_SIZE) -> np.ndarray:
+    """Decode a movie's first video stream with PyAV, resized (INTER_AREA), as float32 RGB."""
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(_to_float(_fit(frame.to_ndarray(format="rgb24"), size)))
+            if max_frames and len(frames) >= max_frames:
+                break
+    if not frames:
+        raise OSError(f"{path}: no video frames")
+    return np.stack(frames)
+
+
+def load_sample(max_frames: int | None = None) -> EvalClip:
+    """The shipped pan scene (from ``sample_clips/`` if present, else rendered) and its truth."""
+    spec = scenes.pan_scene()
+    n = min(spec.frames, max_frames) if max_frames else spec.frames
+    frames_dir, masks_dir = SAMPLE_DIR / "pan", SAMPLE_DIR / "pan_mask"
+    if frames_dir.is_dir() and masks_dir.is_dir():
+        frames = load_frame_folder(frames_dir, n, size=None)
+        masks = load_mask_folder(masks_dir, n)
+    else:
+        rgb, masks = (a[:n] for a in scenes.render(spec))
+        frames = _to_float(rgb)
+    truth = np.stack([_to_float(scenes.render_frame(spec, t, with_object=False)[0])
+                      for t in range(n)])
+    return EvalClip("sample", frames, truth, masks)
+
+
+def load_clip(name: str, max_frames: int | None = None) -> EvalClip | None:
+    """Load one evaluation clip by name; None (with a note on stdout) when it is not on disk."""
+    if name == "sample":
+        return load_sample(max_frames)
+    if name not in CLIP_NAMES:
+        raise ValueError(f"unknown clip {name!r}; choose from {CLIP_NAMES}")
+    root = shared_clips_dir()
+    if name == "running_car":
+        path = root / "running_car.mp4"
+        if not path.is_file():
+            print(f"note: skipping {name}: {path} not found", file=sys.stdout)
+            return None
+        frames = load_movie(path, max_frames or MOVIE_FRAME_CAP)
+    else:
+        folder = root / name
+        if not folder.is_dir():
+            print(f"note: skipping {name}: {folder} not found", file=sys.stdout)
+            return None
+        frames = load_frame_folder(folder, max_frames)
+    return EvalClip(name, frames, frames)

@@ -1,0 +1,167 @@
+"""Synthetic damage masks (bool N x H x W, True = remove), deterministic from a seed.
+
+Three kinds that stress different parts of a video completer: a moving blob (content seen in
+other frames), a stationary logo (content never seen while the camera is still), and film
+scratches (thin, short-lived, nearly fixed in x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+MASK_KINDS = ("blob", "logo", "scratches")
+
+
+def _blob_shape(rng: np.random.Generator, harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitudes and phases of the low-frequency radial warp that makes an ellipse irregular."""
+    amps = rng.uniform(0.05, 0.16, harmonics) / np.arange(1, harmonics + 1) ** 0.5
+    phases = rng.uniform(0, 2 * np.pi, harmonics)
+    return amps, phases
+
+
+def moving_blob(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth irregular blob ~1/6 of the frame height across that travels across the frame.
+
+    The blob is an ellipse whose radius is warped by a few angular harmonics that drift
+    slowly, so its outline changes smoothly while its centre sweeps left to right (or back).
+    """
+    rng = np.random.default_rng(seed)
+    amps, phases = _blob_shape(rng)
+    drift = rng.uniform(-0.15, 0.15, len(amps))
+    radius = height / 12.0
+    aspect = rng.uniform(0.75, 1.3)
+    tilt = rng.uniform(0, np.pi)
+    margin = 2.0 * radius
+    x_from, x_to = margin, width - margin
+    if rng.random() < 0.5:
+        x_from, x_to = x_to, x_from
+    y_mid = rng.uniform(0.35, 0.65) * height
+    y_amp = rng.uniform(0.05, 0.2) * height
+    y_phase = rng.uniform(0, 2 * np.pi)
+    reach = radius * (1.0 + amps.sum()) * max(aspect, 1.0 / aspect) + 2
+    out = np.zeros((n, height, width), dtype=bool)
+    harm = np.arange(1, len(amps) + 1)[:, None, None]
+    for t in range(n):
+        s = t / max(n - 1, 1)
+        cx = x_from + (x_to - x_from) * s
+        cy = y_mid + y_amp * np.sin(2 * np.pi * s + y_phase)
+        y0, y1 = max(int(cy - reach), 0), min(int(cy + reach) + 1, height)
+        x0, x1 = max(int(cx - reach), 0), min(int(cx + reach) + 1, width)
+        dy = np.arange(y0, y1)[:, None] - cy
+        dx = np.arange(x0, x1)[None, :] - cx
+        rot = tilt + 0.4 * s
+        u = dx * np.cos(rot) + dy * np.sin(rot)
+        v = (-dx * np.sin(rot) + dy * np.cos(rot)) * aspect
+        dist = np.hypot(u, v)
+        theta = np.arctan2(v, u)
+        angle = harm * theta + (phases + drift * t)[:, None, None]
+        warp = np.sum(amps[:, None, None] * np.cos(angle), axis=0)
+        out[t, y0:y1, x0:x1] = dist <= radius * (1.0 + warp)
+    return out
+
+
+def stationary_logo(
+    n: int, height: int, width: int, seed: int = 0, word: str = "TV5"
+) -> np.ndarray:
+    """A fixed broadcaster-style logo (thick text and a ring) in a corner, the same every frame."""
+    rng = np.random.default_rng(seed)
+    scale = height / 240.0
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    font = cv2.FONT_HERSHEY_DUPLEX
+    font_scale = 1.1 * scale
+    thickness = max(2, round(3 * scale))
+    (tw, th), _ = cv2.getTextSize(word, font, font_scale, thickness)
+    ring_r = round(0.55 * th) + thickness
+    pad = round(12 * scale)
+    total_w = 2 * ring_r + pad // 2 + tw
+    total_h = max(th, 2 * ring_r)
+    corner = int(rng.integers(0, 4))
+    x0 = pad if corner in (0, 2) else width - pad - total_w
+    y0 = pad if corner in (0, 1) else height - pad - total_h
+    centre = (x0 + ring_r, y0 + total_h // 2)
+    cv2.circle(canvas, centre, ring_r, 255, thickness, lineType=cv2.LINE_8)
+    cv2.circle(canvas, centre, max(1, ring_r // 3), 255, -1, lineType=cv2.LINE_8)
+    origin = (x0 + 2 * ring_r + pad // 2, y0 + (total_h + th) // 2)
+    cv2.putText(canvas, word, origin, font, font_scale, 255, thickness, lineType=cv2.LINE_8)
+    grow = max(1, round(2 * scale))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    logo = cv2.dilate(canvas, kernel) > 0
+    return np.repeat(logo[None], n, axis=0)
+
+
+def scratches(
+    n: int,
+    height: int,
+    width: int,
+    seed: int = 0,
+    per_frame: int = 3,
+    min_gap: int = 8,
+) -> np.ndarray:
+    """Film scratches: thin (1-3 px) near-vertical lines with slight curvature and jitter.
+
+    Each scratch lives 2-5 frames at a nearly fixed x and spans most of the frame height;
+    new ones start whenever fewer than ``per_frame`` are alive, so every frame has at least one.
+    A new scratch starts ``min_gap`` px (plus room for its wander) away from live ones, so
+    scratches never touch and each stays at most 3 px wide.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, height, width), dtype=bool)
+    rows = np.arange(height)
+    alive: list[dict[str, float | int]] = []
+    for t in range(n):
+        alive = [s for s in alive if s["end"] > t]
+        want = int(rng.integers(1, per_frame + 1))
+        tries = 0
+        while len(alive) < want and tries < 50:
+            tries += 1
+            x0 = float(rng.uniform(6, width - 9))
+            if any(abs(x0 - float(s["x"])) < min_gap + 12 for s in alive):
+                continue
+            span = rng.uniform(0.5, 1.0) * height
+            y0 = rng.uniform(0, height - span)
+            alive.append({
+                "x": x0,
+                "end": t + int(rng.integers(2, 6)),
+                "w": int(rng.integers(1, 4)),
+                "y0": int(y0),
+                "y1": int(y0 + span),
+                "bend": float(rng.uniform(-2.5, 2.5)),
+                "phase": float(rng.uniform(0, np.pi)),
+                "slope": float(rng.uniform(-0.005, 0.005)),
+            })
+        for s in alive:
+            s["x"] = float(s["x"]) + float(rng.uniform(-0.4, 0.4))
+            ys = rows[int(s["y0"]) : int(s["y1"])]
+            wobble = float(s["bend"]) * np.sin(np.pi * ys / height + float(s["phase"]))
+            jitter = rng.uniform(-0.3, 0.3, len(ys))
+            xs = np.rint(float(s["x"]) + float(s["slope"]) * ys + wobble + jitter).astype(int)
+            cols = np.clip(xs[:, None] + np.arange(int(s["w"]))[None, :], 0, width - 1)
+            out[t, np.repeat(ys, cols.shape[1]), cols.ravel()] = True
+    return out
+
+
+GENERATORS: dict[str, Callable[..., np.ndarray]] = {
+    "blob": moving_blob,
+    "logo": stationary_logo,
+    "scratches": scratches,
+}
+
+
+def make_mask(kind: str, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Masks of ``kind`` (one of :data:`MASK_KINDS`) for ``n`` frames of ``height`` x ``width``."""
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown mask kind {kind!r}; choose {MASK_KINDS}")
+    return GENERATORS[kind](n, height, width, seed=seed)
+
+
+def dilate_cross(mask: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """Dilate each frame with a 3x3 cross ``iterations`` times (ProPainter's test-mask dilation)."""
+    if iterations <= 0:
+        return mask.astype(bool)
+    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    frames = mask.reshape(-1, *mask.shape[-2:]).astype(np.uint8)
+    grown = np.stack([cv2.dilate(f, kernel, iterations=iterations) for f in frames]) > 0
+    return grown.reshape(mask.shape)

@@ -1,0 +1,168 @@
+"""Mask sources: bool H x W per frame, True = remove, from images, a movie or the input's alpha."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from flowfill.errors import InputError
+from flowfill.io.images import LOSSY_EXTS, is_image_path, read_raw
+from flowfill.io.movie import iter_movie_masks, movie_frame_count
+from flowfill.io.sequence import find_pattern, is_pattern, list_folder
+from flowfill.io.source import FrameSource
+
+ALPHA = "alpha"
+"""The mask spec that means: the input's own alpha channel."""
+
+
+def mask_from_pixels(pixels: np.ndarray, lossy: bool = False) -> np.ndarray:
+    """Bool mask of decoded mask pixels (OpenCV layout): any nonzero colour where alpha is nonzero.
+
+    Lossy files (JPEG, WebP) count only values above half scale, so compression noise is ignored.
+    """
+    if pixels.dtype == np.uint8:
+        cut = 127 if lossy else 0
+    elif pixels.dtype == np.uint16:
+        cut = 32767 if lossy else 0
+    else:
+        cut = 0.5 if lossy else 0.0
+    if pixels.ndim == 2:
+        return pixels > cut
+    channels = pixels.shape[2]
+    if channels in (2, 4):
+        colour, alpha = pixels[:, :, : channels - 1], pixels[:, :, channels - 1]
+        return (colour > cut).any(axis=2) & (alpha > cut)
+    return (pixels > cut).any(axis=2)
+
+
+def read_mask(path: str) -> np.ndarray:
+    """Read one mask image as bool H x W (True = remove)."""
+    lossy = os.path.splitext(path)[1].lower() in LOSSY_EXTS
+    return mask_from_pixels(read_raw(path), lossy)
+
+
+class MaskSource:
+    """Iterable of bool H x W masks matching a :class:`FrameSource`, read lazily.
+
+    ``validate()`` reads every mask once up front (cheap: masks are small) so that bad masks fail
+    before any output is written; ``finish()`` repeats the whole-clip check after iteration.
+    """
+
+    def __init__(self, spec: str, frames: FrameSource) -> None:
+        self.spec = spec
+        self.frames = frames
+        self.paths: list[str] = []
+        self._single: np.ndarray | None = None
+        self._any = False
+        info = frames.info
+        if spec == ALPHA:
+            self.kind = ALPHA
+            if not info.has_alpha:
+                raise InputError(info.path, "has no alpha channel for --mask alpha to use")
+        elif os.path.isdir(spec):
+            self.kind = "folder"
+            self.paths = list_folder(spec)
+            if not self.paths:
+                raise InputError(spec, "no mask images in this folder")
+        elif is_pattern(spec) and not os.path.isfile(spec):
+            self.kind = "pattern"
+            self.paths = [p for _, p in find_pattern(spec)]
+            if not self.paths:
+                raise InputError(spec, "no mask files match this pattern")
+        elif is_image_path(spec):
+            self.kind = "image"
+            if not os.path.exists(spec):
+                raise InputError(spec, "no such file")
+            self.paths = [spec]
+            self._single = self._check(read_mask(spec), spec)
+            self._note(self._single)
+        else:
+            self.kind = "movie"
+            if not os.path.exists(spec):
+                raise InputError(spec, "no such file")
+            count, width, height = movie_frame_count(spec)
+            self._check_size(width, height, spec)
+            self._check_count(count)
+            self.paths = [spec]
+        if self.kind in ("folder", "pattern"):
+            self._check_count(len(self.paths))
+
+    @property
+    def count(self) -> int | None:
+        """Number of masks this source yields (the frame count)."""
+        return self.frames.info.count
+
+    def __len__(self) -> int:
+        return self.frames.info.count or 0
+
+    def _check_count(self, count: int) -> None:
+        frames = self.frames.info
+        if frames.count is not None and count != frames.count:
+            raise InputError(
+                self.spec, f"{count} masks but {frames.count} frames in {frames.path}; "
+                "there must be one mask per frame (or a single mask image for all)",
+            )
+
+    def _check_size(self, width: int, height: int, where: str) -> None:
+        info = self.frames.info
+        if (width, height) != (info.width, info.height):
+            raise InputError(
+                where, f"mask is {width}x{height} but the frames ({info.path}) are {info.size_text}"
+            )
+
+    def _check(self, mask: np.ndarray, where: str) -> np.ndarray:
+        self._check_size(mask.shape[1], mask.shape[0], where)
+        if mask.all():
+            raise InputError(where, "mask covers the whole frame: nothing is left to fill from")
+        return mask
+
+    def _note(self, mask: np.ndarray) -> None:
+        if not self._any and mask.any():
+            self._any = True
+
+    def _raw(self) -> Iterator[tuple[np.ndarray, str]]:
+        if self.kind == ALPHA:
+            for i, mask in enumerate(self.frames.alphas()):
+                where = self.frames.info.paths[i] if self.frames.info.paths else (
+                    f"{self.frames.info.path} (alpha of frame {i})")
+                yield mask, where
+        elif self.kind == "image":
+            count = self.frames.info.count
+            for _ in itertools.count() if count is None else range(count):
+                yield self._single.copy(), self.spec
+        elif self.kind == "movie":
+            count = 0
+            for i, mask in enumerate(iter_movie_masks(self.spec)):
+                count += 1
+                yield mask, f"{self.spec} (frame {i})"
+            self._check_count(count)
+        else:
+            for path in self.paths:
+                yield read_mask(path), path
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for mask, where in self._raw():
+            self._check(mask, where)
+            self._note(mask)
+            yield mask
+        self.finish()
+
+    def validate(self) -> MaskSource:
+        """Read every mask once: size, coverage, and that some mask is nonempty; return self.
+
+        The input's alpha is checked while iterating instead (it costs decoding the clip).
+        """
+        if self.kind != ALPHA:
+            for mask, where in self._raw():
+                self._check(mask, where)
+                self._note(mask)
+            self.finish()
+        return self
+
+    def finish(self) -> None:
+        """Raise when no mask so far selected any pixel (call after the last mask)."""
+        if not self._any:
+            raise InputError(self.spec, "mask is empty: nothing to remove")

@@ -1,0 +1,429 @@
+"""Movies through PyAV: decode to float RGB, encode back with the audio, timing and tags kept."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from flowfill.errors import InputError
+from flowfill.io.atomic import FrameSink, commit_file, remove_quietly, temp_name_beside
+from flowfill.io.images import quantize
+from flowfill.io.source import FrameInfo, FrameSource, check_size
+
+MOVIE_EXTS = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
+"""Output extensions written as movies (any file FFmpeg decodes is accepted as input)."""
+
+DEFAULT_FPS = Fraction(25)
+"""Frame rate of a movie made from an image sequence when none is given."""
+
+# Metadata that describes the old file rather than the footage: never copied.
+_STALE_TAGS = ("encoder", "major_brand", "minor_version", "compatible_brands", "duration",
+               "number_of_frames", "number_of_bytes", "bps", "_statistics", "vendor_id")
+
+# swscale's automatic slice threading (FFmpeg 8 in PyAV 18) sometimes leaves a row of a
+# converted frame unconverted; one thread per conversion is exact and fast enough.
+SWS_THREADS = 1
+
+# AVColorSpace (frame tags) -> swscale matrix, for the conversions we tag.
+_SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+
+
+def _av_problem(err: Exception) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    return " ".join(str(text).split())
+
+
+def _open_input(path: str) -> av.container.InputContainer:
+    try:
+        return av.open(path, "r")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder with no image frames") from None
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(
+            path, f"cannot open: not a movie or image that FFmpeg reads ({_av_problem(err)})"
+        ) from None
+
+
+def _video_stream(container: av.container.InputContainer, path: str) -> av.video.VideoStream:
+    streams = [s for s in container.streams.video if not (s.disposition & 0x400)]  # attached pic
+    if not streams:
+        # FFmpeg drops an MP4/MOV track without samples, so a zero-length movie lands here too.
+        raise InputError(path, "has no video: no video stream, or one with no frames")
+    return streams[0]
+
+
+def _count_frames(path: str, stream_index: int) -> int:
+    """Count video packets without decoding (for containers that do not store the count)."""
+    with _open_input(path) as container:
+        stream = container.streams[stream_index]
+        return sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
+
+
+def _is_stale(key: str) -> bool:
+    key = key.lower()
+    return any(key.startswith(t) for t in _STALE_TAGS)
+
+
+def _copy_tags(src: dict, dst: dict) -> None:
+    for key, value in src.items():
+        if not _is_stale(key):
+            dst[key] = value
+
+
+class MovieSource(FrameSource):
+    """Frames of a movie's first video stream, decoded lazily by FFmpeg."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with _open_input(path) as container:
+            stream = _video_stream(container, path)
+            self.stream_index = stream.index
+            try:
+                first = next(iter(container.decode(stream)), None)
+            except (av.error.FFmpegError, ValueError) as err:
+                problem = _av_problem(err)
+                raise InputError(path, f"cannot decode the first frame ({problem})") from None
+            if first is None:
+                raise InputError(path, "has no video frames (zero-length movie)")
+            fmt = first.format
+            bits = max(c.bits for c in fmt.components)
+            self.has_alpha = any(c.is_alpha for c in fmt.components)
+            self.deep = bits > 8
+            count = stream.frames or _count_frames(path, stream.index)
+            fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+            ctx = stream.codec_context
+            self.color = {
+                "colorspace": int(first.colorspace), "color_range": int(first.color_range),
+                "color_primaries": int(getattr(first, "color_primaries", 0) or 0),
+                "color_trc": int(getattr(first, "color_trc", 0) or 0),
+            }
+            self.rotation = int(getattr(first, "rotation", 0) or 0)
+            self.sample_aspect_ratio = ctx.sample_aspect_ratio
+            self.info = FrameInfo(
+                path=path, kind="movie", width=first.width, height=first.height,
+                count=count or None,
+                dtype="uint16" if self.deep else "uint8",
+                fps=Fraction(fps) if fps else None,
+                time_base=Fraction(stream.time_base) if stream.time_base else None,
+                has_alpha=self.has_alpha, codec=ctx.name,
+                bits=bits if bits in (10, 12) else None,
+            )
+        check_size(path, self.info.width, self.info.height)
+        self.timestamps: list[int] = []
+        """Presentation timestamps (in ``info.time_base``) of the frames decoded so far."""
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        with _open_input(self.path) as container:
+            stream = container.streams[self.stream_index]
+            stream.thread_type = "AUTO"
+            index = 0
+            try:
+                for frame in container.decode(stream):
+                    if index == len(self.timestamps):
+                        self.timestamps.append(self._timestamp(frame.pts))
+                    index += 1
+                    yield frame
+            except (av.error.FFmpegError, ValueError) as err:
+                raise InputError(
+                    self.path, f"cannot decode frame {index}: {_av_problem(err)}"
+                ) from None
+
+    def _timestamp(self, pts: int | None) -> int:
+        if not self.timestamps:
+            return pts if pts is not None else 0
+        last = self.timestamps[-1]
+        if pts is None or pts <= last:
+            return last + self.frame_duration()
+        return pts
+
+    def frame_duration(self) -> int:
+        """One frame's duration in ``info.time_base`` units (at least 1)."""
+        fps, tb = self.info.fps, self.info.time_base
+        if not fps or not tb:
+            return 1
+        return max(1, round(1 / (fps * tb)))
+
+    def timestamp(self, index: int) -> int:
+        """Presentation timestamp of frame ``index`` (extrapolated past the frames decoded)."""
+        if index < len(self.timestamps):
+            return self.timestamps[index]
+        if not self.timestamps:
+            return index * self.frame_duration()
+        return self.timestamps[-1] + (index - len(self.timestamps) + 1) * self.frame_duration()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        rgb = "rgb48le" if self.deep else "rgb24"
+        peak = np.float32(65535 if self.deep else 255)
+        for frame in self._decoded():
+            pixels = frame.to_ndarray(format=rgb, threads=SWS_THREADS)
+            yield pixels.astype(np.float32) / peak
+
+    def alphas(self) -> Iterator[np.ndarray]:
+        """Bool H x W per frame: True where the movie's alpha is nonzero."""
+        if not self.has_alpha:
+            raise InputError(self.path, "has no alpha channel (needed by --mask alpha)")
+        rgba = "rgba64le" if self.deep else "rgba"
+        for frame in self._decoded():
+            yield frame.to_ndarray(format=rgba, threads=SWS_THREADS)[:, :, 3] > 0
+
+
+def iter_movie_masks(path: str, threshold: float = 0.5) -> Iterator[np.ndarray]:
+    """Bool H x W per frame of a mask movie: luma above ``threshold`` of full scale."""
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                grey = frame.to_ndarray(format="gray", threads=SWS_THREADS)
+                yield grey > threshold * 255
+        except (av.error.FFmpegError, ValueError) as err:
+            raise InputError(path, f"cannot decode: {_av_problem(err)}") from None
+
+
+def movie_frame_count(path: str) -> tuple[int, int, int]:
+    """(count, width, height) of a movie's video, for checking a mask movie against the frames."""
+    with _open_input(path) as container:
+        stream = _video_stream(container, path)
+        ctx = stream.codec_context
+        count = stream.frames or _count_frames(path, stream.index)
+        return count, ctx.width, ctx.height
+
+
+def _encoder(ext: str, width: int, height: int, deep: bool) -> tuple[str, str, dict[str, str]]:
+    """(codec, pixel format, options) for an output extension."""
+    odd = width % 2 or height % 2
+    if ext in (".mp4", ".m4v", ".mkv"):
+        return "libx264", "yuv444p" if odd else "yuv420p", {"crf": "12", "preset": "medium"}
+    if ext == ".mov":
+        if width % 2:
+            return "prores_ks", "yuv444p10le", {"profile": "4"}
+        return "prores_ks", "yuv422p10le", {"profile": "3"}
+    if ext == ".avi":  # lossless RGB: outside the hole the movie equals the input exactly
+        return "ffv1", "rgb48le" if deep else "bgr0", {"level": "3", "slicecrc": "1"}
+    if ext == ".webm":
+        return (
+            "libvpx-vp9", "yuv444p" if odd else "yuv420p",
+            {"crf": "15", "b": "0", "row-mt": "1", "deadline": "good"},
+        )
+    raise ValueError(f"no movie encoder for {ext!r}")
+
+
+class _Clock:
+    """Output timestamps: the input frames' own, made exact where the input's clock is coarse.
+
+    A Matroska input ticks in milliseconds, so 23.976 fps frames sit at 0, 42, 83, ...; such
+    times are snapped to the nominal frame grid (when within one input tick) in a time base that
+    holds both clocks exactly. AVI is constant-rate, so its frames always sit on the grid.
+    """
+
+    def __init__(self, source: MovieSource | None, rate: Fraction, grid_only: bool) -> None:
+        self.source = source
+        self.rate = rate
+        self.last: int | None = None
+        tb_in = source.info.time_base if source is not None else None
+        self.tb_in = tb_in
+        if source is None or tb_in is None or grid_only:
+            self.time_base, self.mode = 1 / rate, "grid"
+        elif (1 / (rate * tb_in)).denominator == 1:
+            self.time_base, self.mode = tb_in, "copy"
+        else:
+            common = math.lcm(tb_in.denominator, rate.numerator)
+            if common > 2**30:
+                self.time_base, self.mode = tb_in, "copy"
+            else:
+                self.time_base, self.mode = Fraction(1, common), "snap"
+
+    def pts(self, index: int) -> int:
+        """Output timestamp (in ``time_base``) of frame ``index``, strictly increasing."""
+        if self.source is None:
+            out = index
+        else:
+            pts_in = self.source.timestamp(index)
+            if self.mode == "copy":
+                out = pts_in
+            else:
+                seconds = pts_in * self.tb_in
+                grid = Fraction(round(seconds * self.rate)) / self.rate
+                if self.mode == "snap" and abs(grid - seconds) > self.tb_in:
+                    grid = seconds  # a genuinely variable frame rate: keep the time as is
+                out = round(grid / self.time_base)
+        if self.last is not None and out <= self.last:
+            out = self.last + 1
+        self.last = out
+        return out
+
+
+class MovieSink(FrameSink):
+    """Encodes frames into ``.NAME.tmp-XXXX.ext`` beside the target, with the input's audio.
+
+    A movie ``like`` lends its frame times, audio (copied), tags and colour description;
+    ``fps`` is for image-sequence input (given with a movie, frames are retimed, audio dropped).
+    """
+
+    def __init__(
+        self, path: str, like: FrameSource, fps: Fraction | None = None, overwrite: bool = True,
+        protect: frozenset[str] = frozenset(),
+    ) -> None:
+        self.path = path
+        self.like = like
+        self.written = 0
+        self._done = False
+        self.container = None
+        self.audio_in = None
+        ext = os.path.splitext(path)[1].lower()
+        if os.path.realpath(path) in protect:
+            raise InputError(path, "would overwrite the input")
+        if os.path.isdir(path):
+            raise InputError(path, "is a folder; give a movie file name")
+        if not overwrite and os.path.lexists(path):
+            raise InputError(path, "exists (not overwriting)")
+        info = like.info
+        source = like if isinstance(like, MovieSource) and fps is None else None
+        self.source_movie = source
+        rate = Fraction(fps or info.fps or DEFAULT_FPS)
+        self.clock = _Clock(source, rate, grid_only=ext == ".avi")
+        deep = info.dtype != "uint8"
+        codec, self.pix_fmt, options = _encoder(ext, info.width, info.height, deep)
+        self.depth = "uint16" if deep and self.pix_fmt in ("yuv422p10le", "yuv444p10le",
+                                                           "rgb48le") else "uint8"
+        self.temp = temp_name_beside(path)
+        try:
+            self._open(codec, options, rate, ext)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self, codec: str, options: dict[str, str], rate: Fraction, ext: str) -> None:
+        info = self.like.info
+        try:
+            self.container = av.open(self.temp, "w")
+        except (av.error.FFmpegError, OSError) as err:
+            raise InputError(self.path, f"cannot write: {_av_problem(err)}") from None
+        out = self.container
+        video = out.add_stream(codec, rate=rate, options=options)
+        video.width, video.height, video.pix_fmt = info.width, info.height, self.pix_fmt
+        video.codec_context.time_base = self.clock.time_base
+        video.time_base = self.clock.time_base
+        self.video = video
+        self.audio_map: dict[int, av.stream.Stream] = {}
+        if self.source_movie is not None:
+            src = self.source_movie
+            color = src.color
+            self.audio_in = _open_input(info.path)
+            _copy_tags(dict(self.audio_in.metadata), out.metadata)
+            _copy_tags(dict(self.audio_in.streams[src.stream_index].metadata), video.metadata)
+            if src.sample_aspect_ratio:
+                video.codec_context.sample_aspect_ratio = src.sample_aspect_ratio
+            if src.rotation:
+                video.set_display_rotation(src.rotation)
+            self._add_audio(ext)
+        else:  # an image sequence: tag it the way HD video is conventionally read
+            color = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
+        self.sws_matrix = self.sws_range = None
+        if codec != "ffv1":  # ffv1 stores RGB losslessly: no matrix, no tags
+            ctx = video.codec_context
+            for key, value in color.items():
+                setattr(ctx, key, value)
+            self.sws_matrix = _SWS_MATRIX.get(color["colorspace"])
+            self.sws_range = color["color_range"] or None
+        try:
+            out.start_encoding()  # write the header now: incompatible streams fail before any work
+        except (av.error.FFmpegError, ValueError) as err:
+            problem = _av_problem(err)
+            raise InputError(self.path, f"cannot write this file type: {problem}") from None
+        self._audio_packets = self._demux_audio()
+        self._pending: av.Packet | None = None
+
+    def _add_audio(self, ext: str) -> None:
+        for stream in self.audio_in.streams.audio:
+            try:
+                copy = self.container.add_stream_from_template(stream)
+            except (ValueError, av.error.FFmpegError):
+                name = stream.codec_context.name
+                raise InputError(
+                    self.path, f"the input's {name} audio cannot be stored in a {ext} file "
+                    "(audio is copied, not re-encoded); choose another output type such as .mkv",
+                ) from None
+            _copy_tags(dict(stream.metadata), copy.metadata)
+            self.audio_map[stream.index] = copy
+
+    def _demux_audio(self) -> Iterator[av.Packet]:
+        if self.audio_in is None or not self.audio_map:
+            return iter(())
+        streams = [self.audio_in.streams[i] for i in self.audio_map]
+        packets = (p for p in self.audio_in.demux(*streams) if p.dts is not None and p.size)
+        if self.container.format.name != "avi":
+            return packets
+        # AVI has no negative times: drop the encoder-priming packets that end before zero
+        # (players discard their samples anyway) instead of shifting the whole file.
+        return (p for p in packets if p.pts is None or p.pts + (p.duration or 0) > 0)
+
+    def _pump_audio(self, until: float | None) -> None:
+        """Mux the input's audio packets up to time ``until`` seconds (all of them when None)."""
+        while True:
+            packet = self._pending or next(self._audio_packets, None)
+            if packet is None:
+                return
+            if until is not None and packet.pts is not None and packet.time_base is not None:
+                if float(packet.pts * packet.time_base) > until:
+                    self._pending = packet
+                    return
+            self._pending = None
+            packet.stream = self.audio_map[packet.stream_index]
+            self.container.mux(packet)
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode the next frame at the input frame's presentation time."""
+        info = self.like.info
+        if frame.shape[:2] != (info.height, info.width):
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, not {info.size_text}")
+        samples = np.ascontiguousarray(quantize(frame, self.depth))
+        vf = av.VideoFrame.from_ndarray(
+            samples, format="rgb48le" if self.depth == "uint16" else "rgb24"
+        )
+        vf = vf.reformat(
+            format=self.pix_fmt, dst_colorspace=self.sws_matrix, dst_color_range=self.sws_range,
+            threads=SWS_THREADS,
+        )
+        vf.pts = self.clock.pts(self.written)
+        vf.time_base = self.clock.time_base
+        self._pump_audio(float(vf.pts * self.clock.time_base))
+        for packet in self.video.encode(vf):
+            self.container.mux(packet)
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio and move the movie into place."""
+        if self._done:
+            return
+        for packet in self.video.encode(None):
+            self.container.mux(packet)
+        self._pump_audio(None)
+        self.container.close()
+        self.container = None
+        if self.audio_in is not None:
+            self.audio_in.close()
+            self.audio_in = None
+        commit_file(self.temp, self.path)
+        self._done = True
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary movie."""
+        if self._done:
+            return
+        self._done = True
+        for container in (self.container, self.audio_in):
+            if container is not None:
+                try:
+                    container.close()
+                except Exception:
+                    pass  # the file is deleted anyway
+        self.container = self.audio_in = None
+        remove_quietly(self.temp)

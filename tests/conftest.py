@@ -1,0 +1,118 @@
+"""Tiny synthetic clips for the I/O and CLI tests (written to tmp_path, never sample_clips/)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def synthetic_frames(n: int = 6, h: int = 32, w: int = 48, seed: int = 0) -> list[np.ndarray]:
+    """uint8 RGB frames: a smooth textured background and a bright square moving right."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h)], axis=2)
+    base = np.clip(base + rng.integers(-12, 13, (h, w, 3)), 0, 255)
+    frames = []
+    for t in range(n):
+        img = np.roll(base, t, axis=1).astype(np.uint8)
+        y0, x0 = h // 3, 4 + 3 * t
+        img[y0 : y0 + h // 3, x0 : x0 + w // 6] = (250, 40, 30)
+        frames.append(img)
+    return frames
+
+
+def square_masks(n: int = 6, h: int = 32, w: int = 48) -> list[np.ndarray]:
+    """Bool masks covering the moving square of :func:`synthetic_frames` with a 1 px margin."""
+    masks = []
+    for t in range(n):
+        m = np.zeros((h, w), bool)
+        y0, x0 = h // 3, 4 + 3 * t
+        m[y0 - 1 : y0 + h // 3 + 1, x0 - 1 : x0 + w // 6 + 1] = True
+        masks.append(m)
+    return masks
+
+
+def write_rgb(path: os.PathLike | str, rgb: np.ndarray) -> None:
+    """Write an RGB (or grey) array with OpenCV, independently of flowfill.io."""
+    arr = rgb[:, :, ::-1] if rgb.ndim == 3 and rgb.shape[2] == 3 else rgb
+    if rgb.ndim == 3 and rgb.shape[2] == 4:
+        arr = rgb[:, :, [2, 1, 0, 3]]
+    assert cv2.imwrite(str(path), np.ascontiguousarray(arr))
+
+
+def read_rgb(path: os.PathLike | str) -> np.ndarray:
+    """Read an image file as OpenCV stores it, turned to RGB."""
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert arr is not None, path
+    return arr[:, :, ::-1] if arr.ndim == 3 else arr
+
+
+def write_movie(
+    path: os.PathLike | str,
+    frames: list[np.ndarray],
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: str | None = "aac",
+    rate: Fraction = Fraction(24),
+    timecode: str | None = None,
+) -> str:
+    """Encode uint8 RGB frames (plus a sine tone when ``audio`` names a codec) with PyAV."""
+    import av
+
+    path = str(path)
+    with av.open(path, "w") as out:
+        video = out.add_stream(codec, rate=rate)
+        video.height, video.width = frames[0].shape[:2] if frames else (32, 48)
+        video.pix_fmt = pix_fmt
+        if timecode:
+            video.metadata["timecode"] = timecode
+        astream = None
+        if audio:
+            astream = out.add_stream(audio, rate=48000)
+            astream.layout = "mono"
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(
+                format=pix_fmt, threads=1
+            )
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        if frames:
+            for packet in video.encode(None):
+                out.mux(packet)
+        else:
+            out.start_encoding()  # a valid file with a video stream and no frames
+        if astream is not None:
+            seconds = max(len(frames), 1) / float(rate)
+            samples = int(48000 * seconds)
+            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)
+            fmt = astream.codec_context.format.name
+            for start in range(0, samples, 1024):
+                chunk = tone[start : start + 1024]
+                if fmt == "s16":
+                    chunk = (chunk * 32767).astype(np.int16)
+                aframe = av.AudioFrame.from_ndarray(chunk[None], format=fmt, layout="mono")
+                aframe.sample_rate = 48000
+                aframe.pts = start
+                for packet in astream.encode(aframe):
+                    out.mux(packet)
+            for packet in astream.encode(None):
+                out.mux(packet)
+    return path
+
+
+@pytest.fixture
+def clip_dir(tmp_path):
+    """A folder of six 32x48 8-bit PNG frames, plus the frames themselves."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    frames = synthetic_frames()
+    for i, img in enumerate(frames):
+        write_rgb(folder / f"frame{i + 1}.png", img)
+    return folder, frames

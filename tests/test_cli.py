@@ -1,0 +1,284 @@
+"""The flowfill command: a real run, one-line errors with nothing written, atomic output."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import types
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from conftest import read_rgb, square_masks, synthetic_frames, write_movie, write_rgb
+
+import flowfill
+from flowfill import cli
+from flowfill.errors import InputError
+from flowfill.io import open_frames
+
+H, W, N = 48, 64, 6
+
+
+@pytest.fixture
+def shot(tmp_path):
+    """Six 48x64 PNG frames with a moving square, and a folder of masks over the square."""
+    frames, masks = synthetic_frames(N, H, W), square_masks(N, H, W)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "mask").mkdir()
+    for i, (img, m) in enumerate(zip(frames, masks, strict=True)):
+        write_rgb(tmp_path / "in" / f"f{i + 1:03d}.png", img)
+        write_rgb(tmp_path / "mask" / f"m{i + 1:03d}.png", m.astype(np.uint8) * 255)
+    return tmp_path, frames, masks
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def tree_digest(*roots) -> dict[str, str]:
+    digest = {}
+    for root in roots:
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as fh:
+                    digest[path] = hashlib.sha256(fh.read()).hexdigest()
+    return digest
+
+
+def test_removes_the_square_and_keeps_everything_else(shot, capsys):
+    tmp, frames, masks = shot
+    before = tree_digest(tmp / "in", tmp / "mask")
+    code, out, err = run(["remove", tmp / "in", "--mask", tmp / "mask", "-o", tmp / "out"], capsys)
+    assert code == 0, err
+    names = sorted(os.listdir(tmp / "out"))
+    assert names == [f"f{i + 1:03d}.png" for i in range(N)]
+    for name, img, m in zip(names, frames, masks, strict=True):
+        result = read_rgb(tmp / "out" / name)
+        assert result.shape == (H, W, 3) and result.dtype == np.uint8
+        assert np.array_equal(result[~m], img[~m])  # bit-exact outside the hole
+        assert np.abs(result[m].astype(int) - (250, 40, 30)).sum(axis=1).mean() > 60
+    assert tree_digest(tmp / "in", tmp / "mask") == before  # the input is never modified
+    assert out == ""
+    assert f"{N} frames" in err and "hole pixels" in err and "propagation" in err
+    assert "hallucination" in err and "s/frame" in err and str(tmp / "out") in err
+    assert sorted(os.listdir(tmp)) == ["in", "mask", "out"]
+
+
+def test_quiet_prints_nothing(shot, capsys):
+    tmp, _, _ = shot
+    code, out, err = run(
+        ["remove", tmp / "in", "--mask", tmp / "mask", "-o", tmp / "o.mp4", "--quiet"], capsys
+    )
+    assert (code, out, err) == (0, "", "")
+    assert open_frames(tmp / "o.mp4").info.count == N
+
+
+def test_movie_in_movie_out_keeps_audio(tmp_path, capsys):
+    src = write_movie(tmp_path / "in.mp4", synthetic_frames(N, H, W), audio="aac",
+                      rate=Fraction(25))
+    write_rgb(tmp_path / "logo.png", square_masks(1, H, W)[0].astype(np.uint8) * 255)
+    code, _, err = run(["remove", src, "-m", tmp_path / "logo.png", "-o", tmp_path / "out.mov",
+                        "-q"], capsys)
+    assert code == 0, err
+    import av
+
+    with av.open(str(tmp_path / "out.mov")) as c:
+        assert c.streams.video[0].codec_context.name == "prores"
+        assert c.streams.audio[0].codec_context.name == "aac"
+    back = open_frames(tmp_path / "out.mov")
+    assert back.info.count == N and back.info.fps == 25
+
+
+def test_alpha_mask_and_fps(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    pairs = zip(synthetic_frames(N, H, W), square_masks(N, H, W), strict=True)
+    for i, (rgb, m) in enumerate(pairs):
+        write_rgb(tmp_path / "in" / f"{i}.png", np.dstack([rgb, m.astype(np.uint8) * 255]))
+    code, _, err = run(["remove", tmp_path / "in", "-m", "alpha", "-o", tmp_path / "o.mp4",
+                        "--fps", "23.976", "-q"], capsys)
+    assert code == 0, err
+    assert open_frames(tmp_path / "o.mp4").info.fps == Fraction(24000, 1001)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _corrupt(tmp):
+    path = tmp / "in" / "f003.png"
+    path.write_bytes(path.read_bytes()[:50])
+    return ["remove", tmp / "in", "-m", tmp / "mask"], "f003.png"
+
+
+def _mask_image(tmp, values, name="m.png"):
+    write_rgb(tmp / name, values)
+    return ["remove", tmp / "in", "-m", tmp / name], name
+
+
+def _folder_of(tmp, count):
+    (tmp / "few").mkdir()
+    for i, m in enumerate(square_masks(count, H, W)):
+        write_rgb(tmp / "few" / f"{i}.png", m.astype(np.uint8) * 255)
+    return ["remove", tmp / "in", "-m", tmp / "few"], "few"
+
+
+def _movie_input(tmp, frames, audio, name):
+    path = write_movie(tmp / name, frames, audio=audio)
+    return ["remove", path, "-m", tmp / "mask"], name
+
+
+def _audio_only(tmp):
+    import av
+
+    path = str(tmp / "sound.m4a")
+    with av.open(path, "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return ["remove", path, "-m", tmp / "mask"], "sound.m4a"
+
+
+def _with(*extra, names):
+    return lambda tmp: (["remove", tmp / "in", "-m", tmp / "mask", *extra], names)
+
+
+CASES = {
+    "missing input": lambda tmp: (["remove", tmp / "nope", "-m", tmp / "mask"], "nope"),
+    "missing mask": lambda tmp: (["remove", tmp / "in", "-m", tmp / "nomask.png"], "nomask.png"),
+    "mask size": lambda tmp: _mask_image(tmp, np.full((30, 20), 255, np.uint8)),
+    "mask count": lambda tmp: _folder_of(tmp, 4),
+    "empty mask": lambda tmp: _mask_image(tmp, np.zeros((H, W), np.uint8)),
+    "full mask": lambda tmp: _mask_image(tmp, np.full((H, W), 255, np.uint8)),
+    "corrupt frame": _corrupt,
+    "zero-length movie": lambda tmp: _movie_input(tmp, [], "aac", "empty.mkv"),
+    "no video": _audio_only,
+    "not a movie": lambda tmp: ((tmp / "junk.mov").write_bytes(b"junk" * 40) and None) or (
+        ["remove", tmp / "junk.mov", "-m", tmp / "mask"], "junk.mov"),
+    "unknown flow": _with("--flow", "raft", names="--flow"),
+    "unknown fill": _with("--fill", "magic", names="--fill"),
+    "not an int": _with("--window", "abc", names="--window"),
+    "overlap": _with("--window", "4", "--overlap", "4", names="--overlap"),
+    "bad device": _with("--device", "tpu", names="--device"),
+    "bad fps": _with("--fps", "fast", names="--fps"),
+    "missing --mask": lambda tmp: (["remove", tmp / "in"], "--mask"),
+}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing"])
+@pytest.mark.parametrize("output", ["out.mp4", "out"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_and_writes_nothing(shot, capsys, case, output, existing):
+    tmp, _, _ = shot
+    argv, names = CASES[case](tmp)
+    target = tmp / output
+    if existing:
+        if output == "out":
+            target.mkdir()
+            (target / "f001.png").write_bytes(b"old frame")
+        else:
+            target.write_bytes(b"old movie")
+    before = tree_digest(tmp)
+    listing = sorted(os.listdir(tmp))
+    code, out, err = run([*argv, "-o", target], capsys)
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flowfill: error: "), err
+    assert names in lines[0]
+    assert out == ""
+    assert sorted(os.listdir(tmp)) == listing  # no output, no temporary files
+    assert tree_digest(tmp) == before  # inputs and an existing output untouched
+
+
+def test_cuda_request_without_cuda(shot, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    tmp, _, _ = shot
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "o",
+                        "--device", "cuda"], capsys)
+    assert code == 2 and err.startswith("flowfill: error: --device: ") and err.count("\n") == 1
+    assert not (tmp / "o").exists()
+
+
+def test_fps_with_a_movie_input_is_refused(tmp_path, capsys):
+    src = write_movie(tmp_path / "in.mp4", synthetic_frames(N, H, W), audio=None)
+    write_rgb(tmp_path / "m.png", square_masks(1, H, W)[0].astype(np.uint8) * 255)
+    code, _, err = run(["remove", src, "-m", tmp_path / "m.png", "-o", tmp_path / "o.mp4",
+                        "--fps", "30"], capsys)
+    assert code == 2 and "--fps" in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_output_onto_the_input_is_refused(shot, capsys):
+    tmp, _, _ = shot
+    before = tree_digest(tmp)
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "in"], capsys)
+    assert code == 2 and "input" in err
+    assert tree_digest(tmp) == before
+
+
+# ---------------------------------------------------------------- atomic output
+
+
+def _failing_pipeline(error: BaseException):
+    def remove_stream(frames, masks, options, progress=None, stats=None):
+        for i, (frame, _) in enumerate(zip(frames, masks, strict=True)):
+            if i == 2:
+                raise error
+            yield frame
+
+    return remove_stream
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.mov", "out", "out/x.%04d.png"])
+def test_pipeline_failure_midway_leaves_nothing(shot, capsys, monkeypatch, output):
+    tmp, _, _ = shot
+    monkeypatch.setattr(cli, "remove_stream", _failing_pipeline(InputError(None, "went wrong")))
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / output], capsys)
+    assert code == 2 and err == "flowfill: error: went wrong\n"
+    assert sorted(os.listdir(tmp)) == ["in", "mask"]
+
+
+def test_interrupt_leaves_nothing(shot, capsys, monkeypatch):
+    tmp, _, _ = shot
+    monkeypatch.setattr(cli, "remove_stream", _failing_pipeline(KeyboardInterrupt()))
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "o.mkv"], capsys)
+    assert code == 130 and err.count("\n") == 1
+    assert sorted(os.listdir(tmp)) == ["in", "mask"]
+
+
+# ---------------------------------------------------------------- the rest of the command
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and flowfill.__version__ in out
+
+
+def test_no_command_shows_help(capsys):
+    code, _, err = run([], capsys)
+    assert code == 2 and "remove" in err
+
+
+def test_evaluate_forwards_its_arguments(capsys, monkeypatch):
+    seen = []
+    fake = types.ModuleType("flowfill.evaluate.benchmark")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "flowfill.evaluate.benchmark", fake)
+    code, _, _ = run(["evaluate", "--clips", "x", "--help"], capsys)
+    assert code == 0 and seen == [["--clips", "x", "--help"]]
+
+
+def test_fps_parsing():
+    assert cli.parse_fps("29.97") == Fraction(30000, 1001)
+    assert cli.parse_fps("24000/1001") == Fraction(24000, 1001)
+    assert cli.parse_fps("25") == 25
+    with pytest.raises(InputError):
+        cli.parse_fps("0")

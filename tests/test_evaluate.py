@@ -1,0 +1,212 @@
+"""Tests of the evaluation kit: metrics, synthetic masks, the sample scene and the benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from flowfill.evaluate import benchmark, clips, masks, metrics, scenes
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_clips"
+
+
+def _rng_image(seed: int, shape: tuple[int, ...] = (48, 64, 3)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_psnr_identical_is_cap() -> None:
+    a = _rng_image(0)
+    assert metrics.psnr(a, a) == metrics.PSNR_CAP
+    assert metrics.hole_psnr(a, a, np.ones(a.shape[:2], bool)) == metrics.PSNR_CAP
+
+
+def test_psnr_matches_formula() -> None:
+    a = np.full((20, 30, 3), 100, np.uint8)
+    b = a + np.uint8(10)  # MSE = 100 exactly
+    assert metrics.psnr(a, b) == pytest.approx(20 * math.log10(255 / 10), abs=1e-12)
+    c = _rng_image(1)
+    d = np.clip(c.astype(int) + np.random.default_rng(2).integers(-20, 21, c.shape), 0, 255)
+    mse = np.mean((c.astype(np.float64) - d) ** 2)
+    assert metrics.psnr(c, d.astype(np.uint8)) == pytest.approx(10 * math.log10(255**2 / mse))
+
+
+def test_hole_psnr_only_sees_hole() -> None:
+    a = _rng_image(3)
+    hole = np.zeros(a.shape[:2], bool)
+    hole[10:20, 5:25] = True
+    b = a.copy()
+    b[~hole] = 255 - b[~hole]  # damage outside the hole: invisible to hole-PSNR
+    assert metrics.hole_psnr(a, b, hole) == metrics.PSNR_CAP
+    b[hole] = np.clip(b[hole].astype(int) + 8, 0, 255)
+    mse = np.mean((a[hole].astype(np.float64) - b[hole]) ** 2)
+    assert metrics.hole_psnr(a, b, hole) == pytest.approx(10 * math.log10(255**2 / mse))
+    assert math.isnan(metrics.hole_psnr(a, b, np.zeros_like(hole)))
+
+
+def test_ssim_matches_skimage() -> None:
+    skm = pytest.importorskip("skimage.metrics")
+    a = _rng_image(4, (90, 120, 3))
+    blurred = cv2.GaussianBlur(a, (5, 5), 1.5)
+    for b in (blurred, a, 255 - a):
+        ref = skm.structural_similarity(a, b, channel_axis=-1, win_size=65, data_range=255)
+        assert metrics.ssim(a, b) == pytest.approx(ref, abs=1e-6)
+
+
+def test_flicker_zero_for_truth_and_grows_with_noise() -> None:
+    rng = np.random.default_rng(5)
+    truth = rng.integers(40, 200, (6, 32, 32, 3)).astype(np.uint8)
+    hole = np.zeros((6, 32, 32), bool)
+    hole[:, 8:24, 8:24] = True
+    assert metrics.flicker(truth, truth, hole) == 0.0
+    # a steady error is not flicker
+    steady = np.clip(truth.astype(int) + 10, 0, 255).astype(np.uint8)
+    assert metrics.flicker(steady, truth, hole) == 0.0
+    values = []
+    for sigma in (2, 6, 15):
+        noisy = np.clip(truth + rng.normal(0, sigma, truth.shape), 0, 255).astype(np.uint8)
+        values.append(metrics.flicker(metrics.composite(noisy, truth, hole), truth, hole))
+    assert 0 < values[0] < values[1] < values[2]
+
+
+def test_composite_takes_hole_from_prediction() -> None:
+    truth = np.zeros((4, 5, 3), np.float32)
+    pred = np.ones((4, 5, 3), np.float32)
+    hole = np.zeros((4, 5), bool)
+    hole[1, 2] = True
+    out = metrics.composite(pred, truth, hole)
+    assert out.dtype == np.uint8 and out[1, 2].tolist() == [255] * 3 and out.sum() == 3 * 255
+
+
+# --------------------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize("kind", masks.MASK_KINDS)
+def test_masks_deterministic_and_sized(kind: str) -> None:
+    a = masks.make_mask(kind, 12, 60, 100, seed=7)
+    b = masks.make_mask(kind, 12, 60, 100, seed=7)
+    c = masks.make_mask(kind, 12, 60, 100, seed=8)
+    assert a.shape == (12, 60, 100) and a.dtype == bool
+    assert np.array_equal(a, b)
+    assert kind == "logo" or not np.array_equal(a, c)
+    nonempty = a.any(axis=(1, 2))
+    assert nonempty.mean() >= (0.8 if kind == "scratches" else 1.0)
+
+
+def test_blob_moves_and_has_the_right_size() -> None:
+    m = masks.moving_blob(10, 240, 432, seed=1)
+    ys, xs = zip(*(np.argwhere(f).mean(axis=0) for f in m), strict=True)
+    assert abs(xs[-1] - xs[0]) > 432 / 3
+    across = np.sqrt(4 * m.sum(axis=(1, 2)) / np.pi)
+    assert np.all((across > 240 / 10) & (across < 240 / 3.5))
+
+
+def test_logo_identical_every_frame() -> None:
+    m = masks.stationary_logo(6, 240, 432, seed=2)
+    assert all(np.array_equal(m[0], f) for f in m)
+    ys, xs = np.nonzero(m[0])
+    assert 0 < len(ys) < 0.1 * m[0].size
+    # sits in a corner region
+    assert ys.max() < 240 / 3 or ys.min() > 2 * 240 / 3
+    assert xs.max() < 432 / 2 or xs.min() > 432 / 2
+
+
+def test_scratches_are_thin_and_near_vertical() -> None:
+    m = masks.scratches(30, 120, 200, seed=3)
+    padded = np.pad(m, ((0, 0), (0, 0), (1, 1))).astype(np.int8)
+    d = np.diff(padded, axis=2)
+    runs = np.argwhere(d == -1)[:, 2] - np.argwhere(d == 1)[:, 2]
+    assert runs.max() <= 3
+    # tall: each frame's marked rows cover a good part of the height
+    assert np.all(m.any(axis=2).sum(axis=1)[m.any(axis=(1, 2))] >= 0.5 * 120)
+
+
+def test_dilate_cross() -> None:
+    m = np.zeros((1, 21, 21), bool)
+    m[0, 10, 10] = True
+    grown = masks.dilate_cross(m, 4)
+    assert grown.sum() == 1 + 4 * (1 + 2 + 3 + 4)  # a diamond of radius 4
+
+
+# --------------------------------------------------------------------------- sample scene
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_shipped_sample_matches_generator() -> None:
+    spec = scenes.pan_scene()
+    frame_paths = sorted((SAMPLES / "pan").glob("*.png"))
+    mask_paths = sorted((SAMPLES / "pan_mask").glob("*.png"))
+    assert len(frame_paths) == len(mask_paths) == spec.frames
+    for t, (fp, mp) in enumerate(zip(frame_paths, mask_paths, strict=True)):
+        frame, mask = scenes.render_frame(spec, t)
+        shipped = _read_rgb(fp)
+        assert shipped.shape == (180, 320, 3)
+        assert np.array_equal(shipped, frame), f"{fp.name} drifted from scenes.py"
+        shipped_mask = cv2.imread(str(mp), cv2.IMREAD_GRAYSCALE)
+        assert set(np.unique(shipped_mask)) <= {0, 255}
+        assert np.array_equal(shipped_mask > 0, mask)
+        clean, _ = scenes.render_frame(spec, t, with_object=False)
+        differs = np.any(clean != shipped, axis=-1)
+        assert differs.any() and not np.any(differs & ~mask)
+
+
+def test_scenes_pan_and_static_variant() -> None:
+    spec = scenes.pan_scene(96, 54, 6)
+    a, _ = scenes.render_frame(spec, 0, with_object=False)
+    b, _ = scenes.render_frame(spec, 5, with_object=False)
+    assert a.std() > 20 and not np.array_equal(a, b)  # structured and moving
+    static = scenes.static_scene(96, 54, 6)
+    frames, holes = scenes.render(static, with_object=False)
+    assert all(np.array_equal(frames[0], f) for f in frames)
+    assert np.logical_and.reduce(holes).any()  # part of the hole is never seen
+
+
+def test_sample_movie_has_video_and_audio() -> None:
+    av = pytest.importorskip("av")
+    with av.open(str(SAMPLES / "pan.mp4")) as container:
+        kinds = {s.type for s in container.streams}
+        assert {"video", "audio"} <= kinds
+        assert sum(1 for _ in container.decode(video=0)) == scenes.pan_scene().frames
+
+
+# --------------------------------------------------------------------------- clips / benchmark
+
+
+def test_missing_shared_clip_is_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FLOWFILL_SHARED_CLIPS", str(tmp_path))
+    assert clips.load_clip("tennis") is None
+    assert clips.load_clip("running_car") is None
+    assert "skipping" in capsys.readouterr().out
+    sample = clips.load_clip("sample", 4)
+    assert sample is not None and sample.frames.shape == (4, 180, 320, 3)
+    assert sample.frames.dtype == np.float32 and sample.object_masks is not None
+
+
+def test_option_pass_through() -> None:
+    parser, names = benchmark.build_parser()
+    args = parser.parse_args(["--window", "12", "--dilate", "none", "--max-keyframes", "3"])
+    got = {n: getattr(args, f"opt_{n}") for n in names if hasattr(args, f"opt_{n}")}
+    assert got == {"window": 12, "dilate": None, "max_keyframes": 3}
+
+
+def test_benchmark_quick_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert benchmark.main(["--quick", "--clips", "sample", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "telea" in text and "s/frame" in text
+    report = json.loads(out.read_text())
+    assert {c["case"] for c in report["cases"]} == set(benchmark.CASES)
+    for case in report["cases"]:
+        assert case["error"] is None and case["peak_mb"] > 0
+        assert case["telea"]["hole_psnr"] > 0 and case["flowfill"]["ssim"] > 0.5
