@@ -2,9 +2,10 @@
 
 Flow estimators smear a moving object's motion a few patches beyond its silhouette; completing
 the flow from there drags chains along with the object. Rather than a wide blanket margin
-(which throws away real flow when nothing moves differently), a pixel in a ring around the
-hole is marked when its flow looks like the object's (the median flow inside the hole) and
-not like the background membrane interpolated from beyond the ring.
+(which throws away real flow when nothing moves differently), a pixel in a ring around the hole
+is marked when its flow has moved from the background membrane (interpolated from beyond the
+ring) towards the object's motion (the median flow inside the hole) by more than a fraction of
+a pixel: the smear is a blend of the two, so its component towards the object is what tells.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ def contaminated(
     hole: np.ndarray,
     ring: np.ndarray,
     background: np.ndarray,
-    share: float = 0.25,
+    tolerance: float = 0.3,
 ) -> np.ndarray:
-    """Bool mask of ``ring`` pixels whose ``flow`` has gone ``share`` of the way from
-    ``background`` towards the object's motion.
+    """Bool mask of ``ring`` pixels whose ``flow`` has moved from ``background`` towards the
+    object's motion by more than ``tolerance`` pixels (plus 5% of the background motion).
 
     ``flow`` is the measured flow (H x W x 2), ``hole`` the region of the object, ``background``
     the flow completed from outside the ring. Nothing is marked where the object moves like the
@@ -32,9 +33,10 @@ def contaminated(
     f = flow[ring]
     bg = background[ring]
     towards = obj - bg
-    span2 = np.einsum("nc,nc->n", towards, towards)
-    progress = np.einsum("nc,nc->n", f - bg, towards) / np.maximum(span2, 1e-12)
-    distinct = np.sqrt(span2) > 0.5 + 0.1 * np.linalg.norm(bg, axis=1)
+    span = np.linalg.norm(towards, axis=1)
+    along = np.einsum("nc,nc->n", f - bg, towards) / np.maximum(span, 1e-6)  # px towards object
+    bg_speed = np.linalg.norm(bg, axis=1)
+    distinct = span > 0.5 + 0.1 * bg_speed
     out = np.zeros_like(ring)
-    out[ring] = (progress > share) & distinct
+    out[ring] = (along > tolerance + 0.05 * bg_speed) & distinct
     return out
