@@ -107,6 +107,21 @@ def write_movie(
     return path
 
 
+def write_audio_only(path: os.PathLike | str) -> str:
+    """A short AAC file with no video stream (for the no-video-stream refusals)."""
+    import av
+
+    path = str(path)
+    with av.open(path, "w") as out:
+        stream = out.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
+
+
 @pytest.fixture
 def clip_dir(tmp_path):
     """A folder of six 32x48 8-bit PNG frames, plus the frames themselves."""

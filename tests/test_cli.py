@@ -10,7 +10,14 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import read_rgb, square_masks, synthetic_frames, write_movie, write_rgb
+from conftest import (
+    read_rgb,
+    square_masks,
+    synthetic_frames,
+    write_audio_only,
+    write_movie,
+    write_rgb,
+)
 
 import flowfill
 from flowfill import cli
@@ -131,16 +138,7 @@ def _movie_input(tmp, frames, audio, name):
 
 
 def _audio_only(tmp):
-    import av
-
-    path = str(tmp / "sound.m4a")
-    with av.open(path, "w") as out:
-        stream = out.add_stream("aac", rate=48000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate, frame.pts = 48000, 0
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
+    path = write_audio_only(tmp / "sound.m4a")
     return ["remove", path, "-m", tmp / "mask"], "sound.m4a"
 
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from conftest import read_rgb, synthetic_frames, write_movie, write_rgb
+from conftest import read_rgb, synthetic_frames, write_audio_only, write_movie, write_rgb
 
 from flowfill.errors import InputError
 from flowfill.io import natural_key, open_frames, open_sink
@@ -372,14 +372,7 @@ def test_zero_length_movie(tmp_path, name):
 
 
 def test_movie_without_video(tmp_path):
-    path = str(tmp_path / "sound.m4a")
-    with av.open(path, "w") as out:
-        stream = out.add_stream("aac", rate=48000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate, frame.pts = 48000, 0
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
+    path = write_audio_only(tmp_path / "sound.m4a")
     assert "no video stream" in str(_error(path))
 
 

@@ -67,6 +67,18 @@ def check_parent(path: str) -> str:
     return parent
 
 
+def check_file_target(
+    path: str, overwrite: bool, protect: frozenset[str], folder_hint: str
+) -> None:
+    """Refuse a file output that would overwrite the input, is a folder, or exists unwanted."""
+    if os.path.realpath(path) in protect:
+        raise InputError(path, "would overwrite the input")
+    if os.path.isdir(path):
+        raise InputError(path, folder_hint)
+    if not overwrite and os.path.lexists(path):
+        raise InputError(path, "exists (not overwriting)")
+
+
 def temp_name_beside(path: str, make_dir: bool = False) -> str:
     """A fresh hidden name ``.NAME.tmp-XXXX.ext`` beside ``path`` (made as a folder if asked)."""
     parent = check_parent(path)

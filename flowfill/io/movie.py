@@ -11,7 +11,13 @@ import av
 import numpy as np
 
 from flowfill.errors import InputError
-from flowfill.io.atomic import FrameSink, commit_file, remove_quietly, temp_name_beside
+from flowfill.io.atomic import (
+    FrameSink,
+    check_file_target,
+    commit_file,
+    remove_quietly,
+    temp_name_beside,
+)
 from flowfill.io.images import quantize
 from flowfill.io.source import FrameInfo, FrameSource, check_size
 
@@ -278,12 +284,7 @@ class MovieSink(FrameSink):
         self.container = None
         self.audio_in = None
         ext = os.path.splitext(path)[1].lower()
-        if os.path.realpath(path) in protect:
-            raise InputError(path, "would overwrite the input")
-        if os.path.isdir(path):
-            raise InputError(path, "is a folder; give a movie file name")
-        if not overwrite and os.path.lexists(path):
-            raise InputError(path, "exists (not overwriting)")
+        check_file_target(path, overwrite, protect, "is a folder; give a movie file name")
         info = like.info
         source = like if isinstance(like, MovieSource) and fps is None else None
         self.source_movie = source

@@ -11,6 +11,7 @@ import numpy as np
 from flowfill.errors import InputError
 from flowfill.io.atomic import (
     FrameSink,
+    check_file_target,
     check_parent,
     commit_file,
     commit_folder,
@@ -204,12 +205,7 @@ class ImageSink(FrameSink):
         self.path = path
         self.dtype = dtype
         self.bits = bits
-        if os.path.realpath(path) in protect:
-            raise InputError(path, "would overwrite the input")
-        if os.path.isdir(path):
-            raise InputError(path, "is a folder")
-        if not overwrite and os.path.lexists(path):
-            raise InputError(path, "exists (not overwriting)")
+        check_file_target(path, overwrite, protect, "is a folder")
         self.temp = temp_name_beside(path)
         self.written = 0
         self._done = False
