@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"candidate weight temperature in pixels (default {d.alpha})")
     rm.add_argument("--no-consistency", dest="consistency", action="store_false", default=None,
                     help="keep flow hops that fail the forward-backward check")
+    rm.add_argument("--no-object-flow", dest="object_flow", action="store_false", default=None,
+                    help="do not re-estimate flow near the hole that moves like the object")
     rm.add_argument("--fill", metavar="METHOD",
                     help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
                     f"(default {d.fill})")
@@ -136,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "fill", "flow", "flow_dilate", "cut_threshold", "device", "seed")
+                "object_flow", "fill", "flow", "flow_dilate", "cut_threshold", "device", "seed")
 
 
 def options_from_args(args: argparse.Namespace) -> Options:

@@ -280,3 +280,15 @@ def test_fps_parsing():
     assert cli.parse_fps("25") == 25
     with pytest.raises(InputError):
         cli.parse_fps("0")
+
+
+def test_method_switches_reach_the_options():
+    from flowfill.cli import build_parser, options_from_args
+
+    args = build_parser().parse_args(
+        ["remove", "in", "-m", "m", "-o", "o.mp4", "--no-object-flow", "--no-consistency",
+         "--window", "12", "--overlap", "3"])
+    opts = options_from_args(args)
+    assert (opts.object_flow, opts.consistency, opts.window, opts.overlap) == (False, False, 12, 3)
+    defaults = options_from_args(build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"]))
+    assert defaults.object_flow and defaults.consistency
