@@ -38,6 +38,13 @@ def _hops(idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> H
     return Hops(idx, flow.reshape(-1, 2)[idx], err.ravel()[idx], ok_idx)
 
 
+def _mask_of(idx: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A bool H x W mask that is True at the flat pixel indices ``idx``."""
+    mask = np.zeros(shape[0] * shape[1], bool)
+    mask[idx] = True
+    return mask.reshape(shape)
+
+
 class _FrameFlowMasks:
     """Per frame: the flow mask, and the wider ring where object-like flow is also cut away."""
 
@@ -137,11 +144,8 @@ def fill_window(
         for t in active:
             g = gather([back[t], ahead[t]], cur, known, options.alpha)
             if g.found.any():
-                filled = np.zeros(h * w, bool)
-                filled[g.idx[g.found]] = True
-                excluded = np.zeros(h * w, bool)
-                excluded[g.idx[~g.found]] = True
-                solution = poisson_fill(cur[t], filled.reshape(h, w), excluded.reshape(h, w),
+                solution = poisson_fill(cur[t], _mask_of(g.idx[g.found], (h, w)),
+                                        _mask_of(g.idx[~g.found], (h, w)),
                                         g.colour, g.step, g.step_ok)
                 updates.append((t, g.idx[g.found], solution))
             hole_now[t] = g.idx[~g.found]
@@ -159,15 +163,13 @@ def fill_window(
         if not sizes.any() or len(keyframes) >= options.max_keyframes:
             break
         k = int(np.argmax(sizes))
-        mask = np.zeros(h * w, bool)
-        mask[hole_now[k]] = True
-        cur[k] = fill(cur[k], mask.reshape(h, w), device=options.device, seed=options.seed)
+        cur[k] = fill(cur[k], _mask_of(hole_now[k], (h, w)), device=options.device,
+                      seed=options.seed)
         known[k].reshape(-1)[hole_now[k]] = True
         hole_now[k] = hole_now[k][:0]
         keyframes.append(k)
     for t in range(n):  # beyond the keyframe bound: fill what is left frame by frame
         if hole_now[t].size:
-            mask = np.zeros(h * w, bool)
-            mask[hole_now[t]] = True
-            cur[t] = fill(cur[t], mask.reshape(h, w), device=options.device, seed=options.seed)
+            cur[t] = fill(cur[t], _mask_of(hole_now[t], (h, w)), device=options.device,
+                          seed=options.seed)
     return WindowResult(cur, propagated, keyframes)
