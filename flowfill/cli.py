@@ -1,9 +1,10 @@
-"""The ``flowfill`` command: ``flowfill remove`` runs a clip through the pipeline to a file."""
+"""The ``flowfill`` command: ``flowfill remove`` runs a clip through the pipeline to a file;
+``flowfill flow`` writes the optical flow between two images."""
 
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,12 +12,14 @@ from fractions import Fraction
 
 from flowfill import __version__
 from flowfill.errors import InputError
+from flowfill.flow import FlowEstimator
 from flowfill.io import FrameSink, open_frames, open_masks, open_sink
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
-from flowfill.options import FILL_METHODS, FLOW_METHODS, Options
+from flowfill.options import FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
 from flowfill.pipeline import Stats, remove_stream
 from flowfill.progress import Progress
+from flowfill.window import flow_estimator
 
 PROG = "flowfill"
 
@@ -50,18 +53,9 @@ def parse_fps(text: str) -> Fraction:
 
 def check_device(device: str) -> None:
     """Refuse devices this machine does not have (``cuda`` without CUDA, unknown names)."""
-    if device in ("auto", "cpu"):
-        return
-    m = re.fullmatch(r"cuda(?::(\d+))?", device)
-    if m is None:
-        raise InputError("--device", f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
-    import torch
+    from flowfill.devices import resolve_device
 
-    if not torch.cuda.is_available():
-        raise InputError("--device", "CUDA is not available here; use --device cpu or auto")
-    index = int(m.group(1) or 0)
-    if index >= torch.cuda.device_count():
-        raise InputError("--device", f"no CUDA device {index}: found {torch.cuda.device_count()}")
+    resolve_device(device)
 
 
 _REMOVE_DESCRIPTION = """\
@@ -79,6 +73,41 @@ OUTPUT  a movie: .mp4 .m4v .mkv (H.264), .mov (ProRes 422 HQ), .avi (lossless
         FFV1), .webm (VP9), keeping the input's audio (copied), frame times
         and timecode; or a folder (out/) or a pattern (out/shot.%04d.exr,
         whose extension picks the format), in the input's bit depth"""
+
+_FLOW_DESCRIPTION = """\
+Estimate the optical flow from image A to image B and write it to OUT as a
+Middlebury .flo file, with a colour-wheel picture of it beside it (OUT with
+.png for .flo: hue is the direction of motion, saturation its size, white is
+still). Both appear only when complete.
+
+A, B    two images of the same size (PNG, JPEG, TIFF, EXR, DPX, ...)
+OUT     the .flo file to write"""
+
+_RAFT_ITERS, _FLOW_MAX_SIDE = Options().raft_iters, Options().flow_max_side
+
+
+def add_raft_options(parser: argparse.ArgumentParser, iters: int, max_side: int | None) -> None:
+    """Add --raft-weights, --raft-iters and --flow-max-side (unset: None) with their help."""
+    parser.add_argument("--raft-weights", metavar="PATH",
+                        help="RAFT checkpoint (default: $FLOWFILL_RAFT_WEIGHTS; never downloaded)")
+    parser.add_argument("--raft-iters", type=int, metavar="N",
+                        help=f"RAFT refinement iterations (default {iters})")
+    parser.add_argument("--flow-max-side", type=int, metavar="PX",
+                        help="estimate flow on a proxy at most PX pixels on its long side; "
+                        f"0: full size (default {max_side or 0})")
+
+
+def raft_settings(iters: int | None, max_side: int | None,
+                  default_iters: int, default_max_side: int | None) -> tuple[int, int | None]:
+    """(iterations, proxy long side or None for full size) from --raft-iters / --flow-max-side."""
+    iters = default_iters if iters is None else iters
+    if iters < 1:
+        raise InputError("--raft-iters", "must be at least 1")
+    if max_side is None:
+        return iters, default_max_side
+    if max_side < 0:
+        raise InputError("--flow-max-side", "must not be negative (0 means full size)")
+    return iters, max_side or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(default {d.fill})")
     rm.add_argument("--flow", metavar="METHOD",
                     help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
+    add_raft_options(rm, d.raft_iters, d.flow_max_side)
+    rm.add_argument("--flow-precision", metavar="P",
+                    help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
+                    f"(default {d.flow_precision})")
+    rm.add_argument("--nonlocal-frames", type=int, metavar="K",
+                    help="key frames per window that every frame also gets flows to and from "
+                    f"(default {d.nonlocal_frames}; 0: off)")
+    rm.add_argument("--nonlocal-align", action=argparse.BooleanOptionalAction, default=None,
+                    help="pre-align distant frames by a homography before non-local flow "
+                    f"(default {'on' if d.nonlocal_align else 'off'})")
     rm.add_argument("--flow-dilate", type=int, metavar="PX",
                     help="extra hole growth for flow completion (default: scaled with size)")
     rm.add_argument("--cut-threshold", type=float, metavar="T",
@@ -130,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--fps", metavar="F",
                     help="frame rate of a movie made from image frames (default 25)")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    _add_flow_parser(commands)
     commands.add_parser(
         "evaluate", help="quality and speed benchmark (see flowfill evaluate --help)",
         add_help=False,
@@ -137,13 +177,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_flow_parser(commands: argparse._SubParsersAction) -> None:
+    fl = commands.add_parser(
+        "flow", help="optical flow between two images, as .flo and a colour picture",
+        description=_FLOW_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fl.add_argument("image_a", metavar="A", help="first image (flow starts here)")
+    fl.add_argument("image_b", metavar="B", help="second image")
+    fl.add_argument("--output", "-o", required=True, metavar="OUT", help="the .flo file to write")
+    fl.add_argument("--flow", default="dis", choices=FLOW_METHODS, metavar="METHOD",
+                    help=f"optical flow: {', '.join(FLOW_METHODS)} (default dis)")
+    add_raft_options(fl, _RAFT_ITERS, _FLOW_MAX_SIDE)
+    fl.add_argument("--device", default="auto", metavar="DEV",
+                    help="auto, cpu, cuda or cuda:N, for RAFT (default auto)")
+    fl.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "object_flow", "fill", "flow", "flow_dilate", "cut_threshold", "device", "seed")
+                "object_flow", "fill", "flow", "raft_weights", "raft_iters", "flow_precision",
+                "nonlocal_frames", "nonlocal_align", "flow_dilate", "cut_threshold", "device",
+                "seed")
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
     """The :class:`Options` the command line asks for (unset flags keep the defaults)."""
     given = {name: getattr(args, name) for name in _OPTION_ARGS if getattr(args, name) is not None}
+    d = Options()
+    _, given["flow_max_side"] = raft_settings(None, args.flow_max_side, d.raft_iters,
+                                              d.flow_max_side)
     return Options(**given).validated()
 
 
@@ -174,9 +236,12 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
     ])
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Options, FrameSource, MaskSource, Fraction | None]:
+def _prepare(
+    args: argparse.Namespace,
+) -> tuple[Options, FrameSource, MaskSource, Fraction | None, FlowEstimator]:
     options = options_from_args(args)
     check_device(options.device)
+    estimator = flow_estimator(options)  # RAFT weights are checked here, before any output
     fps = parse_fps(args.fps) if args.fps is not None else None
     source = open_frames(args.input)
     if fps is not None and source.info.kind == "movie":
@@ -187,13 +252,13 @@ def _prepare(args: argparse.Namespace) -> tuple[Options, FrameSource, MaskSource
             )
         fps = None  # the movie's own clock (and its audio) apply
     masks = open_masks(args.mask, source).validate()
-    return options, source, masks, fps
+    return options, source, masks, fps, estimator
 
 
 def remove_command(args: argparse.Namespace) -> int:
     """Run ``flowfill remove``: validate everything, stream the clip through, commit the output."""
     started = time.perf_counter()
-    options, source, masks, fps = _prepare(args)
+    options, source, masks, fps, estimator = _prepare(args)
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
     progress = Progress(enabled=show_bars, total=source.info.count)
     stats = Stats()
@@ -201,7 +266,8 @@ def remove_command(args: argparse.Namespace) -> int:
     try:
         with open_sink(args.output, source, fps=fps, protect=masks.paths) as sink:
             bar = progress.bar("write")
-            for frame in remove_stream(source, masks, options, progress, stats):
+            for frame in remove_stream(source, masks, options, progress, stats,
+                                       estimator=estimator):
                 sink.write(frame)
                 bar.update(1)
             masks.finish()
@@ -210,6 +276,55 @@ def remove_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         seconds = time.perf_counter() - started
         print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
+    return 0
+
+
+def flow_command(args: argparse.Namespace) -> int:
+    """Run ``flowfill flow``: check everything, estimate A -> B, commit the .flo and its picture."""
+    import numpy as np
+
+    from flowfill.flow import estimate
+    from flowfill.flow.colour import flow_to_colour
+    from flowfill.flow.flo import write_flo
+    from flowfill.io.atomic import check_file_target, check_parent, remove_quietly, temp_name_beside
+    from flowfill.io.images import read_image, write_image
+
+    out = args.output
+    stem, ext = os.path.splitext(out)
+    if ext.lower() != ".flo":
+        raise InputError(out, "the output must be a .flo file (its picture goes beside it as .png)")
+    picture = stem + ".png"
+    iters, max_side = raft_settings(args.raft_iters, args.flow_max_side, _RAFT_ITERS,
+                                    _FLOW_MAX_SIDE)
+    check_device(args.device)
+    inputs = frozenset(os.path.realpath(p) for p in (args.image_a, args.image_b))
+    for target in (out, picture):
+        check_parent(target)
+        check_file_target(target, True, inputs, "is a folder, not a file")
+    frame_a, frame_b = read_image(args.image_a).rgb, read_image(args.image_b).rgb
+    if frame_a.shape != frame_b.shape:
+        (ha, wa), (hb, wb) = frame_a.shape[:2], frame_b.shape[:2]
+        raise InputError(args.image_b, f"is {wb}x{hb} but {args.image_a} is {wa}x{ha}; "
+                         "the two images must be the same size")
+    started = time.perf_counter()
+    flow = estimate(frame_a, frame_b, method=args.flow, weights=args.raft_weights,
+                    iters=iters, device=args.device, max_side=max_side)
+    seconds = time.perf_counter() - started
+    temps = [temp_name_beside(out), temp_name_beside(picture)]
+    try:
+        write_flo(temps[0], flow)
+        write_image(temps[1], flow_to_colour(flow).astype(np.float32) / 255, "uint8")
+        os.replace(temps[1], picture)
+        os.replace(temps[0], out)  # the .flo last: when it is there, both are complete
+    except BaseException:
+        for temp in temps:
+            remove_quietly(temp)
+        raise
+    if not args.quiet:
+        mean = float(np.hypot(flow[..., 0], flow[..., 1]).mean())
+        height, width = flow.shape[:2]
+        print(f"{PROG}: flow {width}x{height}, {args.flow} in {seconds:.2f} s, "
+              f"mean |flow| {mean:.2f} px; wrote {out} and {picture}", file=sys.stderr)
     return 0
 
 
@@ -243,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
+        if args.command == "flow":
+            return flow_command(args)
         return remove_command(args)
     except (InputError, _UsageError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

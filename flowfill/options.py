@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields, replace
 
 from flowfill.errors import InputError
 
-FLOW_METHODS = ("dis",)
+FLOW_METHODS = ("dis", "raft", "raft-small")
+FLOW_PRECISIONS = ("fp32", "fp16", "bf16")
 FILL_METHODS = ("telea",)
 
 
@@ -20,7 +21,23 @@ class Options:
     grow: int = 0
     """Pixels the mask itself is grown by before anything else (the replaced region grows)."""
     flow: str = "dis"
-    """Optical flow backend."""
+    """Optical flow backend: dis (OpenCV, CPU), raft or raft-small (torch; need weights)."""
+    raft_weights: str | None = None
+    """RAFT checkpoint (official raft-things.pth etc., or torchvision's); None: the
+    FLOWFILL_RAFT_WEIGHTS environment variable. Never downloaded."""
+    raft_iters: int = 20
+    """RAFT refinement iterations (FGVC and ProPainter use 20)."""
+    flow_max_side: int | None = 1024
+    """Flow is estimated on a proxy whose long side is at most this many pixels and upsampled
+    with its vectors scaled (None: full size). Bounds RAFT's correlation memory at 1080p/4K."""
+    flow_precision: str = "fp32"
+    """RAFT arithmetic on CUDA: fp32, fp16 or bf16 (autocast; the correlation stays fp32)."""
+    nonlocal_frames: int = 3
+    """Key frames spread through each window that every frame also gets flows to and from,
+    giving candidates that adjacent chains cannot reach (FGVC uses 3); 0 turns them off."""
+    nonlocal_align: bool = True
+    """Pre-align distant frames by a homography (SIFT outside the holes, RANSAC) before
+    estimating non-local flow, so the flow only has to explain what the camera motion does not."""
     flow_dilate: int | None = None
     """Extra dilation of the hole for flow completion (flow near the object is unreliable).
     None: scaled with size (FGVC's 15 px at 480p)."""
@@ -51,9 +68,16 @@ class Options:
         """Return self after checking every value; raise InputError naming the bad option."""
         if self.flow not in FLOW_METHODS:
             raise InputError("--flow", f"unknown flow method {self.flow!r}; choose {FLOW_METHODS}")
+        if self.flow_precision not in FLOW_PRECISIONS:
+            raise InputError("--flow-precision", f"unknown precision {self.flow_precision!r}; "
+                                                 f"choose {FLOW_PRECISIONS}")
+        if self.raft_iters < 1:
+            raise InputError("--raft-iters", "needs at least 1 iteration")
+        if self.flow_max_side is not None and self.flow_max_side < 32:
+            raise InputError("--flow-max-side", "must be at least 32 pixels")
         if self.fill not in FILL_METHODS:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
-        for name in ("grow", "max_keyframes", "overlap"):
+        for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames"):
             if getattr(self, name) < 0:
                 raise InputError(f"--{name.replace('_', '-')}", "must not be negative")
         for name in ("dilate", "flow_dilate"):

@@ -16,11 +16,12 @@ from itertools import zip_longest
 import numpy as np
 
 from flowfill.errors import InputError
+from flowfill.flow import FlowEstimator
 from flowfill.masks import dilate, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.shots import CutDetector
-from flowfill.window import fill_window
+from flowfill.window import fill_window, flow_estimator
 
 
 @dataclass
@@ -84,16 +85,20 @@ def remove_stream(
     options: Options | None = None,
     progress: Progress | None = None,
     stats: Stats | None = None,
+    estimator: FlowEstimator | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the completed frames in order, holding only a bounded window in memory.
 
     ``frames``: float32 H x W x 3; ``masks``: bool H x W, True = remove. The output has the
     input's scale (float values above 1 survive) and equals it outside the masks.
+    ``estimator``: the flow backend, if already built (default: from ``options``).
     """
     options = (options or Options()).validated()
     progress = progress or Progress(enabled=False)
     stats = stats if stats is not None else Stats()
     t0 = time.perf_counter()
+    if estimator is None:  # loaded once (RAFT weights), shared by every window
+        estimator = flow_estimator(options)
     window: list[_Item] = []
     carry: list[np.ndarray] = []  # filled overlap frames from the previous window
 
@@ -106,7 +111,7 @@ def remove_stream(
         else:
             result = fill_window(
                 np.stack([it.frame for it in window]), np.stack([it.hole for it in window]),
-                options, progress, count_from=len(carry),
+                options, progress, count_from=len(carry), estimator=estimator,
             )
             stats.keyframes += len(result.keyframes)
             filled = list(result.frames)

@@ -12,6 +12,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_user_raft_weights(monkeypatch):
+    """Tests never pick up a RAFT checkpoint from the environment they run in."""
+    monkeypatch.delenv("FLOWFILL_RAFT_WEIGHTS", raising=False)
+
+
 def synthetic_frames(n: int = 6, h: int = 32, w: int = 48, seed: int = 0) -> list[np.ndarray]:
     """uint8 RGB frames: a smooth textured background and a bright square moving right."""
     rng = np.random.default_rng(seed)

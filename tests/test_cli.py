@@ -158,8 +158,14 @@ CASES = {
     "no video": _audio_only,
     "not a movie": lambda tmp: ((tmp / "junk.mov").write_bytes(b"junk" * 40) and None) or (
         ["remove", tmp / "junk.mov", "-m", tmp / "mask"], "junk.mov"),
-    "unknown flow": _with("--flow", "raft", names="--flow"),
+    "unknown flow": _with("--flow", "farneback", names="--flow"),
     "unknown fill": _with("--fill", "magic", names="--fill"),
+    "raft without weights": _with("--flow", "raft", names="--raft-weights"),
+    "missing raft weights": lambda tmp: _with("--flow", "raft-small", "--raft-weights",
+                                              tmp / "none.pth", names="none.pth")(tmp),
+    "junk raft weights": lambda tmp: ((tmp / "w.pth").write_bytes(b"not a checkpoint") and None)
+    or _with("--flow", "raft", "--raft-weights", tmp / "w.pth", names="w.pth")(tmp),
+    "bad non-local count": _with("--nonlocal-frames", "-1", names="--nonlocal-frames"),
     "not an int": _with("--window", "abc", names="--window"),
     "overlap": _with("--window", "4", "--overlap", "4", names="--overlap"),
     "bad device": _with("--device", "tpu", names="--device"),
@@ -226,7 +232,7 @@ def test_output_onto_the_input_is_refused(shot, capsys):
 
 
 def _failing_pipeline(error: BaseException):
-    def remove_stream(frames, masks, options, progress=None, stats=None):
+    def remove_stream(frames, masks, options, progress=None, stats=None, estimator=None):
         for i, (frame, _) in enumerate(zip(frames, masks, strict=True)):
             if i == 2:
                 raise error

@@ -3,7 +3,7 @@
 import numpy as np
 
 from flowfill.complete.contamination import contaminated
-from flowfill.window import _FrameFlowMasks
+from flowfill.complete.frame import FrameFlowFill
 
 
 def _scene(object_motion):
@@ -40,8 +40,8 @@ def test_nothing_is_marked_when_the_object_moves_with_the_background():
 
 def test_completed_flow_in_the_hole_follows_the_background_not_the_object():
     flow, hole, _ = _scene((-6.0, 3.0))
-    adaptive = _FrameFlowMasks(hole, inner_px=2, outer_px=14).complete(flow)
-    blanket_small = _FrameFlowMasks(hole, inner_px=2, outer_px=2).complete(flow)
+    adaptive = FrameFlowFill(hole, inner_px=2, outer_px=14).complete(flow)
+    blanket_small = FrameFlowFill(hole, inner_px=2, outer_px=2).complete(flow)
     truth = np.array([2.0, 0.0])
     err_adaptive = np.linalg.norm(adaptive[hole] - truth, axis=1).mean()
     err_small = np.linalg.norm(blanket_small[hole] - truth, axis=1).mean()

@@ -1,5 +1,6 @@
 """Flow completion inside the hole (Laplace membrane, with optional edge guidance)."""
 
+from flowfill.complete.frame import FrameFlowFill
 from flowfill.complete.laplace import MembraneFill, complete_flow, complete_flows
 
-__all__ = ["MembraneFill", "complete_flow", "complete_flows"]
+__all__ = ["FrameFlowFill", "MembraneFill", "complete_flow", "complete_flows"]

@@ -30,7 +30,7 @@ from flowfill.evaluate import masks as maskmod
 from flowfill.evaluate import memory, scenes
 from flowfill.evaluate.metrics import ClipScores, composite, hole_psnr, score_clip, to_uint8
 
-CASES = ("blob", "logo", "scratches", "object")
+CASES = ("blob", "parked", "logo", "scratches", "object")
 """Mask cases: the three synthetic damages, and ``object`` (true removal; sample clip only)."""
 
 QUICK_FRAMES = 8

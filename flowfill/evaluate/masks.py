@@ -1,8 +1,9 @@
 """Synthetic damage masks (bool N x H x W, True = remove), deterministic from a seed.
 
-Three kinds that stress different parts of a video completer: a moving blob (content seen in
-other frames), a stationary logo (content never seen while the camera is still), and film
-scratches (thin, short-lived, nearly fixed in x).
+Four kinds that stress different parts of a video completer: a moving blob (content seen in
+nearby frames), a parked blob (it stands still for the middle of the clip, so what it hides is
+seen only in distant frames), a stationary logo (content never seen while the camera is
+still), and film scratches (thin, short-lived, nearly fixed in x).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-MASK_KINDS = ("blob", "logo", "scratches")
+MASK_KINDS = ("blob", "parked", "logo", "scratches")
 
 
 def _blob_shape(rng: np.random.Generator, harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -22,16 +23,34 @@ def _blob_shape(rng: np.random.Generator, harmonics: int = 4) -> tuple[np.ndarra
     return amps, phases
 
 
-def moving_blob(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+def _travel(s: float) -> float:
+    """A blob that travels steadily: progress equals time."""
+    return s
+
+
+def _parks(s: float, arrive: float = 0.2, leave: float = 0.8) -> float:
+    """A blob that comes to the middle, stands still from ``arrive`` to ``leave``, moves on."""
+    if s < arrive:
+        return 0.5 * s / arrive
+    if s > leave:
+        return 0.5 + 0.5 * (s - leave) / (1 - leave)
+    return 0.5
+
+
+def moving_blob(
+    n: int, height: int, width: int, seed: int = 0,
+    path: Callable[[float], float] = _travel, size: float = 1 / 12,
+) -> np.ndarray:
     """A smooth irregular blob ~1/6 of the frame height across that travels across the frame.
 
     The blob is an ellipse whose radius is warped by a few angular harmonics that drift
     slowly, so its outline changes smoothly while its centre sweeps left to right (or back).
+    ``path`` maps time (0..1) to progress along the way; ``size`` is the radius / height.
     """
     rng = np.random.default_rng(seed)
     amps, phases = _blob_shape(rng)
     drift = rng.uniform(-0.15, 0.15, len(amps))
-    radius = height / 12.0
+    radius = height * size
     aspect = rng.uniform(0.75, 1.3)
     tilt = rng.uniform(0, np.pi)
     margin = 2.0 * radius
@@ -45,7 +64,7 @@ def moving_blob(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     out = np.zeros((n, height, width), dtype=bool)
     harm = np.arange(1, len(amps) + 1)[:, None, None]
     for t in range(n):
-        s = t / max(n - 1, 1)
+        s = path(t / max(n - 1, 1))
         cx = x_from + (x_to - x_from) * s
         cy = y_mid + y_amp * np.sin(2 * np.pi * s + y_phase)
         y0, y1 = max(int(cy - reach), 0), min(int(cy + reach) + 1, height)
@@ -57,10 +76,16 @@ def moving_blob(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
         v = (-dx * np.sin(rot) + dy * np.cos(rot)) * aspect
         dist = np.hypot(u, v)
         theta = np.arctan2(v, u)
-        angle = harm * theta + (phases + drift * t)[:, None, None]
+        angle = harm * theta + (phases + drift * s * (n - 1))[:, None, None]
         warp = np.sum(amps[:, None, None] * np.cos(angle), axis=0)
         out[t, y0:y1, x0:x1] = dist <= radius * (1.0 + warp)
     return out
+
+
+def parked_blob(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A larger blob (~1/4 of the height across) that drives in, stands still for the middle
+    60% of the clip and drives on: what it hides then is seen only in distant frames."""
+    return moving_blob(n, height, width, seed=seed, path=_parks, size=1 / 8)
 
 
 def stationary_logo(
@@ -145,6 +170,7 @@ def scratches(
 
 GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "blob": moving_blob,
+    "parked": parked_blob,
     "logo": stationary_logo,
     "scratches": scratches,
 }

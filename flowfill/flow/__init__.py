@@ -1,4 +1,4 @@
-"""Optical flow backends and the forward-backward consistency check."""
+"""Optical flow backends (DIS from OpenCV, RAFT in torch) and the forward-backward check."""
 
 from __future__ import annotations
 
@@ -6,17 +6,26 @@ import numpy as np
 
 from flowfill.flow.consistency import round_trip
 from flowfill.flow.dis import DISFlow, to_gray8
+from flowfill.flow.estimator import DISEstimator, FlowEstimator, make_estimator
 
-__all__ = ["DISFlow", "estimate", "round_trip", "to_gray8"]
+__all__ = ["DISEstimator", "DISFlow", "FlowEstimator", "estimate", "make_estimator",
+           "round_trip", "to_gray8"]
 
 
-def estimate(frame_a: np.ndarray, frame_b: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Flow from ``frame_a`` to ``frame_b`` (H x W x 3 RGB, uint8 or float), H x W x 2 (dx, dy)."""
-    if method != "dis":
-        raise ValueError(f"unknown flow method {method!r}")
+def estimate(
+    frame_a: np.ndarray,
+    frame_b: np.ndarray,
+    method: str = "dis",
+    weights: str | None = None,
+    iters: int = 20,
+    device: str = "auto",
+    max_side: int | None = 1024,
+) -> np.ndarray:
+    """Flow from ``frame_a`` to ``frame_b`` (H x W x 3 RGB, uint8 or float): H x W x 2 (dx, dy).
 
-    def gray(f: np.ndarray) -> np.ndarray:
-        f = f.astype(np.float32) / 255.0 if f.dtype == np.uint8 else f.astype(np.float32)
-        return to_gray8(f)
-
-    return DISFlow()(gray(frame_a), gray(frame_b))
+    ``method``: dis, raft or raft-small; RAFT needs ``weights`` (or FLOWFILL_RAFT_WEIGHTS).
+    """
+    if frame_a.shape != frame_b.shape or frame_a.ndim != 3 or frame_a.shape[2] != 3:
+        raise ValueError(f"frames must both be H x W x 3, got {frame_a.shape} and {frame_b.shape}")
+    return make_estimator(method, weights=weights, iters=iters, device=device,
+                          max_side=max_side, cache=0)(frame_a, frame_b)

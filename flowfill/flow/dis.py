@@ -9,10 +9,12 @@ import numpy as np
 def to_gray8(frame: np.ndarray) -> np.ndarray:
     """8-bit luma of a float RGB frame for flow estimation; HDR values are compressed, not clipped.
     """
+    if frame.dtype == np.uint8:
+        frame = frame.astype(np.float32) / 255.0
     luma = frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114
     luma = np.maximum(luma, 0)
-    if luma.max() > 1.0:  # scene-linear float: compress highlights instead of clipping them
-        luma = 2.0 * luma / (1.0 + luma)
+    if luma.max() > 1.0:  # scene-linear float: compress highlights (Reinhard) instead of clipping
+        luma = luma / (1.0 + luma)
     return np.clip(luma * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

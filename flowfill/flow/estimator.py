@@ -1,0 +1,128 @@
+"""The interface every flow backend offers the pipeline, and DIS behind it.
+
+A backend estimates flow between frames given as float RGB (source scale, or uint8). The
+pipeline asks for both directions of a pair at once and names frames by a key (their index), so
+a backend can keep per-frame work (DIS: the grey image; RAFT: encoder features) in a small cache
+and serve every pair a frame is in from it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Protocol, TypeVar
+
+import cv2
+import numpy as np
+
+from flowfill.flow.dis import DISFlow, to_gray8
+from flowfill.flow.prep import from_proxy, proxy_size, to_proxy
+
+T = TypeVar("T")
+
+
+class FlowEstimator(Protocol):
+    """Optical flow between two frames, on the first frame's grid, float32 H x W x 2 (dx, dy)."""
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        """Flow from ``frame_a`` to ``frame_b``."""
+        ...
+
+    def pair(
+        self,
+        frame_a: np.ndarray,
+        frame_b: np.ndarray,
+        key_a: Hashable | None = None,
+        key_b: Hashable | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(a -> b, b -> a). Frames with a key may have their per-frame work cached under it."""
+        ...
+
+    def clear(self) -> None:
+        """Forget cached per-frame work (keys are about to name other frames)."""
+        ...
+
+
+class FrameCache:
+    """A small least-recently-used store of per-frame work, keyed by frame; None keys never stay."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 0)
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+
+    def get(self, key: Hashable | None, make: Callable[[], T]) -> T:
+        """The cached value of ``key``, made (and stored) when absent."""
+        if key is None:
+            return make()
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]  # type: ignore[return-value]
+        value = make()
+        if self.capacity:
+            self._items[key] = value
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class DISEstimator:
+    """DIS flow (OpenCV, medium preset) on a proxy of at most ``max_side`` pixels; CPU only."""
+
+    def __init__(self, max_side: int | None = None, cache: int = 8,
+                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+        self.max_side = max_side
+        self._dis = DISFlow(preset)
+        self._cache = FrameCache(cache)
+
+    def _gray(self, frame: np.ndarray, key: Hashable | None) -> np.ndarray:
+        def make() -> np.ndarray:
+            size = proxy_size(*frame.shape[:2], self.max_side)
+            return to_gray8(to_proxy(frame, size))
+
+        return self._cache.get(key, make)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        return from_proxy(self._dis(self._gray(frame_a, None), self._gray(frame_b, None)),
+                          frame_a.shape[:2])
+
+    def pair(
+        self,
+        frame_a: np.ndarray,
+        frame_b: np.ndarray,
+        key_a: Hashable | None = None,
+        key_b: Hashable | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ga, gb = self._gray(frame_a, key_a), self._gray(frame_b, key_b)
+        size = frame_a.shape[:2]
+        return from_proxy(self._dis(ga, gb), size), from_proxy(self._dis(gb, ga), size)
+
+
+def make_estimator(
+    method: str = "dis",
+    weights: str | None = None,
+    iters: int = 20,
+    device: str = "auto",
+    max_side: int | None = 1024,
+    precision: str = "fp32",
+    cache: int = 8,
+) -> FlowEstimator:
+    """The flow backend ``method`` (dis, raft, raft-small) with its settings.
+
+    RAFT needs ``weights`` (a checkpoint path; FLOWFILL_RAFT_WEIGHTS when None): asking for it
+    without any is an InputError, never a download. ``iters``, ``device`` and ``precision`` apply
+    to RAFT; ``max_side`` bounds the long side of the proxy the flow is estimated on.
+    """
+    if method == "dis":
+        return DISEstimator(max_side=max_side, cache=cache)
+    if method in ("raft", "raft-small"):
+        from flowfill.flow.raft import RAFTFlow
+
+        return RAFTFlow(weights, small=method == "raft-small", iters=iters, device=device,
+                        max_side=max_side, precision=precision, cache=cache)
+    raise ValueError(f"unknown flow method {method!r}; choose dis, raft or raft-small")

@@ -1,0 +1,95 @@
+"""Non-local candidates: key frames, direct hops, homography alignment, and a hole that only a
+distant frame saw."""
+
+import cv2
+import numpy as np
+import pytest
+
+from flowfill.flow import DISEstimator
+from flowfill.flow import homography as homog
+from flowfill.hops import key_frames
+from flowfill.options import Options
+from flowfill.propagate import Hops, direct
+from flowfill.window import fill_window
+
+
+def _texture(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 2.0)
+    return (base - base.min()) / (base.max() - base.min())
+
+
+def test_key_frames_spread_through_the_window():
+    assert key_frames(71, 3) == [0, 35, 70]  # FGVC's first, middle, last
+    assert key_frames(71, 1) == [35]
+    assert key_frames(71, 0) == []
+    assert key_frames(4, 9) == [0, 1, 2, 3]
+    assert key_frames(2, 3) == []  # two frames: adjacent flows say it all
+
+
+def test_direct_candidates_land_in_the_key_frame_and_respect_the_hard_test():
+    h, w = 10, 20
+    idx = np.array([2 * w + 3, 2 * w + 10, 5 * w + 15, 7 * w + 1])
+    flow = np.array([[2.5, 1.0], [0.0, 0.0], [6.0, 0.0], [-3.0, 0.0]], np.float32)
+    ok = np.array([True, False, True, True])
+    err = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    p = direct(Hops(idx, flow, err, ok), 7, (h, w))
+    # pixel 0 lands inside at (5.5, 3); 1 fails the round-trip test; 2 and 3 leave the frame
+    assert list(p.frame) == [7, -1, -1, -1]
+    assert (p.x[0], p.y[0]) == (5.5, 3.0)
+    np.testing.assert_allclose(p.err, err)
+
+
+def _pan_out_and_back(h=80, w=128):
+    """A camera that pans away and back; an occluder parked over the left edge from frame 1 on.
+
+    What the occluder hides leaves the frame while the camera is away, so from frame 9 on no
+    chain of adjacent frames reaches it: only frame 0 saw it.
+    """
+    offsets = [0, 0, 8, 16, 24, 32, 24, 16, 8, 0, 0, 0]
+    big = _texture(h, w + 40, seed=7)
+    frames = np.stack([big[:, o:o + w] for o in offsets])
+    masks = np.zeros(frames.shape[:3], bool)
+    for t, o in enumerate(offsets[1:], start=1):  # world columns 4..24, top half
+        x0, x1 = max(4 - o, 0), max(24 - o, 0)
+        masks[t, 20:60, x0:x1] = True
+    return frames, masks
+
+
+@pytest.mark.parametrize("align", [False, True], ids=["plain", "aligned"])
+def test_nonlocal_candidates_reach_what_adjacent_chains_cannot(align):
+    frames, masks = _pan_out_and_back()
+    late = slice(9, 12)  # the camera is back; the occluder still stands there
+    opts = dict(max_keyframes=0, dilate=0, flow_dilate=4, object_flow=False, nonlocal_align=align)
+    local = fill_window(frames, masks, Options(nonlocal_frames=0, **opts))
+    assert not local.propagated[late][masks[late]].any()  # chains die while it is off-frame
+    far = fill_window(frames, masks, Options(nonlocal_frames=3, **opts))
+    assert far.propagated[late][masks[late]].all()  # the key frame 0 saw it
+    err = np.abs(far.frames[late] - frames[late])[masks[late]]
+    assert err.mean() < 2 / 255 and np.percentile(err, 99) < 8 / 255
+
+
+def test_homography_alignment_recovers_a_large_zoom_and_shift():
+    h, w = 120, 160
+    tex = _texture(2 * h, 2 * w, seed=3)
+    shift = np.array([[1, 0, w // 2], [0, 1, h // 2], [0, 0, 1.0]])  # a is tex from (w/2, h/2)
+    hom = np.array([[1.08, 0.02, -30.0], [-0.01, 1.06, -12.0], [0, 0, 1]])  # a -> b
+    a = homog.warp_to(tex, shift, (h, w))
+    b = homog.warp_to(tex, shift @ np.linalg.inv(hom), (h, w))  # b(hom x) = a(x)
+    none = np.zeros((h, w), bool)
+    found = homog.find_homography(
+        (a.mean(-1) * 255).astype(np.uint8), (b.mean(-1) * 255).astype(np.uint8), none, none)
+    assert found is not None
+    gx, gy = np.meshgrid(np.arange(w, dtype=float), np.arange(h, dtype=float))
+    tx, ty = homog.apply(hom, gx, gy)
+    truth = np.stack([tx - gx, ty - gy], -1)
+    est = DISEstimator(max_side=None)
+    res_f, res_b = est.pair(a, homog.warp_to(b, found, (h, w)))
+    fwd = homog.compose(found, res_f)
+    inside = (tx > 8) & (tx < w - 8) & (ty > 8) & (ty < h - 8)
+    assert np.median(np.abs(fwd - truth)[inside]) < 0.3
+    bwd = homog.compose_back(found, res_b, (h, w))  # b -> a on b's grid: inverse of hom
+    ix, iy = homog.apply(np.linalg.inv(hom), gx, gy)
+    back_truth = np.stack([ix - gx, iy - gy], -1)
+    inside_b = (ix > 8) & (ix < w - 8) & (iy > 8) & (iy < h - 8)
+    assert np.median(np.abs(bwd - back_truth)[inside_b]) < 0.3
