@@ -83,31 +83,25 @@ still). Both appear only when complete.
 A, B    two images of the same size (PNG, JPEG, TIFF, EXR, DPX, ...)
 OUT     the .flo file to write"""
 
-_RAFT_ITERS, _FLOW_MAX_SIDE = Options().raft_iters, Options().flow_max_side
-
-
-def add_raft_options(parser: argparse.ArgumentParser, iters: int, max_side: int | None) -> None:
+def add_raft_options(parser: argparse.ArgumentParser) -> None:
     """Add --raft-weights, --raft-iters and --flow-max-side (unset: None) with their help."""
+    d = Options()
     parser.add_argument("--raft-weights", metavar="PATH",
                         help="RAFT checkpoint (default: $FLOWFILL_RAFT_WEIGHTS; never downloaded)")
     parser.add_argument("--raft-iters", type=int, metavar="N",
-                        help=f"RAFT refinement iterations (default {iters})")
+                        help=f"RAFT refinement iterations (default {d.raft_iters})")
     parser.add_argument("--flow-max-side", type=int, metavar="PX",
                         help="estimate flow on a proxy at most PX pixels on its long side; "
-                        f"0: full size (default {max_side or 0})")
+                        f"0: full size (default {d.flow_max_side or 0})")
 
 
-def raft_settings(iters: int | None, max_side: int | None,
-                  default_iters: int, default_max_side: int | None) -> tuple[int, int | None]:
-    """(iterations, proxy long side or None for full size) from --raft-iters / --flow-max-side."""
-    iters = default_iters if iters is None else iters
-    if iters < 1:
-        raise InputError("--raft-iters", "must be at least 1")
-    if max_side is None:
-        return iters, default_max_side
-    if max_side < 0:
+def _max_side(value: int | None) -> int | None:
+    """The proxy long side from --flow-max-side: unset keeps the default, 0 means full size."""
+    if value is None:
+        return Options().flow_max_side
+    if value < 0:
         raise InputError("--flow-max-side", "must not be negative (0 means full size)")
-    return iters, max_side or None
+    return value or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(default {d.fill})")
     rm.add_argument("--flow", metavar="METHOD",
                     help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
-    add_raft_options(rm, d.raft_iters, d.flow_max_side)
+    add_raft_options(rm)
     rm.add_argument("--flow-precision", metavar="P",
                     help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
                     f"(default {d.flow_precision})")
@@ -188,7 +182,7 @@ def _add_flow_parser(commands: argparse._SubParsersAction) -> None:
     fl.add_argument("--output", "-o", required=True, metavar="OUT", help="the .flo file to write")
     fl.add_argument("--flow", default="dis", choices=FLOW_METHODS, metavar="METHOD",
                     help=f"optical flow: {', '.join(FLOW_METHODS)} (default dis)")
-    add_raft_options(fl, _RAFT_ITERS, _FLOW_MAX_SIDE)
+    add_raft_options(fl)
     fl.add_argument("--device", default="auto", metavar="DEV",
                     help="auto, cpu, cuda or cuda:N, for RAFT (default auto)")
     fl.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -201,11 +195,11 @@ _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha",
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
-    """The :class:`Options` the command line asks for (unset flags keep the defaults)."""
-    given = {name: getattr(args, name) for name in _OPTION_ARGS if getattr(args, name) is not None}
-    d = Options()
-    _, given["flow_max_side"] = raft_settings(None, args.flow_max_side, d.raft_iters,
-                                              d.flow_max_side)
+    """The :class:`Options` the command line asks for (unset flags keep the defaults); a
+    subcommand without some of the flags (``flow``) leaves those at their defaults too."""
+    given = {name: getattr(args, name) for name in _OPTION_ARGS
+             if getattr(args, name, None) is not None}
+    given["flow_max_side"] = _max_side(args.flow_max_side)
     return Options(**given).validated()
 
 
@@ -294,9 +288,8 @@ def flow_command(args: argparse.Namespace) -> int:
     if ext.lower() != ".flo":
         raise InputError(out, "the output must be a .flo file (its picture goes beside it as .png)")
     picture = stem + ".png"
-    iters, max_side = raft_settings(args.raft_iters, args.flow_max_side, _RAFT_ITERS,
-                                    _FLOW_MAX_SIDE)
-    check_device(args.device)
+    options = options_from_args(args)  # the same checks as for remove
+    check_device(options.device)
     inputs = frozenset(os.path.realpath(p) for p in (args.image_a, args.image_b))
     for target in (out, picture):
         check_parent(target)
@@ -307,8 +300,9 @@ def flow_command(args: argparse.Namespace) -> int:
         raise InputError(args.image_b, f"is {wb}x{hb} but {args.image_a} is {wa}x{ha}; "
                          "the two images must be the same size")
     started = time.perf_counter()
-    flow = estimate(frame_a, frame_b, method=args.flow, weights=args.raft_weights,
-                    iters=iters, device=args.device, max_side=max_side)
+    flow = estimate(frame_a, frame_b, method=options.flow, weights=options.raft_weights,
+                    iters=options.raft_iters, device=options.device,
+                    max_side=options.flow_max_side)
     seconds = time.perf_counter() - started
     temps = [temp_name_beside(out), temp_name_beside(picture)]
     try:
