@@ -1,5 +1,6 @@
 """The ``flowfill`` command: ``flowfill remove`` runs a clip through the pipeline to a file;
-``flowfill flow`` writes the optical flow between two images."""
+``flowfill flow`` writes the optical flow between two images; ``flowfill train-edges`` trains
+the flow-edge completion net."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from flowfill.flow import FlowEstimator
 from flowfill.io import FrameSink, open_frames, open_masks, open_sink
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
-from flowfill.options import FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
+from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
 from flowfill.pipeline import Stats, remove_stream
 from flowfill.progress import Progress
 from flowfill.window import flow_estimator
@@ -83,6 +84,14 @@ still). Both appear only when complete.
 A, B    two images of the same size (PNG, JPEG, TIFF, EXR, DPX, ...)
 OUT     the .flo file to write"""
 
+_TRAIN_EDGES_DESCRIPTION = """\
+Train the gated edge net that completes motion edges inside the hole, from
+scratch and reproducibly from --seed, on layered synthetic motion plus (unless
+--no-clips) DIS flows of the first 60% of the shared clips in ../shared/clips
+when they are present. Writes the checkpoint to --out and a JSON-lines log
+beside it (OUT with .log.jsonl); an existing OUT is replaced only when
+training completes. Prints the final validation record on one line."""
+
 def add_raft_options(parser: argparse.ArgumentParser) -> None:
     """Add --raft-weights, --raft-iters and --flow-max-side (unset: None) with their help."""
     d = Options()
@@ -141,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--fill", metavar="METHOD",
                     help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
                     f"(default {d.fill})")
+    rm.add_argument("--fill-budget", type=float, metavar="S",
+                    help="seconds an iterative fill (dip, siren) may spend per keyframe")
+    rm.add_argument("--tiny-hole", type=int, metavar="PX",
+                    help="stop inventing keyframes once no frame has more than PX pixels left "
+                    f"(default {d.tiny_hole})")
     rm.add_argument("--flow", metavar="METHOD",
                     help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
     add_raft_options(rm)
@@ -153,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--nonlocal-align", action=argparse.BooleanOptionalAction, default=None,
                     help="pre-align distant frames by a homography before non-local flow "
                     f"(default {'on' if d.nonlocal_align else 'off'})")
+    rm.add_argument("--edges", choices=EDGE_MODES, default=None,
+                    help="cut the flow fill at motion edges completed by the edge net: on, off, "
+                    f"or auto (only where motion edges reach the hole) (default {d.edges})")
+    rm.add_argument("--edge-weights", metavar="PATH",
+                    help="edge-net checkpoint from `flowfill train-edges` (default: shipped)")
     rm.add_argument("--flow-dilate", type=int, metavar="PX",
                     help="extra hole growth for flow completion (default: scaled with size)")
     rm.add_argument("--cut-threshold", type=float, metavar="T",
@@ -164,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frame rate of a movie made from image frames (default 25)")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     _add_flow_parser(commands)
+    _add_train_edges_parser(commands)
     commands.add_parser(
         "evaluate", help="quality and speed benchmark (see flowfill evaluate --help)",
         add_help=False,
@@ -188,10 +208,41 @@ def _add_flow_parser(commands: argparse._SubParsersAction) -> None:
     fl.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
 
+def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
+    from flowfill.edges.complete import WEIGHTS
+    from flowfill.edges.train import TrainConfig
+
+    d = TrainConfig()
+    te = commands.add_parser(
+        "train-edges", help="train the flow-edge completion net",
+        description=_TRAIN_EDGES_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    te.add_argument("--out", "-o", default=str(WEIGHTS), metavar="PATH",
+                    help="checkpoint to write (default: the shipped weights, "
+                    "flowfill/edges/weights/edge_net.pt)")
+    te.add_argument("--steps", type=int, default=d.steps, metavar="N",
+                    help=f"optimiser steps (default {d.steps})")
+    te.add_argument("--batch", type=int, default=d.batch, metavar="N",
+                    help=f"crops per step (default {d.batch})")
+    te.add_argument("--crop", type=int, default=d.crop, metavar="PX",
+                    help=f"square crop side, a multiple of 4, at least 32 (default {d.crop})")
+    te.add_argument("--lr", type=float, default=d.lr, metavar="LR",
+                    help=f"peak learning rate (default {d.lr:g})")
+    te.add_argument("--seed", type=int, default=d.seed, metavar="N",
+                    help=f"random seed (default {d.seed})")
+    te.add_argument("--no-clips", dest="clips", action="store_false",
+                    help="synthetic motion only (do not use the shared clips)")
+    te.add_argument("--device", default="cpu", metavar="DEV",
+                    help="auto, cpu, cuda or cuda:N (default cpu)")
+    te.add_argument("--quiet", "-q", action="store_true",
+                    help="no progress; print only the final record and errors")
+
+
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "object_flow", "fill", "flow", "raft_weights", "raft_iters", "flow_precision",
-                "nonlocal_frames", "nonlocal_align", "flow_dilate", "cut_threshold", "device",
-                "seed")
+                "object_flow", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
+                "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_align", "edges",
+                "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -322,6 +373,75 @@ def flow_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_edges_config(args: argparse.Namespace):  # -> flowfill.edges.train.TrainConfig
+    """The :class:`TrainConfig` the command line asks for; InputError naming a bad option."""
+    import math
+
+    from flowfill.edges.net import MULTIPLE
+    from flowfill.edges.train import TrainConfig
+
+    if args.steps < 1:
+        raise InputError("--steps", f"must be at least 1, not {args.steps}")
+    if args.batch < 1:
+        raise InputError("--batch", f"must be at least 1, not {args.batch}")
+    if args.crop < 32 or args.crop % MULTIPLE:
+        raise InputError("--crop", f"must be a multiple of {MULTIPLE} of at least 32, "
+                         f"not {args.crop}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise InputError("--lr", f"must be a positive number, not {args.lr}")
+    return TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+                       seed=args.seed)
+
+
+def _check_clip_crop(crop: int) -> None:
+    """Real crops are cut from the shared clips at their evaluation size: refuse a crop that
+    does not fit when any training clip is present (before minutes of flow estimation)."""
+    from flowfill.evaluate.clips import EVAL_SIZE, shared_clips_dir
+
+    root = shared_clips_dir()
+    present = any((root / name).exists() for name in ("tennis", "bmx-trees", "running_car.mp4"))
+    if present and crop > min(EVAL_SIZE):
+        raise InputError("--crop", f"at most {min(EVAL_SIZE)} with the shared clips (their "
+                         "height); use --no-clips for larger crops")
+
+
+def train_edges_command(args: argparse.Namespace) -> int:
+    """Run ``flowfill train-edges``: check the options and the output, train, commit."""
+    import contextlib
+    import json
+    from pathlib import Path
+
+    from flowfill.devices import resolve_device
+    from flowfill.edges.train import train
+    from flowfill.io.atomic import check_parent
+
+    config = train_edges_config(args)
+    device = resolve_device(args.device)
+    if args.clips:
+        _check_clip_crop(config.crop)
+    out = Path(args.out)
+    log = out.with_suffix(".log.jsonl")
+    for target in (out, log):
+        if target.is_dir():
+            raise InputError(target, "is a folder, not a file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(out.parent, f"cannot create the output folder ({err.strerror})") from None
+    check_parent(str(out))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # notes on skipped clips: stdout is the record
+            record = train(config, out, device=device, use_clips=args.clips, quiet=args.quiet)
+    except BaseException:  # train() writes under these names and renames at the end
+        for temp in (out.with_name(out.name + ".tmp"), log.with_name(log.name + ".tmp")):
+            temp.unlink(missing_ok=True)
+        raise
+    print(json.dumps(record))
+    if not args.quiet:
+        print(f"{PROG}: wrote {out} and {log}", file=sys.stderr)
+    return 0
+
+
 def evaluate_command(argv: list[str]) -> int:
     """Run ``flowfill evaluate``: hand the arguments to the benchmark's own parser."""
     try:
@@ -354,6 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command == "flow":
             return flow_command(args)
+        if args.command == "train-edges":
+            return train_edges_command(args)
         return remove_command(args)
     except (InputError, _UsageError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

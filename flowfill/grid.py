@@ -59,7 +59,7 @@ def build_system(
     unknown_mask: np.ndarray,
     excluded_mask: np.ndarray | None = None,
     cut_mask: np.ndarray | None = None,
-    cut_weight: float = 1e-3,
+    cut_weight: float = 1e-6,
 ) -> GridSystem:
     """Build the masked Laplacian over the True pixels of ``unknown_mask`` (H x W bool).
 

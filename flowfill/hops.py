@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowfill.complete import FrameFlowFill
+from flowfill.edges import EdgeCompleter
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
 from flowfill.masks import scaled_px
@@ -40,6 +41,21 @@ def key_frames(n: int, count: int) -> list[int]:
     return sorted({int(k) for k in np.linspace(0, n - 1, min(count, n)).round()})
 
 
+def edge_completer(options: Options) -> EdgeCompleter | None:
+    """The edge completer ``options.edges`` asks for (None when off)."""
+    if options.edges == "off":
+        return None
+    return EdgeCompleter(options.device, options.edge_weights,
+                         need_context=options.edges == "auto")
+
+
+def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> edges, or None
+    """The completer as the flow fill calls it: only the hole's neighbourhood is worked on."""
+    if completer is None:
+        return None
+    return lambda flow, mask: completer(flow, mask, whole=False)
+
+
 def _hops(idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
     """The hops of hole pixels ``idx`` along ``flow``, with the round trip through ``back``."""
     err, ok = round_trip(flow, back)
@@ -58,6 +74,8 @@ class _WindowFlows:
         self.outer_px = (max(self.inner_px, scaled_px(40, (h, w))) if options.object_flow
                          else self.inner_px)
         self.frames, self.holes, self.estimator = frames, holes, estimator
+        self.edges = _hole_edges(edge_completer(options))
+        self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
         self.align = options.nonlocal_align
         self.keys = set(keys)
         self._fills: dict[int, FrameFlowFill] = {}
@@ -65,7 +83,8 @@ class _WindowFlows:
 
     def _fill(self, t: int) -> FrameFlowFill:
         if t not in self._fills:
-            self._fills[t] = FrameFlowFill(self.holes[t], self.inner_px, self.outer_px)
+            self._fills[t] = FrameFlowFill(self.holes[t], self.inner_px, self.outer_px,
+                                          self.edges)
         return self._fills[t]
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -91,7 +110,8 @@ class _WindowFlows:
             res_fwd, res_bwd = self.estimator.pair(fa, homog.warp_to(fb, hom, fa.shape[:2]), a)
             fwd = homog.compose(hom, res_fwd)
             bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
-        return self._fill(a).complete(fwd), self._fill(b).complete(bwd)
+        use = abs(a - b) == 1 or self.nonlocal_edges
+        return self._fill(a).complete(fwd, use), self._fill(b).complete(bwd, use)
 
 
 def estimate_hops(

@@ -8,7 +8,8 @@ from flowfill.errors import InputError
 
 FLOW_METHODS = ("dis", "raft", "raft-small")
 FLOW_PRECISIONS = ("fp32", "fp16", "bf16")
-FILL_METHODS = ("telea",)
+FILL_METHODS = ("csa", "dip", "siren", "telea")
+EDGE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ class Options:
     flow_dilate: int | None = None
     """Extra dilation of the hole for flow completion (flow near the object is unreliable).
     None: scaled with size (FGVC's 15 px at 480p)."""
+    edges: str = "auto"
+    """Motion edges completed into the hole by the edge net cut the flow fill's smoothness, so
+    completed flow keeps sharp object boundaries. on: every flow; auto: flows between
+    neighbouring frames (non-local ones keep the plain membrane, as FGVC), and only where Canny
+    finds motion edges around the hole for the net to continue; off: the plain membrane."""
+    edge_weights: str | None = None
+    """Edge-net checkpoint (``flowfill train-edges``); None: the weights shipped with flowfill."""
     object_flow: bool = True
     """Also re-estimate flow in a wider ring around the hole where it moves like the removed
     object (flow estimators smear an object's motion beyond its silhouette)."""
@@ -48,10 +56,17 @@ class Options:
     """Temperature, in pixels, of the candidate weight exp(-d / alpha) (FGVC's 0.1)."""
     consistency: bool = True
     """Hard-reject chain hops whose forward-backward round trip is inconsistent."""
-    fill: str = "telea"
-    """Fill for pixels that no frame saw."""
+    fill: str = "csa"
+    """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
+    Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they
+    invent is then carried to the other frames along the flow, so it stays put in time."""
+    fill_budget: float | None = None
+    """Seconds an iterative fill (dip, siren) may spend on one keyframe (None: its step limit)."""
     max_keyframes: int = 8
     """Bound on hallucinated keyframes per window; what remains after is filled per frame."""
+    tiny_hole: int = 16
+    """The keyframe loop stops once no frame has more than this many pixels left unfilled; the
+    leftovers (and everything after ``max_keyframes``) are filled frame by frame."""
     window: int = 80
     """Frames per processing window (memory is bounded by it)."""
     overlap: int = 10
@@ -75,9 +90,13 @@ class Options:
             raise InputError("--raft-iters", "needs at least 1 iteration")
         if self.flow_max_side is not None and self.flow_max_side < 32:
             raise InputError("--flow-max-side", "must be at least 32 pixels")
+        if self.edges not in EDGE_MODES:
+            raise InputError("--edges", f"unknown edge mode {self.edges!r}; choose {EDGE_MODES}")
         if self.fill not in FILL_METHODS:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
-        for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames"):
+        if self.fill_budget is not None and self.fill_budget <= 0:
+            raise InputError("--fill-budget", "must be positive")
+        for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames", "tiny_hole"):
             if getattr(self, name) < 0:
                 raise InputError(f"--{name.replace('_', '-')}", "must not be negative")
         for name in ("dilate", "flow_dilate"):

@@ -17,6 +17,7 @@ import numpy as np
 
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
+from flowfill.hops import edge_completer
 from flowfill.masks import dilate, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
@@ -99,6 +100,7 @@ def remove_stream(
     t0 = time.perf_counter()
     if estimator is None:  # loaded once (RAFT weights), shared by every window
         estimator = flow_estimator(options)
+    edge_completer(options)  # a bad --edge-weights fails here, before any frame is read
     window: list[_Item] = []
     carry: list[np.ndarray] = []  # filled overlap frames from the previous window
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.fuse import poisson_fill
-from flowfill.hallucinate import get_fill
+from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hops import estimate_hops
 from flowfill.options import Options
 from flowfill.progress import Progress
@@ -55,8 +55,10 @@ def fill_window(
 
     Rounds: both sweeps give every hole pixel up to two sources, the candidates are blended and
     fused by a Poisson solve per frame; then the frame with the most hole left gets the
-    hallucination fill, becomes a source, and the sweeps run again (at most
-    ``options.max_keyframes`` times, then what remains is filled frame by frame).
+    hallucination fill, becomes a source, and the sweeps run again, so what was invented is
+    carried to the other frames and stays put in time. The loop ends when no frame has more
+    than ``options.tiny_hole`` pixels left or after ``options.max_keyframes`` keyframes; what
+    remains is filled frame by frame.
     Each hole pixel's candidates: the sources its backward and forward chains reach, and one
     direct hop into each non-local key frame. ``count_from``: frames before it were already
     counted in progress (window overlap). ``estimator``: the flow backend (default: from options).
@@ -67,6 +69,8 @@ def fill_window(
         estimator = flow_estimator(options)
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from)
     fill = get_fill(options.fill)
+    # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one
+    leftover = get_fill("telea" if options.fill in ITERATIVE else options.fill)
     cur = frames.copy()
     known = ~holes
     propagated = np.zeros_like(holes)
@@ -103,16 +107,17 @@ def fill_window(
             bar.update(sum(1 for t in range(count_from, n) if t not in active))
         first = False
         sizes = np.array([hole_now[t].size for t in range(n)])
-        if not sizes.any() or len(keyframes) >= options.max_keyframes:
+        if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
             break
         k = int(np.argmax(sizes))
         cur[k] = fill(cur[k], _mask_of(hole_now[k], (h, w)), device=options.device,
-                      seed=options.seed)
+                      seed=options.seed, budget=options.fill_budget, progress=progress)
         known[k].reshape(-1)[hole_now[k]] = True
         hole_now[k] = hole_now[k][:0]
         keyframes.append(k)
-    for t in range(n):  # beyond the keyframe bound: fill what is left frame by frame
+    for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
         if hole_now[t].size:
-            cur[t] = fill(cur[t], _mask_of(hole_now[t], (h, w)), device=options.device,
-                          seed=options.seed)
+            small = hole_now[t].size <= options.tiny_hole
+            cur[t] = (get_fill("telea") if small else leftover)(
+                cur[t], _mask_of(hole_now[t], (h, w)), device=options.device, seed=options.seed)
     return WindowResult(cur, propagated, keyframes)

@@ -160,12 +160,19 @@ CASES = {
         ["remove", tmp / "junk.mov", "-m", tmp / "mask"], "junk.mov"),
     "unknown flow": _with("--flow", "farneback", names="--flow"),
     "unknown fill": _with("--fill", "magic", names="--fill"),
+    "bad fill budget": _with("--fill", "dip", "--fill-budget", "0", names="--fill-budget"),
+    "bad tiny hole": _with("--tiny-hole", "-3", names="--tiny-hole"),
     "raft without weights": _with("--flow", "raft", names="--raft-weights"),
     "missing raft weights": lambda tmp: _with("--flow", "raft-small", "--raft-weights",
                                               tmp / "none.pth", names="none.pth")(tmp),
     "junk raft weights": lambda tmp: ((tmp / "w.pth").write_bytes(b"not a checkpoint") and None)
     or _with("--flow", "raft", "--raft-weights", tmp / "w.pth", names="w.pth")(tmp),
     "bad non-local count": _with("--nonlocal-frames", "-1", names="--nonlocal-frames"),
+    "unknown edges mode": _with("--edges", "sometimes", names="--edges"),
+    "missing edge weights": lambda tmp: _with("--edge-weights", tmp / "none.pt",
+                                              names="none.pt")(tmp),
+    "junk edge weights": lambda tmp: ((tmp / "e.pt").write_bytes(b"not a checkpoint") and None)
+    or _with("--edges", "on", "--edge-weights", tmp / "e.pt", names="e.pt")(tmp),
     "not an int": _with("--window", "abc", names="--window"),
     "overlap": _with("--window", "4", "--overlap", "4", names="--overlap"),
     "bad device": _with("--device", "tpu", names="--device"),
@@ -293,8 +300,9 @@ def test_method_switches_reach_the_options():
 
     args = build_parser().parse_args(
         ["remove", "in", "-m", "m", "-o", "o.mp4", "--no-object-flow", "--no-consistency",
-         "--window", "12", "--overlap", "3"])
+         "--window", "12", "--overlap", "3", "--edges", "off", "--edge-weights", "w.pt"])
     opts = options_from_args(args)
     assert (opts.object_flow, opts.consistency, opts.window, opts.overlap) == (False, False, 12, 3)
+    assert (opts.edges, opts.edge_weights) == ("off", "w.pt")
     defaults = options_from_args(build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"]))
     assert defaults.object_flow and defaults.consistency

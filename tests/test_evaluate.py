@@ -210,3 +210,23 @@ def test_benchmark_quick_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     for case in report["cases"]:
         assert case["error"] is None and case["peak_mb"] > 0
         assert case["telea"]["hole_psnr"] > 0 and case["flowfill"]["ssim"] > 0.5
+
+
+def test_hole_ssim_and_detail_ratio_tell_blur_and_noise_from_the_truth():
+    from flowfill.evaluate.metrics import high_frequency_ratio, hole_ssim
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random((60, 80, 3)) * 255).astype(np.uint8)
+    truth = cv2.GaussianBlur(truth, (0, 0), 1.0)
+    hole = np.zeros((60, 80), bool)
+    hole[20:40, 30:50] = True
+    blurred = truth.copy()
+    blurred[hole] = cv2.GaussianBlur(truth, (0, 0), 3.0)[hole]
+    noisy = np.clip(truth + rng.normal(0, 25, truth.shape), 0, 255).astype(np.uint8)
+    noisy[~hole] = truth[~hole]
+    assert hole_ssim(truth, truth, hole) == pytest.approx(1.0)
+    assert high_frequency_ratio(truth, truth, hole) == pytest.approx(1.0)
+    assert hole_ssim(blurred, truth, hole) < 0.8 and hole_ssim(noisy, truth, hole) < 0.9
+    assert high_frequency_ratio(blurred, truth, hole) < 0.3
+    assert high_frequency_ratio(noisy, truth, hole) > 1.2
+    assert np.isnan(hole_ssim(truth, truth, np.zeros_like(hole)))

@@ -116,3 +116,58 @@ def test_edges_keep_a_motion_boundary_sharp():
     err_plain = np.abs(plain - truth)[inner].mean()
     err_guided = np.abs(guided - truth)[inner].mean()
     assert err_guided < 0.05 < err_plain
+
+
+def _two_motions(h: int = 60, w: int = 80, split: int = 40) -> np.ndarray:
+    """Flow (2, 0) left of column ``split`` and (-3, 1) from it on: one straight motion edge."""
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[:, :split] = (2.0, 0.0)
+    flow[:, split:] = (-3.0, 1.0)
+    return flow
+
+
+def test_edges_let_the_fill_jump_across_a_motion_boundary():
+    flow = _two_motions()
+    hole = np.zeros(flow.shape[:2], bool)
+    hole[15:45, 20:60] = True
+    damaged = flow.copy()
+    damaged[hole] = 50.0
+    edges = np.zeros_like(hole)
+    edges[:, 39:41] = True  # a two-pixel-wide edge band on the boundary
+    plain = complete_flow(damaged, hole)
+    cut = complete_flow(damaged, hole, edges)
+    err_plain = np.linalg.norm(plain - flow, axis=-1)[hole].mean()
+    err_cut = np.linalg.norm(cut - flow, axis=-1)[hole]
+    assert err_plain > 0.5  # the membrane blurs the two motions into each other
+    assert err_cut.mean() < 0.02 * err_plain
+    # edge pixels take the nearest non-edge value: the jump sits on the band's middle
+    np.testing.assert_allclose(cut[15:45, 39], flow[15:45, 38], atol=1e-3)
+    np.testing.assert_allclose(cut[15:45, 40], flow[15:45, 41], atol=1e-3)
+    np.testing.assert_array_equal(cut[~hole], damaged[~hole])
+
+
+def test_a_region_fenced_off_by_edges_takes_its_surroundings_value():
+    h, w = 64, 64
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0
+    hole = np.zeros((h, w), bool)
+    hole[12:52, 12:52] = True
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - 32, xx - 32)
+    edges = (r >= 9) & (r < 11)  # a closed ring inside the hole: the disc within floats
+    damaged = flow.copy()
+    damaged[hole] = -40.0
+    out = complete_flow(damaged, hole, edges)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[r < 9], np.broadcast_to([3.0, -2.0], out[r < 9].shape),
+                               atol=1e-2)  # not lsqr's zero
+    np.testing.assert_allclose(out[hole], flow[hole], atol=1e-2)
+
+
+def test_edges_outside_the_hole_change_nothing():
+    flow = _two_motions()
+    hole = np.zeros(flow.shape[:2], bool)
+    hole[20:30, 5:15] = True
+    edges = np.zeros_like(hole)
+    edges[:, 39:41] = True
+    np.testing.assert_array_equal(complete_flow(flow, hole, edges), complete_flow(flow, hole))

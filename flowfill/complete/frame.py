@@ -6,6 +6,8 @@ non-local key frames), so the factorisations are paid once per frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from flowfill.complete.contamination import contaminated
@@ -14,22 +16,34 @@ from flowfill.masks import flow_mask
 
 
 class FrameFlowFill:
-    """Per frame: the flow mask, and the wider ring where object-like flow is also cut away."""
+    """Per frame: the flow mask, and the wider ring where object-like flow is also cut away.
 
-    def __init__(self, hole: np.ndarray, inner_px: int, outer_px: int) -> None:
+    ``edges``: an edge completer ``(flow, mask) -> bool edges`` (e.g. the edge net); without
+    it the fill is the plain membrane.
+    """
+
+    def __init__(self, hole: np.ndarray, inner_px: int, outer_px: int,
+                 edges: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
         self.hole = hole
+        self.edges = edges
         self.inner = flow_mask(hole, inner_px)
         outer = flow_mask(hole, outer_px)
         self.ring = outer & ~self.inner
         self.outer_fill = MembraneFill(outer) if self.ring.any() else None
         self.inner_fill = MembraneFill(self.inner)
 
-    def complete(self, flow: np.ndarray) -> np.ndarray:
-        """The flow with the hole, and object-like flow in the ring, re-estimated by Laplace."""
-        if self.outer_fill is None:
-            return self.inner_fill(flow)[0]
-        background = self.outer_fill(flow)[0]
-        extra = contaminated(flow, self.hole, self.ring, background)
-        if not extra.any():
-            return self.inner_fill(flow)[0]
-        return MembraneFill(self.inner | extra)(flow)[0]
+    def complete(self, flow: np.ndarray, edges: bool = True) -> np.ndarray:
+        """The flow with the hole, and object-like flow in the ring, re-estimated (cut at the
+        flow's completed motion edges when an edge completer was given and ``edges``)."""
+        fill, mask = self.inner_fill, self.inner
+        if self.outer_fill is not None:
+            background = self.outer_fill(flow)[0]
+            extra = contaminated(flow, self.hole, self.ring, background)
+            if extra.any():
+                mask = self.inner | extra
+                fill = MembraneFill(mask)
+        if edges and self.edges is not None and not fill.empty and not fill.full:
+            edges = self.edges(flow, mask)
+            if (edges & mask).any():
+                return MembraneFill(mask, edges)(flow)[0]
+        return fill(flow)[0]

@@ -1,9 +1,18 @@
-"""Flow completion inside the flow mask: a membrane (Laplace) fill, optionally cut at flow edges."""
+"""Flow completion inside the flow mask: a membrane (Laplace) fill, optionally cut at flow edges.
+
+With edges (ALGORITHM.md §4.2, solved properly): links touching an edge pixel keep only a
+vanishing weight, so the flow may jump across a completed motion boundary, yet every region
+fenced off by edges (a floating island that touches no known pixel) still takes a definite
+value, that of its surroundings, instead of lsqr's minimum-norm zero. One sparse LU per mask and
+edge map solves both components (and every flow sharing them). Edge pixels themselves then take
+the value of the nearest non-edge pixel, so the jump is sharp and sits on the edge's middle.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import ndimage
 from scipy.sparse.linalg import splu
 
 from flowfill.grid import build_system
@@ -14,16 +23,20 @@ class MembraneFill:
 
     Inside ``mask`` each flow component becomes the harmonic interpolation of the flow around
     it (Neumann at the image border). Links touching an ``edges`` pixel carry (almost) no
-    smoothness, so the fill may jump across a motion boundary.
+    smoothness, so the fill may jump across a motion boundary; edge pixels take the value of
+    the nearest pixel off the edges.
     """
 
     def __init__(self, mask: np.ndarray, edges: np.ndarray | None = None) -> None:
         self.mask = mask
+        self.edges = None if edges is None else edges & mask
+        if self.edges is not None and not self.edges.any():
+            self.edges = None
         self.empty = not mask.any()
         self.full = bool(mask.all())
         if self.empty or self.full:
             return
-        self.system = build_system(mask, cut_mask=edges)
+        self.system = build_system(mask, cut_mask=self.edges)
         a = self.system.A
         anchored = self.system.anchored()
         if not anchored.all():  # components fenced off by edges: pin them weakly to zero motion
@@ -43,8 +56,20 @@ class MembraneFill:
         for k, f in enumerate(flows):
             g = f.reshape(h * w, 2).copy()
             g[self.system.unknown] = solution[:, 2 * k : 2 * k + 2]
-            out.append(g.reshape(h, w, 2).astype(np.float32))
+            g = g.reshape(h, w, 2)
+            if self.edges is not None:
+                g[self.edges] = g[self._nearest[0], self._nearest[1]]
+            out.append(g.astype(np.float32))
         return out
+
+    @property
+    def _nearest(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of the nearest non-edge pixel of each edge pixel in the mask."""
+        if not hasattr(self, "_nearest_idx"):
+            idx = ndimage.distance_transform_edt(self.edges, return_distances=False,
+                                                 return_indices=True)
+            self._nearest_idx = (idx[0][self.edges], idx[1][self.edges])
+        return self._nearest_idx
 
 
 def complete_flows(

@@ -52,12 +52,9 @@ def hole_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(_psnr_from_mse(np.mean(diff * diff)))
 
 
-def ssim(a: np.ndarray, b: np.ndarray, win_size: int = SSIM_WINDOW) -> float:
-    """SSIM with a uniform window and data range 255, averaged over channels (ProPainter's).
-
-    Follows skimage's ``structural_similarity`` (sample covariance, reflect padding, border
-    of half a window cropped) so the value matches it to rounding.
-    """
+def ssim_map(a: np.ndarray, b: np.ndarray, win_size: int = SSIM_WINDOW) -> np.ndarray:
+    """Per-pixel, per-channel SSIM (H x W x C) with a uniform window and data range 255, as
+    skimage's ``structural_similarity`` (sample covariance, reflect padding)."""
     x = a.astype(np.float64)
     y = b.astype(np.float64)
     if x.ndim == 2:
@@ -67,20 +64,60 @@ def ssim(a: np.ndarray, b: np.ndarray, win_size: int = SSIM_WINDOW) -> float:
     cov_norm = n_px / (n_px - 1.0)
     ux = uniform_filter(x, size=size)
     uy = uniform_filter(y, size=size)
-    uxx = uniform_filter(x * x, size=size)
-    uyy = uniform_filter(y * y, size=size)
-    uxy = uniform_filter(x * y, size=size)
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
+    vx = cov_norm * (uniform_filter(x * x, size=size) - ux * ux)
+    vy = cov_norm * (uniform_filter(y * y, size=size) - uy * uy)
+    vxy = cov_norm * (uniform_filter(x * y, size=size) - ux * uy)
     c1 = (0.01 * 255.0) ** 2
     c2 = (0.03 * 255.0) ** 2
     num = (2 * ux * uy + c1) * (2 * vxy + c2)
     den = (ux * ux + uy * uy + c1) * (vx + vy + c2)
-    s = num / den
+    return num / den
+
+
+def ssim(a: np.ndarray, b: np.ndarray, win_size: int = SSIM_WINDOW) -> float:
+    """SSIM with a uniform window and data range 255, averaged over channels (ProPainter's).
+
+    Follows skimage's ``structural_similarity`` (border of half a window cropped) so the value
+    matches it to rounding.
+    """
+    s = ssim_map(a, b, win_size)
     pad = (win_size - 1) // 2
     cropped = s[pad : s.shape[0] - pad, pad : s.shape[1] - pad]
     return float(np.mean(cropped.mean(axis=(0, 1), dtype=np.float64)))
+
+
+HOLE_SSIM_WINDOW = 7
+"""Window of the hole SSIM: small, so the score is about the hole, not the frame around it."""
+
+
+def hole_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray,
+              win_size: int = HOLE_SSIM_WINDOW) -> float:
+    """The SSIM map (uniform ``win_size`` window, data range 255, channel mean) averaged over
+    the pixels inside ``mask``; NaN when the mask is empty."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return float("nan")
+    return float(ssim_map(a, b, win_size).mean(axis=-1)[mask].mean())
+
+
+def high_frequency_ratio(a: np.ndarray, b: np.ndarray, mask: np.ndarray,
+                         sigma: float = 1.5) -> float:
+    """Energy of ``a``'s high frequencies (luminance minus its Gaussian blur) inside ``mask``
+    over ``b``'s: near 1 keeps the truth's detail, far below 1 is blur, above 1 is noise."""
+    from scipy.ndimage import gaussian_filter
+
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return float("nan")
+
+    def energy(img: np.ndarray) -> float:
+        lum = img.astype(np.float64)
+        lum = lum.mean(-1) if lum.ndim == 3 else lum
+        high = lum - gaussian_filter(lum, sigma)
+        return float(np.mean(high[mask] ** 2))
+
+    truth = energy(b)
+    return energy(a) / truth if truth > 0 else float("nan")
 
 
 def flicker_terms(

@@ -6,12 +6,14 @@ import cv2
 import numpy as np
 
 
-def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0) -> np.ndarray:
+def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
+         budget: float | None = None, progress: object = None) -> np.ndarray:
     """Fill ``mask`` (bool H x W) of ``image`` (float32 H x W x C) by Telea's method, radius 3.
 
     Works per channel in float32, so 16-bit and HDR values keep their precision and range;
-    ``device`` and ``seed`` are accepted for the common fill interface (Telea is CPU-only and
-    deterministic). Cost follows the hole: only a margin around its bounding box is processed.
+    ``device``, ``seed``, ``budget`` and ``progress`` are accepted for the common fill
+    interface (Telea is CPU-only and deterministic). Cost follows the hole: only a margin
+    around its bounding box is processed.
     """
     out = image.copy()
     if not mask.any():

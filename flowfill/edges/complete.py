@@ -1,0 +1,183 @@
+"""Complete flow edges into the hole with the shipped gated edge net (or a user's weights).
+
+Known edges are Canny's, outside the hole; inside the hole (and the one-pixel rim Canny leaves
+empty) the net predicts them from the masked magnitude, the known edges and the mask. Large
+frames are worked on at a proxy whose short side is at most ``WORK_SHORT`` (the net was trained
+on motion at about 240p) and the probabilities brought back to full size; the net sees only a
+crop around the hole, so its cost follows the hole, not the frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from flowfill.devices import resolve_device
+from flowfill.edges.canny import MIN_SPEED, canny, canny_sigma
+from flowfill.edges.net import MULTIPLE, EdgeNet
+from flowfill.errors import InputError
+
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "edge_net.pt"
+"""The shipped weights, trained by ``flowfill train-edges`` (see MODEL_CARD.md beside them)."""
+WORK_SHORT = 320
+CONTEXT = 48  # pixels of known flow around the hole that the net sees (at the working size)
+THRESHOLD = 0.5
+"""Probability threshold of a checkpoint that names none (train-edges calibrates its own)."""
+
+_cache: dict[tuple[str, str, int], EdgeNet] = {}
+_lock = threading.Lock()
+
+
+def load_edge_net(weights: str | Path | None = None, device: str | torch.device = "cpu"
+                  ) -> EdgeNet:
+    """The edge net from ``weights`` (default: the shipped file) on ``device``, in eval mode."""
+    path = Path(weights) if weights is not None else WEIGHTS
+    dev = torch.device(resolve_device(str(device)))
+    stamp = path.stat().st_mtime_ns if path.is_file() else 0  # a retrained file reloads
+    key = (str(path.resolve()) if path.exists() else str(path), str(dev), stamp)
+    with _lock:
+        if key not in _cache:
+            if not path.is_file():
+                raise InputError(str(path), "edge-net weights not found")
+            try:
+                blob = torch.load(path, map_location="cpu", weights_only=True)
+                net = EdgeNet(widths=tuple(blob["config"]["widths"]),
+                              blocks=int(blob["config"]["blocks"]),
+                              dilations=tuple(blob["config"]["dilations"]))
+                net.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+                net.threshold = float(blob.get("threshold", THRESHOLD))
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+                raise InputError(str(path), f"not a flowfill edge-net checkpoint ({exc})") from exc
+            _cache[key] = net.to(dev).eval()
+        return _cache[key]
+
+
+def batch_magnitude(flow: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """|flow| (B x 2 x H x W) over each sample's max on ``known`` (B x 1 x H x W), >= MIN_SPEED."""
+    mag = torch.linalg.vector_norm(flow, dim=1, keepdim=True)
+    top = (mag * known).amax(dim=(2, 3), keepdim=True)
+    return mag / top.clamp_min(MIN_SPEED)
+
+
+def predict_region(mask: torch.Tensor) -> torch.Tensor:
+    """Where the net decides (B x 1 x H x W float): the hole plus the rim Canny leaves empty."""
+    return F.max_pool2d(mask.float(), 3, stride=1, padding=1)
+
+
+def net_inputs(mag: torch.Tensor, edges: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The net's 3 channels: magnitude with the hole painted 1, known edges, the mask."""
+    m = mask.float()
+    return torch.cat([mag.clamp(0, 2) * (1 - m) + m, edges.float() * (1 - m), m], dim=1)
+
+
+def _bbox(region: np.ndarray, margin: int) -> tuple[int, int, int, int]:
+    """A crop (y0, y1, x0, x1) around ``region`` plus ``margin``, within the frame."""
+    h, w = region.shape
+    ys, xs = np.nonzero(region.any(1))[0], np.nonzero(region.any(0))[0]
+    y0, y1 = max(ys[0] - margin, 0), min(ys[-1] + 1 + margin, h)
+    x0, x1 = max(xs[0] - margin, 0), min(xs[-1] + 1 + margin, w)
+    return y0, y1, x0, x1
+
+
+class EdgeCompleter:
+    """Callable ``(flow, mask) -> edges`` with the net loaded once; see :func:`complete_edges`.
+
+    ``need_context``: skip the net (no edges in the hole) when Canny finds no motion edge within
+    CONTEXT pixels of the hole: there is no boundary to continue, and the net's guess at an
+    object wholly inside the hole is not worth trusting (``--edges auto``). ``anchored``: keep
+    only completed edges that continue a known one (see :func:`anchored_edges`).
+    """
+
+    def __init__(self, device: str | torch.device = "cpu", weights: str | Path | None = None,
+                 threshold: float | None = None, need_context: bool = False,
+                 anchored: bool = False) -> None:
+        self.device = torch.device(resolve_device(str(device)))
+        self.net = load_edge_net(weights, self.device)
+        self.threshold = self.net.threshold if threshold is None else threshold
+        self.need_context = need_context
+        self.anchored = anchored
+
+    def probability(self, flow: np.ndarray, mask: np.ndarray, whole: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Known Canny edges (bool H x W) and the net's edge probability (float H x W, 0 outside
+        the region it predicts). ``whole=False``: skip Canny of the whole frame (the known
+        edges come back empty); only the neighbourhood of the hole is worked on."""
+        h, w = mask.shape
+        dev = self.device
+        flow_t = torch.as_tensor(np.ascontiguousarray(flow), dtype=torch.float32, device=dev
+                                 ).permute(2, 0, 1)[None]
+        mask_t = torch.as_tensor(np.ascontiguousarray(mask), device=dev).bool()[None, None]
+        mag = batch_magnitude(flow_t, ~mask_t)
+        known = (canny(mag, ~mask_t, canny_sigma((h, w)))[0, 0].cpu().numpy() if whole
+                 else np.zeros((h, w), bool))
+        prob = np.zeros((h, w), np.float32)
+        if not bool(mask_t.any()):
+            return known, prob
+        scale = min(1.0, WORK_SHORT / min(h, w))
+        if scale < 1.0:  # work on a proxy; area-average magnitude, a mask pixel if any is hole
+            sh, sw = max(MULTIPLE, round(h * scale)), max(MULTIPLE, round(w * scale))
+            mag_s = F.interpolate(mag, (sh, sw), mode="area")
+            mask_s = F.interpolate(mask_t.float(), (sh, sw), mode="area") > 0
+        else:
+            sh, sw, mag_s, mask_s = h, w, mag, mask_t
+        region_s = predict_region(mask_s)
+        region_np = region_s[0, 0].cpu().numpy() > 0
+        sigma = canny_sigma((sh, sw))
+        # Canny only around the hole: the net's context plus the smoothing kernel's reach
+        oy0, oy1, ox0, ox1 = _bbox(region_np, CONTEXT + int(2 * sigma) + 3)
+        outer = (..., slice(oy0, oy1), slice(ox0, ox1))
+        edges_o = canny(mag_s[outer], ~mask_s[outer], sigma)
+        y0, y1, x0, x1 = _bbox(region_np, CONTEXT)
+        inner = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
+        if self.need_context and not bool(edges_o[inner].any()):
+            return known, prob
+        crop = (..., slice(y0, y1), slice(x0, x1))
+        x = net_inputs(mag_s[crop], edges_o[inner], mask_s[crop])
+        ph, pw = (-(y1 - y0)) % MULTIPLE, (-(x1 - x0)) % MULTIPLE
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        with torch.inference_mode():
+            logits = self.net(x)[..., : y1 - y0, : x1 - x0]
+        full_s = torch.zeros((1, 1, sh, sw), device=dev)
+        full_s[crop] = torch.sigmoid(logits) * region_s[crop]
+        if scale < 1.0:
+            full_s = F.interpolate(full_s, (h, w), mode="bilinear", align_corners=False)
+        prob = (full_s[0, 0] * predict_region(mask_t)[0, 0]).cpu().numpy()
+        return known, prob
+
+    def __call__(self, flow: np.ndarray, mask: np.ndarray, whole: bool = True) -> np.ndarray:
+        """Bool H x W edges: Canny's outside the hole's one-pixel-grown region (only when
+        ``whole``), the net's thresholded prediction inside it."""
+        known, prob = self.probability(flow, mask, whole)
+        region = predict_region(torch.as_tensor(np.asarray(mask, bool))[None, None])[0, 0]
+        region = region.numpy() > 0
+        inside = region & (prob >= self.threshold)
+        if self.anchored and inside.any():
+            inside = anchored_edges(inside, known)
+        return np.where(region, inside, known)
+
+
+def anchored_edges(inside: np.ndarray, known: np.ndarray, reach: int = 2) -> np.ndarray:
+    """The completed edge pieces (8-connected) that come within ``reach`` pixels of a known
+    edge: continuations of a boundary seen around the hole, not boundaries invented inside."""
+    labels, count = ndimage.label(inside, structure=np.ones((3, 3), bool))
+    near = ndimage.binary_dilation(known, np.ones((2 * reach + 1,) * 2, bool))
+    keep = np.zeros(count + 1, bool)
+    keep[np.unique(labels[near & inside])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def complete_edges(flow: np.ndarray, mask: np.ndarray, device: str | torch.device = "cpu",
+                   weights: str | Path | None = None) -> np.ndarray:
+    """Motion edges (bool H x W) of ``flow`` (H x W x 2), completed inside the hole ``mask``.
+
+    Outside the hole (and its one-pixel rim) they are Canny's edges of the flow magnitude,
+    normalised over the known region; inside, the edge net's prediction thresholded at the
+    checkpoint's calibrated threshold.
+    """
+    return EdgeCompleter(device, weights)(flow, mask)
