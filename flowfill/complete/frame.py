@@ -43,7 +43,7 @@ class FrameFlowFill:
                 mask = self.inner | extra
                 fill = MembraneFill(mask)
         if edges and self.edges is not None and not fill.empty and not fill.full:
-            edges = self.edges(flow, mask)
-            if (edges & mask).any():
-                return MembraneFill(mask, edges)(flow)[0]
+            cut = self.edges(flow, mask)
+            if (cut & mask).any():
+                return MembraneFill(mask, cut)(flow)[0]
         return fill(flow)[0]

@@ -82,7 +82,7 @@ def _vote(img: torch.Tensor, hole: torch.Tensor, q_at: torch.Tensor, cand: torch
     the hole patches covering it put there (patch voting)."""
     c, h, w = img.shape
     r = PATCH // 2
-    colour = F.unfold(F.pad(img[None], (r, r, r, r), mode="replicate"), PATCH)[0].T
+    colour = _patches(img)
     votes = (colour[cand] * weight[..., None]).sum(1)  # Q x C*P*P
     dense = torch.zeros((h * w, c * PATCH * PATCH), device=img.device)
     dense[q_at] = votes
@@ -91,6 +91,23 @@ def _vote(img: torch.Tensor, hole: torch.Tensor, q_at: torch.Tensor, cand: torch
     acc = F.fold(dense.T[None], (h + 2 * r, w + 2 * r), PATCH)[0, :, r:h + r, r:w + r]
     num = F.fold(count.T[None], (h + 2 * r, w + 2 * r), PATCH)[0, :, r:h + r, r:w + r]
     return torch.where(hole[None] & (num > 1e-6), acc / num.clamp_min(1e-6), img)
+
+
+def _continuation(field: torch.Tensor, q_at: torch.Tensor, step: tuple[int, int],
+                  shape: tuple[int, int], key_pos: torch.Tensor, fallback: torch.Tensor
+                  ) -> torch.Tensor:
+    """The adjacent term: for each pixel ``q_at``, the source of its neighbour at ``step``
+    (``field``: flat source per pixel, -1 where none) shifted back by that step, when it is a
+    known patch centre; else ``fallback``."""
+    h, w = shape
+    dy, dx = step
+    qy, qx = q_at // w, q_at % w
+    ny, nx = (qy + dy).clamp(0, h - 1), (qx + dx).clamp(0, w - 1)
+    from_n = field[ny * w + nx]
+    sy, sx = from_n // w - dy, from_n % w - dx
+    fine = (from_n >= 0) & (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+    cand = torch.where(fine, sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1), fallback)
+    return torch.where(key_pos[cand] >= 0, cand, fallback)
 
 
 def _most_similar(query: torch.Tensor, keys: torch.Tensor, key_sq: torch.Tensor,
@@ -122,7 +139,6 @@ def _refine(img: torch.Tensor, hole: torch.Tensor, iterations: int,
     dev = img.device
     key_pos = torch.full((h * w,), -1, dtype=torch.long, device=dev)
     key_pos[keys_at] = torch.arange(keys_at.numel(), device=dev)
-    qy, qx = q_at // w, q_at % w
     valid = None
     if src is not None:  # the carried correspondence paints a first, textured estimate
         valid = (src >= 0) & (key_pos[src.clamp_min(0)] >= 0)
@@ -141,13 +157,8 @@ def _refine(img: torch.Tensor, hole: torch.Tensor, iterations: int,
         choice = torch.full((h * w,), -1, dtype=torch.long, device=dev)
         choice[q_at] = current
         cands = [keys_at[top[:, i]] for i in range(top.shape[1])] + [current]
-        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-            ny, nx = (qy + dy).clamp(0, h - 1), (qx + dx).clamp(0, w - 1)
-            from_n = choice[ny * w + nx]
-            sy, sx = from_n // w - dy, from_n % w - dx
-            fine = (from_n >= 0) & (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-            cand = torch.where(fine, sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1), current)
-            cands.append(torch.where(key_pos[cand] >= 0, cand, current))
+        cands += [_continuation(choice, q_at, step, (h, w), key_pos, current)
+                  for step in ((0, 1), (0, -1), (1, 0), (-1, 0))]
         cand = torch.stack(cands, 1)  # Q x (TOP_K + 5) source centres (flat indices)
         dist = ((pats[cand] - query[:, None]) ** 2).sum(-1)
         dmin = dist.min(1, keepdim=True).values
@@ -165,7 +176,6 @@ def _grow(img: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     filled image and each hole pixel's source (flat index, row-major hole order)."""
     c, h, w = img.shape
     dev = img.device
-    r = PATCH // 2
     keys_at = _key_centres(hole)
     q_all = torch.nonzero(hole.flatten()).flatten()
     field = torch.full((h * w,), -1, dtype=torch.long, device=dev)
@@ -173,11 +183,7 @@ def _grow(img: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         return img, torch.zeros_like(q_all)
     key_pos = torch.full((h * w,), -1, dtype=torch.long, device=dev)
     key_pos[keys_at] = torch.arange(keys_at.numel(), device=dev)
-
-    def unfold(x: torch.Tensor) -> torch.Tensor:
-        return F.unfold(F.pad(x[None], (r, r, r, r), mode="replicate"), PATCH)[0].T
-
-    keys = unfold(img)[keys_at]  # K x C*P*P
+    keys = _patches(img)[keys_at]  # K x C*P*P
     keys_sq = keys * keys
     flat = img.reshape(c, -1)
     todo = hole.clone()
@@ -185,23 +191,14 @@ def _grow(img: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         known = ~todo
         rim = todo & (F.max_pool2d(known[None, None].float(), 3, 1, 1)[0, 0] > 0)
         q_at = torch.nonzero(rim.flatten()).flatten()
-        m = unfold(known[None].float().expand(c, h, w).contiguous())[q_at]
-        q = unfold(img)[q_at] * m
+        m = _patches(known[None].float().expand(c, h, w).contiguous())[q_at]
+        q = _patches(img)[q_at] * m
         top = _most_similar(q, keys, keys_sq, m)
         cands = [keys_at[top[:, i]] for i in range(top.shape[1])]
-        qy, qx = q_at // w, q_at % w
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                if dy == dx == 0:
-                    continue
-                ny, nx = (qy + dy).clamp(0, h - 1), (qx + dx).clamp(0, w - 1)
-                from_n = field[ny * w + nx]
-                sy, sx = from_n // w - dy, from_n % w - dx
-                fine = (from_n >= 0) & (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-                cand = torch.where(fine, sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1), cands[0])
-                cands.append(torch.where(key_pos[cand] >= 0, cand, cands[0]))
-        cand = torch.stack(cands, 1)  # Q x 9
-        kp = keys[key_pos[cand]]  # Q x 9 x C*P*P
+        cands += [_continuation(field, q_at, (dy, dx), (h, w), key_pos, cands[0])
+                  for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+        cand = torch.stack(cands, 1)  # Q x (TOP_K + 8)
+        kp = keys[key_pos[cand]]  # Q x (TOP_K + 8) x C*P*P
         dist = (m[:, None] * (kp - q[:, None]) ** 2).sum(-1) / m.sum(1, keepdim=True).clamp_min(1)
         dmin = dist.min(1, keepdim=True).values
         weight = torch.softmax(-dist / (TEMPERATURE * dmin + 1e-4), dim=1)
