@@ -9,8 +9,9 @@ import numpy as np
 from flowfill.errors import InputError
 from flowfill.options import Options
 from flowfill.pipeline import Stats, remove_stream
+from flowfill.references import ReferenceFrames
 
-__all__ = ["InputError", "Options", "Stats", "remove", "remove_stream"]
+__all__ = ["InputError", "Options", "ReferenceFrames", "Stats", "remove", "remove_stream"]
 __version__ = "0.1.0"
 
 
@@ -23,6 +24,7 @@ def remove(
 
     Returns the completed clip as float32 N x H x W x 3; outside the masks it equals the input.
     Keyword options are the fields of :class:`flowfill.Options` (plus ``stats=Stats()``).
+    A clip longer than a window also gets reference frames picked across it (see Options).
     """
     stats = options.pop("stats", None)
     opts = Options.from_kwargs(**options)
@@ -32,4 +34,7 @@ def remove(
         raise InputError(None, f"{len(frames)} frames but {len(masks)} masks")
     if not frames:
         raise InputError(None, "no frames")
-    return np.stack(list(remove_stream(frames, masks, opts, stats=stats)))
+    references = None
+    if opts.reference_frames and len(frames) > opts.window:
+        references = ReferenceFrames.scan(lambda: (frames, masks), opts)
+    return np.stack(list(remove_stream(frames, masks, opts, stats=stats, references=references)))

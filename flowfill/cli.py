@@ -14,12 +14,14 @@ from fractions import Fraction
 from flowfill import __version__
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
-from flowfill.io import FrameSink, open_frames, open_masks, open_sink
+from flowfill.io import FrameSink, open_frames, open_masks, open_sink, source_files
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
 from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
 from flowfill.pipeline import Stats, remove_stream
 from flowfill.progress import Progress
+from flowfill.references import ReferenceFrames
+from flowfill.resume import Checkpoint, fingerprint, folder_for
 from flowfill.window import flow_estimator
 
 PROG = "flowfill"
@@ -164,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--nonlocal-frames", type=int, metavar="K",
                     help="key frames per window that every frame also gets flows to and from "
                     f"(default {d.nonlocal_frames}; 0: off)")
+    rm.add_argument("--reference-frames", type=int, metavar="K",
+                    help="frames picked across a shot longer than a window that every window "
+                    f"also takes candidates from (default {d.reference_frames}; 0: off)")
     rm.add_argument("--nonlocal-align", action=argparse.BooleanOptionalAction, default=None,
                     help="pre-align distant frames by a homography before non-local flow "
                     f"(default {'on' if d.nonlocal_align else 'off'})")
@@ -181,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
     rm.add_argument("--fps", metavar="F",
                     help="frame rate of a movie made from image frames (default 25)")
+    rm.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run: windows it finished (kept in a hidden "
+                    "folder beside the output) are not computed again")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     _add_flow_parser(commands)
     _add_train_edges_parser(commands)
@@ -241,7 +249,8 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "object_flow", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
-                "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_align", "edges",
+                "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
+                "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
 
 
@@ -269,7 +278,11 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
         cut_text = "none"
     per_frame = seconds / frames if frames else 0.0
     width = len(f"{max(stats.filled_propagation, stats.filled_hallucination, 0):,}")
-    return "\n".join([
+    shares = stats.clock.shares(seconds)
+    stages = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+    resumed = (f"  {stats.resumed_frames} frames taken from the interrupted run"
+               if stats.resumed_frames else None)
+    lines = [
         f"{PROG}: {frames} frames, {holes:,} hole pixels",
         f"  filled by propagation:   {stats.filled_propagation:>{width},} "
         f"({_percent(stats.filled_propagation, holes)})",
@@ -277,8 +290,11 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
         f"({_percent(stats.filled_hallucination, holes)})",
         f"  keyframes: {stats.keyframes}; shot cuts: {cut_text}",
         f"  {per_frame:.3f} s/frame ({seconds:.1f} s in all)",
+        f"  time: {stages}" if shares else None,
+        resumed,
         f"  wrote {output}",
-    ])
+    ]
+    return "\n".join(line for line in lines if line is not None)
 
 
 def _prepare(
@@ -301,23 +317,49 @@ def _prepare(
 
 
 def remove_command(args: argparse.Namespace) -> int:
-    """Run ``flowfill remove``: validate everything, stream the clip through, commit the output."""
+    """Run ``flowfill remove``: validate everything, stream the clip through, commit the output.
+
+    Finished windows go to a checkpoint beside the output as they complete; it is deleted once
+    the output is committed, dropped on bad input, and kept when the run is interrupted, for
+    ``--resume``.
+    """
     started = time.perf_counter()
     options, source, masks, fps, estimator = _prepare(args)
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
     progress = Progress(enabled=show_bars, total=source.info.count)
     stats = Stats()
+    info = source.info
+    checkpoint = Checkpoint(
+        folder_for(args.output),
+        fingerprint(source_files(source) | frozenset(masks.paths), options,
+                    {"input": os.path.abspath(args.input), "mask": args.mask,
+                     "frames": info.count, "size": info.size_text}),
+        resume=args.resume,
+    )
     sink: FrameSink
     try:
+        references = None
+        if options.reference_frames and (info.count is None or info.count > options.window):
+            references = ReferenceFrames.scan(lambda: (source, masks), options, progress)
         with open_sink(args.output, source, fps=fps, protect=masks.paths) as sink:
             bar = progress.bar("write")
             for frame in remove_stream(source, masks, options, progress, stats,
-                                       estimator=estimator):
+                                       estimator=estimator, references=references,
+                                       checkpoint=checkpoint):
                 sink.write(frame)
                 bar.update(1)
             masks.finish()
+    except InputError:
+        checkpoint.discard()  # bad input: nothing is left behind
+        raise
+    except BaseException:
+        if os.path.isdir(checkpoint.folder):
+            print(f"{PROG}: finished windows are kept in {checkpoint.folder}; run the same "
+                  "command with --resume to continue", file=sys.stderr)
+        raise
     finally:
         progress.close()
+    checkpoint.discard()
     if not args.quiet:
         seconds = time.perf_counter() - started
         print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
@@ -481,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
+        print(f"{PROG}: interrupted; no output was written", file=sys.stderr)
         return 130
 
 

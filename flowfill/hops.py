@@ -5,6 +5,10 @@ every frame to a few key frames spread through the window and back, completed li
 ones (not discarded, as FGVC's code does): they reach background that chains cannot, such as
 what an occluder hid while it stood still, or what left the frame in between. Per-hop data is
 kept only at hole pixels, so memory follows the size of the hole.
+
+Flow is estimated and completed on a proxy whose long side is at most ``flow_max_side``; the
+completed flows and their round-trip errors are sampled at the full-resolution hole pixels, so
+colour is still taken and fused at full resolution while the solves stay proxy-sized.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from flowfill.complete import FrameFlowFill
 from flowfill.edges import EdgeCompleter
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
+from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.masks import scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate import Hops
+from flowfill.timing import StageClock
 
 
 @dataclass
@@ -56,40 +62,96 @@ def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> edges, o
     return lambda flow, mask: completer(flow, mask, whole=False)
 
 
-def _hops(idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
-    """The hops of hole pixels ``idx`` along ``flow``, with the round trip through ``back``."""
+class _Grid:
+    """Full-resolution hole pixels read off proxy-sized fields (identity when the sizes match)."""
+
+    def __init__(self, full: tuple[int, int], proxy: tuple[int, int]) -> None:
+        self.full, self.proxy = full, proxy
+        self.same = full == proxy
+        self.sx, self.sy = proxy[1] / full[1], proxy[0] / full[0]
+
+    def at(self, field: np.ndarray, idx: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """``field`` (proxy h x w [x C]) at the full-resolution flat pixels ``idx``."""
+        if self.same:
+            return field.reshape(field.shape[0] * field.shape[1], -1)[idx].reshape(
+                (idx.size,) + field.shape[2:])
+        ys, xs = np.divmod(idx, self.full[1])
+        ph, pw = self.proxy
+        px = np.clip((xs + 0.5) * self.sx - 0.5, 0, pw - 1)
+        py = np.clip((ys + 0.5) * self.sy - 0.5, 0, ph - 1)
+        flat = field.reshape(ph * pw, -1)
+        if nearest:
+            return flat[np.rint(py).astype(np.int64) * pw + np.rint(px).astype(np.int64)].reshape(
+                (idx.size,) + field.shape[2:])
+        x0 = np.minimum(px.astype(np.int64), pw - 2 if pw > 1 else 0)
+        y0 = np.minimum(py.astype(np.int64), ph - 2 if ph > 1 else 0)
+        fx = (px - x0).astype(np.float32)[:, None]
+        fy = (py - y0).astype(np.float32)[:, None]
+        x1, y1 = np.minimum(x0 + 1, pw - 1), np.minimum(y0 + 1, ph - 1)
+        out = ((flat[y0 * pw + x0] * (1 - fx) + flat[y0 * pw + x1] * fx) * (1 - fy)
+               + (flat[y1 * pw + x0] * (1 - fx) + flat[y1 * pw + x1] * fx) * fy)
+        return out.reshape((idx.size,) + field.shape[2:])
+
+    def hole(self, hole: np.ndarray) -> np.ndarray:
+        """The proxy hole: every proxy pixel that covers part of the full-resolution hole."""
+        if self.same:
+            return hole
+        return to_proxy(hole.astype(np.float32), self.proxy) > 0
+
+
+def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
+    """The hops of full-resolution hole pixels ``idx`` along the proxy ``flow``, with the round
+    trip through ``back``; vectors and errors are scaled to full-resolution pixels."""
     err, ok = round_trip(flow, back)
-    ok_idx = ok.ravel()[idx] if check else np.ones(idx.size, bool)
-    return Hops(idx, flow.reshape(-1, 2)[idx], err.ravel()[idx], ok_idx)
+    ok_idx = grid.at(ok, idx, nearest=True) if check else np.ones(idx.size, bool)
+    vec = grid.at(flow, idx)
+    err_idx = grid.at(err, idx)
+    if not grid.same:
+        vec = vec / np.float32([grid.sx, grid.sy])
+        err_idx = err_idx / np.float32(min(grid.sx, grid.sy))
+    return Hops(idx, vec, err_idx, ok_idx)
 
 
 class _WindowFlows:
     """Completed flows between frames of one window; per-frame completion kept while needed."""
 
     def __init__(self, frames: np.ndarray, holes: np.ndarray, options: Options,
-                 estimator: FlowEstimator, keys: list[int]) -> None:
-        h, w = holes.shape[1:]
-        self.inner_px = (options.flow_dilate if options.flow_dilate is not None
-                         else scaled_px(15, (h, w)))
-        self.outer_px = (max(self.inner_px, scaled_px(40, (h, w))) if options.object_flow
+                 estimator: FlowEstimator, keys: list[int], clock: StageClock) -> None:
+        full = holes.shape[1:]
+        self.grid = _Grid(full, proxy_size(*full, options.flow_max_side))
+        size = self.grid.proxy  # every per-pixel distance below is on the proxy
+        scale = 1.0 if self.grid.same else self.grid.sy
+        self.inner_px = (max(1, round(options.flow_dilate * scale))
+                         if options.flow_dilate is not None else scaled_px(15, size))
+        self.outer_px = (max(self.inner_px, scaled_px(40, size)) if options.object_flow
                          else self.inner_px)
         self.frames, self.holes, self.estimator = frames, holes, estimator
+        self.clock = clock
         self.edges = _hole_edges(edge_completer(options))
         self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
         self.align = options.nonlocal_align
         self.keys = set(keys)
         self._fills: dict[int, FrameFlowFill] = {}
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._proxies: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _proxy(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t and its hole on the proxy."""
+        if t not in self._proxies:
+            self._proxies[t] = (to_proxy(self.frames[t], self.grid.proxy),
+                                self.grid.hole(self.holes[t]))
+        return self._proxies[t]
 
     def _fill(self, t: int) -> FrameFlowFill:
         if t not in self._fills:
-            self._fills[t] = FrameFlowFill(self.holes[t], self.inner_px, self.outer_px,
+            self._fills[t] = FrameFlowFill(self._proxy(t)[1], self.inner_px, self.outer_px,
                                           self.edges)
         return self._fills[t]
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
         if t not in self._features:
-            self._features[t] = homog.features(to_gray8(self.frames[t]), self.holes[t])
+            frame, hole = self._proxy(t)
+            self._features[t] = homog.features(to_gray8(frame), hole)
         return self._features[t]
 
     def release(self, t: int) -> None:
@@ -97,21 +159,27 @@ class _WindowFlows:
         if t not in self.keys:
             self._fills.pop(t, None)
             self._features.pop(t, None)
+            self._proxies.pop(t, None)
 
-    def pair(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """Completed flows a -> b and b -> a, distant pairs pre-aligned when asked to."""
-        fa, fb = self.frames[a], self.frames[b]
-        hom = None
-        if self.align and abs(a - b) > 1:
-            hom = homog.match(self._feat(a), self._feat(b))
-        if hom is None:
-            fwd, bwd = self.estimator.pair(fa, fb, a, b)
-        else:  # flow between a and b warped onto a, composed with the homography
-            res_fwd, res_bwd = self.estimator.pair(fa, homog.warp_to(fb, hom, fa.shape[:2]), a)
-            fwd = homog.compose(hom, res_fwd)
-            bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
-        use = abs(a - b) == 1 or self.nonlocal_edges
-        return self._fill(a).complete(fwd, use), self._fill(b).complete(bwd, use)
+    def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Completed proxy flows a -> b and b -> a, distant pairs pre-aligned when asked to.
+        ``far``: b is not a's neighbour in time, whatever the indices say (a reference frame)."""
+        fa, fb = self._proxy(a)[0], self._proxy(b)[0]
+        far = far or abs(a - b) > 1
+        with self.clock("flow"):
+            hom = None
+            if self.align and far:
+                hom = homog.match(self._feat(a), self._feat(b))
+            if hom is None:
+                fwd, bwd = self.estimator.pair(fa, fb, a, b)
+            else:  # flow between a and b warped onto a, composed with the homography
+                warped = homog.warp_to(fb, hom, fa.shape[:2])
+                res_fwd, res_bwd = self.estimator.pair(fa, warped, a)
+                fwd = homog.compose(hom, res_fwd)
+                bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
+        use = not far or self.nonlocal_edges
+        with self.clock("completion"):
+            return self._fill(a).complete(fwd, use), self._fill(b).complete(bwd, use)
 
 
 def estimate_hops(
@@ -121,33 +189,41 @@ def estimate_hops(
     estimator: FlowEstimator,
     progress: Progress,
     count_from: int = 0,
+    clock: StageClock | None = None,
+    references: int = 0,
 ) -> WindowHops:
     """Adjacent and non-local hops of every frame's hole pixels in one window.
 
     Pairs where neither frame has a hole are skipped (no chain passes through them); a frame's
     non-local flows are estimated only if it has a hole. ``count_from``: frames before it were
-    already counted in progress (window overlap).
+    already counted in progress (window overlap). ``clock``: where stage times are summed.
+    ``references``: the last this many of ``frames`` lie outside the window (long-range
+    sources from elsewhere in the shot): they are key frames only, in no chain.
     """
-    n = holes.shape[0]
-    idx = [np.flatnonzero(m) for m in holes]
-    keys = key_frames(n, options.nonlocal_frames)
-    flows = _WindowFlows(frames, holes, options, estimator, keys)
+    n = holes.shape[0] - references
+    idx = [np.flatnonzero(m) for m in holes[:n]]
+    refs = list(range(n, n + references))
+    keys = key_frames(n, options.nonlocal_frames) + refs
+    flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock())
     out = WindowHops()
     estimator.clear()  # cached per-frame work is keyed by window-local index
     bar = progress.bar("flow")
     for t in range(n):
         if t + 1 < n and (idx[t].size or idx[t + 1].size):
             fwd, bwd = flows.pair(t, t + 1)
-            if idx[t].size:
-                out.to_next[t] = _hops(idx[t], fwd, bwd, options.consistency)
-            if idx[t + 1].size:
-                out.to_prev[t + 1] = _hops(idx[t + 1], bwd, fwd, options.consistency)
+            with flows.clock("flow"):  # the round trips
+                if idx[t].size:
+                    out.to_next[t] = _hops(flows.grid, idx[t], fwd, bwd, options.consistency)
+                if idx[t + 1].size:
+                    out.to_prev[t + 1] = _hops(flows.grid, idx[t + 1], bwd, fwd,
+                                               options.consistency)
         if idx[t].size:
             for k in keys:
-                if abs(k - t) > 1:
-                    to_key, from_key = flows.pair(t, k)
-                    out.direct.setdefault(t, []).append(
-                        (k, _hops(idx[t], to_key, from_key, options.consistency)))
+                if k >= n or abs(k - t) > 1:
+                    to_key, from_key = flows.pair(t, k, far=k >= n)
+                    with flows.clock("flow"):
+                        hop = _hops(flows.grid, idx[t], to_key, from_key, options.consistency)
+                    out.direct.setdefault(t, []).append((k, hop))
         flows.release(t)
         if t >= count_from:
             bar.update(1)

@@ -36,6 +36,11 @@ class Options:
     nonlocal_frames: int = 3
     """Key frames spread through each window that every frame also gets flows to and from,
     giving candidates that adjacent chains cannot reach (FGVC uses 3); 0 turns them off."""
+    reference_frames: int = 3
+    """Frames picked across the whole shot (in each of this many equal stretches, the one with
+    the least hole) that every window of a longer shot also takes direct candidates from, so
+    background seen far outside a window stays reachable. Needs input that can be read twice
+    (files, arrays); 0 turns it off."""
     nonlocal_align: bool = True
     """Pre-align distant frames by a homography (SIFT outside the holes, RANSAC) before
     estimating non-local flow, so the flow only has to explain what the camera motion does not."""
@@ -96,7 +101,8 @@ class Options:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
         if self.fill_budget is not None and self.fill_budget <= 0:
             raise InputError("--fill-budget", "must be positive")
-        for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames", "tiny_hole"):
+        for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames", "tiny_hole",
+                     "reference_frames"):
             if getattr(self, name) < 0:
                 raise InputError(f"--{name.replace('_', '-')}", "must not be negative")
         for name in ("dilate", "flow_dilate"):

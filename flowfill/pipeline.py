@@ -3,11 +3,16 @@
 Frames and masks are consumed lazily. A window of ``options.window`` frames is filled by
 ``window.fill_window``; consecutive windows share ``options.overlap`` frames, which are
 cross-faded so the seam between windows does not jump. A hard cut closes the window, so nothing
-propagates across it. Outside the user's mask the output is the input, bit for bit.
+propagates across it. Outside the user's mask the output is the input, bit for bit, so between
+windows only the values inside the masks are carried (and checkpointed, see ``resume.py``).
+Reference frames from elsewhere in the shot (``references.py``) join each window as sources.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,8 +26,43 @@ from flowfill.hops import edge_completer
 from flowfill.masks import dilate, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
+from flowfill.references import ReferenceFrames
+from flowfill.resume import Checkpoint, WindowRecord
 from flowfill.shots import CutDetector
+from flowfill.timing import StageClock
 from flowfill.window import fill_window, flow_estimator
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both exist only in glibc
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+M_MMAP_THRESHOLD = -3
+MMAP_FROM = 1 << 20
+"""Blocks from this size up are mapped and unmapped on their own. glibc's default threshold
+grows after each large free (up to 32 MB), after which frame-sized arrays come from the heap
+and fragment it: the resident size then creeps up window after window (measured on 432x240:
+peak +559 MB in the first window, +690 MB by the fourth; +488 -> +512 MB with the threshold
+fixed here)."""
+
+
+def bound_heap() -> None:
+    """Fix glibc's mmap threshold, so memory freed after a window goes back to the OS."""
+    if _LIBC is not None:
+        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
+
+
+def give_back_memory() -> None:
+    """Collect cycles and hand the heap freed by a finished window back to the OS."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 @dataclass
@@ -36,23 +76,34 @@ class Stats:
     keyframes: int = 0
     cuts: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    resumed_frames: int = 0
+    """Frames taken from a checkpoint of an interrupted run instead of being computed."""
+    clock: StageClock = field(default_factory=StageClock)
+    """Seconds per stage (flow, completion, propagation, fusion, hallucination)."""
+
+    def add(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 @dataclass
-class _Item:
+class Item:
+    """A validated frame of the clip with its masks."""
+
     index: int
     frame: np.ndarray
     mask: np.ndarray  # what the output replaces (the user's mask, grown by --grow)
     hole: np.ndarray  # what is treated as unknown (mask dilated by --dilate)
 
 
-def _items(
-    frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], options: Options
-) -> Iterator[tuple[_Item, bool]]:
+def prepared(
+    frames: Iterable[np.ndarray], masks: Iterable[np.ndarray], options: Options,
+    detect_cuts: bool = True,
+) -> Iterator[tuple[Item, bool]]:
     """Validated frames with their masks, and whether a hard cut lies before each one."""
     detector = CutDetector(options.cut_threshold)
     shape = None
-    pending: _Item | None = None
+    pending: Item | None = None
     for i, (frame, mask) in enumerate(zip_longest(frames, masks)):
         if frame is None or mask is None:
             what = "frames" if frame is None else "masks"
@@ -71,13 +122,14 @@ def _items(
                                    f"is {shape[1]}x{shape[0]}")
         grown = dilate(mask, options.grow)
         px = options.dilate if options.dilate is not None else scaled_px(5, shape)
-        item = _Item(i, frame, grown, dilate(grown, px))
-        detector.push(frame, item.hole)
+        item = Item(i, frame, grown, dilate(grown, px))
+        if detect_cuts:
+            detector.push(frame, item.hole)
         if pending is not None:
-            yield pending, detector.is_cut(pending.index)
+            yield pending, detect_cuts and detector.is_cut(pending.index)
         pending = item
     if pending is not None:
-        yield pending, detector.is_cut(pending.index, final=True)
+        yield pending, detect_cuts and detector.is_cut(pending.index, final=True)
 
 
 def remove_stream(
@@ -87,56 +139,79 @@ def remove_stream(
     progress: Progress | None = None,
     stats: Stats | None = None,
     estimator: FlowEstimator | None = None,
+    references: ReferenceFrames | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the completed frames in order, holding only a bounded window in memory.
 
     ``frames``: float32 H x W x 3; ``masks``: bool H x W, True = remove. The output has the
     input's scale (float values above 1 survive) and equals it outside the masks.
     ``estimator``: the flow backend, if already built (default: from ``options``).
+    ``references``: long-range source frames of the whole clip (``ReferenceFrames.scan``).
+    ``checkpoint``: finished windows are saved there, and taken from there when resuming.
     """
     options = (options or Options()).validated()
     progress = progress or Progress(enabled=False)
     stats = stats if stats is not None else Stats()
     t0 = time.perf_counter()
+    bound_heap()
     if estimator is None:  # loaded once (RAFT weights), shared by every window
         estimator = flow_estimator(options)
     edge_completer(options)  # a bad --edge-weights fails here, before any frame is read
-    window: list[_Item] = []
-    carry: list[np.ndarray] = []  # filled overlap frames from the previous window
+    window: list[Item] = []
+    carry: list[np.ndarray] = []  # filled overlap values (inside the masks) from the last window
+
+    def compute(keep: int) -> WindowRecord:
+        """Fill the window; the outputs of its first ``keep`` frames and the overlap after."""
+        new = len(window) - len(carry)
+        if new <= 0:  # only overlap frames left: they were filled by the previous window
+            return WindowRecord(list(carry), [], {"hole_pixels": 0, "filled_propagation": 0,
+                                                  "filled_hallucination": 0, "keyframes": 0})
+        refs = references.for_window(window[0].index, window[-1].index) if references else []
+        result = fill_window(
+            np.stack([it.frame for it in window] + [r.frame for r in refs]),
+            np.stack([it.hole for it in window] + [r.hole for r in refs]),
+            options, progress, count_from=len(carry), estimator=estimator, clock=stats.clock,
+            references=len(refs),
+        )
+        values = [result.frames[j][it.mask] for j, it in enumerate(window)]
+        for j in range(len(carry)):  # cross-fade the overlap from the old to the new window
+            lam = (j + 1) / (len(carry) + 1)
+            values[j] = (1 - lam) * carry[j] + lam * values[j]
+        counts = {"hole_pixels": 0, "filled_propagation": 0, "filled_hallucination": 0,
+                  "keyframes": len(result.keyframes)}
+        for j in range(keep):
+            n_mask = int(window[j].mask.sum())
+            n_prop = int((result.propagated[j] & window[j].mask).sum())
+            counts["hole_pixels"] += n_mask
+            counts["filled_propagation"] += n_prop
+            counts["filled_hallucination"] += n_mask - n_prop
+        return WindowRecord(values[:keep], values[keep:], counts)
 
     def run_window(final: bool) -> Iterator[np.ndarray]:
         nonlocal window, carry
-        new = len(window) - len(carry)
-        if new <= 0:  # only overlap frames left: they were filled by the previous window
-            filled = carry
-            propagated = [np.zeros_like(it.mask) for it in window]
-        else:
-            result = fill_window(
-                np.stack([it.frame for it in window]), np.stack([it.hole for it in window]),
-                options, progress, count_from=len(carry), estimator=estimator,
-            )
-            stats.keyframes += len(result.keyframes)
-            filled = list(result.frames)
-            propagated = list(result.propagated)
-            for j in range(len(carry)):  # cross-fade the overlap from the old to the new window
-                lam = (j + 1) / (len(carry) + 1)
-                filled[j] = (1 - lam) * carry[j] + lam * filled[j]
         keep = len(window) if final else len(window) - options.overlap
+        start = window[0].index
+        record = checkpoint.load(start) if checkpoint is not None else None
+        if record is not None and len(record.outputs) == keep:
+            stats.resumed_frames += keep
+            progress.bar("resumed").update(keep)
+        else:
+            record = compute(keep)
+            give_back_memory()
+            if checkpoint is not None and len(window) > len(carry):
+                checkpoint.save(start, record)
+        stats.add(record.counts)
         for j in range(keep):
             it = window[j]
             out = it.frame.copy()
-            out[it.mask] = filled[j][it.mask]
+            out[it.mask] = record.outputs[j]
             stats.frames += 1
-            n_mask = int(it.mask.sum())
-            n_prop = int((propagated[j] & it.mask).sum())
-            stats.hole_pixels += n_mask
-            stats.filled_propagation += n_prop
-            stats.filled_hallucination += n_mask - n_prop
             yield out
-        carry = [] if final else filled[keep:]
+        carry = [] if final else record.carry
         window = [] if final else window[keep:]
 
-    for item, cut in _items(frames, masks, options):
+    for item, cut in prepared(frames, masks, options):
         if cut:
             stats.cuts.append(item.index)
             if window:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowfill.flow import FlowEstimator, make_estimator
-from flowfill.fuse import poisson_fill
 from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hops import estimate_hops
 from flowfill.options import Options
 from flowfill.progress import Progress
-from flowfill.propagate import direct, gather, sweep
+from flowfill.stages import pixel_stages
+from flowfill.timing import StageClock
 
 
 @dataclass
@@ -29,18 +29,12 @@ class WindowResult:
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
 
 
-def _mask_of(idx: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A bool H x W mask that is True at the flat pixel indices ``idx``."""
-    mask = np.zeros(shape[0] * shape[1], bool)
-    mask[idx] = True
-    return mask.reshape(shape)
-
-
 def flow_estimator(options: Options) -> FlowEstimator:
     """The flow backend the options ask for, caching enough frames for the key frames."""
     return make_estimator(options.flow, weights=options.raft_weights, iters=options.raft_iters,
                           device=options.device, max_side=options.flow_max_side,
-                          precision=options.flow_precision, cache=options.nonlocal_frames + 3)
+                          precision=options.flow_precision,
+                          cache=options.nonlocal_frames + options.reference_frames + 3)
 
 
 def fill_window(
@@ -50,6 +44,9 @@ def fill_window(
     progress: Progress | None = None,
     count_from: int = 0,
     estimator: FlowEstimator | None = None,
+    clock: StageClock | None = None,
+    references: int = 0,
+    backend: str = "auto",
 ) -> WindowResult:
     """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
 
@@ -62,38 +59,62 @@ def fill_window(
     Each hole pixel's candidates: the sources its backward and forward chains reach, and one
     direct hop into each non-local key frame. ``count_from``: frames before it were already
     counted in progress (window overlap). ``estimator``: the flow backend (default: from options).
+    ``clock``: where the time of each stage is summed. ``references``: the last this many frames
+    lie outside the window, elsewhere in the shot; they are only sources (of direct hops) and
+    are neither filled nor returned. ``backend``: where the per-pixel stages run (numpy, torch,
+    or auto: torch on CUDA, numpy on CPU; see ``stages.py``).
     """
     progress = progress or Progress(enabled=False)
-    n, h, w, c = frames.shape
+    clock = clock or StageClock()
+    n_all, h, w, c = frames.shape
+    n = n_all - references
     if estimator is None:
         estimator = flow_estimator(options)
-    hops = estimate_hops(frames, holes, options, estimator, progress, count_from)
+    hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
+                         references)
     fill = get_fill(options.fill)
     # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one
     leftover = get_fill("telea" if options.fill in ITERATIVE else options.fill)
-    cur = frames.copy()
-    known = ~holes
-    propagated = np.zeros_like(holes)
-    hole_now = {t: np.flatnonzero(holes[t]) for t in range(n)}
+    px = pixel_stages(options.device, backend)
+    cur = px.array(frames.copy())
+    known = px.array(~holes)
+    propagated = px.array(np.zeros_like(holes[:n]))
+    to_prev = {t: px.hops(hop) for t, hop in hops.to_prev.items()}
+    to_next = {t: px.hops(hop) for t, hop in hops.to_next.items()}
+    to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
+    hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
     keyframes: list[int] = []
     bar = progress.bar("propagate")
     first = True
+
+    def invent(t: int, method, **kw) -> None:  # a keyframe or leftover fill, on the host
+        with clock("hallucination"):
+            image = method(px.host(cur[t]), px.host(px.mask_of(hole_now[t], (h, w))),
+                           device=options.device, seed=options.seed, **kw)
+        cur[t] = px.array(image)
+        known[t].reshape(-1)[hole_now[t]] = True
+        hole_now[t] = hole_now[t][:0]
+
     while True:
-        active = [t for t in range(n) if hole_now[t].size]
+        active = [t for t in range(n) if len(hole_now[t])]
         if not active:
             break
-        back = sweep((h, w), range(n), hole_now, hops.to_prev)
-        ahead = sweep((h, w), range(n - 1, -1, -1), hole_now, hops.to_next)
+        with clock("propagation"):
+            back = px.sweep((h, w), range(n), hole_now, to_prev)
+            ahead = px.sweep((h, w), range(n - 1, -1, -1), hole_now, to_next)
         updates = []
         for t in active:
-            candidates = [back[t], ahead[t]] + [
-                direct(hop.subset(hole_now[t]), k, (h, w)) for k, hop in hops.direct.get(t, [])
-            ]
-            g = gather(candidates, cur, known, options.alpha)
+            with clock("propagation"):
+                candidates = [back[t], ahead[t]] + [
+                    px.direct(px.subset(hop, hole_now[t]), k, (h, w))
+                    for k, hop in to_key.get(t, [])
+                ]
+                g = px.gather(candidates, cur, known, options.alpha)
             if g.found.any():
-                solution = poisson_fill(cur[t], _mask_of(g.idx[g.found], (h, w)),
-                                        _mask_of(g.idx[~g.found], (h, w)),
-                                        g.colour, g.step, g.step_ok)
+                with clock("fusion"):
+                    solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
+                                          px.mask_of(g.idx[~g.found], (h, w)),
+                                          g.colour, g.step, g.step_ok)
                 updates.append((t, g.idx[g.found], solution))
             hole_now[t] = g.idx[~g.found]
             if first and t >= count_from:
@@ -106,18 +127,14 @@ def fill_window(
         if first:
             bar.update(sum(1 for t in range(count_from, n) if t not in active))
         first = False
-        sizes = np.array([hole_now[t].size for t in range(n)])
+        sizes = np.array([len(hole_now[t]) for t in range(n)])
         if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
             break
         k = int(np.argmax(sizes))
-        cur[k] = fill(cur[k], _mask_of(hole_now[k], (h, w)), device=options.device,
-                      seed=options.seed, budget=options.fill_budget, progress=progress)
-        known[k].reshape(-1)[hole_now[k]] = True
-        hole_now[k] = hole_now[k][:0]
+        invent(k, fill, budget=options.fill_budget, progress=progress)
         keyframes.append(k)
     for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
-        if hole_now[t].size:
-            small = hole_now[t].size <= options.tiny_hole
-            cur[t] = (get_fill("telea") if small else leftover)(
-                cur[t], _mask_of(hole_now[t], (h, w)), device=options.device, seed=options.seed)
-    return WindowResult(cur, propagated, keyframes)
+        if len(hole_now[t]):
+            invent(t, get_fill("telea") if len(hole_now[t]) <= options.tiny_hole else leftover)
+    cur, propagated = px.host(cur), px.host(propagated)
+    return WindowResult(cur[:n], propagated, keyframes)

@@ -239,7 +239,7 @@ def test_output_onto_the_input_is_refused(shot, capsys):
 
 
 def _failing_pipeline(error: BaseException):
-    def remove_stream(frames, masks, options, progress=None, stats=None, estimator=None):
+    def remove_stream(frames, masks, options, progress=None, stats=None, **_):
         for i, (frame, _) in enumerate(zip(frames, masks, strict=True)):
             if i == 2:
                 raise error

@@ -1,0 +1,114 @@
+"""Endpoint sampling and candidate blending on torch tensors, on whatever device the inputs live.
+
+The same maths as ``sample.py`` and ``candidates.py`` (read those for the why): bilinear samples
+over known pixels only, candidates blended with weights exp(-(d - best) / alpha), and link
+gradients taken only from samples whose whole footprint is known. Candidates without a source
+are sampled at a dummy position and masked out, so each candidate costs a fixed number of
+kernels; only the final selection of the pixels that got a source compacts the arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from flowfill.grid import DIRECTIONS
+from flowfill.propagate.candidates import Gathered
+from flowfill.propagate.sweeps import Pointers
+
+
+def sample_known_torch(
+    stack: torch.Tensor,
+    known: torch.Tensor,
+    frame: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear samples of ``stack`` (N x H x W x C) at (frame, x, y) over known pixels only.
+
+    As :func:`flowfill.propagate.sample_known`: returns (values n x C float32, valid n, exact n);
+    positions are clamped to the image.
+    """
+    n_frames, h, w, c = stack.shape
+    x = x.clamp(0, w - 1)
+    y = y.clamp(0, h - 1)
+    x0 = torch.floor(x).to(torch.int64).clamp(max=max(w - 2, 0))
+    y0 = torch.floor(y).to(torch.int64).clamp(max=max(h - 2, 0))
+    fx = (x - x0).to(torch.float32)
+    fy = (y - y0).to(torch.float32)
+    x1 = (x0 + 1).clamp(max=w - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    base = frame.to(torch.int64) * (h * w)
+    flat = stack.reshape(-1, c)
+    kflat = known.reshape(-1)
+    acc = torch.zeros((x.numel(), c), dtype=torch.float32, device=stack.device)
+    wsum = torch.zeros(x.numel(), dtype=torch.float32, device=stack.device)
+    for yy, xx, wgt in (
+        (y0, x0, (1 - fx) * (1 - fy)),
+        (y0, x1, fx * (1 - fy)),
+        (y1, x0, (1 - fx) * fy),
+        (y1, x1, fx * fy),
+    ):
+        i = base + yy * w + xx
+        wk = wgt * kflat[i]
+        acc += wk[:, None] * flat[i]
+        wsum += wk
+    valid = wsum > 1e-4
+    acc = torch.where(valid[:, None], acc / torch.where(valid, wsum, 1.0)[:, None], acc)
+    return acc, valid, wsum > 1 - 1e-4
+
+
+def gather_torch(
+    candidates: Sequence[Pointers],
+    stack: torch.Tensor,
+    known: torch.Tensor,
+    alpha: float,
+) -> Gathered:
+    """Sample every tensor candidate at its source and blend them with weights exp(-d / alpha).
+
+    As :func:`flowfill.propagate.gather`, with tensor fields in and out (``stack`` N x H x W x C,
+    ``known`` N x H x W bool, on the candidates' device).
+    """
+    idx = candidates[0].idx
+    dev = stack.device
+    c = stack.shape[-1]
+    n = idx.numel()
+    k = len(candidates)
+    colour = torch.zeros((k, n, c), dtype=torch.float32, device=dev)
+    ok = torch.zeros((k, n), dtype=torch.bool, device=dev)
+    steps = torch.zeros((k, 4, n, c), dtype=torch.float32, device=dev)
+    steps_ok = torch.zeros((k, 4, n), dtype=torch.bool, device=dev)
+    dist = torch.full((k, n), float("inf"), dtype=torch.float32, device=dev)
+    for ci, ptr in enumerate(candidates):
+        has = ptr.found
+        f = torch.where(has, ptr.frame, 0)
+        x = torch.where(has, ptr.x, 0.0)  # no source: a harmless dummy position, masked below
+        y = torch.where(has, ptr.y, 0.0)
+        val, valid, exact = sample_known_torch(stack, known, f, x, y)
+        valid = valid & has
+        colour[ci] = torch.where(has[:, None], val, 0.0)
+        ok[ci] = valid
+        dist[ci] = torch.where(valid, ptr.err.to(torch.float32), float("inf"))
+        for d, (dy, dx) in enumerate(DIRECTIONS):
+            nb, _, nexact = sample_known_torch(stack, known, f, x + dx, y + dy)
+            steps[ci, d] = torch.where(has[:, None], nb - val, 0.0)
+            # a gradient only from fully known footprints: renormalised samples flatten it
+            steps_ok[ci, d] = nexact & exact & has
+    found = ok.any(dim=0)
+    best = dist.min(dim=0).values
+    weight = torch.where(ok, torch.exp(-(dist - torch.where(found, best, 0.0)) / alpha), 0.0)
+    weight = weight[:, found]
+    wsum = weight.sum(dim=0)
+    # products summed over the few candidates, not einsum: a matmul could run in TF32 on GPUs
+    fused = (weight[:, :, None] * colour[:, found]).sum(dim=0) / wsum[:, None]
+    sw = weight[:, None, :] * steps_ok[:, :, found]  # k x 4 x m
+    swsum = sw.sum(dim=0)
+    step = (sw[..., None] * steps[:, :, found]).sum(dim=0)
+    step_ok = swsum > 0
+    step = torch.where(step_ok[..., None], step / torch.where(step_ok, swsum, 1.0)[..., None],
+                       step)
+    return Gathered(idx, found, fused.to(torch.float32), step.to(torch.float32), step_ok)
+
+
+__all__ = ["gather_torch", "sample_known_torch"]

@@ -1,0 +1,124 @@
+"""Finished windows kept on disk, so an interrupted run continues where it stopped (--resume).
+
+Each finished window is saved, as it completes, beside the output in a hidden folder
+``.NAME.flowfill-resume``: the filled values of its frames inside the mask (outside it the
+output is the input), the filled overlap it hands to the next window, and its statistics. A
+manifest fingerprints the input files, mask files and options; a resumed run with anything
+different is refused. Re-running takes finished windows from the folder instead of computing
+them, re-encodes the output from the start (cheap next to filling) and deletes the folder once
+the output is committed. Files are written under a temporary name and renamed, so a kill at any
+moment leaves only complete windows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flowfill.errors import InputError
+from flowfill.io.atomic import remove_quietly
+from flowfill.options import Options
+
+VERSION = 1
+
+
+@dataclass
+class WindowRecord:
+    """What a finished window produced: per output frame the values inside its mask (m x C),
+    the same for the overlap frames handed on, and the window's statistics."""
+
+    outputs: list[np.ndarray]
+    carry: list[np.ndarray]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def fingerprint(files: frozenset[str] | set[str], options: Options, extra: dict) -> str:
+    """A digest of the files' names, sizes and modification times, the options and ``extra``."""
+    entries = []
+    for path in sorted(files):
+        try:
+            st = os.stat(path)
+            entries.append([path, st.st_size, st.st_mtime_ns])
+        except OSError:
+            entries.append([path, None, None])
+    text = json.dumps({"version": VERSION, "files": entries, "extra": extra,
+                       "options": dataclasses.asdict(options)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def folder_for(output: str) -> str:
+    """The hidden folder beside ``output`` (in its nearest existing folder, for an output
+    folder still to be made) that holds its finished windows."""
+    target = os.path.abspath(os.path.normpath(output))
+    parent = os.path.dirname(target)
+    while not os.path.isdir(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    name = os.path.relpath(target, parent).replace(os.sep, "_").replace("%", "_")
+    return os.path.join(parent, f".{name}.flowfill-resume")
+
+
+class Checkpoint:
+    """Finished windows of one run in ``folder``; ``resume`` says whether to use what is there.
+
+    Without ``resume`` an old folder is replaced when the first window is saved (not before,
+    so a run that fails on bad input leaves it alone).
+    """
+
+    def __init__(self, folder: str, digest: str, resume: bool) -> None:
+        self.folder, self.digest = folder, digest
+        self.manifest = os.path.join(folder, "manifest.json")
+        self.resumed = False
+        self._fresh = True
+        if resume and os.path.isdir(folder):
+            try:
+                with open(self.manifest) as fh:
+                    found = json.load(fh).get("digest")
+            except (OSError, ValueError):
+                found = None
+            if found != digest:
+                raise InputError(folder, "was left by a run with other input or options; "
+                                         "delete it, or run without --resume to start over")
+            self.resumed = True
+            self._fresh = False
+
+    def _path(self, start: int) -> str:
+        return os.path.join(self.folder, f"window-{start:08d}.npz")
+
+    def load(self, start: int) -> WindowRecord | None:
+        """The record of the window starting at clip frame ``start``, if one was finished."""
+        if not self.resumed:
+            return None
+        path = self._path(start)
+        if not os.path.exists(path):
+            return None
+        with np.load(path) as data:
+            n_out, n_carry = int(data["n_out"]), int(data["n_carry"])
+            outputs = [data[f"out{i}"] for i in range(n_out)]
+            carry = [data[f"carry{i}"] for i in range(n_carry)]
+            counts = json.loads(str(data["counts"]))
+        return WindowRecord(outputs, carry, counts)
+
+    def save(self, start: int, record: WindowRecord) -> None:
+        """Store the window starting at clip frame ``start`` (atomically)."""
+        if self._fresh:
+            remove_quietly(self.folder)
+            os.makedirs(self.folder)
+            with open(self.manifest, "w") as fh:
+                json.dump({"version": VERSION, "digest": self.digest}, fh)
+            self._fresh = False
+        arrays = {f"out{i}": a for i, a in enumerate(record.outputs)}
+        arrays.update({f"carry{i}": a for i, a in enumerate(record.carry)})
+        tmp = os.path.join(self.folder, f".tmp-{start:08d}.npz")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, n_out=len(record.outputs), n_carry=len(record.carry),
+                     counts=json.dumps(record.counts), **arrays)
+        os.replace(tmp, self._path(start))
+
+    def discard(self) -> None:
+        """Delete the folder (the output is complete)."""
+        remove_quietly(self.folder)
