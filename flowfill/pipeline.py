@@ -65,6 +65,10 @@ def give_back_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+COUNTS = ("hole_pixels", "filled_propagation", "filled_hallucination", "keyframes")
+"""The counters of :class:`Stats` a window adds to (and a checkpoint stores)."""
+
+
 @dataclass
 class Stats:
     """What a run did, for the CLI's closing summary; pixel counts are inside the user's mask."""
@@ -165,8 +169,7 @@ def remove_stream(
         """Fill the window; the outputs of its first ``keep`` frames and the overlap after."""
         new = len(window) - len(carry)
         if new <= 0:  # only overlap frames left: they were filled by the previous window
-            return WindowRecord(list(carry), [], {"hole_pixels": 0, "filled_propagation": 0,
-                                                  "filled_hallucination": 0, "keyframes": 0})
+            return WindowRecord(list(carry), [], dict.fromkeys(COUNTS, 0))
         refs = references.for_window(window[0].index, window[-1].index) if references else []
         result = fill_window(
             np.stack([it.frame for it in window] + [r.frame for r in refs]),
@@ -178,8 +181,8 @@ def remove_stream(
         for j in range(len(carry)):  # cross-fade the overlap from the old to the new window
             lam = (j + 1) / (len(carry) + 1)
             values[j] = (1 - lam) * carry[j] + lam * values[j]
-        counts = {"hole_pixels": 0, "filled_propagation": 0, "filled_hallucination": 0,
-                  "keyframes": len(result.keyframes)}
+        counts = dict.fromkeys(COUNTS, 0)
+        counts["keyframes"] = len(result.keyframes)
         for j in range(keep):
             n_mask = int(window[j].mask.sum())
             n_prop = int((result.propagated[j] & window[j].mask).sum())
