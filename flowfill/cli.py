@@ -92,7 +92,11 @@ scratch and reproducibly from --seed, on layered synthetic motion plus (unless
 --no-clips) DIS flows of the first 60% of the shared clips in ../shared/clips
 when they are present. Writes the checkpoint to --out and a JSON-lines log
 beside it (OUT with .log.jsonl); an existing OUT is replaced only when
-training completes. Prints the final validation record on one line."""
+training completes. After training, the decision threshold is calibrated on
+held-apart synthetic samples and the softness of the edges that cut the flow
+fill on held-apart clip flows (frames 60-70%; synthetic flows without the
+clips). --calibrate-only does just that to an existing OUT. Prints the final
+record on one line."""
 
 def add_raft_options(parser: argparse.ArgumentParser) -> None:
     """Add --raft-weights, --raft-iters and --flow-max-side (unset: None) with their help."""
@@ -243,6 +247,9 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
                     help="synthetic motion only (do not use the shared clips)")
     te.add_argument("--device", default="cpu", metavar="DEV",
                     help="auto, cpu, cuda or cuda:N (default cpu)")
+    te.add_argument("--calibrate-only", action="store_true",
+                    help="do not train: calibrate the existing checkpoint OUT again (threshold "
+                    "and softness), rewrite it and append the record to its log")
     te.add_argument("--quiet", "-q", action="store_true",
                     help="no progress; print only the final record and errors")
 
@@ -454,18 +461,20 @@ def train_edges_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from flowfill.devices import resolve_device
-    from flowfill.edges.train import train
+    from flowfill.edges.train import recalibrate, train
     from flowfill.io.atomic import check_parent
 
     config = train_edges_config(args)
     device = resolve_device(args.device)
-    if args.clips:
+    if args.clips and not args.calibrate_only:
         _check_clip_crop(config.crop)
     out = Path(args.out)
     log = out.with_suffix(".log.jsonl")
     for target in (out, log):
         if target.is_dir():
             raise InputError(target, "is a folder, not a file")
+    if args.calibrate_only and not out.is_file():
+        raise InputError(out, "no such file (--calibrate-only calibrates an existing checkpoint)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -473,8 +482,12 @@ def train_edges_command(args: argparse.Namespace) -> int:
     check_parent(str(out))
     try:
         with contextlib.redirect_stdout(sys.stderr):  # notes on skipped clips: stdout is the record
-            record = train(config, out, device=device, use_clips=args.clips, quiet=args.quiet)
-    except BaseException:  # train() writes under these names and renames at the end
+            if args.calibrate_only:
+                record = recalibrate(out, device, use_clips=args.clips, quiet=args.quiet)
+            else:
+                record = train(config, out, device=device, use_clips=args.clips,
+                               quiet=args.quiet)
+    except BaseException:  # both write under these names and rename at the end
         for temp in (out.with_name(out.name + ".tmp"), log.with_name(log.name + ".tmp")):
             temp.unlink(missing_ok=True)
         raise

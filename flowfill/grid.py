@@ -64,7 +64,9 @@ def build_system(
     """Build the masked Laplacian over the True pixels of ``unknown_mask`` (H x W bool).
 
     ``excluded_mask``: pixels that are neither unknown nor data (their links are dropped).
-    ``cut_mask``: pixels whose links are weakened to ``cut_weight`` (edges that cut smoothness).
+    ``cut_mask``: edges that cut smoothness, bool (a link touching an edge pixel keeps only
+    ``cut_weight``) or a float strength in [0, 1] per pixel (a link keeps ``1 - max`` of its two
+    ends' strengths, at least ``cut_weight``; True is strength 1).
     """
     h, w = unknown_mask.shape
     unknown = np.flatnonzero(unknown_mask)
@@ -72,7 +74,7 @@ def build_system(
     index[unknown] = np.arange(unknown.size)
     ys, xs = np.divmod(unknown, w)
     excluded = None if excluded_mask is None else excluded_mask.ravel()
-    cut = None if cut_mask is None else cut_mask.ravel()
+    cut = None if cut_mask is None else np.clip(cut_mask.ravel().astype(np.float64), 0.0, 1.0)
 
     uu = ([], [], [], [])
     uk = ([], [], [], [])
@@ -85,7 +87,7 @@ def build_system(
         p = unknown[src]
         weight = np.ones(src.size)
         if cut is not None:
-            weight[cut[p] | cut[q]] = cut_weight
+            weight = np.maximum(1.0 - np.maximum(cut[p], cut[q]), cut_weight)
         if d < 2:  # unknown-unknown links, each once
             sel = qi >= 0
             for lst, val in zip(uu, (src[sel], qi[sel], np.full(sel.sum(), d), weight[sel]),

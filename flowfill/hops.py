@@ -55,11 +55,12 @@ def edge_completer(options: Options) -> EdgeCompleter | None:
                          need_context=options.edges == "auto")
 
 
-def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> edges, or None
-    """The completer as the flow fill calls it: only the hole's neighbourhood is worked on."""
+def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> strength, or None
+    """The completer as the flow fill calls it: soft edge strength, worked out only around the
+    hole."""
     if completer is None:
         return None
-    return lambda flow, mask: completer(flow, mask, whole=False)
+    return lambda flow, mask: completer.strength(flow, mask, whole=False)
 
 
 class _Grid:

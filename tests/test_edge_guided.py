@@ -35,7 +35,9 @@ def test_the_frame_fill_cuts_at_the_edges_it_is_given():
     guided = fill.complete(flow)
     plain = fill.complete(flow, edges=False)
     assert len(seen) == 1 and (seen[0] == fill.inner).all()  # asked once, with the flow mask
-    err = lambda f: np.linalg.norm(f - flow, axis=-1)[fill.inner].mean()  # noqa: E731
+    off_band = fill.inner.copy()
+    off_band[:, 39:41] = False
+    err = lambda f: np.linalg.norm(f - flow, axis=-1)[off_band].mean()  # noqa: E731
     assert err(plain) > 0.5 and err(guided) < 0.02 * err(plain)
     assert np.array_equal(FrameFlowFill(hole, 2, 2).complete(flow), plain)
 
@@ -50,14 +52,14 @@ def _pan(n=8, h=48, w=64, speed=2, seed=0):
 
 
 class _Counter:
-    """Stands in for the edge net: counts calls, finds no edges."""
+    """Stands in for the edge net: counts the fill's calls, finds no edges."""
 
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, flow, mask, whole=True):
+    def strength(self, flow, mask, whole=True):
         self.calls += 1
-        return np.zeros(mask.shape, bool)
+        return np.zeros(mask.shape, np.float32)
 
 
 @pytest.mark.parametrize("mode", ["off", "auto", "on"])

@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from flowfill import cli
+from flowfill.complete import complete_flow
+from flowfill.edges.calibrate import SOFTNESSES, THRESHOLDS
 from flowfill.edges.canny import canny, canny_sigma, flow_edges, normalised_magnitude
 from flowfill.edges.complete import WEIGHTS, EdgeCompleter, complete_edges, load_edge_net
 from flowfill.edges.net import EdgeNet, GatedConv2d
 from flowfill.edges.synthetic import layered_flow, random_hole
-from flowfill.edges.train import THRESHOLDS, TrainConfig, precision_recall, train
+from flowfill.edges.train import TrainConfig, precision_recall, train
 from flowfill.errors import InputError
 
 H, W = 96, 128
@@ -280,7 +282,7 @@ def test_precision_recall_counts_with_tolerance():
 
 # ---------------------------------------------------------------- training and completion
 
-TINY = TrainConfig(steps=3, batch=2, crop=64, val_samples=8, log_every=1)
+TINY = TrainConfig(steps=3, batch=2, crop=64, val_samples=8, log_every=1, calibration_samples=3)
 
 
 @pytest.fixture(scope="module")
@@ -302,12 +304,18 @@ def test_training_writes_checkpoint_and_log(checkpoint):
         assert {"train_loss", "seconds", "val_loss", "val_precision", "val_recall",
                 "val_f1"} <= r.keys()
         assert 0 <= r["val_f1"] <= 1 and np.isfinite(r["train_loss"])
-    calibrated = lines[-1]  # the threshold chosen on the held-apart samples
+    calibrated = lines[-1]  # threshold and softness chosen on held-apart samples
     assert calibrated["threshold"] in THRESHOLDS and 0 <= calibrated["val_f1_at_threshold"] <= 1
+    assert calibrated["softness"] in SOFTNESSES
+    assert (calibrated["softness_source"], calibrated["softness_samples"]) == ("synthetic", 3)
+    errors = calibrated["hole_epe_by_softness"]
+    assert len(errors) == len(SOFTNESSES)
+    assert errors[f"{calibrated['softness']:g}"] == min(errors.values())
     assert record == {**lines[-2], **calibrated}
     blob = torch.load(out, map_location="cpu", weights_only=True)
-    assert {"config", "state", "train", "threshold"} <= blob.keys()
+    assert {"config", "state", "train", "threshold", "softness"} <= blob.keys()
     assert blob["threshold"] == calibrated["threshold"]
+    assert blob["softness"] == calibrated["softness"]
     assert blob["train"]["steps"] == 3 and blob["config"]["dilations"] == [2, 4, 8, 4]
 
 
@@ -348,6 +356,24 @@ def test_completed_edges_keep_known_edges_outside_the_hole(checkpoint, size):
     assert not prob[outside].any()
 
 
+def test_soft_edges_follow_the_probability(checkpoint):
+    out, _ = checkpoint
+    flow = layered_flow(np.random.default_rng(4), H, W)
+    hole = disk(H, W, H // 2, W // 2, H // 5)
+    completer = EdgeCompleter(weights=out, softness=0.05)
+    known, prob = completer.probability(flow, hole)
+    strength = completer.strength(flow, hole)
+    assert strength.dtype == np.float32 and strength.min() >= 0 and strength.max() <= 1
+    outside = ~grow(hole, 1)
+    assert np.array_equal(strength[outside], known[outside].astype(np.float32))
+    np.testing.assert_allclose(strength[hole], 1 - np.exp(-prob[hole] / 0.05), atol=1e-6)
+    assert prob[hole].any()
+    softer = EdgeCompleter(weights=out, softness=0.2).strength(flow, hole)
+    assert (softer[hole] <= strength[hole]).all() and (softer[hole] < strength[hole]).any()
+    # the fill asks without Canny of the whole frame: only the hole's region is set
+    assert not completer.strength(flow, hole, whole=False)[outside].any()
+
+
 def test_completion_without_a_hole_is_canny(checkpoint):
     out, _ = checkpoint
     flow = rect_flow()
@@ -385,6 +411,21 @@ def test_shipped_weights_complete_edges():
     assert edges[hole].any(), "the outline is carried into the hole"
 
 
+def test_shipped_soft_edges_keep_a_motion_boundary_in_the_hole():
+    if not WEIGHTS.is_file():
+        pytest.skip(f"{WEIGHTS} not trained yet")
+    completer = EdgeCompleter()
+    assert completer.softness in SOFTNESSES and completer.threshold in THRESHOLDS
+    flow = rect_flow()
+    for cy, cx in ((48, 96), (30, 66), (66, 50)):  # over the right, top and bottom sides
+        hole = disk(H, W, cy, cx, 10)
+        plain = complete_flow(flow, hole)
+        guided = complete_flow(flow, hole, completer.strength(flow, hole))
+        err_plain, err_guided = (float(np.linalg.norm(f - flow, axis=-1)[hole].mean())
+                                 for f in (plain, guided))
+        assert err_guided < 0.8 * err_plain, (cy, cx)
+
+
 # ---------------------------------------------------------------- flowfill train-edges
 
 
@@ -420,6 +461,43 @@ def test_train_edges_without_shared_clips_trains_on_synthetic_motion(tmp_path, c
     assert "skipping tennis" in err
     head = json.loads(out.with_suffix(".log.jsonl").read_text().splitlines()[0])
     assert head["real_flows"] == 0
+
+
+def test_train_edges_calibrate_only_recalibrates_a_checkpoint(checkpoint, tmp_path, capsys):
+    src, _ = checkpoint
+    out = tmp_path / "x.pt"
+    out.write_bytes(src.read_bytes())
+    log = out.with_suffix(".log.jsonl")
+    log.write_text(src.with_suffix(".log.jsonl").read_text())
+    before = torch.load(out, weights_only=True)
+    lines = log.read_text().splitlines()
+    code, stdout, err = run(["train-edges", "--calibrate-only", "--no-clips", "--out", out,
+                             "--quiet"], capsys)
+    assert code == 0, err
+    record = json.loads(stdout)
+    assert record["recalibrated"] and record["softness_samples"] == 3  # the run's config
+    assert record["threshold"] == before["threshold"]  # the same held-apart batches
+    after = torch.load(out, weights_only=True)
+    assert all(torch.equal(before["state"][k], after["state"][k]) for k in before["state"])
+    assert after["softness"] == record["softness"]
+    new_lines = log.read_text().splitlines()
+    assert new_lines[:-1] == lines and json.loads(new_lines[-1]) == record
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.log.jsonl", "x.pt"]
+
+
+def test_train_edges_calibrate_only_refuses_a_missing_or_bad_checkpoint(tmp_path, capsys):
+    missing = tmp_path / "sub" / "nope.pt"
+    code, stdout, err = run(["train-edges", "--calibrate-only", "--no-clips", "--out", missing,
+                             "--quiet"], capsys)
+    assert code == 2 and "nope.pt: no such file" in err and err.count("\n") == 1
+    assert stdout == "" and not missing.parent.exists()
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    code, stdout, err = run(["train-edges", "--calibrate-only", "--no-clips", "--out", bad,
+                             "--quiet"], capsys)
+    assert code == 2 and "bad.pt" in err and "not a flowfill edge-net checkpoint" in err
+    assert bad.read_bytes() == b"not a checkpoint"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]
 
 
 def test_train_edges_refuses_crops_taller_than_the_shared_clips(tmp_path, capsys, monkeypatch):

@@ -112,24 +112,55 @@ def _two_motions(h: int = 60, w: int = 80, split: int = 40) -> np.ndarray:
     return flow
 
 
-def test_edges_let_the_fill_jump_across_a_motion_boundary():
+def _holed_boundary() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two motions, a hole across their boundary (garbage inside it), and a two-pixel-wide
+    edge band on the boundary: (flow, hole, damaged flow, band)."""
     flow = _two_motions()
     hole = np.zeros(flow.shape[:2], bool)
     hole[15:45, 20:60] = True
     damaged = flow.copy()
     damaged[hole] = 50.0
-    edges = np.zeros_like(hole)
-    edges[:, 39:41] = True  # a two-pixel-wide edge band on the boundary
+    band = np.zeros_like(hole)
+    band[:, 39:41] = True
+    return flow, hole, damaged, band
+
+
+def test_edges_let_the_fill_jump_across_a_motion_boundary():
+    flow, hole, damaged, edges = _holed_boundary()
     plain = complete_flow(damaged, hole)
     cut = complete_flow(damaged, hole, edges)
     err_plain = np.linalg.norm(plain - flow, axis=-1)[hole].mean()
-    err_cut = np.linalg.norm(cut - flow, axis=-1)[hole]
+    off_band = hole & ~edges
+    err_cut = np.linalg.norm(cut - flow, axis=-1)[off_band]
     assert err_plain > 0.5  # the membrane blurs the two motions into each other
-    assert err_cut.mean() < 0.02 * err_plain
-    # edge pixels take the nearest non-edge value: the jump sits on the band's middle
-    np.testing.assert_allclose(cut[15:45, 39], flow[15:45, 38], atol=1e-3)
-    np.testing.assert_allclose(cut[15:45, 40], flow[15:45, 41], atol=1e-3)
+    assert err_cut.max() < 1e-3 * err_plain
+    # edge pixels keep the membrane's value: strictly between the two motions, not the hole's
+    band = cut[15:45, 39:41]
+    assert (band[..., 0] > -3.0 + 0.1).all() and (band[..., 0] < 2.0 - 0.1).all()
+    assert (band[..., 1] > 0.05).all() and (band[..., 1] < 0.95).all()
     np.testing.assert_array_equal(cut[~hole], damaged[~hole])
+
+
+def test_soft_edges_cut_in_proportion_to_their_strength():
+    flow, hole, damaged, edges = _holed_boundary()
+    band = edges.astype(np.float32)
+    off_band = hole & (band == 0)
+    errors = []
+    for strength in (0.0, 0.5, 0.9, 0.999, 1.0):
+        out = complete_flow(damaged, hole, strength * band)
+        errors.append(float(np.linalg.norm(out - flow, axis=-1)[off_band].mean()))
+        np.testing.assert_array_equal(out[~hole], damaged[~hole])
+    assert errors == sorted(errors, reverse=True) and errors[0] > 10 * errors[3]
+    # strength 0 is the plain membrane; strength 1 is the bool edge
+    np.testing.assert_array_equal(complete_flow(damaged, hole, 0 * band),
+                                  complete_flow(damaged, hole))
+    np.testing.assert_allclose(complete_flow(damaged, hole, band),
+                               complete_flow(damaged, hole, band > 0), atol=1e-6)
+    # a faint edge everywhere (no boundary) barely moves a smooth fill
+    smooth = np.zeros_like(flow)
+    smooth[..., 0] = np.linspace(-2, 2, flow.shape[1])[None]
+    faint = np.full(hole.shape, 0.3, np.float32)
+    np.testing.assert_allclose(complete_flow(smooth, hole, faint)[hole], smooth[hole], atol=1e-4)
 
 
 def test_a_region_fenced_off_by_edges_takes_its_surroundings_value():

@@ -18,8 +18,8 @@ from flowfill.masks import flow_mask
 class FrameFlowFill:
     """Per frame: the flow mask, and the wider ring where object-like flow is also cut away.
 
-    ``edges``: an edge completer ``(flow, mask) -> bool edges`` (e.g. the edge net); without
-    it the fill is the plain membrane.
+    ``edges``: an edge completer ``(flow, mask) -> edges`` (bool, or soft strength in [0, 1],
+    e.g. :meth:`EdgeCompleter.strength`); without it the fill is the plain membrane.
     """
 
     def __init__(self, hole: np.ndarray, inner_px: int, outer_px: int,
@@ -44,6 +44,6 @@ class FrameFlowFill:
                 fill = MembraneFill(mask)
         if edges and self.edges is not None and not fill.empty and not fill.full:
             cut = self.edges(flow, mask)
-            if (cut & mask).any():
+            if np.any(cut[mask]):
                 return MembraneFill(mask, cut)(flow)[0]
         return fill(flow)[0]

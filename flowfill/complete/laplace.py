@@ -3,16 +3,20 @@
 With edges (ALGORITHM.md §4.2, solved properly): links touching an edge pixel keep only a
 vanishing weight, so the flow may jump across a completed motion boundary, yet every region
 fenced off by edges (a floating island that touches no known pixel) still takes a definite
-value, that of its surroundings, instead of lsqr's minimum-norm zero. One sparse LU per mask and
-edge map solves both components (and every flow sharing them). Edge pixels themselves then take
-the value of the nearest non-edge pixel, so the jump is sharp and sits on the edge's middle.
+value, that of its surroundings, instead of lsqr's minimum-norm zero. Edges may also be a soft
+strength in [0, 1] (the edge net's probability, calibrated): a link keeps one minus the
+stronger of its two ends, so a likely boundary cuts almost fully and a doubtful one only
+loosens the membrane. One sparse LU per mask and edge map solves both components (and every
+flow sharing them). Edge pixels keep the membrane's value (the mean of their neighbours across
+the jump): copying the nearest non-edge value instead, as this module first did, raised hole
+end-point error on the shared clips' flows for true and completed edges alike
+(benchmarks/edges.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import ndimage
 from scipy.sparse.linalg import splu
 
 from flowfill.grid import build_system
@@ -22,16 +26,14 @@ class MembraneFill:
     """The factorised Laplace system of one mask, reusable for every flow on that frame's grid.
 
     Inside ``mask`` each flow component becomes the harmonic interpolation of the flow around
-    it (Neumann at the image border). Links touching an ``edges`` pixel carry (almost) no
-    smoothness, so the fill may jump across a motion boundary; edge pixels take the value of
-    the nearest pixel off the edges.
+    it (Neumann at the image border). ``edges``: bool H x W, or a float strength in [0, 1];
+    links touching an edge pixel carry (almost) no smoothness (a soft edge weakens them), so
+    the fill may jump across a motion boundary.
     """
 
     def __init__(self, mask: np.ndarray, edges: np.ndarray | None = None) -> None:
         self.mask = mask
-        self.edges = None if edges is None else edges & mask
-        if self.edges is not None and not self.edges.any():
-            self.edges = None
+        self.edges = None if edges is None or not np.any(edges) else edges
         self.empty = not mask.any()
         self.full = bool(mask.all())
         if self.empty or self.full:
@@ -56,20 +58,8 @@ class MembraneFill:
         for k, f in enumerate(flows):
             g = f.reshape(h * w, 2).copy()
             g[self.system.unknown] = solution[:, 2 * k : 2 * k + 2]
-            g = g.reshape(h, w, 2)
-            if self.edges is not None:
-                g[self.edges] = g[self._nearest[0], self._nearest[1]]
-            out.append(g.astype(np.float32))
+            out.append(g.reshape(h, w, 2).astype(np.float32))
         return out
-
-    @property
-    def _nearest(self) -> tuple[np.ndarray, np.ndarray]:
-        """Row and column of the nearest non-edge pixel of each edge pixel in the mask."""
-        if not hasattr(self, "_nearest_idx"):
-            idx = ndimage.distance_transform_edt(self.edges, return_distances=False,
-                                                 return_indices=True)
-            self._nearest_idx = (idx[0][self.edges], idx[1][self.edges])
-        return self._nearest_idx
 
 
 def complete_flows(

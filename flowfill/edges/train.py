@@ -5,8 +5,8 @@ hand, of DIS flows of their first 60% of frames (the rest is held apart for the 
 with holes of object, blob and scratch shapes, half of them moved onto a motion boundary. The
 target is Canny of the whole (unmasked) flow magnitude, grown to three pixels across; the loss,
 inside the region the net decides, is binary cross-entropy with edge pixels up-weighted plus a
-soft Dice term (edges are a few percent of it). The decision threshold is then calibrated on
-held-apart synthetic samples.
+soft Dice term (edges are a few percent of it). The decision threshold and the softness with
+which probabilities cut the flow fill are then calibrated on held-apart data (``calibrate.py``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class TrainConfig:
     every boundary, and a hole with none teaches only that nothing is there)."""
     pos_weight: float = 3.0
     """Weight of edge pixels in the cross-entropy (a threshold is calibrated afterwards)."""
+    calibration_samples: int = 40
+    """Synthetic flows the softness is calibrated on when the shared clips are absent."""
 
 
 @dataclass
@@ -188,32 +190,6 @@ def evaluate_net(net: EdgeNet, batches: list[tuple[torch.Tensor, ...]]) -> dict[
             "f1": 2 * prec * rec / max(prec + rec, 1e-9)}
 
 
-THRESHOLDS = tuple(np.round(np.arange(0.3, 0.96, 0.05), 2))
-
-
-def choose_threshold(net: EdgeNet, batches: list[tuple[torch.Tensor, ...]]) -> tuple[float, float]:
-    """The probability threshold with the best edge F1 on held-apart batches, and that F1.
-
-    Up-weighted edge pixels make the net over-predict at 0.5; a false edge cuts the flow fill where
-    it should be smooth, so the decision point is calibrated once, on data it never trained on.
-    """
-    net.eval()
-    counts = np.zeros((len(THRESHOLDS), 4))
-    with torch.inference_mode():
-        for x, _, region, truth in batches:
-            prob = torch.sigmoid(net(x)).cpu().numpy()
-            for b in range(len(prob)):
-                reg, tru = region[b, 0].cpu().numpy() > 0, truth[b, 0].cpu().numpy()
-                for i, th in enumerate(THRESHOLDS):
-                    counts[i] += precision_recall(prob[b, 0] >= th, tru, reg)
-    net.train()
-    prec = counts[:, 0] / np.maximum(counts[:, 1], 1)
-    rec = counts[:, 2] / np.maximum(counts[:, 3], 1)
-    f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-9)
-    best = int(np.argmax(f1))
-    return float(THRESHOLDS[best]), float(f1[best])
-
-
 def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
           use_clips: bool = True, quiet: bool = True) -> dict[str, float]:
     """Train from scratch and write the checkpoint to ``out`` and a JSON-lines log beside it."""
@@ -223,9 +199,7 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     real, silhouettes = shared_training_data(quiet) if use_clips else ([], [])
-    val_rng = np.random.default_rng(10_000 + config.seed)  # held-apart synthetic samples
-    val = [prepare([draw_sample(val_rng, config.crop, [], [], 0.0, 0.5)
-                    for _ in range(8)], dev) for _ in range(config.val_samples // 8)]
+    val = validation_batches(config, dev)  # held-apart synthetic samples
     net = EdgeNet(config.widths, config.blocks, config.dilations).to(dev).train()
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     warm = max(1, config.steps // 20)
@@ -266,14 +240,73 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
                 log.write(json.dumps(record) + "\n")
                 log.flush()
         bar.close()
-        threshold, f1 = choose_threshold(net, val)
-        record.update({"threshold": threshold, "val_f1_at_threshold": round(f1, 4)})
-        log.write(json.dumps({"threshold": threshold, "val_f1_at_threshold": round(f1, 4)})
-                  + "\n")
+        net.eval()
+        calibrated = calibrate(net, val, config, use_clips, quiet)
+        record.update(calibrated)
+        log.write(json.dumps(calibrated) + "\n")
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     tmp = out.with_name(out.name + ".tmp")
     torch.save({"config": net.config, "state": state, "train": asdict(config),
-                "threshold": threshold}, tmp)
+                "threshold": calibrated["threshold"], "softness": calibrated["softness"]}, tmp)
     tmp.replace(out)
     tmp_log.replace(log_path)
     return record
+
+
+def validation_batches(config: TrainConfig, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+    """The held-apart synthetic batches of a run: validation during training, threshold after."""
+    val_rng = np.random.default_rng(10_000 + config.seed)
+    return [prepare([draw_sample(val_rng, config.crop, [], [], 0.0, 0.5)
+                     for _ in range(8)], device) for _ in range(config.val_samples // 8)]
+
+
+def calibrate(net: EdgeNet, val: list[tuple[torch.Tensor, ...]], config: TrainConfig,
+              use_clips: bool = True, quiet: bool = True) -> dict:
+    """Threshold (best F1 on ``val``) and softness (lowest hole end-point error of the fill on
+    held-apart flows) of a trained net, as the record the log and checkpoint keep."""
+    from flowfill.edges.calibrate import choose_softness, choose_threshold, softness_samples
+    from flowfill.edges.complete import EdgeCompleter
+
+    threshold, f1 = choose_threshold(net, val)
+    source, samples = softness_samples(use_clips, config.calibration_samples, quiet)
+    completer = EdgeCompleter(next(net.parameters()).device, net=net, threshold=threshold)
+    softness, errors = choose_softness(completer, samples)
+    return {"threshold": threshold, "val_f1_at_threshold": round(f1, 4), "softness": softness,
+            "softness_source": source, "softness_samples": len(samples),
+            "hole_epe_by_softness": {f"{k:g}": round(v, 4) for k, v in errors.items()}}
+
+
+def recalibrate(path: Path, device: str | torch.device = "cpu", use_clips: bool = True,
+                quiet: bool = True) -> dict:
+    """Calibrate an existing checkpoint again (threshold and softness) without training: the
+    checkpoint is rewritten with them and the record appended to its log, both atomically."""
+    from flowfill.errors import InputError
+
+    path = Path(path)
+    dev = torch.device(device)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        net = EdgeNet(tuple(blob["config"]["widths"]), int(blob["config"]["blocks"]),
+                      tuple(blob["config"]["dilations"]))
+        net.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+        fields = TrainConfig.__dataclass_fields__
+        config = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                                for k, v in blob.get("train", {}).items() if k in fields})
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+        raise InputError(str(path), f"not a flowfill edge-net checkpoint ({exc})") from exc
+    net = net.to(dev).eval()
+    torch.manual_seed(config.seed)
+    calibrated = {"recalibrated": True,
+                  **calibrate(net, validation_batches(config, dev), config, use_clips, quiet)}
+    blob.update(threshold=calibrated["threshold"], softness=calibrated["softness"])
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    log_path = path.with_suffix(".log.jsonl")
+    tmp_log = log_path.with_name(log_path.name + ".tmp")
+    old = log_path.read_text() if log_path.is_file() else ""
+    tmp_log.write_text(old + json.dumps(calibrated) + "\n")
+    tmp.replace(path)
+    tmp_log.replace(log_path)
+    return calibrated
