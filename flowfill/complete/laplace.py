@@ -16,7 +16,6 @@ end-point error on the shared clips' flows for true and completed edges alike
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from flowfill.grid import build_system
@@ -38,12 +37,11 @@ class MembraneFill:
         self.full = bool(mask.all())
         if self.empty or self.full:
             return
+        # A cut link keeps build_system's cut_weight (> 0), and every part of a mask that is not
+        # the whole frame borders a known pixel, so nothing floats: an island fenced off by
+        # edges hangs on its weak links and takes its surroundings' value.
         self.system = build_system(mask, cut_mask=self.edges)
-        a = self.system.A
-        anchored = self.system.anchored()
-        if not anchored.all():  # components fenced off by edges: pin them weakly to zero motion
-            a = a + sp.diags((~anchored) * 1e-6)
-        self.lu = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A")
+        self.lu = splu(self.system.A.tocsc(), permc_spec="MMD_AT_PLUS_A")
 
     def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
         """Complete each H x W x 2 flow (all solved together, one right-hand side per component)."""

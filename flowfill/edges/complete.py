@@ -46,20 +46,28 @@ def load_edge_net(weights: str | Path | None = None, device: str | torch.device 
     key = (str(path.resolve()) if path.exists() else str(path), str(dev), stamp)
     with _lock:
         if key not in _cache:
-            if not path.is_file():
-                raise InputError(str(path), "edge-net weights not found")
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                net = EdgeNet(widths=tuple(blob["config"]["widths"]),
-                              blocks=int(blob["config"]["blocks"]),
-                              dilations=tuple(blob["config"]["dilations"]))
-                net.load_state_dict({k: v.float() for k, v in blob["state"].items()})
-                net.threshold = float(blob.get("threshold", THRESHOLD))
-                net.softness = float(blob.get("softness", SOFTNESS))
-            except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
-                raise InputError(str(path), f"not a flowfill edge-net checkpoint ({exc})") from exc
+            _, net = read_checkpoint(path)
             _cache[key] = net.to(dev).eval()
         return _cache[key]
+
+
+def read_checkpoint(path: Path) -> tuple[dict, EdgeNet]:
+    """The checkpoint's contents and its net on the CPU, with the calibrated ``threshold`` and
+    ``softness`` set (defaults for a checkpoint that names none); InputError naming ``path``
+    when it is missing or not an edge-net checkpoint."""
+    if not path.is_file():
+        raise InputError(str(path), "edge-net weights not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        net = EdgeNet(widths=tuple(blob["config"]["widths"]),
+                      blocks=int(blob["config"]["blocks"]),
+                      dilations=tuple(blob["config"]["dilations"]))
+        net.load_state_dict({k: v.float() for k, v in blob["state"].items()})
+        net.threshold = float(blob.get("threshold", THRESHOLD))
+        net.softness = float(blob.get("softness", SOFTNESS))
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+        raise InputError(str(path), f"not a flowfill edge-net checkpoint ({exc})") from exc
+    return blob, net
 
 
 def batch_magnitude(flow: torch.Tensor, known: torch.Tensor) -> torch.Tensor:

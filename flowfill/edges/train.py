@@ -280,21 +280,17 @@ def recalibrate(path: Path, device: str | torch.device = "cpu", use_clips: bool 
                 quiet: bool = True) -> dict:
     """Calibrate an existing checkpoint again (threshold and softness) without training: the
     checkpoint is rewritten with them and the record appended to its log, both atomically."""
+    from flowfill.edges.complete import read_checkpoint
     from flowfill.errors import InputError
 
     path = Path(path)
     dev = torch.device(device)
+    blob, net = read_checkpoint(path)
+    fields = TrainConfig.__dataclass_fields__
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        net = EdgeNet(tuple(blob["config"]["widths"]), int(blob["config"]["blocks"]),
-                      tuple(blob["config"]["dilations"]))
-        net.load_state_dict({k: v.float() for k, v in blob["state"].items()})
-        fields = TrainConfig.__dataclass_fields__
         config = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
                                 for k, v in blob.get("train", {}).items() if k in fields})
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
+    except (AttributeError, TypeError) as exc:  # a "train" record that is not a mapping
         raise InputError(str(path), f"not a flowfill edge-net checkpoint ({exc})") from exc
     net = net.to(dev).eval()
     torch.manual_seed(config.seed)
