@@ -6,12 +6,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from flowfill.errors import InputError
+from flowfill.errors import Cancelled, InputError
 from flowfill.options import Options
 from flowfill.pipeline import Stats, remove_stream
 from flowfill.references import ReferenceFrames
+from flowfill.shot import NeedFrames, Shot
 
-__all__ = ["InputError", "Options", "ReferenceFrames", "Stats", "remove", "remove_stream"]
+__all__ = ["Cancelled", "InputError", "NeedFrames", "Options", "ReferenceFrames", "Shot",
+           "Stats", "remove", "remove_stream"]
 __version__ = "0.1.0"
 
 
@@ -20,9 +22,10 @@ def remove(
     masks: Iterable[np.ndarray] | np.ndarray,
     **options: object,
 ) -> np.ndarray:
-    """Fill ``masks`` (bool H x W, True = remove) in ``frames`` (float32 H x W x 3).
+    """Fill ``masks`` (bool H x W, True = remove) in ``frames`` (float32 H x W x 3, or
+    H x W x 4 whose alpha comes back unchanged).
 
-    Returns the completed clip as float32 N x H x W x 3; outside the masks it equals the input.
+    Returns the completed clip as float32 N x H x W x C; outside the masks it equals the input.
     Keyword options are the fields of :class:`flowfill.Options` (plus ``stats=Stats()``).
     A clip longer than a window also gets reference frames picked across it (see Options).
     """

@@ -1,6 +1,6 @@
 """The ``flowfill`` command: ``flowfill remove`` runs a clip through the pipeline to a file;
 ``flowfill flow`` writes the optical flow between two images; ``flowfill train-edges`` trains
-the flow-edge completion net."""
+the flow-edge completion net; ``flowfill serve`` runs the render server for host plugins."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from flowfill.io import FrameSink, open_frames, open_masks, open_sink, source_fi
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
 from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
-from flowfill.pipeline import Stats, remove_stream
+from flowfill.pipeline import Stats, bound_heap, remove_stream
 from flowfill.progress import Progress
 from flowfill.references import ReferenceFrames
 from flowfill.resume import Checkpoint, fingerprint, folder_for
+from flowfill.server.command import add_serve_parser, serve_command
 from flowfill.window import flow_estimator
 
 PROG = "flowfill"
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="quality and speed benchmark (see flowfill evaluate --help)",
         add_help=False,
     )
+    add_serve_parser(commands)
     return parser
 
 
@@ -331,6 +333,7 @@ def remove_command(args: argparse.Namespace) -> int:
     ``--resume``.
     """
     started = time.perf_counter()
+    bound_heap()  # a process-wide allocator setting: the command's to make, not the library's
     options, source, masks, fps, estimator = _prepare(args)
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
     progress = Progress(enabled=show_bars, total=source.info.count)
@@ -531,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return flow_command(args)
         if args.command == "train-edges":
             return train_edges_command(args)
+        if args.command == "serve":
+            return serve_command(args)
         return remove_command(args)
     except (InputError, _UsageError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

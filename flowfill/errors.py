@@ -12,3 +12,7 @@ class InputError(Exception):
         self.path = None if path is None else os.fspath(path)
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(self.problem if self.path is None else f"{self.path}: {self.problem}")
+
+
+class Cancelled(Exception):
+    """The caller's cancel check asked the run to stop (a host's abort, a closed client)."""

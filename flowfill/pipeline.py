@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import time
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,7 @@ from flowfill.flow import FlowEstimator
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, scaled_px
 from flowfill.options import Options
-from flowfill.progress import Progress
+from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
 from flowfill.references import ReferenceFrames
 from flowfill.resume import Checkpoint, WindowRecord
 from flowfill.shots import CutDetector
@@ -33,7 +34,9 @@ from flowfill.timing import StageClock
 from flowfill.window import fill_window, flow_estimator
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
+    """glibc, looked up on first use (nothing is loaded or changed at import)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt, libc.malloc_trim  # noqa: B018 - both exist only in glibc
@@ -42,7 +45,6 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
-_LIBC = _glibc()
 M_MMAP_THRESHOLD = -3
 MMAP_FROM = 1 << 20
 """Blocks from this size up are mapped and unmapped on their own. glibc's default threshold
@@ -53,16 +55,21 @@ fixed here)."""
 
 
 def bound_heap() -> None:
-    """Fix glibc's mmap threshold, so memory freed after a window goes back to the OS."""
-    if _LIBC is not None:
-        _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
+    """Fix glibc's mmap threshold, so memory freed after a window goes back to the OS.
+
+    A process-wide allocator setting: the ``flowfill`` command calls it; the library never does
+    (a host embedding flowfill keeps its own allocator tuning)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
 
 
 def give_back_memory() -> None:
     """Collect cycles and hand the heap freed by a finished window back to the OS."""
     gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 COUNTS = ("hole_pixels", "filled_propagation", "filled_hallucination", "keyframes")
@@ -95,9 +102,35 @@ class Item:
     """A validated frame of the clip with its masks."""
 
     index: int
-    frame: np.ndarray
+    frame: np.ndarray  # H x W x 3 or 4 float32; a 4th channel (alpha) passes through untouched
     mask: np.ndarray  # what the output replaces (the user's mask, grown by --grow)
     hole: np.ndarray  # what is treated as unknown (mask dilated by --dilate)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The colour channels the stages work on."""
+        return self.frame[..., :3]
+
+
+def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
+              shape: tuple[int, int] | None = None) -> Item:
+    """Check one frame and mask (against ``shape``, the clip's H x W, if known) and prepare
+    its masks: the one the output replaces (grown by ``grow``) and the hole (dilated)."""
+    frame = np.asarray(frame, dtype=np.float32)
+    mask = np.asarray(mask).astype(bool, copy=False)
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise InputError(None, f"frame {index} has shape {frame.shape}, expected H x W x 3 "
+                               "(RGB) or H x W x 4 (RGBA)")
+    shape = shape or frame.shape[:2]
+    if frame.shape[:2] != shape:
+        raise InputError(None, f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
+                               f"earlier frames are {shape[1]}x{shape[0]}")
+    if mask.shape != shape:
+        raise InputError(None, f"mask {index} is {mask.shape[1]}x{mask.shape[0]} but the frame "
+                               f"is {shape[1]}x{shape[0]}")
+    grown = dilate(mask, options.grow)
+    px = options.dilate if options.dilate is not None else scaled_px(5, shape)
+    return Item(index, frame, grown, dilate(grown, px))
 
 
 def prepared(
@@ -112,28 +145,67 @@ def prepared(
         if frame is None or mask is None:
             what = "frames" if frame is None else "masks"
             raise InputError(None, f"ran out of {what} at frame {i}: frame and mask counts differ")
-        frame = np.asarray(frame, dtype=np.float32)
-        mask = np.asarray(mask).astype(bool, copy=False)
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise InputError(None, f"frame {i} has shape {frame.shape}, expected H x W x 3")
-        if shape is None:
-            shape = frame.shape[:2]
-        if frame.shape[:2] != shape:
-            raise InputError(None, f"frame {i} is {frame.shape[1]}x{frame.shape[0]}, "
-                                   f"earlier frames are {shape[1]}x{shape[0]}")
-        if mask.shape != shape:
-            raise InputError(None, f"mask {i} is {mask.shape[1]}x{mask.shape[0]} but the frame "
-                                   f"is {shape[1]}x{shape[0]}")
-        grown = dilate(mask, options.grow)
-        px = options.dilate if options.dilate is not None else scaled_px(5, shape)
-        item = Item(i, frame, grown, dilate(grown, px))
+        item = make_item(i, frame, mask, options, shape)
+        shape = item.frame.shape[:2]
         if detect_cuts:
-            detector.push(frame, item.hole)
+            detector.push(item.rgb, item.hole)
         if pending is not None:
             yield pending, detect_cuts and detector.is_cut(pending.index)
         pending = item
     if pending is not None:
         yield pending, detect_cuts and detector.is_cut(pending.index, final=True)
+
+
+@dataclass
+class WindowValues:
+    """A window's fill before any cross-fade: per frame the values inside its mask (m x 3),
+    how many pixels of it came from other frames, and how many keyframes were invented."""
+
+    values: list[np.ndarray]
+    propagated: list[int]
+    keyframes: int
+
+
+def fill_values(
+    window: list[Item], options: Options, progress: Progress, estimator: FlowEstimator,
+    clock: StageClock, references: ReferenceFrames | None = None, count_from: int = 0,
+) -> WindowValues:
+    """Fill one window of a shot (with the shot's references outside it as extra sources)."""
+    refs = references.for_window(window[0].index, window[-1].index) if references else []
+    result = fill_window(
+        np.stack([it.rgb for it in window] + [r.frame[..., :3] for r in refs]),
+        np.stack([it.hole for it in window] + [r.hole for r in refs]),
+        options, progress, count_from=count_from, estimator=estimator, clock=clock,
+        references=len(refs),
+    )
+    return WindowValues(
+        [result.frames[j][it.mask] for j, it in enumerate(window)],
+        [int((result.propagated[j] & it.mask).sum()) for j, it in enumerate(window)],
+        len(result.keyframes),
+    )
+
+
+def cross_fade(carry: list[np.ndarray], values: list[np.ndarray]) -> list[np.ndarray]:
+    """The window's values with its first ``len(carry)`` frames (the overlap with the previous
+    window) blended from the previous window's values to its own, linearly."""
+    out = list(values)
+    for j in range(len(carry)):
+        out[j] = fade(carry[j], values[j], j, len(carry))
+    return out
+
+
+def fade(previous: np.ndarray, own: np.ndarray, j: int, overlap: int) -> np.ndarray:
+    """Position ``j`` of an overlap of ``overlap`` frames: weight (j + 1) / (overlap + 1) on the
+    new window's value, the rest on the previous window's."""
+    lam = (j + 1) / (overlap + 1)
+    return (1 - lam) * previous + lam * own
+
+
+def composite(item: Item, values: np.ndarray) -> np.ndarray:
+    """The output frame: the input with its mask's colour replaced (alpha untouched)."""
+    out = item.frame.copy()
+    out[item.mask, :3] = values
+    return out
 
 
 def remove_stream(
@@ -145,20 +217,25 @@ def remove_stream(
     estimator: FlowEstimator | None = None,
     references: ReferenceFrames | None = None,
     checkpoint: Checkpoint | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancelled: CancelCheck | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the completed frames in order, holding only a bounded window in memory.
 
-    ``frames``: float32 H x W x 3; ``masks``: bool H x W, True = remove. The output has the
-    input's scale (float values above 1 survive) and equals it outside the masks.
+    ``frames``: float32 H x W x 3, or H x W x 4 whose 4th channel (alpha) comes back
+    unchanged; ``masks``: bool H x W, True = remove. The output has the input's scale (float
+    values above 1 survive) and equals it outside the masks.
     ``estimator``: the flow backend, if already built (default: from ``options``).
     ``references``: long-range source frames of the whole clip (``ReferenceFrames.scan``).
     ``checkpoint``: finished windows are saved there, and taken from there when resuming.
+    ``on_progress(stage, done, total)``: called as each stage advances (frames of the clip,
+    or iterations of a fill; ``total`` None when unknown). ``cancelled()``: polled at every
+    progress step; once it returns True the run stops by raising :class:`flowfill.Cancelled`.
     """
     options = (options or Options()).validated()
-    progress = progress or Progress(enabled=False)
+    progress = hooked(progress or Progress(enabled=False), on_progress, cancelled)
     stats = stats if stats is not None else Stats()
     t0 = time.perf_counter()
-    bound_heap()
     if estimator is None:  # loaded once (RAFT weights), shared by every window
         estimator = flow_estimator(options)
     edge_completer(options)  # a bad --edge-weights fails here, before any frame is read
@@ -167,28 +244,18 @@ def remove_stream(
 
     def compute(keep: int) -> WindowRecord:
         """Fill the window; the outputs of its first ``keep`` frames and the overlap after."""
-        new = len(window) - len(carry)
-        if new <= 0:  # only overlap frames left: they were filled by the previous window
+        if len(window) <= len(carry):  # only overlap frames left: the last window filled them
             return WindowRecord(list(carry), [], dict.fromkeys(COUNTS, 0))
-        refs = references.for_window(window[0].index, window[-1].index) if references else []
-        result = fill_window(
-            np.stack([it.frame for it in window] + [r.frame for r in refs]),
-            np.stack([it.hole for it in window] + [r.hole for r in refs]),
-            options, progress, count_from=len(carry), estimator=estimator, clock=stats.clock,
-            references=len(refs),
-        )
-        values = [result.frames[j][it.mask] for j, it in enumerate(window)]
-        for j in range(len(carry)):  # cross-fade the overlap from the old to the new window
-            lam = (j + 1) / (len(carry) + 1)
-            values[j] = (1 - lam) * carry[j] + lam * values[j]
+        filled = fill_values(window, options, progress, estimator, stats.clock, references,
+                             count_from=len(carry))
+        values = cross_fade(carry, filled.values)
         counts = dict.fromkeys(COUNTS, 0)
-        counts["keyframes"] = len(result.keyframes)
+        counts["keyframes"] = filled.keyframes
         for j in range(keep):
             n_mask = int(window[j].mask.sum())
-            n_prop = int((result.propagated[j] & window[j].mask).sum())
             counts["hole_pixels"] += n_mask
-            counts["filled_propagation"] += n_prop
-            counts["filled_hallucination"] += n_mask - n_prop
+            counts["filled_propagation"] += filled.propagated[j]
+            counts["filled_hallucination"] += n_mask - filled.propagated[j]
         return WindowRecord(values[:keep], values[keep:], counts)
 
     def run_window(final: bool) -> Iterator[np.ndarray]:
@@ -200,17 +267,15 @@ def remove_stream(
             stats.resumed_frames += keep
             progress.bar("resumed").update(keep)
         else:
+            check_cancelled(cancelled)
             record = compute(keep)
             give_back_memory()
             if checkpoint is not None and len(window) > len(carry):
                 checkpoint.save(start, record)
         stats.add(record.counts)
         for j in range(keep):
-            it = window[j]
-            out = it.frame.copy()
-            out[it.mask] = record.outputs[j]
             stats.frames += 1
-            yield out
+            yield composite(window[j], record.outputs[j])
         carry = [] if final else record.carry
         window = [] if final else window[keep:]
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Protocol
+
+from flowfill.errors import Cancelled
+
+ProgressCallback = Callable[[str, int, "int | None"], None]
+"""``on_progress(stage, done, total)``: a stage reached ``done`` of ``total`` (None: unknown)."""
+CancelCheck = Callable[[], bool]
+"""``cancelled()``: True once the caller wants the run stopped."""
 
 
 class Bar(Protocol):
@@ -53,3 +61,57 @@ class _NullBar:
 
     def close(self) -> None:
         pass
+
+
+def check_cancelled(cancelled: CancelCheck | None) -> None:
+    """Raise :class:`Cancelled` if the caller's check says so."""
+    if cancelled is not None and cancelled():
+        raise Cancelled("cancelled")
+
+
+def hooked(progress: Progress, on_progress: ProgressCallback | None,
+           cancelled: CancelCheck | None) -> Progress:
+    """``progress`` with every bar step also reported to ``on_progress`` and checked against
+    ``cancelled`` (so a run stops within one step of a cancel); ``progress`` itself if neither."""
+    if on_progress is None and cancelled is None:
+        return progress
+    return _HookedProgress(progress, on_progress, cancelled)
+
+
+class _HookedProgress(Progress):
+    def __init__(self, inner: Progress, on_progress: ProgressCallback | None,
+                 cancelled: CancelCheck | None) -> None:
+        super().__init__(enabled=False, total=inner.total)
+        self.inner = inner
+        self.on_progress = on_progress
+        self.cancelled = cancelled
+
+    def bar(self, stage: str, total: int | None = None, unit: str = "f") -> Bar:
+        if stage not in self._bars:
+            self._bars[stage] = _HookedBar(self, stage, self.inner.bar(stage, total, unit),
+                                           self.total if total is None else total)
+        return self._bars[stage]
+
+    def done(self, stage: str) -> None:
+        self._bars.pop(stage, None)
+        self.inner.done(stage)
+
+    def close(self) -> None:
+        self._bars.clear()
+        self.inner.close()
+
+
+class _HookedBar:
+    def __init__(self, owner: _HookedProgress, stage: str, inner: Bar, total: int | None) -> None:
+        self.owner, self.stage, self.inner, self.total = owner, stage, inner, total
+        self.count = 0
+
+    def update(self, n: int = 1) -> None:
+        self.inner.update(n)
+        self.count += n
+        if self.owner.on_progress is not None:
+            self.owner.on_progress(self.stage, self.count, self.total)
+        check_cancelled(self.owner.cancelled)
+
+    def close(self) -> None:
+        self.inner.close()

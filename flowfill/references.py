@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowfill.options import Options
+from flowfill.plan import shots_from_cuts
 from flowfill.progress import Progress
 
 Opener = Callable[[], tuple[Iterable[np.ndarray], Iterable[np.ndarray]]]
@@ -75,8 +76,7 @@ class ReferenceFrames:
                 cuts.append(item.index)
             bar.update(1)
         progress.done("scan")
-        bounds = [0, *cuts, len(areas)]
-        shots = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        shots = shots_from_cuts(len(areas), cuts)
         wanted = set(pick(np.asarray(areas), shots, options.reference_frames, options.window))
         refs: list[Reference] = []
         if wanted:
