@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-# OpenCV reads this when it first meets an EXR file, so it must be set before any EXR use.
-os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+import cv2
+import numpy as np
 
-import contextlib  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from flowfill.errors import InputError  # noqa: E402
+from flowfill.errors import InputError
 
 FFMPEG_IMAGE_EXTS = frozenset({".dpx"})
 """Image formats OpenCV lacks, read and written one frame at a time through FFmpeg (PyAV)."""
@@ -57,6 +53,13 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTS
 
 
+def _enable_exr() -> None:
+    """Let OpenCV read and write EXR. It reads this variable when it first meets an EXR file,
+    so it is set just before the first image is coded, never at import (a host embedding
+    flowfill keeps its environment until flowfill actually codes an image)."""
+    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+
+
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's own warnings (e.g. about truncated files): we raise our own errors."""
@@ -86,6 +89,7 @@ def read_raw(path: str | os.PathLike) -> np.ndarray:
     if data.size == 0:
         raise InputError(path, "empty file: not an image")
     try:
+        _enable_exr()
         with _quiet_opencv():
             pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -204,6 +208,7 @@ def encode_image(rgb: np.ndarray, ext: str, dtype: str, bits: int | None = None)
         params = [cv2.IMWRITE_JPEG_QUALITY, 95]
     elif ext.lower() == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # lossless
+    _enable_exr()
     with _quiet_opencv():
         ok, data = cv2.imencode(ext, bgr, params)
     if not ok:

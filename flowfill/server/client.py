@@ -74,7 +74,11 @@ class Client:
         hello = {"op": "hello", "version": protocol.VERSION, "client": f"flowfill {__version__}"}
         if token:
             hello["token"] = token
-        self.info = self.call(hello)[0]
+        try:
+            self.info = self.call(hello)[0]
+        except BaseException:
+            self.sock.close()
+            raise
         self.shm = transport == "shm" and bool(self.info["capabilities"].get("shm"))
 
     # -- plumbing --------------------------------------------------------------------------

@@ -184,7 +184,9 @@ class _Connection:
                     self.fail({}, "bad-request", str(err))
                     return
                 self.dispatch(header, payload)
-                if header.get("op") == "shutdown" and self.greeted:
+                if header.get("op") in ("hello", "shutdown") and not self.greeted:
+                    return  # refused version or token: nothing more to say
+                if header.get("op") == "shutdown":
                     return
         except (protocol.Closed, ConnectionError, OSError):
             pass  # the client went away: its shots go with it

@@ -1,0 +1,81 @@
+"""What a host embedding flowfill relies on: a quiet import, progress, cancel, alpha."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import square_masks, synthetic_frames
+
+import flowfill
+from flowfill import Cancelled, Options
+
+PROBE = """
+import json, os, sys
+import cv2, torch, av, numpy, scipy, kornia, tqdm   # the dependencies' own import effects
+env = dict(os.environ)
+state = (torch.get_num_threads(), cv2.getNumThreads(), sys.getswitchinterval())
+import flowfill, flowfill.cli, flowfill.io, flowfill.server.server, flowfill.shot
+from flowfill import pipeline
+print(json.dumps({
+    "env": sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)),
+    "state": state == (torch.get_num_threads(), cv2.getNumThreads(), sys.getswitchinterval()),
+    "libc_loaded": pipeline._glibc.cache_info().currsize,
+    "threads": __import__("threading").active_count(),
+}))
+"""
+
+
+def test_import_has_no_process_wide_effects():
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True)
+    seen = json.loads(out.stdout)
+    assert seen == {"env": [], "state": True, "libc_loaded": 0, "threads": 1}
+
+
+def clip(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack(synthetic_frames(n)).astype(np.float32) / 255, np.stack(square_masks(n))
+
+
+FAST = Options(fill="telea", nonlocal_frames=0, edges="off", window=5, overlap=1)
+
+
+def test_progress_callback_reports_every_stage():
+    frames, masks = clip()
+    calls: list[tuple[str, int, int | None]] = []
+    out = list(flowfill.remove_stream(frames, masks, FAST,
+                                      on_progress=lambda *a: calls.append(a)))
+    assert len(out) == 8
+    flow = [done for stage, done, _ in calls if stage == "flow"]
+    assert flow == sorted(flow) and flow[-1] == 8  # every frame counted once
+    assert {"flow", "propagate"} <= {stage for stage, _, _ in calls}
+
+
+def test_cancel_stops_the_run_between_steps():
+    frames, masks = clip()
+    polls = []
+    stream = flowfill.remove_stream(frames, masks, FAST,
+                                    cancelled=lambda: polls.append(1) or len(polls) > 6)
+    got = []
+    with pytest.raises(Cancelled):
+        for frame in stream:
+            got.append(frame)
+    assert len(got) < 8 and len(polls) == 7  # stopped at the first poll that said so
+
+
+def test_rgba_in_rgba_out_alpha_untouched():
+    frames, masks = clip()
+    alpha = np.linspace(0, 1, frames[..., 0].size, dtype=np.float32).reshape(frames.shape[:3])
+    rgba = np.concatenate([frames, alpha[..., None]], axis=3)
+    out = flowfill.remove(rgba, masks, fill="telea", nonlocal_frames=0, edges="off")
+    assert out.shape == rgba.shape
+    assert np.array_equal(out[..., 3], alpha)
+    assert np.array_equal(out[~masks], rgba[~masks])
+    assert np.array_equal(out[..., :3],
+                          flowfill.remove(frames, masks, fill="telea", nonlocal_frames=0,
+                                          edges="off"))
+    with pytest.raises(flowfill.InputError, match="expected H x W x 3 \\(RGB\\) or H x W x 4"):
+        flowfill.remove(frames[..., :2], masks)
