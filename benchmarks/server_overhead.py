@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--sizes", default="432x240,1920x1080")
     args = parser.parse_args()
-    options = {"window": args.frames}
+    options = {"window": args.frames, "overlap": min(10, args.frames // 2)}
     print(f"load: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as folder:
         proc, endpoint = start_server(folder)

@@ -117,7 +117,10 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
     """Check one frame and mask (against ``shape``, the clip's H x W, if known) and prepare
     its masks: the one the output replaces (grown by ``grow``) and the hole (dilated)."""
     frame = np.asarray(frame, dtype=np.float32)
-    mask = np.asarray(mask).astype(bool, copy=False)
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[..., 0]
+    mask = mask.astype(bool, copy=False)
     if frame.ndim != 3 or frame.shape[2] not in (3, 4):
         raise InputError(None, f"frame {index} has shape {frame.shape}, expected H x W x 3 "
                                "(RGB) or H x W x 4 (RGBA)")
@@ -125,9 +128,15 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
     if frame.shape[:2] != shape:
         raise InputError(None, f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
                                f"earlier frames are {shape[1]}x{shape[0]}")
+    if mask.ndim != 2:
+        raise InputError(None, f"mask {index} has shape {mask.shape}, expected H x W "
+                               f"({shape[0]} x {shape[1]})")
     if mask.shape != shape:
         raise InputError(None, f"mask {index} is {mask.shape[1]}x{mask.shape[0]} but the frame "
                                f"is {shape[1]}x{shape[0]}")
+    if mask.all():
+        raise InputError(None, f"mask {index} covers the whole frame: nothing is left to fill "
+                               "from")
     grown = dilate(mask, options.grow)
     px = options.dilate if options.dilate is not None else scaled_px(5, shape)
     return Item(index, frame, grown, dilate(grown, px))

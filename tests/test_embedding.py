@@ -79,3 +79,16 @@ def test_rgba_in_rgba_out_alpha_untouched():
                                           edges="off"))
     with pytest.raises(flowfill.InputError, match="expected H x W x 3 \\(RGB\\) or H x W x 4"):
         flowfill.remove(frames[..., :2], masks)
+
+
+def test_library_masks_checked_like_the_cli():
+    frames, masks = clip(4)
+    full = masks.copy()
+    full[2] = True
+    with pytest.raises(flowfill.InputError, match="mask 2 covers the whole frame"):
+        flowfill.remove(frames, full, fill="telea")
+    with pytest.raises(flowfill.InputError, match=r"mask 0 has shape \(32, 48, 2\), expected"):
+        flowfill.remove(frames, np.stack([masks, masks], axis=3))
+    keep = dict(fill="telea", nonlocal_frames=0, edges="off")
+    assert np.array_equal(flowfill.remove(frames, masks[..., None], **keep),
+                          flowfill.remove(frames, masks, **keep))
