@@ -254,3 +254,17 @@ def test_second_server_on_a_busy_socket_is_refused(server):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"flowfill: error: {server}: a server is already listening on this socket"]
+
+
+def test_threshold_chooses_what_a_soft_matte_removes(server):
+    frames, masks = clip(6)
+    soft = np.where(masks, 0.3, 0.0).astype(np.float32)
+    with Client(server) as client:
+        fetch = lambda f: (frames[f], soft[f])  # noqa: E731
+        low = client.open_shot(48, 32, 0, 5, 3, "separate", OPTS)
+        assert np.array_equal(client.render(low, 2, fetch, shape=(32, 48, 3)), frames[2])
+        high = client.call({"op": "open", "width": 48, "height": 32, "first": 0, "last": 5,
+                            "channels": 3, "mask": "separate", "threshold": 0.2,
+                            "options": OPTS})[0]["shot"]
+        got = client.render(high, 2, fetch, shape=(32, 48, 3))
+    assert np.abs(got - flowfill.remove(frames, masks, **OPTS)[2]).max() == 0.0

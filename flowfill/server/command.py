@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -64,11 +65,11 @@ def serve_command(args: argparse.Namespace) -> int:
     socket_path = None if args.tcp else (args.socket or default_socket())
     server = Server(socket_path=socket_path, tcp=args.tcp, device=args.device,
                     idle_timeout=args.idle_timeout, log=not args.quiet)
+    server.preload()  # listening means ready: the first client does not wait for the engine
     try:
         endpoint = server.bind()
     except OSError as err:
         raise InputError(socket_path or args.tcp, f"cannot listen: {err.strerror or err}") from None
-    server.preload()
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
     if args.ready_file:
         write_ready_file(args.ready_file, endpoint + (f" {server.token}" if server.token else ""))
@@ -78,4 +79,8 @@ def serve_command(args: argparse.Namespace) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         server.close()
-    return 0
+    # The socket is gone and every client answered: skip the interpreter's slow teardown
+    # (torch's takes seconds), so a host waiting for the server to exit is not kept waiting.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -106,6 +106,7 @@ class ServedShot:
     last: int
     channels: int
     mask_mode: str
+    threshold: float
     capacity: int
     shot: Shot = field(init=False)
     frames: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=OrderedDict)
@@ -255,6 +256,9 @@ class _Connection:
         channels = header.get("channels", 4)
         mask_mode = header.get("mask", "alpha")
         raw_options = header.get("options", {})
+        threshold = header.get("threshold", 0.5)
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+            raise RequestError("bad-request", "'threshold' must be a number")
         if width < 1 or height < 1:
             raise RequestError("bad-request", f"size {width}x{height} is empty")
         if last < first:
@@ -273,7 +277,7 @@ class _Connection:
         engine = self.server.engines.flow(options)
         shot_id = f"s{next(self.server.ids)}"
         served = ServedShot(shot_id, width, height, first, last, channels, mask_mode,
-                            capacity=2 * options.window + options.overlap + 2)
+                            float(threshold), capacity=2 * options.window + options.overlap + 2)
         served.shot = Shot(last - first + 1, served.read, options, estimator=engine)
         self.shots[shot_id] = served
         self.reply(header, shot=shot_id, frames=last - first + 1)
@@ -331,9 +335,10 @@ class _Connection:
         frame = data[: pixels * served.channels].reshape(served.height, served.width,
                                                          served.channels)
         if served.mask_mode == "alpha":
-            mask = frame[..., 3] > 0.5
+            mask = frame[..., 3] > served.threshold
         else:
-            mask = data[pixels * served.channels:].reshape(served.height, served.width) > 0.5
+            mask = data[pixels * served.channels:].reshape(served.height, served.width)
+            mask = mask > served.threshold
         served.store(number, frame, mask)
         if not served.shot.planned:
             served.shot.advance()  # the scan reads frames as they arrive, once each
