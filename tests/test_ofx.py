@@ -122,46 +122,34 @@ def rgba(clip) -> np.ndarray:
     return np.concatenate([rgb, alpha[..., None]], axis=3)
 
 
-@pytest.fixture(scope="module")
-def reference(clip, tmp_path_factory) -> np.ndarray:
-    """``flowfill remove`` on the clip written as float RGBA EXR (matte in alpha)."""
-    rgb, alpha, _ = clip
-    folder = tmp_path_factory.mktemp("cli")
+def cli_on(rgba: np.ndarray, folder: Path, ext: str) -> np.ndarray:
+    """``flowfill remove`` on RGBA frames (matte in alpha) written as ``ext`` files in
+    ``folder``; its output frames, RGB as the files hold them."""
     for i in range(N):
-        rgba = np.dstack([rgb[i], alpha[i]])
-        assert cv2.imwrite(str(folder / f"in.{FIRST + i:04d}.exr"), rgba[:, :, [2, 1, 0, 3]])
+        assert cv2.imwrite(str(folder / f"in.{FIRST + i:04d}.{ext}"), rgba[i][:, :, [2, 1, 0, 3]])
     out = folder / "out"
-    done = subprocess.run([str(FLOWFILL), "remove", str(folder / "in.%04d.exr"), "--mask",
-                           "alpha", "--output", str(out / "out.%04d.exr"), "--quiet",
+    done = subprocess.run([str(FLOWFILL), "remove", str(folder / f"in.%04d.{ext}"), "--mask",
+                           "alpha", "--output", str(out / f"out.%04d.{ext}"), "--quiet",
                            *CLI_FLAGS], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    frames = []
-    for i in range(N):
-        image = cv2.imread(str(out / f"out.{FIRST + i:04d}.exr"), cv2.IMREAD_UNCHANGED)
-        frames.append(image[:, :, 2::-1])
-    return np.stack(frames).astype(np.float32)
+    return np.stack([cv2.imread(str(out / f"out.{FIRST + i:04d}.{ext}"),
+                                cv2.IMREAD_UNCHANGED)[:, :, 2::-1] for i in range(N)])
 
 
 @pytest.fixture(scope="module")
-def clip16(clip, tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
+def reference(rgba, tmp_path_factory) -> np.ndarray:
+    """``flowfill remove`` on the clip written as float RGBA EXR (matte in alpha)."""
+    return cli_on(rgba, tmp_path_factory.mktemp("cli"), "exr").astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip16(rgba, tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
     """The clip quantised to 16-bit RGBA (matte in alpha), and ``flowfill remove`` on it
     written as 16-bit PNG (its output: 16-bit PNG, RGB)."""
-    rgb, alpha, _ = clip
-    q16 = np.round(np.concatenate([rgb, alpha[..., None]], axis=3) * 65535).astype(np.uint16)
-    folder = tmp_path_factory.mktemp("cli16")
-    for i in range(N):
-        assert cv2.imwrite(str(folder / f"in.{FIRST + i:04d}.png"), q16[i][:, :, [2, 1, 0, 3]])
-    out = folder / "out"
-    done = subprocess.run([str(FLOWFILL), "remove", str(folder / "in.%04d.png"), "--mask",
-                           "alpha", "--output", str(out / "out.%04d.png"), "--quiet",
-                           *CLI_FLAGS], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    frames = []
-    for i in range(N):
-        image = cv2.imread(str(out / f"out.{FIRST + i:04d}.png"), cv2.IMREAD_UNCHANGED)
-        assert image.dtype == np.uint16
-        frames.append(image[:, :, 2::-1])
-    return q16, np.stack(frames)
+    q16 = np.round(rgba * 65535).astype(np.uint16)
+    out = cli_on(q16, tmp_path_factory.mktemp("cli16"), "png")
+    assert out.dtype == np.uint16
+    return q16, out
 
 
 # ---- running the host ---------------------------------------------------------------------------

@@ -145,17 +145,21 @@ Message Session::request(Json header, const void *payload, size_t size, int time
   long long id = next_id();
   header.set("id", id);
   conn_.send(header, payload, size);
+  return reply_to(id, header.str("op"), timeout_ms);
+}
+
+Message Session::reply_to(long long id, const std::string &op, int timeout_ms) {
   Message m;
   int64_t deadline = now_ms() + timeout_ms;
   while (true) {
     int left = static_cast<int>(deadline - now_ms());
     if (left <= 0 || !conn_.receive(m, left)) {
       conn_.close();
-      throw IoError("no answer to " + header.str("op") + " within " +
-                    std::to_string(timeout_ms / 1000) + " s");
+      throw IoError("no answer to " + op + " within " + std::to_string(timeout_ms / 1000) +
+                    " s");
     }
     if (m.header.integer("id", -1) == id && m.header.str("op") != "progress") return m;
-    debug_log("dropping a message while waiting for %s: %s", header.str("op").c_str(),
+    debug_log("dropping a message while waiting for %s: %s", op.c_str(),
               m.header.dump().c_str());
   }
 }
@@ -274,17 +278,7 @@ bool Session::put_frames(const FrameRanges &ranges, const RenderHooks &hooks,
   auto wait_one = [&]() -> bool {
     Pending p = pending.front();
     pending.pop_front();
-    Message m;
-    int64_t deadline = now_ms() + kRequestTimeoutMs;
-    while (true) {
-      int left = static_cast<int>(deadline - now_ms());
-      if (left <= 0 || !conn_.receive(m, left)) {
-        conn_.close();
-        throw IoError("no answer to put within " + std::to_string(kRequestTimeoutMs / 1000) +
-                      " s");
-      }
-      if (m.header.integer("id", -1) == p.id && m.header.str("op") != "progress") break;
-    }
+    Message m = reply_to(p.id, "put", kRequestTimeoutMs);
     if (!m.header.boolean("ok")) {
       *error = "frame " + std::to_string(p.frame) + ": " + reply_error(m.header);
       return false;

@@ -83,6 +83,8 @@ class Session {
   long long next_id() { return ++last_id_; }
   // Send a request and wait (timeout_ms) for the reply with its id; pushes are dropped.
   Message request(Json header, const void *payload, size_t size, int timeout_ms);
+  // Wait (timeout_ms) for the reply to request `id`; other messages are dropped.
+  Message reply_to(long long id, const std::string &op, int timeout_ms);
   bool put_frames(const FrameRanges &ranges, const RenderHooks &hooks, std::string *error,
                   bool *aborted);
   void fail_io(const IoError &e, std::string *error);
