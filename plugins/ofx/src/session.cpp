@@ -148,6 +148,20 @@ Message Session::request(Json header, const void *payload, size_t size, int time
   return reply_to(id, header.str("op"), timeout_ms);
 }
 
+static Json shot_field(const std::string &shot) {
+  // Shots are named by the server; send back what it sent (a string).
+  return Json(shot);
+}
+
+Json Session::frame_request(const char *op, long long id, long long frame) const {
+  Json h = Json::object();
+  h.set("op", op);
+  h.set("id", id);
+  h.set("shot", shot_field(shot_));
+  h.set("frame", frame);
+  return h;
+}
+
 Message Session::reply_to(long long id, const std::string &op, int timeout_ms) {
   Message m;
   int64_t deadline = now_ms() + timeout_ms;
@@ -225,11 +239,6 @@ bool Session::open_shot(const ShotSpec &spec, std::string *error) {
     fail_io(e, error);
     return false;
   }
-}
-
-static Json shot_field(const std::string &shot) {
-  // Shots are named by the server; send back what it sent (a string).
-  return Json(shot);
 }
 
 bool Session::frames_needed(long long frame, FrameRanges *ranges, std::string *error) {
@@ -311,11 +320,7 @@ bool Session::put_frames(const FrameRanges &ranges, const RenderHooks &hooks,
         return false;
       }
       long long id = next_id();
-      Json h = Json::object();
-      h.set("op", "put");
-      h.set("id", id);
-      h.set("shot", shot_field(shot_));
-      h.set("frame", f);
+      Json h = frame_request("put", id, f);
       if (use_shm_) {
         Json s = Json::object();
         s.set("name", shm_.name());
@@ -345,11 +350,7 @@ Outcome Session::render(long long frame, const RenderHooks &hooks, std::string *
     bool reopened = false;
     for (int round = 0; round < 64; ++round) {
       long long id = next_id();
-      Json h = Json::object();
-      h.set("op", "render");
-      h.set("id", id);
-      h.set("shot", shot_field(shot_));
-      h.set("frame", frame);
+      Json h = frame_request("render", id, frame);
       const size_t result_bytes = spec_.result_floats() * sizeof(float);
       if (use_shm_) {
         std::string err;

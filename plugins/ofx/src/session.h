@@ -85,6 +85,8 @@ class Session {
   Message request(Json header, const void *payload, size_t size, int timeout_ms);
   // Wait (timeout_ms) for the reply to request `id`; other messages are dropped.
   Message reply_to(long long id, const std::string &op, int timeout_ms);
+  // The header of a request about one frame of the open shot.
+  Json frame_request(const char *op, long long id, long long frame) const;
   bool put_frames(const FrameRanges &ranges, const RenderHooks &hooks, std::string *error,
                   bool *aborted);
   void fail_io(const IoError &e, std::string *error);
