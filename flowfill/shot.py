@@ -95,8 +95,9 @@ class Shot:
         self._raw: OrderedDict[int, list[np.ndarray]] = OrderedDict()
         self.clock = StageClock()
         self.windows_filled = 0
-        self.cuts: list[int] = []
         """How many window fills this shot has run (a cached window is not filled again)."""
+        self.cuts: list[int] = []
+        """Frames a hard cut lies before (known once the first render has scanned the clip)."""
 
     # -- what a render reads ------------------------------------------------------------
 
