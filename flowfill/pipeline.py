@@ -64,6 +64,18 @@ def bound_heap() -> None:
         libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
 
 
+M_ARENA_MAX = -8
+
+
+def limit_arenas(count: int) -> None:
+    """Cap glibc's malloc arenas: a server filling windows on a new thread per render otherwise
+    grows a heap per thread that ``malloc_trim`` does not return. Process-wide, like
+    :func:`bound_heap`: for the server's own process only."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, count)
+
+
 def give_back_memory() -> None:
     """Collect cycles and hand the heap freed by a finished window back to the OS."""
     gc.collect()
