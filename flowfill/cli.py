@@ -21,7 +21,7 @@ from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECIS
 from flowfill.pipeline import Stats, bound_heap, remove_stream
 from flowfill.progress import Progress
 from flowfill.references import ReferenceFrames
-from flowfill.resume import Checkpoint, fingerprint, folder_for
+from flowfill.resume import Checkpoint, fingerprint, folder_for, run_identity
 from flowfill.server.command import add_serve_parser, serve_command
 from flowfill.window import flow_estimator
 
@@ -55,6 +55,30 @@ def parse_fps(text: str) -> Fraction:
     return rate
 
 
+def parse_frames(text: str, count: int | None) -> tuple[int, int | None]:
+    """``--frames A:B`` as (start, stop) on the input's frame indices: like a Python slice
+    (B exclusive, either side optional, negative from the end); stop None: to the end."""
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise InputError("--frames", f"not a range: {text!r} (try 0:100, 50: or :-10; the "
+                         "second index is excluded)") from None
+    if count is None and ((start or 0) < 0 or (stop or 0) < 0):
+        raise InputError("--frames", "negative indices need a known frame count")
+    if count is not None:
+        start, stop, _ = slice(start, stop).indices(count)
+        if stop <= start:
+            raise InputError("--frames", f"{text} selects no frames of the input's {count}")
+        return start, stop
+    start = start or 0
+    if stop is not None and stop <= start:
+        raise InputError("--frames", f"{text} selects no frames")
+    return start, stop
+
+
 def check_device(device: str) -> None:
     """Refuse devices this machine does not have (``cuda`` without CUDA, unknown names)."""
     from flowfill.devices import resolve_device
@@ -71,12 +95,24 @@ INPUT   a movie (anything FFmpeg decodes), a folder of frames (PNG, TIFF, JPEG,
         EXR, DPX, ...), a pattern such as shot.%04d.exr or shot.####.exr, or
         one image
 MASK    a folder of mask images, a pattern, one image for all frames, a mask
-        movie, or 'alpha' (the input's alpha channel; ./alpha for a folder of
-        that name); nonzero = remove (above half for JPEG and movie masks)
+        movie, or 'alpha' (./alpha for a folder of that name); nonzero = remove
+        (above half for JPEG and movie masks)
+        'alpha': the input's alpha channel is the matte, as a roto in alpha is
+        white where the object is: pixels whose alpha is above 0 are removed,
+        alpha 0 is kept; the alpha itself is written back unchanged
 OUTPUT  a movie: .mp4 .m4v .mkv (H.264), .mov (ProRes 422 HQ), .avi (lossless
         FFV1), .webm (VP9), keeping the input's audio (copied), frame times
         and timecode; or a folder (out/) or a pattern (out/shot.%04d.exr,
-        whose extension picks the format), in the input's bit depth"""
+        whose extension picks the format), in the input's bit depth; frames
+        there numbered beyond the last one written (a longer earlier run's)
+        are removed at the end, except with --frames; hidden temporaries of
+        the same output left by killed runs are removed
+
+Channels: an input with alpha (PNG, TIFF, EXR, WebP, DPX, ProRes 4444, ...)
+is written back with its alpha unchanged by outputs that hold one (PNG, TIFF,
+EXR, WebP, DPX frames; .mov as ProRes 4444, .avi as FFV1 RGBA); the others
+drop it, with a note. Greyscale frames are filled as grey and written back
+as one channel (PNG, TIFF, EXR, JPEG, ...)."""
 
 _FLOW_DESCRIPTION = """\
 Estimate the optical flow from image A to image B and write it to OUT as a
@@ -191,9 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
     rm.add_argument("--fps", metavar="F",
                     help="frame rate of a movie made from image frames (default 25)")
+    rm.add_argument("--frames", metavar="A:B",
+                    help="process only the input's frames A to B-1, counted from 0 in input "
+                    "order, like a Python slice (50:, :100, and --frames=-10: for the last "
+                    "ten also work); a mask folder or "
+                    "movie with one mask per input frame is narrowed the same way, one with a "
+                    "mask per selected frame is used as is, one mask image applies to all")
     rm.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: windows it finished (kept in a hidden "
-                    "folder beside the output) are not computed again")
+                    "folder beside the output) are not computed again; refused when another "
+                    "flowfill version, other edge-net weights, input or options made them")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     _add_flow_parser(commands)
     _add_train_edges_parser(commands)
@@ -313,7 +356,9 @@ def _prepare(
     check_device(options.device)
     estimator = flow_estimator(options)  # RAFT weights are checked here, before any output
     fps = parse_fps(args.fps) if args.fps is not None else None
-    source = open_frames(args.input)
+    source = open_frames(args.input, keep_alpha=True)
+    if args.frames is not None:
+        source.select(*parse_frames(args.frames, source.info.count))
     if fps is not None and source.info.kind == "movie":
         if fps != source.info.fps:
             raise InputError(
@@ -343,8 +388,9 @@ def remove_command(args: argparse.Namespace) -> int:
         folder_for(args.output),
         fingerprint(source_files(source) | frozenset(masks.paths), options,
                     {"input": os.path.abspath(args.input), "mask": args.mask,
-                     "frames": info.count, "size": info.size_text}),
-        resume=args.resume,
+                     "frames": info.count, "size": info.size_text,
+                     "range": source.selection}),
+        resume=args.resume, identity=run_identity(options),
     )
     sink: FrameSink
     try:
@@ -352,6 +398,9 @@ def remove_command(args: argparse.Namespace) -> int:
         if options.reference_frames and (info.count is None or info.count > options.window):
             references = ReferenceFrames.scan(lambda: (source, masks), options, progress)
         with open_sink(args.output, source, fps=fps, protect=masks.paths) as sink:
+            if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
+                print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha is "
+                      "dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)", file=sys.stderr)
             bar = progress.bar("write")
             for frame in remove_stream(source, masks, options, progress, stats,
                                        estimator=estimator, references=references,

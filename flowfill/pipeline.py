@@ -115,8 +115,11 @@ class Item:
 
     index: int
     frame: np.ndarray  # H x W x 3 or 4 float32; a 4th channel (alpha) passes through untouched
+    # (what the stages see: non-finite values are replaced by 0, and their pixels are in hole)
     mask: np.ndarray  # what the output replaces (the user's mask, grown by --grow)
-    hole: np.ndarray  # what is treated as unknown (mask dilated by --dilate)
+    hole: np.ndarray  # what is treated as unknown (mask dilated by --dilate, non-finite pixels)
+    original: np.ndarray | None = None
+    """The frame as given, when it held NaN or Inf values (composited outside the mask)."""
 
     @property
     def rgb(self) -> np.ndarray:
@@ -127,7 +130,8 @@ class Item:
 def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
               shape: tuple[int, int] | None = None) -> Item:
     """Check one frame and mask (against ``shape``, the clip's H x W, if known) and prepare
-    its masks: the one the output replaces (grown by ``grow``) and the hole (dilated)."""
+    its masks: the one the output replaces (grown by ``grow``) and the hole (dilated, plus any
+    pixel with a NaN or infinite colour, which no stage ever reads)."""
     frame = np.asarray(frame, dtype=np.float32)
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -151,7 +155,18 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
                                "from")
     grown = dilate(mask, options.grow)
     px = options.dilate if options.dilate is not None else scaled_px(5, shape)
-    return Item(index, frame, grown, dilate(grown, px))
+    hole = dilate(grown, px)
+    finite = np.isfinite(frame)
+    if finite.all():
+        return Item(index, frame, grown, hole)
+    # NaN and Inf pixels (float EXR plates carry them) are unknown: sources for nothing, filled
+    # inside the mask, kept as they are outside it. The stages see 0 there, never the values.
+    unknown = ~finite[..., :3].all(axis=2)
+    if (grown | unknown).all():
+        raise InputError(None, f"frame {index} has only NaN or infinite pixels outside the "
+                               "mask: nothing is left to fill from")
+    clean = np.where(finite, frame, np.float32(0))
+    return Item(index, clean, grown, hole | unknown, original=frame)
 
 
 def prepared(
@@ -224,7 +239,7 @@ def fade(previous: np.ndarray, own: np.ndarray, j: int, overlap: int) -> np.ndar
 
 def composite(item: Item, values: np.ndarray) -> np.ndarray:
     """The output frame: the input with its mask's colour replaced (alpha untouched)."""
-    out = item.frame.copy()
+    out = (item.frame if item.original is None else item.original).copy()
     out[item.mask, :3] = values
     return out
 

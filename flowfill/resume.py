@@ -3,11 +3,12 @@
 Each finished window is saved, as it completes, beside the output in a hidden folder
 ``.NAME.flowfill-resume``: the filled values of its frames inside the mask (outside it the
 output is the input), the filled overlap it hands to the next window, and its statistics. A
-manifest fingerprints the input files, mask files and options; a resumed run with anything
-different is refused. Re-running takes finished windows from the folder instead of computing
-them, re-encodes the output from the start (cheap next to filling) and deletes the folder once
-the output is committed. Files are written under a temporary name and renamed, so a kill at any
-moment leaves only complete windows.
+manifest fingerprints the input files, mask files and options, the flowfill version and the
+edge-net weights' contents; a resumed run with anything different is refused. Re-running
+takes finished windows from the folder instead of computing them, re-encodes the output from
+the start (cheap next to filling) and deletes the folder once the output is committed. Files
+are written under a temporary name and renamed, so a kill at any moment leaves only complete
+windows.
 """
 
 from __future__ import annotations
@@ -37,8 +38,34 @@ class WindowRecord:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def file_digest(path: str | os.PathLike) -> str | None:
+    """SHA-256 of a file's contents (None when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def run_identity(options: Options) -> dict[str, str | None]:
+    """What besides the input and options decides the filled values: the flowfill version and,
+    when the edge net runs (``edges`` on or auto), the contents of its weights file."""
+    from flowfill import __version__
+
+    weights = None
+    if options.edges != "off":
+        from flowfill.edges.complete import WEIGHTS
+
+        weights = file_digest(options.edge_weights or WEIGHTS)
+    return {"flowfill": __version__, "edge_weights": weights}
+
+
 def fingerprint(files: frozenset[str] | set[str], options: Options, extra: dict) -> str:
-    """A digest of the files' names, sizes and modification times, the options and ``extra``."""
+    """A digest of the files' names, sizes and modification times, the options, ``extra``, the
+    flowfill version and the edge-net weights' contents (:func:`run_identity`)."""
     entries = []
     for path in sorted(files):
         try:
@@ -47,7 +74,8 @@ def fingerprint(files: frozenset[str] | set[str], options: Options, extra: dict)
         except OSError:
             entries.append([path, None, None])
     text = json.dumps({"version": VERSION, "files": entries, "extra": extra,
-                       "options": dataclasses.asdict(options)}, sort_keys=True, default=str)
+                       "options": dataclasses.asdict(options), "run": run_identity(options)},
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -69,22 +97,44 @@ class Checkpoint:
     so a run that fails on bad input leaves it alone).
     """
 
-    def __init__(self, folder: str, digest: str, resume: bool) -> None:
+    def __init__(self, folder: str, digest: str, resume: bool,
+                 identity: dict[str, str | None] | None = None) -> None:
+        from flowfill import __version__
+
         self.folder, self.digest = folder, digest
+        self.identity = dict(identity) if identity is not None else {"flowfill": __version__}
+        """The run's :func:`run_identity`, kept in the manifest to say why a resume is refused."""
         self.manifest = os.path.join(folder, "manifest.json")
         self.resumed = False
         self._fresh = True
         if resume and os.path.isdir(folder):
             try:
                 with open(self.manifest) as fh:
-                    found = json.load(fh).get("digest")
+                    found = json.load(fh)
+                if not isinstance(found, dict):
+                    raise ValueError
             except (OSError, ValueError):
-                found = None
-            if found != digest:
-                raise InputError(folder, "was left by a run with other input or options; "
-                                         "delete it, or run without --resume to start over")
+                found = {}
+            self._check(found)
             self.resumed = True
             self._fresh = False
+
+    def _check(self, found: dict) -> None:
+        """Refuse a folder whose windows another version, other weights or other input made."""
+        advice = "delete it, or run without --resume to start over"
+        ours = self.identity.get("flowfill")
+        theirs = found.get("flowfill")
+        if theirs != ours:
+            by = f"flowfill {theirs}" if theirs else "an older flowfill"
+            raise InputError(self.folder, f"was left by {by} and this is flowfill {ours}: "
+                                          f"windows of two versions are never mixed; {advice}")
+        if "edge_weights" in self.identity and found.get("edge_weights") != self.identity[
+                "edge_weights"]:
+            raise InputError(self.folder, "was left by a run with other edge-net weights "
+                                          f"(--edge-weights or --edges); {advice}")
+        if found.get("digest") != self.digest:
+            raise InputError(self.folder, f"was left by a run with other input or options; "
+                                          f"{advice}")
 
     def _path(self, start: int) -> str:
         return os.path.join(self.folder, f"window-{start:08d}.npz")
@@ -109,7 +159,7 @@ class Checkpoint:
             remove_quietly(self.folder)
             os.makedirs(self.folder)
             with open(self.manifest, "w") as fh:
-                json.dump({"version": VERSION, "digest": self.digest}, fh)
+                json.dump({"version": VERSION, "digest": self.digest, **self.identity}, fh)
             self._fresh = False
         arrays = {f"out{i}": a for i, a in enumerate(record.outputs)}
         arrays.update({f"carry{i}": a for i, a in enumerate(record.carry)})

@@ -142,6 +142,15 @@ def _audio_only(tmp):
     return ["remove", path, "-m", tmp / "mask"], "sound.m4a"
 
 
+def _damaged(tmp):
+    from test_io import wipe_packets
+
+    path = write_movie(tmp / "cam.mp4", synthetic_frames(N, H, W), audio=None)
+    wipe_packets(path, 4)
+    write_rgb(tmp / "one.png", square_masks(1, H, W)[0].astype(np.uint8) * 255)
+    return ["remove", path, "-m", tmp / "one.png"], "cam.mp4: cannot decode frame 2"
+
+
 def _with(*extra, names):
     return lambda tmp: (["remove", tmp / "in", "-m", tmp / "mask", *extra], names)
 
@@ -178,6 +187,12 @@ CASES = {
     "bad device": _with("--device", "tpu", names="--device"),
     "bad fps": _with("--fps", "fast", names="--fps"),
     "missing --mask": lambda tmp: (["remove", tmp / "in"], "--mask"),
+    "empty --frames": _with("--frames", "4:2", names="--frames"),
+    "not a --frames range": _with("--frames", "2-4", names="--frames"),
+    "--frames past the end": _with("--frames", "6:", names="--frames"),
+    "masks fit neither range": lambda tmp: _folder_of(tmp, 4)[0][:4] and (
+        ["remove", tmp / "in", "-m", tmp / "few", "--frames", "1:4"], "--frames"),
+    "damaged movie": _damaged,
 }
 
 
@@ -306,3 +321,104 @@ def test_method_switches_reach_the_options():
     assert (opts.edges, opts.edge_weights) == ("off", "w.pt")
     defaults = options_from_args(build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"]))
     assert defaults.object_flow and defaults.consistency
+
+
+# ---------------------------------------------------------------- damaged movies, --frames
+
+
+def test_damaged_movie_names_the_frame_and_frames_processes_the_readable_part(tmp_path, capsys):
+    from test_io import truncated_movie
+
+    frames = synthetic_frames(12, H, W)
+    path = truncated_movie(tmp_path / "cam.mov", frames, keep=8)
+    write_rgb(tmp_path / "m.png", square_masks(1, H, W)[0].astype(np.uint8) * 255)
+    argv = ["remove", path, "-m", tmp_path / "m.png", "-o", tmp_path / "out", "--edges", "off"]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "cam.mov: decoding failed at frame 6" in err and "--frames 0:6" in err
+    assert "masks" not in err and not (tmp_path / "out").exists()
+    code, _, err = run([*argv, "--frames", "0:6", "-q"], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path / "out")) == [f"{i:05d}.png" for i in range(1, 7)]
+
+
+def test_frames_narrows_the_clip_and_its_mask_folder_alike(shot, capsys):
+    tmp, frames, masks = shot
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "out",
+                        "--frames", "2:5", "--edges", "off", "-q"], capsys)
+    assert code == 0, err
+    names = sorted(os.listdir(tmp / "out"))
+    assert names == ["f003.png", "f004.png", "f005.png"]  # named like the frames they are
+    for name, t in zip(names, range(2, 5), strict=True):
+        result = read_rgb(tmp / "out" / name)
+        m = masks[t]  # the mask of the same input frame
+        assert np.array_equal(result[~m], frames[t][~m])
+        assert np.abs(result[m].astype(int) - (250, 40, 30)).sum(axis=1).mean() > 60
+    # masks made for the selection only are taken as they are
+    (tmp / "sel").mkdir()
+    for j, t in enumerate(range(3, 6)):
+        write_rgb(tmp / "sel" / f"{j}.png", masks[t].astype(np.uint8) * 255)
+    code, _, err = run(["remove", tmp / "in", "-m", tmp / "sel", "-o", tmp / "out2",
+                        "--frames=-3:", "--edges", "off", "-q"], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp / "out2")) == ["f004.png", "f005.png", "f006.png"]
+    result = read_rgb(tmp / "out2" / "f006.png")
+    assert np.array_equal(result[~masks[5]], frames[5][~masks[5]])
+
+
+def test_frames_of_a_movie_keep_their_audio_span(tmp_path, capsys):
+    import av
+
+    frames = synthetic_frames(24, H, W)
+    src = write_movie(tmp_path / "in.mkv", frames, audio="aac", rate=Fraction(24))
+    write_rgb(tmp_path / "m.png", square_masks(1, H, W)[0].astype(np.uint8) * 255)
+    code, _, err = run(["remove", src, "-m", tmp_path / "m.png", "-o", tmp_path / "out.mov",
+                        "--frames", "6:18", "--edges", "off", "-q"], capsys)
+    assert code == 0, err
+    with av.open(str(tmp_path / "out.mov")) as c:
+        video, audio = c.streams.video[0], c.streams.audio[0]
+        got = [f.to_ndarray(format="rgb24", threads=1) for f in c.decode(video)]
+        c.seek(0)
+        packets = [p for p in c.demux(audio) if p.size]
+    assert len(got) == 12
+    keep = ~square_masks(1, H, W)[0]
+    decoded = [(f * 255).round().astype(np.uint8) for f in open_frames(src)]
+    for j, img in enumerate(got):  # frame j of the output is frame 6 + j of the input
+        errors = [np.abs(img[keep].astype(int) - decoded[t][keep]).mean()
+                  for t in (5 + j, 6 + j, 7 + j)]
+        assert errors[1] < 2.5 and min(errors[0], errors[2]) > 3 * errors[1], errors
+    starts = [float(p.pts * p.time_base) for p in packets]
+    end = float((packets[-1].pts + packets[-1].duration) * packets[-1].time_base)
+    first_pts = min(starts)
+    assert -0.05 <= first_pts <= 0.05 and abs(end - 0.5) <= 0.05, (first_pts, end)
+
+
+# ---------------------------------------------------------------- killed and earlier runs
+
+
+def test_rerun_cleans_what_killed_and_longer_runs_left(shot, capsys):
+    from test_io import dead_pid
+
+    from flowfill.io.atomic import HOST
+
+    tmp, frames, masks = shot
+    argv = ["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "out", "--edges", "off", "-q"]
+    assert run(argv, capsys)[0] == 0
+    assert len(os.listdir(tmp / "out")) == N
+    dead = tmp / f".out.tmp-{HOST}-{dead_pid()}-0badf00d"
+    live = tmp / f".out.tmp-{HOST}-{os.getpid()}-12345678"
+    for temp in (dead, live):
+        temp.mkdir()
+        (temp / "f001.png").write_bytes(b"partial")
+    code, _, err = run([*argv, "--resume", "--frames", "1:3"], capsys)
+    assert code == 0, err
+    assert not dead.exists() and live.exists()  # a live run's temporary is never touched
+    assert len(os.listdir(tmp / "out")) == N  # a part of the shot: the other frames stay
+    # the input is now three frames: the three frames after them are an earlier run's
+    for sub in ("in", "mask"):
+        for name in sorted(os.listdir(tmp / sub))[3:]:
+            os.remove(tmp / sub / name)
+    assert run(argv, capsys)[0] == 0
+    assert sorted(os.listdir(tmp / "out")) == ["f001.png", "f002.png", "f003.png"]
+    result = read_rgb(tmp / "out" / "f003.png")
+    assert np.array_equal(result[~masks[2]], frames[2][~masks[2]])

@@ -376,19 +376,182 @@ def test_movie_without_video(tmp_path):
     assert "no video stream" in str(_error(path))
 
 
-def test_unreadable_first_frame_of_movie(tmp_path):
-    path = write_movie(tmp_path / "in.mkv", synthetic_frames(3), audio=None)
-    with av.open(path) as movie:  # where every video packet lies: wipe the frames, not the header
+def wipe_packets(path, first: int = 0) -> None:
+    """Zero the video packets from number ``first`` on (the frames, not the header)."""
+    with av.open(str(path)) as movie:
         spans = [(p.pos, p.size) for p in movie.demux(video=0) if p.size and p.pos is not None]
-    assert spans
+    assert len(spans) > first
     data = bytearray(open(path, "rb").read())
-    for pos, size in spans:
+    for pos, size in spans[first:]:
         data[pos : pos + size] = bytes(size)
     open(path, "wb").write(bytes(data))
+
+
+def truncated_movie(path, frames, keep: int) -> str:
+    """An H.264 .mov with its index first (as cameras write them), cut in the middle of packet
+    ``keep``: the header still counts every frame, the decoder just stops early."""
+    path = str(path)
+    h, w = frames[0].shape[:2]
+    with av.open(path, "w", options={"movflags": "faststart"}) as out:
+        video = out.add_stream("libx264", rate=24)
+        video.height, video.width, video.pix_fmt = h, w, "yuv420p"
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p",
+                                                                              threads=1)
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    with av.open(path) as movie:
+        spans = [(p.pos, p.size) for p in movie.demux(video=0) if p.size and p.pos is not None]
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: spans[keep][0] + spans[keep][1] // 2])
+    return path
+
+
+def test_unreadable_first_frame_of_movie(tmp_path):
+    path = write_movie(tmp_path / "in.mkv", synthetic_frames(3), audio=None)
+    wipe_packets(path)
     with pytest.raises(InputError):
         list(open_frames(path))
+
+
+def test_damaged_tail_names_the_movie_and_the_frame(tmp_path):
+    path = write_movie(tmp_path / "in.mp4", synthetic_frames(12), audio=None)
+    intact = list(open_frames(path))
+    wipe_packets(path, 8)
+    err = _error(path)
+    assert err.path == path and "cannot decode frame 6" in err.problem
+    assert "--frames 0:6 processes the readable part" in err.problem
+    source = open_frames(path)
+    source.select(0, 6)  # what the hint offers: the readable part, not one packet more
+    got = list(source)
+    assert len(got) == 6 and all(np.array_equal(a, b) for a, b in zip(got, intact, strict=False))
+
+
+def test_truncated_movie_is_not_taken_for_a_mask_problem(tmp_path):
+    path = truncated_movie(tmp_path / "cam.mov", synthetic_frames(12), keep=8)
+    source = open_frames(path)
+    assert source.info.count == 12  # the index still says 12
+    err = _error(path)
+    assert err.path == path and "decoding failed at frame 6" in err.problem
+    assert "12 frames" in err.problem and "--frames 0:6" in err.problem
+    source.select(2, 6)
+    assert source.info.count == 4 and len(list(source)) == 4
+
+
+def test_selecting_frames_of_a_sequence_narrows_names_and_numbers(tmp_path):
+    frames = synthetic_frames(6)
+    for i, img in enumerate(frames):
+        write_rgb(tmp_path / f"shot.{i + 1001:04d}.png", img)
+    source = open_frames(tmp_path / "shot.%04d.png")
+    source.select(1, 4)
+    assert (source.info.count, source.total, source.info.numbers) == (3, 6, [1002, 1003, 1004])
+    got = list(source)
+    assert all(np.array_equal(a, frames[i + 1].astype(np.float32) / 255)
+               for i, a in enumerate(got))
+    copy_through(source, tmp_path / "out" / "o.%04d.png")
+    assert listing(tmp_path / "out") == ["o.1002.png", "o.1003.png", "o.1004.png"]
 
 
 def test_not_a_movie(tmp_path):
     (tmp_path / "junk.mov").write_bytes(b"\0junk" * 50)
     assert "cannot open" in str(_error(tmp_path / "junk.mov"))
+
+
+# ---------------------------------------------------------------- killed runs
+
+
+def dead_pid() -> int:
+    """The id of a process that has just ended (and been reaped)."""
+    import subprocess
+    import sys
+
+    from flowfill.io.atomic import process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not process_alive(child.pid)
+    return child.pid
+
+
+@pytest.mark.parametrize("output", ["out.mkv", "out", "one.png"])
+def test_rerun_removes_temporaries_of_dead_runs_only(clip_dir, tmp_path, output):
+    from flowfill.io.atomic import HOST
+
+    folder = clip_dir[0]
+    if output == "one.png":
+        source = open_frames(folder / "frame1.png")
+    else:
+        source = open_frames(folder)
+    stem, ext = os.path.splitext(output)
+    dead, alive = dead_pid(), os.getpid()
+    tmp_path = tmp_path / "work"
+    tmp_path.mkdir()
+    names = {
+        "dead": f".{stem}.tmp-{HOST}-{dead}-0badf00d{ext}",
+        "alive": f".{stem}.tmp-{HOST}-{alive}-12345678{ext}",  # a run still writing
+        "elsewhere": f".{stem}.tmp-abcdef-{dead}-0badf00d{ext}",  # another machine's run
+        "other output": f".{stem}2.tmp-{HOST}-{dead}-0badf00d{ext}",
+    }
+    for name in names.values():
+        if ext:
+            (tmp_path / name).write_bytes(b"partial")
+        else:
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "frame1.png").write_bytes(b"partial")
+    copy_through(source, tmp_path / output)
+    left = set(os.listdir(tmp_path))
+    assert names["dead"] not in left
+    assert {names["alive"], names["elsewhere"], names["other output"], output} <= left
+    assert len(left) == 4
+
+
+def test_temporary_of_a_killed_process_is_cleaned_by_the_next_run(clip_dir, tmp_path):
+    """A real SIGKILL in the middle of writing leaves its hidden folder; the next run of the
+    same output removes it and leaves nothing hidden."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "from flowfill.io import open_frames, open_sink\n"
+        "source = open_frames(sys.argv[1])\n"
+        "sink = open_sink(sys.argv[2], source)\n"
+        "sink.write(next(iter(source)))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    tmp_path = tmp_path / "work"
+    tmp_path.mkdir()
+    child = subprocess.run([sys.executable, "-c", script, str(clip_dir[0]), str(tmp_path / "o")],
+                           check=False)
+    assert child.returncode == -9
+    hidden = [n for n in os.listdir(tmp_path) if n.startswith(".o.tmp-")]
+    assert len(hidden) == 1 and os.listdir(tmp_path / hidden[0]) == ["frame1.png"]
+    copy_through(open_frames(clip_dir[0]), tmp_path / "o")
+    assert os.listdir(tmp_path) == ["o"] and len(os.listdir(tmp_path / "o")) == 6
+
+
+@pytest.mark.parametrize("output", ["out", "out/shot.%04d.png"])
+def test_shorter_rerun_removes_the_earlier_runs_extra_frames(clip_dir, tmp_path, output):
+    folder, frames = clip_dir
+    copy_through(open_frames(folder), tmp_path / output)
+    assert len(os.listdir(tmp_path / "out")) == 6
+    low = "frame0.png" if output == "out" else "shot.0000.png"  # numbered before: kept
+    kept = ["notes.txt", "other.0009.png", "frame9.png.bak", "shot.9.png", low]
+    for name in kept:
+        (tmp_path / "out" / name).write_bytes(b"not ours")
+    part = open_frames(folder)
+    part.select(3, 4)  # one part of the shot: nothing else is touched
+    copy_through(part, tmp_path / output)
+    assert len(os.listdir(tmp_path / "out")) == 6 + len(kept)
+    (tmp_path / "short").mkdir()
+    for i in range(3):
+        write_rgb(tmp_path / "short" / f"frame{i + 1}.png", frames[i])
+    copy_through(open_frames(tmp_path / "short"), tmp_path / output)
+    names = ["frame1.png", "frame2.png", "frame3.png"] if output == "out" else [
+        "shot.0001.png", "shot.0002.png", "shot.0003.png"]
+    assert listing(tmp_path / "out") == sorted([*names, *kept])  # frames 4 to 6 are gone
+    for name, img in zip(names, frames, strict=False):
+        assert np.array_equal(read_rgb(tmp_path / "out" / name), img)

@@ -60,6 +60,24 @@ def test_mask_movie(clip_dir, tmp_path):
         assert (g != e).mean() < 0.03 and g[e].mean() > 0.9
 
 
+def test_mask_movie_and_alpha_follow_a_selection_of_frames(clip_dir, tmp_path):
+    expected = square_masks()
+    frames = [np.repeat(grey(m)[:, :, None], 3, axis=2) for m in expected]
+    movie = write_movie(tmp_path / "matte.mkv", frames, audio=None)
+    source = open_frames(clip_dir[0])
+    source.select(2, 5)
+    got = list(open_masks(movie, source).validate())
+    assert len(got) == 3
+    for g, e, wrong in zip(got, expected[2:5], expected[1:4], strict=True):
+        assert (g != e).mean() < 0.03 and (g != wrong).mean() > 0.03
+    (tmp_path / "rgba").mkdir()
+    for i, (rgb, m) in enumerate(zip(synthetic_frames(), expected, strict=True)):
+        write_rgb(tmp_path / "rgba" / f"f{i}.png", np.dstack([rgb, grey(m)]))
+    source = open_frames(tmp_path / "rgba")
+    source.select(4, None)
+    check(open_masks("alpha", source), expected[4:])
+
+
 def test_alpha_of_rgba_frames(tmp_path):
     expected = square_masks(3)
     for i, (rgb, m) in enumerate(zip(synthetic_frames(3), expected, strict=True)):

@@ -523,8 +523,9 @@ def check_result(layout: fn.WorkLayout, frames, clean, mattes) -> None:
     for i, (rgba, bg, matte) in enumerate(zip(frames, clean, mattes, strict=True)):
         path = fn.frame_path(layout.result_nuke, FIRST + i)
         out = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        assert out is not None and out.dtype == np.float32 and out.shape == (H, W, 3), path
-        out = out[:, :, ::-1]
+        assert out is not None and out.dtype == np.float32 and out.shape == (H, W, 4), path
+        assert np.array_equal(out[..., 3], rgba[..., 3])  # flowfill keeps the Source alpha
+        out = out[:, :, 2::-1]
         inside = matte > 0
         assert np.array_equal(out[~inside], rgba[..., :3][~inside])  # untouched outside
         error = np.abs(out[inside] - bg[inside]).mean()

@@ -229,3 +229,108 @@ def test_deep_frames_stay_deep_through_windows(tmp_path, kind):
         assert _psnr(got, bg, masks[t]) > 22  # a smooth guess scores about 19 here
         if kind == "exr":
             assert out.max() > 1.5  # highlights above 1 survive
+
+
+# ------------------------------------------------------------------ non-finite pixels
+
+
+def test_nan_and_inf_next_to_the_hole_never_spread():
+    """Non-finite pixels are unknown: kept as they are outside the mask, filled inside it, and
+    read by no stage (no numpy warning, nothing non-finite inside the mask)."""
+    import warnings
+
+    bg, frames, masks = _revealed_late(12, leave=8)
+    bad = {(13, 25): np.nan, (20, 44): np.inf, (34, 30): -np.inf}  # just outside the mask
+    for t in range(12):
+        for (y, x), value in bad.items():
+            frames[t][y, x, t % 3] = value
+        frames[t][20, 30, 1] = np.nan  # inside the mask: filled like the rest of it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = flowfill.remove(frames, masks, window=6, overlap=2, edges="off", seed=0)
+    for t in range(12):
+        got, src, m = out[t], frames[t], masks[t]
+        assert np.isfinite(got[m]).all()
+        assert np.array_equal(got[~m], src[~m], equal_nan=True)  # NaN and Inf kept outside
+        for (y, x), value in bad.items():
+            assert np.array_equal(got[y, x, t % 3], value, equal_nan=True)
+        if m.any():
+            assert _psnr(got, bg, m) > 22  # the background, as for a clean plate
+
+
+# ------------------------------------------------------------------ resume across versions
+
+
+def test_fingerprint_follows_the_version_and_the_edge_weights_contents(tmp_path, monkeypatch):
+    from flowfill.edges.complete import WEIGHTS
+    from flowfill.resume import fingerprint
+
+    weights = tmp_path / "edges.pt"
+    weights.write_bytes(WEIGHTS.read_bytes())
+    files = frozenset()
+    on = Options(edges="on", edge_weights=str(weights))
+    off = Options(edges="off", edge_weights=str(weights))
+    before = {name: fingerprint(files, o, {}) for name, o in (("on", on), ("off", off))}
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same name, size and options; other contents
+    weights.write_bytes(bytes(data))
+    assert fingerprint(files, on, {}) != before["on"]
+    assert fingerprint(files, off, {}) == before["off"]  # the net does not run
+    assert fingerprint(files, Options(edges="auto", edge_weights=str(weights)), {}) != (
+        fingerprint(files, Options(edges="auto"), {}))  # auto runs it: the shipped file differs
+    monkeypatch.setattr(flowfill, "__version__", "99.0")
+    assert fingerprint(files, off, {}) != before["off"]
+
+
+def test_resume_refuses_windows_of_another_version(tmp_path, capsys, monkeypatch):
+    _, frames, masks = _revealed_late(20)
+    for sub, items in (("in", frames), ("mask", masks)):
+        (tmp_path / sub).mkdir()
+        for t, img in enumerate(items):
+            pixels = (img * 255).round().astype(np.uint8) if sub == "in" else img * np.uint8(255)
+            write_rgb(tmp_path / sub / f"{t:03d}.png", pixels)
+    args = ["remove", str(tmp_path / "in"), "-m", str(tmp_path / "mask"), "--window", "8",
+            "--overlap", "2", "--edges", "off", "-q", "-o", str(tmp_path / "out")]
+    real = pipeline.fill_window
+    calls = []
+
+    def dies_on_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "fill_window", dies_on_second)
+    assert cli.main(args) == 130
+    kept = tmp_path / ".out.flowfill-resume"
+    saved = sorted(os.listdir(kept))
+    assert "window-00000000.npz" in saved
+    monkeypatch.setattr(pipeline, "fill_window", real)
+    version = flowfill.__version__
+    monkeypatch.setattr(flowfill, "__version__", "99.0")
+    capsys.readouterr()
+    assert cli.main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(kept) in err
+    assert f"left by flowfill {version} and this is flowfill 99.0" in err
+    assert sorted(os.listdir(kept)) == saved and not (tmp_path / "out").exists()
+    with pytest.raises(flowfill.InputError, match="an older flowfill"):  # no version recorded
+        (kept / "manifest.json").write_text('{"version": 1, "digest": "x"}')
+        Checkpoint(str(kept), "x", resume=True)
+    assert cli.main(args) == 0  # without --resume: started over, in this version
+    assert not kept.exists() and len(os.listdir(tmp_path / "out")) == 20
+
+
+def test_resume_refuses_windows_of_other_edge_weights(tmp_path):
+    from flowfill.resume import WindowRecord
+
+    folder = str(tmp_path / ".ck")
+    record = WindowRecord([np.zeros((2, 3), np.float32)], [], {"keyframes": 0})
+    Checkpoint(folder, "d", resume=False,
+               identity={"flowfill": flowfill.__version__, "edge_weights": "aa"}).save(0, record)
+    same = Checkpoint(folder, "d", resume=True,
+                      identity={"flowfill": flowfill.__version__, "edge_weights": "aa"})
+    assert np.array_equal(same.load(0).outputs[0], record.outputs[0])
+    with pytest.raises(flowfill.InputError, match="other edge-net weights"):
+        Checkpoint(folder, "d", resume=True,
+                   identity={"flowfill": flowfill.__version__, "edge_weights": "bb"})

@@ -37,9 +37,15 @@ __all__ = [
 ]
 
 
-def open_frames(path: str | os.PathLike) -> FrameSource:
-    """Open a movie, a folder of frames, a printf pattern (``shot.%04d.exr``) or one image."""
-    path = os.fspath(path)
+def open_frames(path: str | os.PathLike, keep_alpha: bool = False) -> FrameSource:
+    """Open a movie, a folder of frames, a printf pattern (``shot.%04d.exr``) or one image;
+    with ``keep_alpha`` an input with alpha yields RGBA frames."""
+    source = _open_frames(os.fspath(path))
+    source.keep_alpha = keep_alpha
+    return source
+
+
+def _open_frames(path: str) -> FrameSource:
     if os.path.isdir(path):
         paths = list_folder(path)
         if not paths:
@@ -83,6 +89,8 @@ def open_sink(
 
     ``out/`` writes files named like the input's frames (``%05d.png`` for a movie input);
     ``out/shot.%04d.exr`` picks names and format. Files in ``protect`` are never overwritten.
+    Frames a longer earlier run left in the output folder, numbered beyond the last one written,
+    are removed at the end, unless ``like`` is a selection of frames (one part of a shot).
     """
     path = os.fspath(path)
     info = like.info
@@ -100,17 +108,18 @@ def open_sink(
         numbers = numbers or list(range(1, count + 1))
         names = [format_frame(base, n) for n in numbers]
         return SequenceSink(folder or ".", names, info.dtype, overwrite, guard, display=path,
-                            bits=info.bits)
+                            bits=info.bits, grey=info.grey, prune=like.selection is None)
     if ext in IMAGE_EXTS and not os.path.isdir(path):
         if count != 1:
             raise InputError(
                 path, f"is a single image but the input has {count} frames; give a folder "
                 f"(out/) or a pattern (out/frame.%04d{ext})",
             )
-        return ImageSink(path, info.dtype, overwrite, guard, bits=info.bits)
+        return ImageSink(path, info.dtype, overwrite, guard, bits=info.bits, grey=info.grey)
     if info.kind == "sequence" and len(info.paths) == count:
         names = [os.path.basename(p) for p in info.paths]
     else:
         names = [f"{i:05d}.png" for i in range(1, count + 1)]
     return SequenceSink(path.rstrip("/\\") or path, names, info.dtype, overwrite, guard,
-                        display=path, bits=info.bits)
+                        display=path, bits=info.bits, grey=info.grey,
+                        prune=like.selection is None)

@@ -24,6 +24,13 @@ IMAGE_EXTS = frozenset(
 LOSSY_EXTS = frozenset({".jpg", ".jpeg", ".webp", ".jp2"})
 """Formats whose compression noise makes "nonzero" meaningless for masks."""
 
+ALPHA_EXTS = frozenset({".png", ".tif", ".tiff", ".exr", ".webp", ".dpx"})
+"""Formats written with an alpha channel when the frames carry one (others drop it)."""
+
+GREY_EXTS = frozenset({".png", ".tif", ".tiff", ".exr", ".jpg", ".jpeg", ".bmp", ".pgm",
+                       ".pnm", ".jp2"})
+"""Formats written as one channel for greyscale input (others store grey as RGB)."""
+
 _DEPTHS = {
     ".png": ("uint8", "uint16"),
     ".tif": ("uint8", "uint16", "float32"),
@@ -46,6 +53,8 @@ class Image:
     dtype: str
     bits: int | None = None
     """Significant bits per sample when the file stores fewer than its type (10-bit DPX)."""
+    grey: bool = False
+    """The file holds one colour channel (``rgb`` repeats it three times)."""
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -140,6 +149,7 @@ def read_image(path: str | os.PathLike) -> Image:
         pixels = read_raw(path)
     values, dtype = to_float(pixels, path)
     alpha = None
+    grey = values.ndim == 2 or values.shape[2] in (1, 2)
     if values.ndim == 2:
         rgb = np.repeat(values[:, :, None], 3, axis=2)
     elif values.shape[2] == 1:
@@ -155,7 +165,30 @@ def read_image(path: str | os.PathLike) -> Image:
     else:
         raise InputError(path, f"unsupported image with {values.shape[2]} channels")
     return Image(np.ascontiguousarray(rgb, dtype=np.float32), alpha, dtype,
-                 bits if bits in (10, 12) else None)
+                 bits if bits in (10, 12) else None, grey)
+
+
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """One channel from grey replicated to RGB: the value itself where the three agree (exact
+    outside a fill), their mean where a fill made them differ."""
+    grey = rgb[..., 0].copy()
+    differ = (rgb[..., 1] != grey) | (rgb[..., 2] != grey)
+    if differ.any():
+        grey[differ] = rgb[differ, :3].mean(axis=1)
+    return grey
+
+
+def file_layout(frame: np.ndarray, ext: str, grey: bool = False) -> np.ndarray:
+    """The channels a file of type ``ext`` stores of a float RGB(A) frame: RGBA where the
+    format holds alpha and the frame has it, one channel (H x W) for grey input where the
+    format holds grey, else RGB (grey with alpha stays RGBA: no format we write has it)."""
+    ext = ext.lower()
+    alpha = frame.ndim == 3 and frame.shape[2] == 4 and ext in ALPHA_EXTS
+    if not alpha and frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[..., :3]
+    if grey and not alpha and ext in GREY_EXTS and frame.ndim == 3:
+        return grey_of(frame)
+    return frame
 
 
 def depth_for(ext: str, dtype: str) -> str:
@@ -178,11 +211,17 @@ def quantize(rgb: np.ndarray, depth: str) -> np.ndarray:
 
 
 def _encode_with_ffmpeg(samples: np.ndarray, ext: str, bits: int | None) -> bytes:
-    """Encode integer RGB samples as a one-frame file FFmpeg writes (DPX), ``bits`` deep."""
+    """Encode integer RGB(A) samples as a one-frame file FFmpeg writes (DPX), ``bits`` deep
+    (alpha is written at 8 or 16 bits: DPX has no 10-bit RGBA layout in FFmpeg)."""
     import av
 
     deep = samples.dtype == np.uint16
-    frame = av.VideoFrame.from_ndarray(samples, format="rgb48le" if deep else "rgb24")
+    if samples.ndim == 3 and samples.shape[2] == 4:
+        layout = "rgba64le" if deep else "rgba"
+        bits = None
+    else:
+        layout = "rgb48le" if deep else "rgb24"
+    frame = av.VideoFrame.from_ndarray(samples, format=layout)
     pix_fmt = f"gbrp{bits}le" if deep and bits in (10, 12) else frame.format.name
     if pix_fmt != frame.format.name:
         frame = frame.reformat(format=pix_fmt, threads=1)
@@ -192,15 +231,26 @@ def _encode_with_ffmpeg(samples: np.ndarray, ext: str, bits: int | None) -> byte
     return b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
 
 
-def encode_image(rgb: np.ndarray, ext: str, dtype: str, bits: int | None = None) -> bytes:
-    """Encode float32 H x W x 3 RGB as a file of type ``ext`` in the best depth it holds.
+def encode_image(rgb: np.ndarray, ext: str, dtype: str, bits: int | None = None,
+                 grey: bool = False) -> bytes:
+    """Encode float32 H x W x 3 RGB (or x 4 RGBA) as a file of type ``ext`` in the best depth
+    it holds; alpha is kept where the format holds it, and ``grey`` input is written as one
+    channel (see :func:`file_layout`).
 
     ``bits`` (10 or 12) keeps a 10/12-bit DPX source at its own depth.
     """
     depth = depth_for(ext, dtype)
+    pixels = quantize(file_layout(rgb, ext, grey), depth)
     if ext.lower() in FFMPEG_IMAGE_EXTS:
-        return _encode_with_ffmpeg(np.ascontiguousarray(quantize(rgb, depth)), ext, bits)
-    bgr = np.ascontiguousarray(quantize(rgb, depth)[:, :, ::-1])
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        return _encode_with_ffmpeg(np.ascontiguousarray(pixels), ext, bits)
+    if pixels.ndim == 2:
+        bgr = pixels
+    elif pixels.shape[2] == 4:
+        bgr = np.ascontiguousarray(pixels[:, :, [2, 1, 0, 3]])
+    else:
+        bgr = np.ascontiguousarray(pixels[:, :, ::-1])
     params: list[int] = []
     if ext.lower() == ".exr":
         params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_FLOAT]
@@ -217,10 +267,11 @@ def encode_image(rgb: np.ndarray, ext: str, dtype: str, bits: int | None = None)
 
 
 def write_image(
-    path: str | os.PathLike, rgb: np.ndarray, dtype: str = "uint8", bits: int | None = None
+    path: str | os.PathLike, rgb: np.ndarray, dtype: str = "uint8", bits: int | None = None,
+    grey: bool = False,
 ) -> None:
-    """Write float32 RGB to ``path`` in the format its extension names, at depth ``dtype``."""
+    """Write float32 RGB(A) to ``path`` in the format its extension names, at depth ``dtype``."""
     path = os.fspath(path)
-    data = encode_image(rgb, os.path.splitext(path)[1], dtype, bits)
+    data = encode_image(rgb, os.path.splitext(path)[1], dtype, bits, grey)
     with open(path, "wb") as fh:
         fh.write(data)

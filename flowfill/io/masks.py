@@ -57,6 +57,7 @@ class MaskSource:
         self.paths: list[str] = []
         self._single: np.ndarray | None = None
         self._any = False
+        self._skip = 0  # masks of a mask movie before the frames' selection
         info = frames.info
         if spec == ALPHA:
             self.kind = ALPHA
@@ -85,10 +86,12 @@ class MaskSource:
                 raise InputError(spec, "no such file")
             count, width, height = movie_frame_count(spec)
             self._check_size(width, height, spec)
-            self._check_count(count)
+            if self._check_count(count):
+                self._skip = frames.selection[0]
             self.paths = [spec]
-        if self.kind in ("folder", "pattern"):
-            self._check_count(len(self.paths))
+        if self.kind in ("folder", "pattern") and self._check_count(len(self.paths)):
+            start, stop = frames.selection
+            self.paths = self.paths[start:stop]
 
     @property
     def count(self) -> int | None:
@@ -98,13 +101,22 @@ class MaskSource:
     def __len__(self) -> int:
         return self.frames.info.count or 0
 
-    def _check_count(self, count: int) -> None:
-        frames = self.frames.info
+    def _check_count(self, count: int) -> bool:
+        """Refuse a mask count that fits neither the frames nor, under ``--frames``, the whole
+        input; True when the masks are the whole input's (to be narrowed like the frames)."""
+        frames, source = self.frames.info, self.frames
+        if source.selection is not None and count == source.total and count != frames.count:
+            return True
         if frames.count is not None and count != frames.count:
-            raise InputError(
-                self.spec, f"{count} masks but {frames.count} frames in {frames.path}; "
-                "there must be one mask per frame (or a single mask image for all)",
-            )
+            if source.selection is None:
+                problem = (f"{count} masks but {frames.count} frames in {frames.path}; there must "
+                           "be one mask per frame (or a single mask image for all)")
+            else:
+                problem = (f"{count} masks but {frames.path} has {source.total} frames, "
+                           f"{frames.count} of them selected by --frames; give one mask per frame "
+                           "of the input or of the selection (or a single mask image for all)")
+            raise InputError(self.spec, problem)
+        return False
 
     def _check_size(self, width: int, height: int, where: str) -> None:
         info = self.frames.info
@@ -135,10 +147,17 @@ class MaskSource:
                 yield self._single.copy(), self.spec
         elif self.kind == "movie":
             count = 0
+            wanted = self.frames.info.count
             for i, mask in enumerate(iter_movie_masks(self.spec)):
+                if i < self._skip:
+                    continue
+                if wanted is not None and count == wanted:
+                    break
                 count += 1
                 yield mask, f"{self.spec} (frame {i})"
-            self._check_count(count)
+            if wanted is not None and count < wanted:
+                raise InputError(self.spec, f"the mask movie ends at frame {self._skip + count}: "
+                                 f"{wanted} masks needed from frame {self._skip} on")
         else:
             for path in self.paths:
                 yield read_mask(path), path

@@ -122,24 +122,58 @@ class MovieSource(FrameSource):
                 bits=bits if bits in (10, 12) else None,
             )
         check_size(path, self.info.width, self.info.height)
+        self.total = self.info.count
         self.timestamps: list[int] = []
-        """Presentation timestamps (in ``info.time_base``) of the frames decoded so far."""
+        """Presentation timestamps (in ``info.time_base``) of the frames decoded so far (of a
+        selection: shifted so that it starts where the movie starts)."""
+        self.shift = 0
+        """Time (in ``info.time_base``) from the movie's first frame to the selection's."""
+
+    def select(self, start: int, stop: int | None) -> None:
+        """Narrow the movie to its frames ``start:stop`` (decoding stops after ``stop - 1``)."""
+        super().select(start, stop)
+        self.timestamps = []
+
+    @property
+    def shift_seconds(self) -> Fraction:
+        """Seconds from the movie's first frame to the selection's first (0 without one)."""
+        return self.shift * (self.info.time_base or 0)
+
+    def _readable_hint(self, index: int) -> str:
+        return f"; --frames 0:{index} processes the readable part" if index else ""
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
+        start, stop = self.selection or (0, None)
         with _open_input(self.path) as container:
             stream = container.streams[self.stream_index]
             stream.thread_type = "AUTO"
             index = 0
+            first_pts = 0
             try:
                 for frame in container.decode(stream):
-                    if index == len(self.timestamps):
-                        self.timestamps.append(self._timestamp(frame.pts))
+                    if index == 0:
+                        first_pts = frame.pts or 0
+                    if index == start:
+                        self.shift = (frame.pts or 0) - first_pts if start else 0
+                    if index >= start:
+                        if index - start == len(self.timestamps):
+                            pts = None if frame.pts is None else frame.pts - self.shift
+                            self.timestamps.append(self._timestamp(pts))
+                        yield frame
                     index += 1
-                    yield frame
+                    if stop is not None and index >= stop:
+                        return  # not one packet more is decoded: the rest may be damaged
             except (av.error.FFmpegError, ValueError) as err:
                 raise InputError(
                     self.path, f"cannot decode frame {index}: {_av_problem(err)}"
+                    f"{self._readable_hint(index)}",
                 ) from None
+        expected = self.total if stop is None else min(stop, self.total or stop)
+        if expected is not None and index < expected:
+            raise InputError(
+                self.path, f"decoding failed at frame {index}: the movie ends there but holds "
+                f"{self.total} frames (damaged or truncated){self._readable_hint(index)}",
+            )
 
     def _timestamp(self, pts: int | None) -> int:
         if not self.timestamps:
@@ -165,7 +199,10 @@ class MovieSource(FrameSource):
         return self.timestamps[-1] + (index - len(self.timestamps) + 1) * self.frame_duration()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        rgb = "rgb48le" if self.deep else "rgb24"
+        if self.yields_alpha:
+            rgb = "rgba64le" if self.deep else "rgba"
+        else:
+            rgb = "rgb48le" if self.deep else "rgb24"
         peak = np.float32(65535 if self.deep else 255)
         for frame in self._decoded():
             pixels = frame.to_ndarray(format=rgb, threads=SWS_THREADS)
@@ -202,9 +239,19 @@ def movie_frame_count(path: str) -> tuple[int, int, int]:
         return count, ctx.width, ctx.height
 
 
-def _encoder(ext: str, width: int, height: int, deep: bool) -> tuple[str, str, dict[str, str]]:
-    """(codec, pixel format, options) for an output extension."""
+ALPHA_MOVIE_EXTS = frozenset({".mov", ".avi"})
+"""Movie outputs that keep an input's alpha (ProRes 4444, FFV1 RGBA); the others drop it."""
+
+
+def _encoder(
+    ext: str, width: int, height: int, deep: bool, alpha: bool = False,
+) -> tuple[str, str, dict[str, str]]:
+    """(codec, pixel format, options) for an output extension (with alpha where it holds one)."""
     odd = width % 2 or height % 2
+    if alpha and ext == ".mov":
+        return "prores_ks", "yuva444p10le", {"profile": "4"}
+    if alpha and ext == ".avi":
+        return "ffv1", "rgba64le" if deep else "bgra", {"level": "3", "slicecrc": "1"}
     if ext in (".mp4", ".m4v", ".mkv"):
         return "libx264", "yuv444p" if odd else "yuv420p", {"crf": "12", "preset": "medium"}
     if ext == ".mov":
@@ -291,9 +338,13 @@ class MovieSink(FrameSink):
         rate = Fraction(fps or info.fps or DEFAULT_FPS)
         self.clock = _Clock(source, rate, grid_only=ext == ".avi")
         deep = info.dtype != "uint8"
-        codec, self.pix_fmt, options = _encoder(ext, info.width, info.height, deep)
+        self.keeps_alpha = like.yields_alpha and ext in ALPHA_MOVIE_EXTS
+        codec, self.pix_fmt, options = _encoder(ext, info.width, info.height, deep,
+                                                self.keeps_alpha)
         self.depth = "uint16" if deep and self.pix_fmt in ("yuv422p10le", "yuv444p10le",
-                                                           "rgb48le") else "uint8"
+                                                           "rgb48le", "rgba64le") else "uint8"
+        if self.pix_fmt == "yuva444p10le":  # 8-bit alpha goes through 16 bits to round-trip
+            self.depth = "uint16"
         self.temp = temp_name_beside(path)
         try:
             self._open(codec, options, rate, ext)
@@ -360,18 +411,38 @@ class MovieSink(FrameSink):
             return iter(())
         streams = [self.audio_in.streams[i] for i in self.audio_map]
         packets = (p for p in self.audio_in.demux(*streams) if p.dts is not None and p.size)
+        if self.source_movie is not None and self.source_movie.selection is not None:
+            packets = self._shifted(packets)
         if self.container.format.name != "avi":
             return packets
         # AVI has no negative times: drop the encoder-priming packets that end before zero
         # (players discard their samples anyway) instead of shifting the whole file.
         return (p for p in packets if p.pts is None or p.pts + (p.duration or 0) > 0)
 
-    def _pump_audio(self, until: float | None) -> None:
-        """Mux the input's audio packets up to time ``until`` seconds (all of them when None)."""
+    def _shifted(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """The audio of a selection of frames: packets from its first frame on, moved so that
+        it starts where the movie starts (the end is cut in ``close``)."""
+        for packet in packets:
+            if packet.pts is None or packet.time_base is None:
+                continue
+            shift = round(self.source_movie.shift_seconds / packet.time_base)
+            if packet.pts < shift:
+                continue
+            packet.pts -= shift
+            packet.dts -= shift
+            yield packet
+
+    def _pump_audio(self, until: float | None, end: float | None = None) -> None:
+        """Mux the input's audio packets up to time ``until`` seconds (all of them when None;
+        those starting at ``end`` seconds or later are dropped)."""
         while True:
             packet = self._pending or next(self._audio_packets, None)
             if packet is None:
                 return
+            if end is not None and packet.pts is not None and packet.time_base is not None:
+                if float(packet.pts * packet.time_base) >= end:
+                    self._pending = None
+                    continue
             if until is not None and packet.pts is not None and packet.time_base is not None:
                 if float(packet.pts * packet.time_base) > until:
                     self._pending = packet
@@ -385,10 +456,11 @@ class MovieSink(FrameSink):
         info = self.like.info
         if frame.shape[:2] != (info.height, info.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, not {info.size_text}")
-        samples = np.ascontiguousarray(quantize(frame, self.depth))
-        vf = av.VideoFrame.from_ndarray(
-            samples, format="rgb48le" if self.depth == "uint16" else "rgb24"
-        )
+        alpha = self.keeps_alpha and frame.shape[2] == 4
+        samples = np.ascontiguousarray(quantize(frame[..., : 4 if alpha else 3], self.depth))
+        deep = self.depth == "uint16"
+        layout = ("rgba64le" if deep else "rgba") if alpha else ("rgb48le" if deep else "rgb24")
+        vf = av.VideoFrame.from_ndarray(samples, format=layout)
         vf = vf.reformat(
             format=self.pix_fmt, dst_colorspace=self.sws_matrix, dst_color_range=self.sws_range,
             threads=SWS_THREADS,
@@ -406,7 +478,12 @@ class MovieSink(FrameSink):
             return
         for packet in self.video.encode(None):
             self.container.mux(packet)
-        self._pump_audio(None)
+        end = None
+        src = self.source_movie
+        if src is not None and src.selection is not None and src.selection[1] is not None:
+            last = self.clock.last
+            end = float(last * self.clock.time_base + 1 / self.clock.rate) if self.written else 0.0
+        self._pump_audio(None, end)
         self.container.close()
         self.container = None
         if self.audio_in is not None:

@@ -18,7 +18,7 @@ from flowfill.io.atomic import (
     remove_quietly,
     temp_name_beside,
 )
-from flowfill.io.images import IMAGE_EXTS, Image, encode_image, read_image
+from flowfill.io.images import ALPHA_EXTS, IMAGE_EXTS, Image, encode_image, read_image
 from flowfill.io.source import FrameInfo, FrameSource, check_size
 
 _PRINTF = re.compile(r"%(0?)(\d*)d")
@@ -117,8 +117,15 @@ class SequenceSource(FrameSource):
         self.info = FrameInfo(
             path=path, kind="sequence", width=w, height=h, count=len(paths), dtype=first.dtype,
             has_alpha=first.alpha is not None, paths=list(paths), numbers=numbers,
-            bits=first.bits,
+            bits=first.bits, grey=first.grey,
         )
+
+    def select(self, start: int, stop: int | None) -> None:
+        """Narrow the sequence to its frames ``start:stop``."""
+        super().select(start, stop)
+        self.info.paths = self.info.paths[start:stop]
+        if self.info.numbers is not None:
+            self.info.numbers = self.info.numbers[start:stop]
 
     def _read(self, path: str) -> Image:
         image = read_image(path)
@@ -129,11 +136,25 @@ class SequenceSource(FrameSource):
                 f"({os.path.basename(self.info.paths[0])}) is {self.info.size_text}; "
                 "all frames must have the same size",
             )
+        if self.info.grey and not image.grey:
+            raise InputError(
+                path, "is a colour image but the first frame "
+                f"({os.path.basename(self.info.paths[0])}) is greyscale; all frames must have "
+                "the same channels",
+            )
         return image
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        alpha = self.yields_alpha
         for path in self.info.paths:
-            yield self._read(path).rgb
+            image = self._read(path)
+            if not alpha:
+                yield image.rgb
+            elif image.alpha is None:
+                raise InputError(path, "has no alpha channel but the first frame "
+                                 f"({os.path.basename(self.info.paths[0])}) has one")
+            else:
+                yield np.dstack([image.rgb, image.alpha])
 
     def alphas(self) -> Iterator[np.ndarray]:
         """Bool H x W per frame: True where the frame's alpha is nonzero."""
@@ -145,19 +166,27 @@ class SequenceSource(FrameSource):
 
 
 class SequenceSink(FrameSink):
-    """Writes image files into a hidden folder, moved into the target folder at the end."""
+    """Writes image files into a hidden folder, moved into the target folder at the end.
+
+    With ``prune``, frames of the same numbering beyond the last one written, which a longer
+    earlier run left in the target folder, are removed once the new frames are in place.
+    """
 
     def __init__(
         self, folder: str, names: list[str], dtype: str, overwrite: bool = True,
         protect: frozenset[str] = frozenset(), display: str | None = None,
-        bits: int | None = None,
+        bits: int | None = None, grey: bool = False, prune: bool = True,
     ) -> None:
         self.path = display or folder
+        self.prune = prune
         folder = os.path.abspath(folder)
         self.folder = folder
         self.names = names
         self.dtype = dtype
         self.bits = bits
+        self.grey = grey
+        self.protect = protect
+        self.keeps_alpha = all(os.path.splitext(n)[1].lower() in ALPHA_EXTS for n in names)
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise InputError(self.path, f"{folder} exists and is not a folder")
         check_parent(folder)
@@ -176,7 +205,7 @@ class SequenceSink(FrameSink):
         if self.written >= len(self.names):
             raise ValueError(f"more frames than the {len(self.names)} expected")
         name = self.names[self.written]
-        data = encode_image(frame, os.path.splitext(name)[1], self.dtype, self.bits)
+        data = encode_image(frame, os.path.splitext(name)[1], self.dtype, self.bits, self.grey)
         with open(os.path.join(self.temp, name), "wb") as fh:
             fh.write(data)
         self.written += 1
@@ -185,7 +214,8 @@ class SequenceSink(FrameSink):
         """Move the written files into the target folder."""
         if self._done:
             return
-        commit_folder(self.temp, self.folder, self.names[: self.written])
+        commit_folder(self.temp, self.folder, self.names[: self.written], self.protect,
+                      self.prune)
         self._done = True
 
     def abort(self) -> None:
@@ -200,11 +230,13 @@ class ImageSink(FrameSink):
 
     def __init__(
         self, path: str, dtype: str, overwrite: bool = True,
-        protect: frozenset[str] = frozenset(), bits: int | None = None,
+        protect: frozenset[str] = frozenset(), bits: int | None = None, grey: bool = False,
     ) -> None:
         self.path = path
         self.dtype = dtype
         self.bits = bits
+        self.grey = grey
+        self.keeps_alpha = os.path.splitext(path)[1].lower() in ALPHA_EXTS
         check_file_target(path, overwrite, protect, "is a folder")
         self.temp = temp_name_beside(path)
         self.written = 0
@@ -214,7 +246,8 @@ class ImageSink(FrameSink):
         """Encode the frame to the temporary file."""
         if self.written:
             raise ValueError("a single-image output takes one frame")
-        data = encode_image(frame, os.path.splitext(self.path)[1], self.dtype, self.bits)
+        data = encode_image(frame, os.path.splitext(self.path)[1], self.dtype, self.bits,
+                            self.grey)
         with open(self.temp, "wb") as fh:
             fh.write(data)
         self.written = 1

@@ -37,6 +37,8 @@ class FrameInfo:
     """Video codec of a movie (e.g. 'h264', 'prores')."""
     bits: int | None = None
     """Significant bits when fewer than ``dtype`` holds (10-bit DPX or video), else None."""
+    grey: bool = False
+    """Greyscale frames (one colour channel): yielded as RGB, written back as one channel."""
 
     @property
     def size_text(self) -> str:
@@ -45,9 +47,29 @@ class FrameInfo:
 
 
 class FrameSource:
-    """Iterable of float32 H x W x 3 RGB frames, one at a time; iterating again re-opens."""
+    """Iterable of float32 H x W x 3 RGB frames, one at a time; iterating again re-opens.
+
+    With ``keep_alpha`` set, an input with alpha yields H x W x 4 RGBA frames instead.
+    """
 
     info: FrameInfo
+    keep_alpha: bool = False
+    selection: tuple[int, int | None] | None = None
+    """The input's frames ``start:stop`` this source is narrowed to (``select``), or None."""
+    total: int | None = None
+    """Frames in the whole input (``info.count`` before a selection)."""
+
+    @property
+    def yields_alpha(self) -> bool:
+        """Whether the frames come with their alpha as a 4th channel."""
+        return self.keep_alpha and self.info.has_alpha
+
+    def select(self, start: int, stop: int | None) -> None:
+        """Narrow the source to the input's frames ``start:stop`` (stop None: to the end)."""
+        self.total = self.info.count
+        self.selection = (start, stop)
+        end = stop if stop is not None else self.total
+        self.info.count = None if end is None else end - start
 
     def __iter__(self) -> Iterator[np.ndarray]:
         raise NotImplementedError

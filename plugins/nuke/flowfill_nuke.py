@@ -12,7 +12,7 @@ Read at the result::
 
     WORK/source/source.####.exr   Source RGBA, 32-bit float, bbox = format
     WORK/matte/matte.####.exr     the matte: R = G = B = (alpha > threshold), 0 or 1
-    WORK/result/result.####.exr   what flowfill writes (RGB float; the gizmo copies Source alpha)
+    WORK/result/result.####.exr   what flowfill writes (RGBA float, Source alpha kept as it was)
     WORK/flowfill.log             the run's output; WORK/command.txt the command line
 """
 
