@@ -2,7 +2,10 @@
 
 Prints, at 432x240 and 1080p, seconds per frame of the engine itself (``flowfill.Shot`` in this
 process) against the same frames rendered through ``flowfill serve`` by the Python client over
-the Unix socket and over shared memory, in order, as a host renders; the overhead in percent;
+the Unix socket and over shared memory, in order, as a host renders (medians of interleaved
+runs); the overhead in percent: the client's wall time over the server's own filling time (what
+the protocol and transfers add), and over the engine run in this process (which adds what a
+second process changes);
 and the round trip of a frame whose window is already filled (transfer and protocol only).
 Then the time to the first frame of a new shot on a warm server against a cold
 ``flowfill remove`` of the same clip (a new process: imports, engine load, the whole clip).
@@ -67,8 +70,9 @@ def engine_seconds(frames: np.ndarray, masks: np.ndarray, options: dict) -> floa
 
 
 def server_seconds(endpoint: str, transport: str, frames: np.ndarray, masks: np.ndarray,
-                   options: dict) -> tuple[float, float]:
-    """Seconds for the clip in order through the server, and per cached-frame round trip."""
+                   options: dict) -> tuple[float, float, float]:
+    """Seconds for the clip in order through the server, the server's own filling time within
+    them, and the round trip of a frame whose window is cached."""
     n, h, w, c = frames.shape
     with Client(endpoint, transport=transport) as client:
         sid = client.open_shot(w, h, 0, n - 1, c, "separate", options)
@@ -77,15 +81,17 @@ def server_seconds(endpoint: str, transport: str, frames: np.ndarray, masks: np.
             return frames[f], masks[f]
 
         t0 = time.perf_counter()
+        inside = 0.0
         for i in range(n):
             client.render(sid, i, fetch, shape=(h, w, c))
+            inside += client.last_seconds
         total = time.perf_counter() - t0
         t0 = time.perf_counter()
         for i in range(n):
             client.render(sid, i, fetch, shape=(h, w, c))
         cached = (time.perf_counter() - t0) / n
         client.close_shot(sid)
-    return total, cached
+    return total, inside, cached
 
 
 def first_frame(endpoint: str, frames: np.ndarray, masks: np.ndarray, options: dict,
@@ -119,27 +125,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--sizes", default="432x240,1920x1080")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="interleaved runs of each route; the median is printed")
     args = parser.parse_args()
     options = {"window": args.frames, "overlap": min(10, args.frames // 2)}
     print(f"load: {os.getloadavg()[0]:.2f} (1-min average, {os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as folder:
         proc, endpoint = start_server(folder)
         try:
-            print("| size | engine s/frame | socket s/frame | shm s/frame | overhead socket "
-                  "| overhead shm | cached frame socket / shm |")
+            print("| size | engine in process s/frame | socket s/frame (server's own) | "
+                  "shm s/frame (server's own) | overhead over the server's own time, socket / "
+                  "shm | against the engine in this process, socket / shm | cached frame, "
+                  "socket / shm |")
             print("|---|---:|---:|---:|---:|---:|---:|")
             for size in args.sizes.split(","):
                 w, h = (int(v) for v in size.split("x"))
                 frames, masks = load_clip(args.frames, (w, h))
-                engine = engine_seconds(frames, masks, options)
-                sock, sock_cached = server_seconds(endpoint, "socket", frames, masks, options)
-                shm, shm_cached = server_seconds(endpoint, "shm", frames, masks, options)
-                again = engine_seconds(frames, masks, options)  # the load drifts: bracket it
-                engine = (engine + again) / 2
+                runs: dict[str, list[float]] = {"engine": [], "socket": [], "shm": []}
+                inside: dict[str, list[float]] = {"socket": [], "shm": []}
+                cached: dict[str, list[float]] = {"socket": [], "shm": []}
+                for _ in range(args.repeat):  # interleaved, so drifting load hits all three
+                    runs["engine"].append(engine_seconds(frames, masks, options))
+                    for transport in ("socket", "shm"):
+                        total, own, per_frame = server_seconds(endpoint, transport, frames,
+                                                               masks, options)
+                        runs[transport].append(total)
+                        inside[transport].append(own)
+                        cached[transport].append(per_frame)
                 n = args.frames
-                print(f"| {w}x{h} | {engine / n:.3f} | {sock / n:.3f} | {shm / n:.3f} | "
-                      f"{100 * (sock / engine - 1):+.1f}% | {100 * (shm / engine - 1):+.1f}% | "
-                      f"{sock_cached * 1000:.1f} / {shm_cached * 1000:.1f} ms |")
+                med = {k: float(np.median(v)) / n for k, v in runs.items()}
+                own = {k: float(np.median(v)) / n for k, v in inside.items()}
+                wire = {k: float(np.median([(t - o) / n for t, o in zip(runs[k], inside[k],
+                                                                          strict=True)]))
+                        for k in inside}
+                hit = {k: float(np.median(v)) * 1000 for k, v in cached.items()}
+                print(f"| {w}x{h} | {med['engine']:.3f} | {med['socket']:.3f} "
+                      f"({own['socket']:.3f}) | {med['shm']:.3f} ({own['shm']:.3f}) | "
+                      f"{100 * wire['socket'] / own['socket']:.1f}% / "
+                      f"{100 * wire['shm'] / own['shm']:.1f}% | "
+                      f"{100 * (med['socket'] / med['engine'] - 1):+.1f}% / "
+                      f"{100 * (med['shm'] / med['engine'] - 1):+.1f}% | "
+                      f"{hit['socket']:.1f} / {hit['shm']:.1f} ms |")
             frames, masks = load_clip(args.frames, (432, 240))
             warm, cold = first_frame(endpoint, frames, masks, options, folder)
             print(f"\nfirst frame, 432x240, {args.frames}-frame shot: warm server {warm:.2f} s; "

@@ -71,6 +71,7 @@ class Client:
         self._send_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._block: _Block | None = None
+        self.last_seconds = 0.0
         hello = {"op": "hello", "version": protocol.VERSION, "client": f"flowfill {__version__}"}
         if token:
             hello["token"] = token
@@ -150,7 +151,8 @@ class Client:
                shape: tuple[int, int, int] | None = None) -> np.ndarray:
         """Frame ``frame`` filled (H x W x C float32). When the server needs frames it lacks,
         ``fetch`` supplies them (without it, ServerError 'need'). ``shape`` (H, W, C) is
-        required with the shm transport."""
+        required with the shm transport. ``self.last_seconds``: the server's own time
+        filling the frame (without transfers), for benchmarks."""
         while True:
             header = {"op": "render", "shot": shot, "frame": frame}
             block = None
@@ -168,6 +170,7 @@ class Client:
                         pixels, mask = fetch(f)
                         self.put(shot, f, pixels, mask)
                 continue
+            self.last_seconds = float(reply.get("seconds", 0.0))
             if block is not None:
                 assert shape is not None
                 return np.frombuffer(block.shm.buf, np.float32, int(np.prod(shape))).reshape(
