@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 import flowfill
+from flowfill.options import cli_flags
 from flowfill.server.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,9 +114,7 @@ def first_frame(endpoint: str, frames: np.ndarray, masks: np.ndarray, options: d
             np.uint8))
         cv2.imwrite(str(msk / f"{i:04d}.png"), masks[i].astype(np.uint8) * 255)
     args = [FLOWFILL, "remove", str(src), "--mask", str(msk), "--output",
-            f"{folder}/out/%04d.png", "--quiet"]
-    for key, value in options.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
+            f"{folder}/out/%04d.png", "--quiet", *cli_flags(options)]
     t0 = time.perf_counter()
     subprocess.run(args, check=True)
     return warm, time.perf_counter() - t0

@@ -30,22 +30,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from flowfill.options import cli_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SAMPLE = ROOT / "sample_clips"
 EXAMPLE = ROOT / "plugins" / "vapoursynth" / "examples" / "remove_pngs.vpy"
-
-
-def cli_flags(options: dict[str, object]) -> list[str]:
-    """``flowfill remove`` flags for a dict of flowfill options."""
-    flags: list[str] = []
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            flags += [flag] if value else ["--no-" + name.replace("_", "-")]
-        else:
-            flags += [flag, str(value)]
-    return flags
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:

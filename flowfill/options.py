@@ -125,3 +125,16 @@ class Options:
         if unknown:
             raise TypeError(f"unknown option(s) {unknown}; known: {sorted(known)}")
         return replace(cls(), **kwargs).validated()
+
+
+def cli_flags(options: dict[str, object]) -> list[str]:
+    """The ``flowfill remove`` flags that set ``options`` (Options field names to values), for
+    tools that build a command line (benchmarks, tests, host scripts)."""
+    flags: list[str] = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags += [flag] if value else ["--no-" + name.replace("_", "-")]
+        elif value is not None:
+            flags += [flag, str(value)]
+    return flags

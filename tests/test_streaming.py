@@ -156,26 +156,38 @@ def test_resume_skips_finished_windows_and_gives_the_same_frames(tmp_path, monke
         Checkpoint(folder, "another digest", resume=True)
 
 
-def test_cli_resume_after_an_interruption(tmp_path, capsys, monkeypatch):
+def _write_revealed_late(folder) -> None:
+    """A 20-frame revealed-late clip as PNG frames in ``folder/in`` and masks in ``folder/mask``."""
     _, frames, masks = _revealed_late(20)
     for sub, items in (("in", frames), ("mask", masks)):
-        (tmp_path / sub).mkdir()
+        (folder / sub).mkdir()
         for t, img in enumerate(items):
             pixels = (img * 255).round().astype(np.uint8) if sub == "in" else img * np.uint8(255)
-            write_rgb(tmp_path / sub / f"{t:03d}.png", pixels)
+            write_rgb(folder / sub / f"{t:03d}.png", pixels)
+
+
+def _interrupt_window(monkeypatch, nth: int) -> list[int]:
+    """Make the ``nth`` window fill raise KeyboardInterrupt (as Ctrl-C); returns the call log."""
+    real = pipeline.fill_window
+    calls: list[int] = []
+
+    def dies(*a, **k):
+        calls.append(1)
+        if len(calls) == nth:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "fill_window", dies)
+    return calls
+
+
+def test_cli_resume_after_an_interruption(tmp_path, capsys, monkeypatch):
+    _write_revealed_late(tmp_path)
     args = ["remove", str(tmp_path / "in"), "-m", str(tmp_path / "mask"), "--window", "8",
             "--overlap", "2", "--edges", "off", "-q"]
     assert cli.main(args + ["-o", str(tmp_path / "ref")]) == 0
     real = pipeline.fill_window
-    calls = []
-
-    def dies_on_third(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(pipeline, "fill_window", dies_on_third)
+    calls = _interrupt_window(monkeypatch, 3)
     assert cli.main(args + ["-o", str(tmp_path / "out")]) == 130
     assert "--resume" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -283,24 +295,11 @@ def test_fingerprint_follows_the_version_and_the_edge_weights_contents(tmp_path,
 
 
 def test_resume_refuses_windows_of_another_version(tmp_path, capsys, monkeypatch):
-    _, frames, masks = _revealed_late(20)
-    for sub, items in (("in", frames), ("mask", masks)):
-        (tmp_path / sub).mkdir()
-        for t, img in enumerate(items):
-            pixels = (img * 255).round().astype(np.uint8) if sub == "in" else img * np.uint8(255)
-            write_rgb(tmp_path / sub / f"{t:03d}.png", pixels)
+    _write_revealed_late(tmp_path)
     args = ["remove", str(tmp_path / "in"), "-m", str(tmp_path / "mask"), "--window", "8",
             "--overlap", "2", "--edges", "off", "-q", "-o", str(tmp_path / "out")]
     real = pipeline.fill_window
-    calls = []
-
-    def dies_on_second(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(pipeline, "fill_window", dies_on_second)
+    _interrupt_window(monkeypatch, 2)
     assert cli.main(args) == 130
     kept = tmp_path / ".out.flowfill-resume"
     saved = sorted(os.listdir(kept))

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from flowfill.options import cli_flags
+
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "sample_clips"
 BIN = Path(sys.executable).parent
@@ -19,23 +21,11 @@ OPTIONS = {"window": 8, "overlap": 2, "nonlocal_frames": 0, "edges": "off"}
 """Small windows (30 frames: 5 windows, overlaps cross-faded) and the cheaper stages off."""
 
 
-def cli_args(options: dict[str, object]) -> list[str]:
-    """The ``flowfill remove`` flags for ``options``."""
-    flags: list[str] = []
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            flags += [flag] if value else ["--no-" + name.replace("_", "-")]
-        else:
-            flags += [flag, str(value)]
-    return flags
-
-
 def run_cli(frames: Path, masks: Path, out: Path, options: dict[str, object]) -> np.ndarray:
     """Run ``flowfill remove`` into float EXR files and read them back (N x H x W x 3 float32)."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "flowfill"), "remove", str(frames), "--mask", str(masks),
-           "--output", str(out / "%05d.exr"), "--quiet", *cli_args(options)]
+           "--output", str(out / "%05d.exr"), "--quiet", *cli_flags(options)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return read_exrs(out)
