@@ -142,14 +142,6 @@ class Shot:
         finally:
             self._lock.release()
 
-    def window_range(self, index: int) -> tuple[int, int] | None:
-        """First and last frame of the window that outputs ``index`` (None before the scan)."""
-        with self._lock:
-            if self._plan is None:
-                return None
-            w = self._plan[window_of(self._plan, index)]
-            return w.start, w.stop - 1
-
     # -- rendering ----------------------------------------------------------------------
 
     def render(self, index: int, on_progress: FractionCallback | None = None,
