@@ -15,14 +15,14 @@
 # Every step runs under its own time limit and the script goes on after a failure; it exits 1
 # if any step failed. Where the Python lacks PyAV or kornia, the wheels in .whl/ are installed
 # to a scratch folder first. GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160),
-# GPU_CHECK_FRAMES (10) and GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
+# GPU_CHECK_FRAMES (6) and GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu_check}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-FRAMES=${GPU_CHECK_FRAMES:-10}
+FRAMES=${GPU_CHECK_FRAMES:-6}
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 SIZES=${GPU_CHECK_SIZES:-1920x1080,3840x2160}
 export FLOWFILL_TEST_DEVICE=$DEVICE
@@ -60,7 +60,7 @@ import flowfill, av, kornia  # everything the engine imports
 print(f"flowfill {flowfill.__version__}, PyAV {av.__version__}, kornia {kornia.__version__}")
 EOF
 
-[ "${GPU_CHECK_TESTS:-1}" = 0 ] || step cuda_tests 240 "$PY" -m pytest tests_cuda -s -p no:cacheprovider -o addopts= -rfE \
+[ "${GPU_CHECK_TESTS:-1}" = 0 ] || step cuda_tests 120 "$PY" -m pytest tests_cuda -s -p no:cacheprovider -o addopts= -rfE \
     --durations=5 --junitxml "$OUT/cuda_tests.xml"
 
 weights=${FLOWFILL_RAFT_WEIGHTS:-}
@@ -75,10 +75,10 @@ speed() {  # speed NAME SECONDS SIZES OPTIONS...
     step "$name" "$limit" "$PY" benchmarks/long_shots.py --lengths "" --long-1080 0 \
         --sizes "$sizes" --speed-frames "$FRAMES" --device "$DEVICE" --out "$OUT/$name.json" "$@"
 }
-speed speed_raft_fp32 120 "$SIZES" --set flow=raft --set "raft_weights=$weights"
-speed speed_raft_bf16 80 "$SIZES" --set flow=raft --set "raft_weights=$weights" \
+speed speed_raft_fp32 160 "$SIZES" --set flow=raft --set "raft_weights=$weights"
+speed speed_raft_bf16 160 "$SIZES" --set flow=raft --set "raft_weights=$weights" \
     --set flow_precision=bf16
-speed speed_dis 50 "${SIZES%%,*}" --set flow=dis
+speed speed_dis 60 "${SIZES%%,*}" --set flow=dis
 
 rm -f "$OUT/raft-synthetic.pth"
 if [ ${#failed[@]} -gt 0 ]; then
