@@ -14,7 +14,8 @@ from fractions import Fraction
 from flowfill import __version__
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
-from flowfill.io import FrameSink, open_frames, open_masks, open_sink, source_files
+from flowfill.io import MOVIE_EXTS, FrameSink, open_frames, open_masks, open_sink, source_files
+from flowfill.io.codecs import CODECS, DEFAULT_CODEC, QUALITIES, check_codec
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
 from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
@@ -227,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
     rm.add_argument("--fps", metavar="F",
                     help="frame rate of a movie made from image frames (default 25)")
+    rm.add_argument("--codec", choices=list(CODECS), metavar="CODEC",
+                    help="movie codec: " + ", ".join(CODECS) + " (default by extension: "
+                    + ", ".join(f"{e} {c}" for e, c in DEFAULT_CODEC.items()) + "). Outside "
+                    "the hole a movie input's picture is re-encoded from its own decoded "
+                    "planes when the codec can store its pixel format")
+    rm.add_argument("--quality", choices=QUALITIES, default="high",
+                    help="movie quality: review (small), high (default; visually lossless), "
+                    "master (4:4:4 10-bit, ProRes 4444 XQ, DNxHR HQX), lossless (bit-exact RGB: "
+                    "ffv1, or h264/h265/vp9 that few players open)")
     rm.add_argument("--frames", metavar="A:B",
                     help="process only the input's frames A to B-1, counted from 0 in input "
                     "order, like a Python slice (50:, :100, and --frames=-10: for the last "
@@ -367,6 +377,12 @@ def _prepare(
             )
         fps = None  # the movie's own clock (and its audio) apply
     masks = open_masks(args.mask, source).validate()
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext in MOVIE_EXTS:  # a codec the container cannot hold is refused before any work
+        check_codec(args.output, ext, args.codec, args.quality)
+    elif args.codec is not None or args.quality != "high":
+        raise InputError(args.output, "is not a movie: --codec and --quality apply to movie "
+                         "outputs (" + ", ".join(sorted(MOVIE_EXTS)) + ")")
     return options, source, masks, fps, estimator
 
 
@@ -397,7 +413,8 @@ def remove_command(args: argparse.Namespace) -> int:
         references = None
         if options.reference_frames and (info.count is None or info.count > options.window):
             references = ReferenceFrames.scan(lambda: (source, masks), options, progress)
-        with open_sink(args.output, source, fps=fps, protect=masks.paths) as sink:
+        with open_sink(args.output, source, fps=fps, protect=masks.paths, codec=args.codec,
+                       quality=args.quality) as sink:
             if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
                 print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha is "
                       "dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)", file=sys.stderr)

@@ -36,7 +36,7 @@ def test_poisson_recovers_analytic_field_from_its_gradients():
 
 
 def test_poisson_emits_each_link_once():
-    # ALGORITHM.md 6.2: ends 0 and 1, zero gradients -> the standard answer, not FGVC's 1/3, 2/3
+    # docs/METHOD.md 5.2: ends 0 and 1, zero gradients -> the standard answer, not FGVC's 1/3, 2/3
     frame = np.zeros((1, 5, 1), np.float32)
     frame[0, 4] = 1.0
     hole = np.zeros((1, 5), bool)

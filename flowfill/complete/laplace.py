@@ -1,6 +1,6 @@
 """Flow completion inside the flow mask: a membrane (Laplace) fill, optionally cut at flow edges.
 
-With edges (ALGORITHM.md §4.2, solved properly): links touching an edge pixel keep only a
+With edges (docs/METHOD.md §3.3, solved properly): links touching an edge pixel keep only a
 vanishing weight, so the flow may jump across a completed motion boundary, yet every region
 fenced off by edges (a floating island that touches no known pixel) still takes a definite
 value, that of its surroundings, instead of lsqr's minimum-norm zero. Edges may also be a soft

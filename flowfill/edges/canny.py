@@ -1,6 +1,6 @@
 """Canny edges of the flow magnitude, in torch (kornia filters) so they run on the flow's device.
 
-As FGVC (ALGORITHM.md §3.1) the magnitude is smoothed, differentiated by Sobel, thinned by
+As FGVC (docs/METHOD.md §2.1) the magnitude is smoothed, differentiated by Sobel, thinned by
 non-maximum suppression and thresholded with hysteresis, and nothing is found in or next to the
 hole. Unlike FGVC the magnitude is normalised over the *known* region only (the removed object's
 speed must not decide which background edges are strong enough), the smoothing is normalised

@@ -84,6 +84,8 @@ def open_sink(
     *,
     fps: Fraction | None = None,
     protect: Iterable[str] = (),
+    codec: str | None = None,
+    quality: str = "high",
 ) -> FrameSink:
     """A sink writing frames shaped like ``like``'s: a movie by extension, else image files.
 
@@ -91,13 +93,18 @@ def open_sink(
     ``out/shot.%04d.exr`` picks names and format. Files in ``protect`` are never overwritten.
     Frames a longer earlier run left in the output folder, numbered beyond the last one written,
     are removed at the end, unless ``like`` is a selection of frames (one part of a shot).
+    ``codec`` and ``quality`` choose a movie's encoding (see ``flowfill.io.codecs``).
     """
     path = os.fspath(path)
     info = like.info
     guard = source_files(like) | frozenset(os.path.realpath(p) for p in protect)
     ext = os.path.splitext(path)[1].lower()
     if ext in MOVIE_EXTS:
-        return MovieSink(path, like, fps=fps, overwrite=overwrite, protect=guard)
+        return MovieSink(path, like, fps=fps, overwrite=overwrite, protect=guard, codec=codec,
+                         quality=quality)
+    if codec is not None or quality != "high":
+        raise InputError(path, "is not a movie: --codec and --quality apply to movie outputs "
+                         "(" + ", ".join(sorted(MOVIE_EXTS)) + ")")
     count = info.count
     if count is None:
         raise InputError(info.path, "frame count unknown; cannot name the output frames")

@@ -18,6 +18,7 @@ from flowfill.io.atomic import (
     remove_quietly,
     temp_name_beside,
 )
+from flowfill.io.codecs import CODECS, Encoder, check_codec, encoder_for
 from flowfill.io.images import quantize
 from flowfill.io.source import FrameInfo, FrameSource, check_size
 
@@ -99,6 +100,7 @@ class MovieSource(FrameSource):
             if first is None:
                 raise InputError(path, "has no video frames (zero-length movie)")
             fmt = first.format
+            self.pix_fmt = fmt.name
             bits = max(c.bits for c in fmt.components)
             self.has_alpha = any(c.is_alpha for c in fmt.components)
             self.deep = bits > 8
@@ -239,35 +241,6 @@ def movie_frame_count(path: str) -> tuple[int, int, int]:
         return count, ctx.width, ctx.height
 
 
-ALPHA_MOVIE_EXTS = frozenset({".mov", ".avi"})
-"""Movie outputs that keep an input's alpha (ProRes 4444, FFV1 RGBA); the others drop it."""
-
-
-def _encoder(
-    ext: str, width: int, height: int, deep: bool, alpha: bool = False,
-) -> tuple[str, str, dict[str, str]]:
-    """(codec, pixel format, options) for an output extension (with alpha where it holds one)."""
-    odd = width % 2 or height % 2
-    if alpha and ext == ".mov":
-        return "prores_ks", "yuva444p10le", {"profile": "4"}
-    if alpha and ext == ".avi":
-        return "ffv1", "rgba64le" if deep else "bgra", {"level": "3", "slicecrc": "1"}
-    if ext in (".mp4", ".m4v", ".mkv"):
-        return "libx264", "yuv444p" if odd else "yuv420p", {"crf": "12", "preset": "medium"}
-    if ext == ".mov":
-        if width % 2:
-            return "prores_ks", "yuv444p10le", {"profile": "4"}
-        return "prores_ks", "yuv422p10le", {"profile": "3"}
-    if ext == ".avi":  # lossless RGB: outside the hole the movie equals the input exactly
-        return "ffv1", "rgb48le" if deep else "bgr0", {"level": "3", "slicecrc": "1"}
-    if ext == ".webm":
-        return (
-            "libvpx-vp9", "yuv444p" if odd else "yuv420p",
-            {"crf": "15", "b": "0", "row-mt": "1", "deadline": "good"},
-        )
-    raise ValueError(f"no movie encoder for {ext!r}")
-
-
 class _Clock:
     """Output timestamps: the input frames' own, made exact where the input's clock is coarse.
 
@@ -322,7 +295,7 @@ class MovieSink(FrameSink):
 
     def __init__(
         self, path: str, like: FrameSource, fps: Fraction | None = None, overwrite: bool = True,
-        protect: frozenset[str] = frozenset(),
+        protect: frozenset[str] = frozenset(), codec: str | None = None, quality: str = "high",
     ) -> None:
         self.path = path
         self.like = like
@@ -330,7 +303,9 @@ class MovieSink(FrameSink):
         self._done = False
         self.container = None
         self.audio_in = None
+        self.plate: _Plate | None = None
         ext = os.path.splitext(path)[1].lower()
+        name = check_codec(path, ext, codec, quality)
         check_file_target(path, overwrite, protect, "is a folder; give a movie file name")
         info = like.info
         source = like if isinstance(like, MovieSource) and fps is None else None
@@ -338,28 +313,35 @@ class MovieSink(FrameSink):
         rate = Fraction(fps or info.fps or DEFAULT_FPS)
         self.clock = _Clock(source, rate, grid_only=ext == ".avi")
         deep = info.dtype != "uint8"
-        self.keeps_alpha = like.yields_alpha and ext in ALPHA_MOVIE_EXTS
-        codec, self.pix_fmt, options = _encoder(ext, info.width, info.height, deep,
-                                                self.keeps_alpha)
-        self.depth = "uint16" if deep and self.pix_fmt in ("yuv422p10le", "yuv444p10le",
-                                                           "rgb48le", "rgba64le") else "uint8"
+        self.keeps_alpha = like.yields_alpha and CODECS[name].alpha
+        self.encoder = encoder_for(name, quality, info.width, info.height, deep, self.keeps_alpha,
+                                   source.pix_fmt if source is not None else None)
+        self.pix_fmt = self.encoder.pix_fmt
+        self.keeps_alpha = self.keeps_alpha and self.encoder.alpha
+        self.depth = "uint16" if deep and _bits(self.pix_fmt) > 8 else "uint8"
         if self.pix_fmt == "yuva444p10le":  # 8-bit alpha goes through 16 bits to round-trip
             self.depth = "uint16"
         self.temp = temp_name_beside(path)
         try:
-            self._open(codec, options, rate, ext)
+            self._open(self.encoder, rate, ext)
         except BaseException:
             self.abort()
             raise
 
-    def _open(self, codec: str, options: dict[str, str], rate: Fraction, ext: str) -> None:
+    def _open(self, encoder: Encoder, rate: Fraction, ext: str) -> None:
         info = self.like.info
         try:
             self.container = av.open(self.temp, "w")
         except (av.error.FFmpegError, OSError) as err:
             raise InputError(self.path, f"cannot write: {_av_problem(err)}") from None
         out = self.container
-        video = out.add_stream(codec, rate=rate, options=options)
+        try:
+            video = out.add_stream(encoder.encoder, rate=rate, options=encoder.options)
+        except (ValueError, av.error.FFmpegError) as err:
+            raise InputError(self.path, f"cannot hold {encoder.name}: {_av_problem(err)}"
+                             ) from None
+        if encoder.encoder == "libx265" and ext in (".mp4", ".m4v", ".mov"):
+            video.codec_tag = "hvc1"  # the tag Apple's players need for HEVC
         video.width, video.height, video.pix_fmt = info.width, info.height, self.pix_fmt
         video.codec_context.time_base = self.clock.time_base
         video.time_base = self.clock.time_base
@@ -379,7 +361,7 @@ class MovieSink(FrameSink):
         else:  # an image sequence: tag it the way HD video is conventionally read
             color = {"colorspace": 1, "color_range": 1, "color_primaries": 1, "color_trc": 1}
         self.sws_matrix = self.sws_range = None
-        if codec != "ffv1":  # ffv1 stores RGB losslessly: no matrix, no tags
+        if not encoder.rgb:  # RGB is stored as it is: no matrix, no tags
             ctx = video.codec_context
             for key, value in color.items():
                 setattr(ctx, key, value)
@@ -392,6 +374,10 @@ class MovieSink(FrameSink):
             raise InputError(self.path, f"cannot write this file type: {problem}") from None
         self._audio_packets = self._demux_audio()
         self._pending: av.Packet | None = None
+        src = self.source_movie
+        if (src is not None and not encoder.rgb and src.pix_fmt == self.pix_fmt
+                and self.sws_matrix == _SWS_MATRIX.get(src.color["colorspace"])):
+            self.plate = _Plate(src, "uint16" if src.deep else "uint8")
 
     def _add_audio(self, ext: str) -> None:
         for stream in self.audio_in.streams.audio:
@@ -465,6 +451,8 @@ class MovieSink(FrameSink):
             format=self.pix_fmt, dst_colorspace=self.sws_matrix, dst_color_range=self.sws_range,
             threads=SWS_THREADS,
         )
+        if self.plate is not None:
+            vf = self.plate.keep(vf, samples)
         vf.pts = self.clock.pts(self.written)
         vf.time_base = self.clock.time_base
         self._pump_audio(float(vf.pts * self.clock.time_base))
@@ -486,6 +474,8 @@ class MovieSink(FrameSink):
         self._pump_audio(None, end)
         self.container.close()
         self.container = None
+        if self.plate is not None:
+            self.plate.close()
         if self.audio_in is not None:
             self.audio_in.close()
             self.audio_in = None
@@ -497,6 +487,8 @@ class MovieSink(FrameSink):
         if self._done:
             return
         self._done = True
+        if self.plate is not None:
+            self.plate.close()
         for container in (self.container, self.audio_in):
             if container is not None:
                 try:
@@ -505,3 +497,75 @@ class MovieSink(FrameSink):
                     pass  # the file is deleted anyway
         self.container = self.audio_in = None
         remove_quietly(self.temp)
+
+
+def _bits(pix_fmt: str) -> int:
+    """Bits per component of an FFmpeg pixel format."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Copies of a planar frame's planes (uint8, or uint16 above 8 bits), without padding."""
+    dtype = np.uint16 if _bits(frame.format.name) > 8 else np.uint8
+    size = np.dtype(dtype).itemsize
+    return [np.frombuffer(p, dtype).reshape(p.height, p.line_size // size)[:, : p.width].copy()
+            for p in frame.planes]
+
+
+def _from_planes(planes: list[np.ndarray], like: av.VideoFrame) -> av.VideoFrame:
+    """A frame of ``like``'s size and format holding ``planes``."""
+    out = av.VideoFrame(like.width, like.height, like.format.name)
+    for plane, values in zip(out.planes, planes, strict=True):
+        padded = np.zeros((plane.height, plane.line_size // values.itemsize), values.dtype)
+        padded[:, : plane.width] = values
+        plane.update(padded)
+    return out
+
+
+class _Plate:
+    """The input movie decoded a second time beside the output, frame for frame, so that what
+    the removal did not change is encoded from the decoded planes themselves: no RGB round trip,
+    no second chroma subsampling outside the hole.
+
+    ``keep(converted, samples)``: ``samples`` are the output's quantised RGB(A); pixels equal to
+    the input's (decoded as ``MovieSource`` decodes them) keep the input's luma, and a chroma
+    sample keeps the input's unless every pixel it covers changed, so no pixel outside the hole
+    changes colour (the hole's outermost pixels may keep the input's chroma: the mask's default
+    dilation puts background there); the rest come from ``converted`` (the output converted to
+    the pixel format).
+    """
+
+    def __init__(self, source: MovieSource, depth: str) -> None:
+        twin = MovieSource(source.path)
+        if source.selection is not None:
+            twin.select(*source.selection)
+        self.layout = "rgb48le" if depth == "uint16" else "rgb24"
+        self.frames = twin._decoded()
+
+    def keep(self, converted: av.VideoFrame, samples: np.ndarray) -> av.VideoFrame:
+        original = next(self.frames, None)
+        if original is None or (original.width, original.height) != (converted.width,
+                                                                     converted.height):
+            return converted
+        seen = original.to_ndarray(format=self.layout, threads=SWS_THREADS)
+        changed = np.any(samples[..., :3] != seen, axis=2)
+        if not changed.any():
+            out = _from_planes(_planes(original), original)
+        else:
+            planes = _planes(original)
+            new = _planes(converted)
+            h, w = changed.shape
+            for keep, fresh in zip(planes, new, strict=True):
+                ph, pw = keep.shape
+                fy, fx = -(-h // ph), -(-w // pw)
+                grown = np.ones((ph * fy, pw * fx), bool)  # past the edge: as if changed
+                grown[:h, :w] = changed
+                region = grown.reshape(ph, fy, pw, fx).all(axis=(1, 3))
+                keep[region] = fresh[region]
+            out = _from_planes(planes, converted)
+        for key in ("colorspace", "color_range"):
+            setattr(out, key, getattr(converted, key))
+        return out
+
+    def close(self) -> None:
+        self.frames.close()

@@ -4,7 +4,7 @@ A sweep visits frames in order; a hole pixel p of frame t follows its flow to th
 of the sweep, p' = p + flow(p), and looks at q = round(p'). If q is known, the source is (t_prev,
 p'); if q is itself a hole pixel with a source, p inherits it plus the sub-pixel residual p' - q.
 Chains of any length cost O(1) per hole pixel; colours are sampled once, at the end of the chain
-(ALGORITHM.md 5.1, 9.3). The chain error is the largest round-trip error met along the way.
+(docs/METHOD.md 4.1). The chain error is the largest round-trip error met along the way.
 """
 
 from __future__ import annotations
