@@ -24,8 +24,8 @@ CLIP_NAMES = ("tennis", "bmx-trees", "running_car", "sample")
 MOVIE_FRAME_CAP = 80
 """Frames read from ``running_car.mp4`` (of 292) unless another cap is asked for."""
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO_ROOT / "sample_clips"
+_SOURCE_TREE = Path(__file__).resolve().parents[2]
+"""The checkout this package was imported from, when it was (an installed wheel has none)."""
 
 
 @dataclass
@@ -42,9 +42,15 @@ class EvalClip:
 
 
 def shared_clips_dir() -> Path:
-    """The shared clip folder: ``$FLOWFILL_SHARED_CLIPS`` or ``<repo>/../shared/clips``."""
+    """The shared clip folder: ``$FLOWFILL_SHARED_CLIPS``, else ``../shared/clips`` beside a
+    source checkout, else ``shared/clips`` under the working directory (an installed package
+    has no checkout to look beside)."""
     env = os.environ.get("FLOWFILL_SHARED_CLIPS")
-    return Path(env) if env else (REPO_ROOT / ".." / "shared" / "clips").resolve()
+    if env:
+        return Path(env)
+    if (_SOURCE_TREE / "pyproject.toml").is_file() and (_SOURCE_TREE / "flowfill").is_dir():
+        return (_SOURCE_TREE / ".." / "shared" / "clips").resolve()
+    return Path.cwd() / "shared" / "clips"
 
 
 def _to_float(rgb8: np.ndarray) -> np.ndarray:
@@ -97,16 +103,12 @@ def load_movie(path: Path, max_frames: int | None = MOVIE_FRAME_CAP,
 
 
 def load_sample(max_frames: int | None = None) -> EvalClip:
-    """The shipped pan scene (from ``sample_clips/`` if present, else rendered) and its truth."""
+    """The shipped pan scene and its truth, rendered (bit-identical to ``sample_clips/pan``, as
+    the tests check, so no file is needed: an installed package has none)."""
     spec = scenes.pan_scene()
     n = min(spec.frames, max_frames) if max_frames else spec.frames
-    frames_dir, masks_dir = SAMPLE_DIR / "pan", SAMPLE_DIR / "pan_mask"
-    if frames_dir.is_dir() and masks_dir.is_dir():
-        frames = load_frame_folder(frames_dir, n, size=None)
-        masks = load_mask_folder(masks_dir, n)
-    else:
-        rgb, masks = (a[:n] for a in scenes.render(spec))
-        frames = _to_float(rgb)
+    rgb, masks = (a[:n] for a in scenes.render(spec))
+    frames = _to_float(rgb)
     truth = np.stack([_to_float(scenes.render_frame(spec, t, with_object=False)[0])
                       for t in range(n)])
     return EvalClip("sample", frames, truth, masks)
