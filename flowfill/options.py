@@ -6,6 +6,9 @@ from dataclasses import dataclass, fields, replace
 
 from flowfill.errors import InputError
 
+MIN_SIZE = 16
+"""Least frame width and height (pixels) any input may have: flow needs some room."""
+
 FLOW_METHODS = ("dis", "raft", "raft-small")
 FLOW_PRECISIONS = ("fp32", "fp16", "bf16")
 FILL_METHODS = ("csa", "dip", "siren", "telea")

@@ -25,7 +25,7 @@ from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, scaled_px
-from flowfill.options import Options
+from flowfill.options import MIN_SIZE, Options
 from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
 from flowfill.references import ReferenceFrames
 from flowfill.resume import Checkpoint, WindowRecord
@@ -140,6 +140,9 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
     if frame.ndim != 3 or frame.shape[2] not in (3, 4):
         raise InputError(None, f"frame {index} has shape {frame.shape}, expected H x W x 3 "
                                "(RGB) or H x W x 4 (RGBA)")
+    if shape is None and (frame.shape[0] < MIN_SIZE or frame.shape[1] < MIN_SIZE):
+        raise InputError(None, f"frames are {frame.shape[1]}x{frame.shape[0]}; at least "
+                               f"{MIN_SIZE}x{MIN_SIZE} pixels needed")
     shape = shape or frame.shape[:2]
     if frame.shape[:2] != shape:
         raise InputError(None, f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, "

@@ -25,8 +25,10 @@ def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0
     inner = mask[y0:y1, x0:x1]
     crop_mask = inner.astype(np.uint8)
     known = image[y0:y1, x0:x1][~inner]
-    # OpenCV's float Telea is only well behaved on a 0..255 range: scale there and back
-    scale = 255.0 / max(float(np.abs(known).max()) if known.size else 1.0, 1.0)
+    # OpenCV's float Telea is only well behaved on a 0..255 range: scale there and back, from
+    # whatever range the picture has (a dark linear plate's 0..0.003 as much as HDR's 0..40)
+    peak = float(np.abs(known).max()) if known.size else 0.0
+    scale = 255.0 / peak if peak > 0 else 1.0
     for ch in range(image.shape[2]):
         crop = np.ascontiguousarray(image[y0:y1, x0:x1, ch], dtype=np.float32) * scale
         crop[inner] = 0.0

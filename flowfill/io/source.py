@@ -9,8 +9,8 @@ from fractions import Fraction
 import numpy as np
 
 from flowfill.errors import InputError
+from flowfill.options import MIN_SIZE
 
-MIN_SIZE = 16
 """Smallest frame width and height we accept: below it there is nothing to propagate from."""
 
 
