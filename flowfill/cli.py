@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from flowfill import __version__
@@ -205,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--flow-precision", metavar="P",
                     help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
                     f"(default {d.flow_precision})")
+    rm.add_argument("--flow-tone", choices=("auto", "display", "linear"), default="auto",
+                    help="how the frames encode light, fixing the one curve every frame takes "
+                    "to the flow: display (video, 8/16-bit images: as they are), linear "
+                    "(scene-linear plates: a log curve); auto (default): linear for float "
+                    "input such as EXR, display otherwise", dest="flow_tone_arg")
     rm.add_argument("--nonlocal-frames", type=int, metavar="K",
                     help="key frames per window that every frame also gets flows to and from "
                     f"(default {d.nonlocal_frames}; 0: off)")
@@ -364,9 +370,13 @@ def _prepare(
 ) -> tuple[Options, FrameSource, MaskSource, Fraction | None, FlowEstimator]:
     options = options_from_args(args)
     check_device(options.device)
-    estimator = flow_estimator(options)  # RAFT weights are checked here, before any output
     fps = parse_fps(args.fps) if args.fps is not None else None
     source = open_frames(args.input, keep_alpha=True)
+    tone = args.flow_tone_arg
+    if tone == "auto":
+        tone = "linear" if source.info.dtype == "float32" else "display"
+    options = replace(options, flow_tone=tone)
+    estimator = flow_estimator(options)  # RAFT weights are checked here, before any output
     if args.frames is not None:
         source.select(*parse_frames(args.frames, source.info.count))
     if fps is not None and source.info.kind == "movie":

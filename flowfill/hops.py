@@ -131,6 +131,7 @@ class _WindowFlows:
         self.edges = _hole_edges(edge_completer(options))
         self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
         self.align = options.nonlocal_align
+        self.tone = options.flow_tone
         self.keys = set(keys)
         self._fills: dict[int, FrameFlowFill] = {}
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -152,7 +153,7 @@ class _WindowFlows:
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
         if t not in self._features:
             frame, hole = self._proxy(t)
-            self._features[t] = homog.features(to_gray8(frame), hole)
+            self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
         return self._features[t]
 
     def release(self, t: int) -> None:

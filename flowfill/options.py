@@ -36,6 +36,10 @@ class Options:
     with its vectors scaled (None: full size). Bounds RAFT's correlation memory at 1080p/4K."""
     flow_precision: str = "fp32"
     """RAFT arithmetic on CUDA: fp32, fp16 or bf16 (autocast; the correlation stays fp32)."""
+    flow_tone: str = "display"
+    """How the frames encode light, which fixes the one curve that brings every frame to flow's
+    input: display (gamma-encoded video and images) or linear (scene-linear light such as EXR
+    plates: a log curve). The CLI's ``--flow-tone auto`` picks linear for float input."""
     nonlocal_frames: int = 3
     """Key frames spread through each window that every frame also gets flows to and from,
     giving candidates that adjacent chains cannot reach (FGVC uses 3); 0 turns them off."""
@@ -91,6 +95,9 @@ class Options:
         """Return self after checking every value; raise InputError naming the bad option."""
         if self.flow not in FLOW_METHODS:
             raise InputError("--flow", f"unknown flow method {self.flow!r}; choose {FLOW_METHODS}")
+        if self.flow_tone not in ("display", "linear"):
+            raise InputError("--flow-tone", f"unknown tone {self.flow_tone!r}; choose display "
+                             "or linear")
         if self.flow_precision not in FLOW_PRECISIONS:
             raise InputError("--flow-precision", f"unknown precision {self.flow_precision!r}; "
                                                  f"choose {FLOW_PRECISIONS}")

@@ -177,7 +177,7 @@ def prepared(
     detect_cuts: bool = True,
 ) -> Iterator[tuple[Item, bool]]:
     """Validated frames with their masks, and whether a hard cut lies before each one."""
-    detector = CutDetector(options.cut_threshold)
+    detector = CutDetector(options.cut_threshold, tone=options.flow_tone)
     shape = None
     pending: Item | None = None
     for i, (frame, mask) in enumerate(zip_longest(frames, masks)):

@@ -60,7 +60,7 @@ class _Scan:
     """One pass over the clip in order: hole areas and hard cuts, resumable after NeedFrames."""
 
     def __init__(self, options: Options) -> None:
-        self.detector = CutDetector(options.cut_threshold)
+        self.detector = CutDetector(options.cut_threshold, tone=options.flow_tone)
         self.areas: list[int] = []
         self.cuts: list[int] = []
 

@@ -8,10 +8,12 @@ import numpy as np
 from flowfill.flow.dis import to_gray8
 
 
-def signature(frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+def signature(frame: np.ndarray, mask: np.ndarray | None = None, tone: str = "display"
+              ) -> np.ndarray:
     """A normalised hue-saturation-value histogram of the frame's known pixels (a 2D H-S x V)."""
     small = cv2.resize(frame, (128, 72), interpolation=cv2.INTER_AREA)
-    rgb8 = np.dstack([to_gray8(np.repeat(small[..., i : i + 1], 3, axis=2)) for i in range(3)])
+    rgb8 = np.dstack([to_gray8(np.repeat(small[..., i : i + 1], 3, axis=2), tone)
+                      for i in range(3)])
     hsv = cv2.cvtColor(rgb8, cv2.COLOR_RGB2HSV)
     m = None
     if mask is not None:
@@ -35,7 +37,8 @@ class CutDetector:
     high for several frames, are not cut. Deciding about frame t needs frame t+1 (or the end).
     """
 
-    def __init__(self, threshold: float = 0.4, spike: float = 2.0) -> None:
+    def __init__(self, threshold: float = 0.4, spike: float = 2.0, tone: str = "display") -> None:
+        self.tone = tone
         self.threshold = threshold
         self.spike = spike
         self.scores: list[float] = [0.0]  # scores[t]: frame t-1 -> t; frame 0 has none
@@ -43,7 +46,7 @@ class CutDetector:
 
     def push(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
         """Add the next frame (its masked object is left out of the signature)."""
-        sig = signature(frame, mask)
+        sig = signature(frame, mask, self.tone)
         if self._prev is not None:
             self.scores.append(cut_score(self._prev, sig))
         self._prev = sig

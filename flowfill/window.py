@@ -33,7 +33,7 @@ def flow_estimator(options: Options) -> FlowEstimator:
     """The flow backend the options ask for, caching enough frames for the key frames."""
     return make_estimator(options.flow, weights=options.raft_weights, iters=options.raft_iters,
                           device=options.device, max_side=options.flow_max_side,
-                          precision=options.flow_precision,
+                          precision=options.flow_precision, tone=options.flow_tone,
                           cache=options.nonlocal_frames + options.reference_frames + 3)
 
 

@@ -58,14 +58,32 @@ def test_proxy_size_and_vector_scaling():
     np.testing.assert_allclose(big[..., 1], -2.0)  # y scaled by 40 / 10
 
 
-def test_hdr_frames_are_compressed_not_clipped():
+def test_linear_frames_are_compressed_keeping_highlights_apart():
     frame = np.array([[[0.5, 2.0, 8.0]]], np.float32)
-    rgb = to_unit_rgb(frame)
+    rgb = to_unit_rgb(frame, "linear")
     assert rgb.max() < 1.0 and rgb[0, 0, 0] < rgb[0, 0, 1] < rgb[0, 0, 2]  # order kept
-    gray = to_gray8(np.array([[[2.0] * 3, [8.0] * 3]], np.float32))
+    np.testing.assert_allclose(to_unit_rgb(np.float32([[[0.0, 1.0, 3.0]]]), "linear")[0, 0],
+                               [0.0, 0.5, 0.75])
+    gray = to_gray8(np.array([[[2.0] * 3, [8.0] * 3]], np.float32), "linear")
     assert gray[0, 0] < gray[0, 1] < 255  # two highlights stay apart
     ldr = np.array([[[0.25, 0.5, 1.0]]], np.float32)
     np.testing.assert_array_equal(to_unit_rgb(ldr), ldr)  # display-referred frames untouched
+
+
+@pytest.mark.parametrize("tone", ["display", "linear"])
+def test_one_hot_pixel_does_not_change_how_the_rest_of_its_frame_looks(tone):
+    """The curve is fixed for the run: a highlight above 1.0 in one frame leaves every other
+    pixel of that frame as the flow sees it in the frame before (a per-frame decision, as
+    before, turned the whole frame darker)."""
+    frame = _texture(40, 60, seed=1).astype(np.float32) / 255
+    hot = frame.copy()
+    hot[5, 5] = 30.0
+    a, b = to_gray8(frame, tone), to_gray8(hot, tone)
+    b[5, 5] = a[5, 5]
+    np.testing.assert_array_equal(a, b)
+    flow_a = DISEstimator(tone=tone)(frame, np.roll(frame, 2, axis=1))
+    flow_b = DISEstimator(tone=tone)(hot, np.roll(frame, 2, axis=1))
+    assert np.abs(flow_a - flow_b).mean() < 0.05
 
 
 def test_pair_matches_two_calls_and_the_cache_is_bounded():
@@ -85,3 +103,26 @@ def test_pair_matches_two_calls_and_the_cache_is_bounded():
 def test_estimate_rejects_frames_of_different_shapes():
     with pytest.raises(ValueError):
         estimate(np.zeros((20, 30, 3), np.uint8), np.zeros((20, 31, 3), np.uint8))
+
+
+@pytest.mark.parametrize("ext,given,tone", [(".exr", "auto", "linear"), (".png", "auto", "display"),
+                                            (".exr", "display", "display"),
+                                            (".png", "linear", "linear")])
+def test_the_cli_picks_the_tone_from_the_input(tmp_path, ext, given, tone):
+    from flowfill import cli
+
+    frames = tmp_path / "in"
+    frames.mkdir()
+    for i in range(2):
+        image = _texture(24, 32, seed=i)
+        data = image.astype(np.float32) / 255 if ext == ".exr" else image
+        assert cv2.imwrite(str(frames / f"{i}{ext}"), data)
+    mask = np.zeros((24, 32), np.uint8)
+    mask[8:16, 8:16] = 255
+    assert cv2.imwrite(str(tmp_path / "m.png"), mask)
+    args = cli.build_parser().parse_args(["remove", str(frames), "-m", str(tmp_path / "m.png"),
+                                          "-o", str(tmp_path / "out"), "--flow-tone", given])
+    options, *_ = cli._prepare(args)
+    assert options.flow_tone == tone
+    assert cli.main(["remove", str(frames), "-m", str(tmp_path / "m.png"), "-o",
+                     str(tmp_path / "out"), "--flow-tone", given, "--quiet"]) == 0

@@ -5,16 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from flowfill.flow.prep import tone_curve
 
-def to_gray8(frame: np.ndarray) -> np.ndarray:
-    """8-bit luma of a float RGB frame for flow estimation; HDR values are compressed, not clipped.
-    """
+
+def to_gray8(frame: np.ndarray, tone: str = "display") -> np.ndarray:
+    """8-bit luma of an RGB frame for flow estimation, through the run's fixed tone curve
+    (``flowfill.flow.prep.TONES``)."""
     if frame.dtype == np.uint8:
-        frame = frame.astype(np.float32) / 255.0
-    luma = frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114
-    luma = np.maximum(luma, 0)
-    if luma.max() > 1.0:  # scene-linear float: compress highlights (Reinhard) instead of clipping
-        luma = luma / (1.0 + luma)
+        frame = frame.astype(np.float32) / np.float32(255.0)
+    luma = tone_curve(frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114, tone)
     return np.clip(luma * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from flowfill.flow.dis import DISFlow, to_gray8
-from flowfill.flow.prep import from_proxy, proxy_size, to_proxy
+from flowfill.flow.prep import check_tone, from_proxy, proxy_size, to_proxy
 
 T = TypeVar("T")
 
@@ -72,15 +72,16 @@ class DISEstimator:
     """DIS flow (OpenCV, medium preset) on a proxy of at most ``max_side`` pixels; CPU only."""
 
     def __init__(self, max_side: int | None = None, cache: int = 8,
-                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, tone: str = "display") -> None:
         self.max_side = max_side
+        self.tone = check_tone(tone)
         self._dis = DISFlow(preset)
         self._cache = FrameCache(cache)
 
     def _gray(self, frame: np.ndarray, key: Hashable | None) -> np.ndarray:
         def make() -> np.ndarray:
             size = proxy_size(*frame.shape[:2], self.max_side)
-            return to_gray8(to_proxy(frame, size))
+            return to_gray8(to_proxy(frame, size), self.tone)
 
         return self._cache.get(key, make)
 
@@ -111,18 +112,20 @@ def make_estimator(
     max_side: int | None = 1024,
     precision: str = "fp32",
     cache: int = 8,
+    tone: str = "display",
 ) -> FlowEstimator:
     """The flow backend ``method`` (dis, raft, raft-small) with its settings.
 
     RAFT needs ``weights`` (a checkpoint path; FLOWFILL_RAFT_WEIGHTS when None): asking for it
     without any is an InputError, never a download. ``iters``, ``device`` and ``precision`` apply
-    to RAFT; ``max_side`` bounds the long side of the proxy the flow is estimated on.
+    to RAFT; ``max_side`` bounds the long side of the proxy the flow is estimated on; ``tone``
+    is how the frames encode light (``flowfill.flow.prep.TONES``).
     """
     if method == "dis":
-        return DISEstimator(max_side=max_side, cache=cache)
+        return DISEstimator(max_side=max_side, cache=cache, tone=tone)
     if method in ("raft", "raft-small"):
         from flowfill.flow.raft import RAFTFlow
 
         return RAFTFlow(weights, small=method == "raft-small", iters=iters, device=device,
-                        max_side=max_side, precision=precision, cache=cache)
+                        max_side=max_side, precision=precision, cache=cache, tone=tone)
     raise ValueError(f"unknown flow method {method!r}; choose dis, raft or raft-small")

@@ -5,15 +5,35 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+TONES = ("display", "linear")
+"""How frame values encode light, which fixes the one curve that takes them to flow's input:
+display (gamma-encoded video and images, 0..1: kept, values outside clipped) or linear
+(scene-linear light, e.g. EXR plates: x / (1 + x), which keeps highlights far above 1 apart).
+One curve for every frame of a run: a highlight in one frame never changes how that frame's
+other pixels look to the flow, as the per-frame choice it replaces did."""
 
-def to_unit_rgb(frame: np.ndarray) -> np.ndarray:
-    """Float32 RGB in [0, 1] from uint8 or float frames; HDR highlights compressed, not clipped."""
-    if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / 255.0
-    rgb = np.maximum(np.asarray(frame, dtype=np.float32), 0)
-    if rgb.max() > 1.0:  # scene-linear float: compress highlights (Reinhard) instead of clipping
-        return rgb / (1.0 + rgb)
-    return rgb
+
+def check_tone(tone: str) -> str:
+    if tone not in TONES:
+        raise ValueError(f"unknown tone {tone!r}; choose display or linear")
+    return tone
+
+
+def tone_curve(values: np.ndarray, tone: str = "display") -> np.ndarray:
+    """Float32 values in [0, 1] for flow from uint8 or float values (any shape), by ``tone``."""
+    check_tone(tone)
+    if values.dtype == np.uint8:
+        return values.astype(np.float32) / np.float32(255.0)
+    v = np.asarray(values, dtype=np.float32)
+    if tone == "display":
+        return np.clip(v, 0.0, 1.0)
+    v = np.maximum(v, 0.0)
+    return v / (1 + v)
+
+
+def to_unit_rgb(frame: np.ndarray, tone: str = "display") -> np.ndarray:
+    """Float32 RGB in [0, 1] from uint8 or float frames, through the run's fixed tone curve."""
+    return tone_curve(frame, tone)
 
 
 def proxy_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:

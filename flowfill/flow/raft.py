@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from flowfill.devices import resolve_device
 from flowfill.errors import InputError
 from flowfill.flow.estimator import FrameCache
-from flowfill.flow.prep import from_proxy, proxy_size, to_proxy, to_unit_rgb
+from flowfill.flow.prep import check_tone, from_proxy, proxy_size, to_proxy, to_unit_rgb
 from flowfill.flow.raft_net import RAFTNet
 from flowfill.flow.raft_weights import load_state, resolve_weights
 
@@ -55,7 +55,8 @@ class RAFTFlow:
 
     def __init__(self, weights: str | os.PathLike | None, small: bool = False, iters: int = 20,
                  device: str | torch.device = "auto", max_side: int | None = 1024,
-                 precision: str = "fp32", cache: int = 8) -> None:
+                 precision: str = "fp32", cache: int = 8, tone: str = "display") -> None:
+        self.tone = check_tone(tone)
         if precision not in PRECISIONS:
             raise InputError("--flow-precision", f"unknown precision {precision!r}; "
                              f"choose {', '.join(PRECISIONS)}")
@@ -79,7 +80,8 @@ class RAFTFlow:
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"RAFT needs H x W x 3 RGB frames, got shape {frame.shape}")
         size = raft_proxy_size(*frame.shape[:2], self.max_side)
-        rgb = frame.astype(np.float32) if frame.dtype == np.uint8 else to_unit_rgb(frame) * 255
+        rgb = (frame.astype(np.float32) if frame.dtype == np.uint8
+               else to_unit_rgb(frame, self.tone) * 255)
         rgb = to_proxy(rgb, size)
         h, w = size
         ph, pw = _pad8(h) - h, _pad8(w) - w

@@ -89,7 +89,7 @@ class Engines:
 
     def flow(self, options: Options) -> FlowEstimator:
         key = (options.flow, options.raft_weights, options.raft_iters, options.device,
-               options.flow_max_side, options.flow_precision,
+               options.flow_max_side, options.flow_precision, options.flow_tone,
                options.nonlocal_frames + options.reference_frames)
         with self._guard:
             if key not in self._flows:
