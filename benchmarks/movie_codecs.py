@@ -65,7 +65,7 @@ def main() -> int:
           f"{'in PSNR':>8} {'MB':>6} {'s':>5}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in CODECS.items():
-            ext = next(e for e in (".mp4", ".mov", ".webm", ".avi", ".mkv")
+            ext = next(e for e in (".mp4", ".mov", ".avi", ".mkv")
                        if e in spec.containers)
             for quality in QUALITIES:
                 try:
