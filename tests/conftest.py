@@ -18,8 +18,10 @@ def no_user_raft_weights(monkeypatch):
     monkeypatch.delenv("FLOWFILL_RAFT_WEIGHTS", raising=False)
 
 
-def synthetic_frames(n: int = 6, h: int = 32, w: int = 48, seed: int = 0) -> list[np.ndarray]:
-    """uint8 RGB frames: a smooth textured background and a bright square moving right."""
+def synthetic_frames(n: int = 6, h: int = 32, w: int = 48, seed: int = 0,
+                     square: bool = True) -> list[np.ndarray]:
+    """uint8 RGB frames: a smooth textured background and a bright square moving right
+    (without ``square``: the background alone, the truth behind the square)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
     base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h)], axis=2)
@@ -28,7 +30,8 @@ def synthetic_frames(n: int = 6, h: int = 32, w: int = 48, seed: int = 0) -> lis
     for t in range(n):
         img = np.roll(base, t, axis=1).astype(np.uint8)
         y0, x0 = h // 3, 4 + 3 * t
-        img[y0 : y0 + h // 3, x0 : x0 + w // 6] = (250, 40, 30)
+        if square:
+            img[y0 : y0 + h // 3, x0 : x0 + w // 6] = (250, 40, 30)
         frames.append(img)
     return frames
 
@@ -42,6 +45,32 @@ def square_masks(n: int = 6, h: int = 32, w: int = 48) -> list[np.ndarray]:
         m[y0 - 1 : y0 + h // 3 + 1, x0 - 1 : x0 + w // 6 + 1] = True
         masks.append(m)
     return masks
+
+
+def hole_psnr(got: np.ndarray, truth: np.ndarray, hole: np.ndarray, peak: float = 1.0) -> float:
+    """PSNR in dB over the pixels of ``hole`` (any leading axes), on float values up to
+    ``peak`` (255 for uint8 frames)."""
+    diff = np.asarray(got, np.float64)[hole] - np.asarray(truth, np.float64)[hole]
+    return float(10 * np.log10(peak**2 / max(float(np.mean(diff**2)), 1e-12)))
+
+
+def trivial_fills(frame: np.ndarray, hole: np.ndarray) -> dict[str, np.ndarray]:
+    """What a broken engine gives: ``frame`` (H x W x C, uint8, or float with values up to
+    about 1) with the hole left as it is, filled with black, with the mean colour of the rest
+    of the frame, and OpenCV's Telea inpainting (the cheapest real fill, a smooth guess)."""
+    frame = np.asarray(frame)
+    floating = frame.dtype != np.uint8
+    u8 = np.rint(np.clip(frame, 0, 1) * 255).astype(np.uint8) if floating else frame
+    telea = cv2.inpaint(np.ascontiguousarray(u8[..., :3]), hole.astype(np.uint8), 3,
+                        cv2.INPAINT_TELEA)
+    if floating:
+        telea = telea.astype(np.float32) / 255
+    out = {"input": frame.copy(), "black": frame.copy(), "mean": frame.copy(),
+           "telea": frame.copy()}
+    out["black"][hole, :3] = 0
+    out["mean"][hole, :3] = frame[~hole, :3].mean(axis=0)
+    out["telea"][hole, :3] = telea[hole]
+    return out
 
 
 def write_rgb(path: os.PathLike | str, rgb: np.ndarray) -> None:

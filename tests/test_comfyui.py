@@ -20,7 +20,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from conftest import square_masks, synthetic_frames  # noqa: E402
+from conftest import hole_psnr, square_masks, synthetic_frames, trivial_fills  # noqa: E402
 
 import flowfill  # noqa: E402
 from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, Options  # noqa: E402
@@ -178,6 +178,17 @@ def test_node_equals_the_cli_on_the_sample_clip(node_class, cli_output):
     assert diff <= 1e-5
     outside = ~(masks.numpy() > 0)
     assert np.array_equal(out.numpy()[outside], images.numpy()[outside])
+    from flowfill.evaluate import scenes
+
+    spec = scenes.pan_scene()
+    ours, telea = [], []
+    for t in range(30):
+        clean = scenes.render_frame(spec, t, with_object=False)[0].astype(np.float32) / 255
+        hole = ~outside[t]
+        ours.append(hole_psnr(out.numpy()[t], clean, hole))
+        telea.append(hole_psnr(trivial_fills(images.numpy()[t], hole)["telea"], clean, hole))
+    # against the clip's clean frames: 17.0-22.1 dB, 19.5 on average; Telea 12.4-18.6, 15.9
+    assert min(ours) > 15 and np.mean(ours) > np.mean(telea) + 2, (ours, telea)
 
 
 def test_windows_and_reference_frames_match_flowfill_remove(node_class, comfy):
@@ -202,8 +213,12 @@ def test_one_mask_for_all_frames(node_class):
     for single in (union[None], union):  # [1,H,W] and [H,W]
         assert torch.equal(run_node(node_class, images, single, **CHEAP), full)
     inside = union.bool()
-    assert not torch.equal(full[:, inside], images[:, inside])
     assert torch.equal(full[:, ~inside], images[:, ~inside])
+    # the background behind the square, where the union hides more of it: 17.7-24.6 dB per
+    # frame, 22.1 on average; the frames' mean colour 13.9, black 9.2, the input left 12.6
+    truth = np.stack(synthetic_frames(len(images), square=False)).astype(np.float32) / 255
+    got = [hole_psnr(f, bg, inside.numpy()) for f, bg in zip(full.numpy(), truth, strict=True)]
+    assert min(got) > 15 and np.mean(got) > 19, got
 
 
 def test_mask_of_the_wrong_size_or_count(node_class, package):
@@ -317,3 +332,8 @@ def test_no_comfy_no_hooks(node_class, monkeypatch):
     images, masks = tiny_clip()
     out = run_node(node_class, images, masks, **CHEAP)
     assert out.shape == images.shape
+    holes = masks.numpy() > 0
+    assert np.array_equal(out.numpy(), flowfill.remove(images.numpy(), holes, **CHEAP))
+    truth = np.stack(synthetic_frames(len(images), square=False)).astype(np.float32) / 255
+    for got, bg, hole in zip(out.numpy(), truth, holes, strict=True):
+        assert hole_psnr(got, bg, hole) > 24  # 28.1-29.3 dB; mean colour <= 18.8, black 10.6

@@ -4,6 +4,7 @@ doing what its method promises on real pixels; the keyframe loop that carries th
 import numpy as np
 import pytest
 import torch
+from conftest import trivial_fills
 
 import flowfill
 from flowfill.evaluate.metrics import high_frequency_ratio, hole_psnr, hole_ssim, to_uint8
@@ -50,15 +51,17 @@ def fast(name):
 def test_every_fill_changes_only_the_hole_keeps_range_and_repeats_for_a_seed(name):
     image = stripes() * 3.0 + 0.25  # an HDR-like range, not 0..1
     hole = square_hole()
+    painted = image.copy()
+    painted[hole] = (9.0, -1.0, 9.0)  # an object, out of the known range: never read
     fill = fast(name)
-    out = fill(image, hole, device="cpu", seed=1)
+    out = fill(painted, hole, device="cpu", seed=1)
     again = fill(image, hole, device="cpu", seed=1)
     assert out.dtype == image.dtype and out.shape == image.shape
     assert np.array_equal(out[~hole], image[~hole])
     assert np.isfinite(out).all()
     assert out[hole].min() >= image[~hole].min() - 1e-5
     assert out[hole].max() <= image[~hole].max() + 1e-5
-    assert np.array_equal(out, again), "same seed, same pixels"
+    assert np.array_equal(out, again), "same seed, same pixels, whatever the hole held"
 
 
 @pytest.mark.parametrize("name", list(FILLS))
@@ -101,8 +104,12 @@ def test_patch_attention_copies_from_the_known_region_only():
 def test_dip_fills_a_smooth_image_well():
     image = ramp()
     hole = square_hole()
-    out = fill_on_crop(image, hole, lambda c, h: dip.solve(c, h, steps=300), dip.MAX_SIDE)
-    assert hole_psnr(to_uint8(out), to_uint8(image), hole) > 28.0
+    painted = image.copy()
+    painted[hole] = (0.9, 0.1, 0.1)
+    out = fill_on_crop(painted, hole, lambda c, h: dip.solve(c, h, steps=300), dip.MAX_SIDE)
+    got = hole_psnr(to_uint8(out), to_uint8(image), hole)
+    base = hole_psnr(to_uint8(trivial_fills(painted, hole)["telea"]), to_uint8(image), hole)
+    assert got > 34.0 and got > base + 3.0, (got, base)  # 39.1 dB; Telea 31.7, mean colour 25.6
 
 
 def test_siren_fits_the_known_pixels():
@@ -110,9 +117,15 @@ def test_siren_fits_the_known_pixels():
     hole = square_hole()
     crop = image[:40, :48]
     crop_hole = hole[:40, :48]
-    out = siren.solve(crop, crop_hole, steps=300)
+    painted = crop.copy()
+    painted[crop_hole] = (0.9, 0.1, 0.1)
+    out = siren.solve(painted, crop_hole, steps=300)
     known_err = np.abs(out[~crop_hole] - crop[~crop_hole]).mean()
     assert known_err < 0.02, known_err
+    # the hole (a corner of the crop: extrapolated) is filled, not left or blacked out: about
+    # 15 dB, the object left in 7, black 6 (no better than the known pixels' mean colour, 15)
+    got = hole_psnr(to_uint8(out), to_uint8(crop), crop_hole)
+    assert got > 12.0, got
 
 
 def test_fit_stops_on_its_budget_and_keeps_the_best_check():
@@ -142,6 +155,7 @@ def test_invented_content_stays_put_in_a_still_shot():
     base = stripes()
     frames = np.clip(base[None] + rng.normal(0, 0.004, (6, H, W, 3)), 0, 1).astype(np.float32)
     holes = np.repeat(square_hole()[None], 6, 0)
+    frames[holes] = (0.9, 0.1, 0.1)  # the logo: what is behind it is never in the input
     # non-local hops off: here they bring a rim shifted by a pixel (see the closing note of
     # issue 5), which is not what this test is about
     result = fill_window(frames, holes, Options(fill="csa", nonlocal_frames=0))
@@ -154,7 +168,7 @@ def test_invented_content_stays_put_in_a_still_shot():
     # the same texture, give or take what the Poisson fusion carries in from each frame's rim
     assert np.abs(filled - filled[k]).mean() < 0.03
     truth8 = to_uint8(base)
-    for t in range(6):
+    for t in range(6):  # 26.4 dB; Telea's blur 11.6, the mean colour 12.6, the logo left 6.7
         assert hole_psnr(to_uint8(result.frames[t]), truth8, holes[0]) > 22.0
 
 
@@ -172,5 +186,11 @@ def test_a_tiny_remainder_gets_no_keyframe():
 def test_remove_takes_the_fill_options():
     frames = np.repeat(stripes()[None], 3, 0)
     holes = np.repeat(square_hole()[None], 3, 0)
+    frames[holes] = (0.9, 0.1, 0.1)
     out = flowfill.remove(frames, holes, fill="siren", fill_budget=0.5)
     assert out.shape == frames.shape and np.array_equal(out[:, ~holes[0]], frames[:, ~holes[0]])
+    truth8 = to_uint8(stripes())
+    for t in range(3):  # filled: 12.7 dB, where the object left in scores 6.7 and black 5.2
+        assert hole_psnr(to_uint8(out[t]), truth8, holes[0]) > 9.0
+    default = flowfill.remove(frames, holes)  # csa: another fill, so other pixels
+    assert np.abs(out - default)[holes].mean() > 0.02

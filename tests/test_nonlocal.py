@@ -59,14 +59,19 @@ def _pan_out_and_back(h=80, w=128):
 @pytest.mark.parametrize("align", [False, True], ids=["plain", "aligned"])
 def test_nonlocal_candidates_reach_what_adjacent_chains_cannot(align):
     frames, masks = _pan_out_and_back()
+    # the occluder's pixels: the truth 4/255 off, up or down at random (too faint to move the
+    # flow; an output that kept them would be 4/255 off everywhere)
+    marked = frames.copy()
+    marked[masks] += np.random.default_rng(0).choice([-4 / 255, 4 / 255], marked[masks].shape)
     late = slice(9, 12)  # the camera is back; the occluder still stands there
     opts = dict(max_keyframes=0, dilate=0, flow_dilate=4, object_flow=False, nonlocal_align=align)
-    local = fill_window(frames, masks, Options(nonlocal_frames=0, **opts))
+    local = fill_window(marked, masks, Options(nonlocal_frames=0, **opts))
     assert not local.propagated[late][masks[late]].any()  # chains die while it is off-frame
-    far = fill_window(frames, masks, Options(nonlocal_frames=3, **opts))
+    far = fill_window(marked, masks, Options(nonlocal_frames=3, **opts))
     assert far.propagated[late][masks[late]].all()  # the key frame 0 saw it
     err = np.abs(far.frames[late] - frames[late])[masks[late]]
-    assert err.mean() < 2 / 255 and np.percentile(err, 99) < 8 / 255
+    # 0.09 (plain) and 0.05 (aligned) / 255 on average here, 0.7 and 0.2 / 255 at the 99th
+    assert err.mean() < 1 / 255 and np.percentile(err, 99) < 3 / 255
 
 
 def test_homography_alignment_recovers_a_large_zoom_and_shift():

@@ -529,7 +529,9 @@ def check_result(layout: fn.WorkLayout, frames, clean, mattes) -> None:
         inside = matte > 0
         assert np.array_equal(out[~inside], rgba[..., :3][~inside])  # untouched outside
         error = np.abs(out[inside] - bg[inside]).mean()
-        assert error < 0.05, (path, error)  # the square is gone, background in its place
+        # the square is gone, background in its place: 0.008-0.020 here; the frame's mean
+        # colour would be 0.042-0.079 off, black 0.39-0.46, the square left 0.40-0.48
+        assert error < 0.03, (path, error)
         assert np.abs(rgba[..., :3][inside] - bg[inside]).mean() > 0.3
 
 

@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+from conftest import hole_psnr
 
 import flowfill
 from flowfill.pipeline import Stats
@@ -60,14 +61,23 @@ def _translating_clip(n=12, h=72, w=96, speed=3):
     return frames, masks
 
 
+def _marked(frames, masks):
+    """``frames`` with the hole's pixels 4/255 off the truth, up or down at random: too faint
+    to change the flow, but an output that kept the input there is 4/255 off everywhere."""
+    rng = np.random.default_rng(0)
+    out = frames.copy()
+    out[masks] += rng.choice([-4 / 255, 4 / 255], out[masks].shape).astype(np.float32)
+    return out
+
+
 def test_propagation_recovers_translating_texture_within_1_255():
     frames, masks = _translating_clip()
     stats = Stats()
-    out = flowfill.remove(frames, masks, stats=stats, max_keyframes=0)
+    out = flowfill.remove(_marked(frames, masks), masks, stats=stats, max_keyframes=0)
     err = np.abs(out - frames)[masks]
     assert stats.filled_propagation == stats.hole_pixels  # every pixel came from other frames
-    assert err.mean() < 1 / 255
-    assert np.percentile(err, 99) < 3 / 255
+    assert err.mean() < 1 / 255  # 0.18/255 here; the input kept: 4/255, Telea's blur 23/255
+    assert np.percentile(err, 99) < 3 / 255  # 0.86/255
 
 
 def test_output_equals_input_outside_the_mask_bit_for_bit():
@@ -79,7 +89,8 @@ def test_output_equals_input_outside_the_mask_bit_for_bit():
     out = flowfill.remove(frames, masks, window=5, overlap=2)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out[~masks], frames[~masks])
-    assert np.abs(out[masks] - truth[masks]).mean() < 0.3  # filled from the scene (values ~0-3)
+    # filled from the scene (values ~0-3): 0.20 here, the frames' mean colour 0.31, black 1.5
+    assert np.abs(out[masks] - truth[masks]).mean() < 0.26
 
 
 def test_cut_stops_propagation():
@@ -93,23 +104,29 @@ def test_cut_stops_propagation():
     frames = np.concatenate([red, blue]).astype(np.float32)
     masks = np.zeros((2 * n, h, w), bool)
     masks[n:, 16:32, 20:44] = True
+    damaged = frames.copy()
+    damaged[masks] = (0.9, 0.1, 0.1)  # the logo, red as scene A
     stats = Stats()
-    out = flowfill.remove(frames, masks, stats=stats)
+    out = flowfill.remove(damaged, masks, stats=stats)
     assert stats.cuts == [n]
     filled = out[n:][masks[n:]]
-    assert filled[:, 0].max() < 0.3  # no red came across the cut
+    assert filled[:, 0].max() < 0.3  # no red came across the cut (0.08 here)
     assert filled[:, 2].mean() > 0.6
+    # invented from scene B: 28.3 dB (as good as B's mean colour on this flat texture; black 6.5)
+    assert hole_psnr(out[n:], frames[n:], masks[n:]) > 24
 
 
 def test_windows_stitch_without_losing_quality():
     frames, masks = _translating_clip(n=20)
     masks[:] = False
     masks[:, 24:48, 40:52] = True  # 12 px wide at 3 px/frame: a window of 8 sees behind it
-    whole = flowfill.remove(frames, masks, window=40)
-    windowed = flowfill.remove(frames, masks, window=8, overlap=3)
+    marked = _marked(frames, masks)
+    whole = flowfill.remove(marked, masks, window=40)
+    windowed = flowfill.remove(marked, masks, window=8, overlap=3)
     err_whole = np.abs(whole - frames)[masks].mean()
     err_win = np.abs(windowed - frames)[masks].mean()
+    assert err_whole < 1 / 255 and err_win < 1 / 255  # 0.14 and 0.12 / 255 here
     assert err_win < err_whole + 1 / 255
     # no jump at the window seams: frame-to-frame change inside the hole stays like the truth's
     jump = np.abs(np.diff(windowed, axis=0) - np.diff(frames, axis=0))[masks[1:]].mean()
-    assert jump < 2 / 255
+    assert jump < 2 / 255  # 0.17/255; the input kept would jump by 4/255
