@@ -36,7 +36,8 @@ FIRST, N, H, W = 1001, 24, 64, 96
 # Cheap options with several windows (window boundaries are crossed), as both the plugin's
 # parameters and the CLI's flags.
 PARAMS = {"fill": "telea", "window": "10", "overlap": "3", "edges": "off"}
-CLI_FLAGS = ["--fill", "telea", "--window", "10", "--overlap", "3", "--edges", "off"]
+CLI_FLAGS = ["--fill", "telea", "--window", "10", "--overlap", "3", "--edges", "off",
+             "--flow-tone", "display"]  # the plug-in's default Light, whatever the files hold
 OUT_OF_ORDER = [1013, 1002, 1024, 1007, 1001, 1019, 1010, 1016, 1005, 1022, 1003, 1014, 1020,
                 1008, 1011, 1023, 1004, 1017, 1009, 1015, 1021, 1006, 1018, 1012]
 
@@ -294,6 +295,7 @@ def test_plugin_describes_itself(ofx_build):
     assert "Source(OfxImageComponentRGBA|OfxImageComponentRGB,temporal)" in general
     for param in ("fill:Choice(csa|dip|siren|telea)", "dilate:Integer", "grow:Integer",
                   "window:Integer", "overlap:Integer", "flow:Choice(dis|raft|raft-small)",
+                  "light:Choice(display|linear)",
                   "raftWeights:String", "edges:Choice(auto|on|off)",
                   "device:Choice(auto|cpu|cuda)", "matteThreshold:Double",
                   "moreOptions:String", "server:String"):

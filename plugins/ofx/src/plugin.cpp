@@ -64,6 +64,10 @@ const std::vector<ParamDef> &param_defs() {
        "Frames shared by neighbouring windows (cross-faded)."},
       {"flow", "Flow", Kind::Choice, "flow", 0, 0, 0, {"dis", "raft", "raft-small"},
        "Optical flow: dis (OpenCV, CPU) or raft / raft-small (torch; need RAFT weights)."},
+      {"light", "Light", Kind::Choice, "flow_tone", 0, 0, 0, {"display", "linear"},
+       "How the images encode light, fixing the one curve every frame takes to the flow: "
+       "display (Resolve's and most hosts' display-referred images) or linear (scene-linear "
+       "light, as in Nuke's working space)."},
       {"raftWeights", "RAFT weights", Kind::String, "raft_weights", 0, 0, 0, {},
        "RAFT checkpoint file (empty: the server's FLOWFILL_RAFT_WEIGHTS). Never downloaded."},
       {"edges", "Edges", Kind::Choice, "edges", 0, 0, 0, {"auto", "on", "off"},
