@@ -207,17 +207,18 @@ def test_benchmark_quick_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "telea" in text and "s/frame" in text
     report = json.loads(out.read_text())
     assert {c["case"] for c in report["cases"]} == set(benchmark.CASES)
-    # hole-PSNR gain over Telea measured here: blob +18.0, parked +8.4, logo -0.2 (a still
-    # logo on a pan, nothing better to copy), scratches +2.9, object +4.0 dB; Telea scores
-    # 14.7-27.1 dB. (SSIM of the composited frames is above 0.98 for any fill: not a test.)
-    floor = {"blob": 12.0, "parked": 5.0, "logo": -2.0, "scratches": 1.5, "object": 2.0}
+    # hole-PSNR gain over Telea measured here, the hole blanked in the input: blob +5.1,
+    # parked +4.8, logo -0.3 (a still logo on a pan, nothing better to copy), scratches +3.0,
+    # object +4.5 dB; Telea scores 14.7-27.1 dB. (SSIM of the composited frames is above 0.98
+    # for any fill: not a test.)
+    floor = {"blob": 3.0, "parked": 3.0, "logo": -2.0, "scratches": 1.5, "object": 2.0}
     for case in report["cases"]:
         assert case["error"] is None and case["peak_mb"] > 0
         telea, ours = case["telea"]["hole_psnr"], case["flowfill"]["hole_psnr"]
         assert 10 < telea < 35, case
         assert case["hole_psnr_gain"] == pytest.approx(ours - telea)
         assert case["hole_psnr_gain"] > floor[case["case"]], (case["case"], ours, telea)
-    assert np.mean([c["hole_psnr_gain"] for c in report["cases"]]) > 4.0  # 6.8 here
+    assert np.mean([c["hole_psnr_gain"] for c in report["cases"]]) > 2.5  # 3.4 here
 
 
 def test_hole_ssim_and_detail_ratio_tell_blur_and_noise_from_the_truth():

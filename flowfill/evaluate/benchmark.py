@@ -107,6 +107,7 @@ def _stream_long_clip(n: int, options: dict[str, Any], seed: int, api: str) -> C
             t0 = time.perf_counter()
             pending[t] = scenes.render_frame(spec, t, with_object=False)[0]
             frame = pending[t].astype(np.float32) / np.float32(255.0)
+            frame[holes[t]] = 0.5  # blanked: the method must not be handed the truth
             spent["input"] += time.perf_counter() - t0
             yield frame
 
@@ -114,7 +115,7 @@ def _stream_long_clip(n: int, options: dict[str, Any], seed: int, api: str) -> C
     values: list[float] = []
     if api == "remove":
         frames = np.stack(list(source()))
-        pending.clear()
+        truths = [pending.pop(t) for t in range(n)]
         spent["input"] = 0.0
     gc.collect()
     before = memory.current_rss()
@@ -126,7 +127,7 @@ def _stream_long_clip(n: int, options: dict[str, Any], seed: int, api: str) -> C
         seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         for t in range(n):
-            truth8 = to_uint8(frames[t])
+            truth8 = truths[t]
             values.append(hole_psnr(composite(out[t], truth8, holes[t]), truth8, holes[t]))
         spent["score"] += time.perf_counter() - t1
     else:
@@ -217,6 +218,9 @@ def run_case(clip: clipmod.EvalClip, case: str, holes: np.ndarray, options: dict
              isolate: bool = True) -> CaseResult:
     """Fill ``holes`` with flowfill and Telea and score both against the clip's truth."""
     frames, truth = case_inputs(clip, case)
+    # the hole is blanked: a method handed the truth inside it could not be told from one
+    # that returns its input (it never reads the hole, so its scores do not change)
+    frames = np.where(holes[..., None], np.float32(0.5), frames)
     truth8 = to_uint8(truth)
     base = composite(telea(frames, holes), truth8, holes)
     telea_scores = score_clip(base, truth8, holes)
