@@ -82,13 +82,18 @@ def pan_clip(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------- RAFT
 
 
-@pytest.mark.parametrize("small", [False, True], ids=["large", "small"])
-def test_raft_fp32_on_the_device_matches_the_cpu(weights, small, exact_fp32):
+def raft_on_both(weights, small: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """RAFT's flow of the reference pair on the CPU and on the device; mean and max EPE."""
     a, b = reference_frames()
     args = dict(small=small, iters=12, max_side=None)
     cpu = RAFTFlow(weights[small], device="cpu", **args)(a, b)
     dev = RAFTFlow(weights[small], device=DEVICE, **args)(a, b)
-    mean, worst = epe(dev, cpu)
+    return cpu, dev, *epe(dev, cpu)
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["large", "small"])
+def test_raft_fp32_on_the_device_matches_the_cpu(weights, small, exact_fp32):
+    cpu, dev, mean, worst = raft_on_both(weights, small)
     report(f"raft {'small' if small else 'large'} fp32 {DEVICE} vs cpu", mean_px=mean,
            max_px=worst, flow_max_px=float(np.abs(cpu).max()))
     assert dev.shape == cpu.shape and dev.dtype == np.float32 and np.isfinite(dev).all()
@@ -100,11 +105,7 @@ def test_raft_fp32_on_the_device_matches_the_cpu(weights, small, exact_fp32):
 def test_raft_with_tf32_stays_near_the_cpu(weights, small):
     """PyTorch's default (TF32 convolutions on the GPU), with the synthetic weights' large,
     chaotic flows: a few hundredths of a pixel."""
-    a, b = reference_frames()
-    args = dict(small=small, iters=12, max_side=None)
-    cpu = RAFTFlow(weights[small], device="cpu", **args)(a, b)
-    dev = RAFTFlow(weights[small], device=DEVICE, **args)(a, b)
-    mean, worst = epe(dev, cpu)
+    _, dev, mean, worst = raft_on_both(weights, small)
     report(f"raft {'small' if small else 'large'} tf32 {DEVICE} vs cpu", mean_px=mean,
            max_px=worst)
     assert np.isfinite(dev).all() and mean < 0.25
