@@ -214,6 +214,7 @@ def test_benchmark_quick_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     floor = {"blob": 3.0, "parked": 3.0, "logo": -2.0, "scratches": 1.5, "object": 2.0}
     for case in report["cases"]:
         assert case["error"] is None and case["peak_mb"] > 0
+        assert 0 < case["flowfill"]["detail"] < 3 and 0 < case["telea"]["detail"] < 3
         telea, ours = case["telea"]["hole_psnr"], case["flowfill"]["hole_psnr"]
         assert 10 < telea < 35, case
         assert case["hole_psnr_gain"] == pytest.approx(ours - telea)
@@ -239,3 +240,12 @@ def test_hole_ssim_and_detail_ratio_tell_blur_and_noise_from_the_truth():
     assert high_frequency_ratio(blurred, truth, hole) < 0.3
     assert high_frequency_ratio(noisy, truth, hole) > 1.2
     assert np.isnan(hole_ssim(truth, truth, np.zeros_like(hole)))
+    # the clip's pooled ratio: frames weigh by their holes' energy; frames without hole skip
+    from flowfill.evaluate.metrics import detail_ratio
+
+    clip, holes = np.stack([truth, truth]), np.stack([hole, np.zeros_like(hole)])
+    assert detail_ratio(clip, clip, holes) == pytest.approx(1.0)
+    assert detail_ratio(np.stack([noisy, blurred]), clip, holes) == pytest.approx(
+        high_frequency_ratio(noisy, truth, hole))
+    assert detail_ratio(np.stack([blurred, noisy]), clip, holes) < 0.3
+    assert np.isnan(detail_ratio(clip, clip, np.zeros_like(holes)))

@@ -1,9 +1,11 @@
 """Quality and speed benchmark: flowfill against per-frame Telea on clips x synthetic damage.
 
 ProPainter protocol: the clip is its own ground truth, a synthetic mask marks what to
-remove, the method fills it, the hole is composited into the truth in uint8, and PSNR /
-SSIM / flicker are pooled over frames. Each flowfill call runs in a fresh process so its
-wall time and peak memory are its own. Run ``python benchmarks/quality.py --help``.
+remove, the method is handed the clip with the hole blanked, it fills it, the hole is
+composited into the truth in uint8, and PSNR / SSIM / flicker / the detail ratio (the hole's
+high-frequency energy over the truth's: above 1 is speckle) are pooled over frames. Each
+flowfill call runs in a fresh process so its wall time and peak memory are its own. Run
+``python benchmarks/quality.py --help``.
 """
 
 from __future__ import annotations
@@ -247,8 +249,8 @@ def _fmt(value: float | None, spec: str, width: int) -> str:
 
 
 HEADER = (f"{'clip':<12}{'case':<10}{'n':>4}{'hole%':>7}  {'method':<9}{'hPSNR':>7}{'PSNR':>7}"
-          f"{'SSIM':>8}{'flicker':>8}{'gain':>7}{'s/frame':>9}{'peak MB':>9}{'(+call)':>9}"
-          f"{'prop%':>7}")
+          f"{'SSIM':>8}{'flicker':>8}{'detail':>7}{'gain':>7}{'s/frame':>9}{'peak MB':>9}"
+          f"{'(+call)':>9}{'prop%':>7}")
 
 
 def format_case(r: CaseResult) -> str:
@@ -261,7 +263,8 @@ def format_case(r: CaseResult) -> str:
             lines.append(f"{prefix}{name:<9}failed: {r.error}")
             continue
         row = (f"{prefix}{name:<9}{_fmt(s.hole_psnr, '.2f', 7)}{_fmt(s.psnr, '.2f', 7)}"
-               f"{_fmt(s.ssim, '.4f', 8)}{_fmt(s.flicker, '.2f', 8)}")
+               f"{_fmt(s.ssim, '.4f', 8)}{_fmt(s.flicker, '.2f', 8)}"
+               f"{_fmt(s.detail, '.2f', 7)}")
         if name == "flowfill" and r.call is not None:
             c = r.call
             holes = c.stats.get("hole_pixels") or 0
@@ -292,6 +295,8 @@ def summarise(results: list[CaseResult]) -> dict[str, Any]:
             "hole_psnr_telea": _nanmean([r.telea.hole_psnr for r in rs]),
             "flicker_flowfill": _nanmean([r.flowfill.flicker for r in rs if r.flowfill]),
             "flicker_telea": _nanmean([r.telea.flicker for r in rs]),
+            "detail_flowfill": _nanmean([r.flowfill.detail for r in rs if r.flowfill]),
+            "detail_telea": _nanmean([r.telea.detail for r in rs]),
         }
     calls = [r.call for r in results if r.call is not None]
     frames = sum(c.frames for c in calls)
@@ -308,13 +313,15 @@ def summarise(results: list[CaseResult]) -> dict[str, Any]:
 def format_summary(summary: dict[str, Any]) -> str:
     """The closing lines: per-kind averages and the overall speed."""
     lines = [f"{'mask kind':<12}{'cases':>6}{'gain dB':>9}{'hPSNR ff':>10}{'hPSNR telea':>13}"
-             f"{'flicker ff':>12}{'flicker telea':>15}"]
+             f"{'flicker ff':>12}{'flicker telea':>15}{'detail ff':>11}{'detail telea':>14}"]
     for kind, k in summary["kinds"].items():
         lines.append(f"{kind:<12}{k['cases']:>6}{_fmt(k['gain'], '+.2f', 9)}"
                      f"{_fmt(k['hole_psnr_flowfill'], '.2f', 10)}"
                      f"{_fmt(k['hole_psnr_telea'], '.2f', 13)}"
                      f"{_fmt(k['flicker_flowfill'], '.2f', 12)}"
-                     f"{_fmt(k['flicker_telea'], '.2f', 15)}")
+                     f"{_fmt(k['flicker_telea'], '.2f', 15)}"
+                     f"{_fmt(k['detail_flowfill'], '.2f', 11)}"
+                     f"{_fmt(k['detail_telea'], '.2f', 14)}")
     spf = _fmt(summary["seconds_per_frame"], ".4f", 0)
     peak = _fmt(summary["peak_mb_max"], ".0f", 0)
     lines.append(f"flowfill overall: {spf} s/frame over {summary['frames']} frames; "
@@ -389,7 +396,7 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list
     parser = argparse.ArgumentParser(
         prog=prog or "flowfill evaluate",
         description="Score flowfill against per-frame Telea on clips x synthetic masks "
-                    "(hole-PSNR, PSNR, SSIM, flicker, s/frame, peak memory).")
+                    "(hole-PSNR, PSNR, SSIM, flicker, detail ratio, s/frame, peak memory).")
     parser.add_argument("--clips", default=None,
                         help=f"comma-separated clips (default all: {','.join(clipmod.CLIP_NAMES)};"
                              " with --quick: sample)")

@@ -100,24 +100,34 @@ def hole_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray,
     return float(ssim_map(a, b, win_size).mean(axis=-1)[mask].mean())
 
 
+def high_frequency_energy(img: np.ndarray, mask: np.ndarray, sigma: float = 1.5) -> float:
+    """Sum over ``mask`` of the squared high frequencies (luminance minus its Gaussian blur)."""
+    from scipy.ndimage import gaussian_filter
+
+    lum = img.astype(np.float64)
+    lum = lum.mean(-1) if lum.ndim == 3 else lum
+    high = lum - gaussian_filter(lum, sigma)
+    return float(np.sum(high[np.asarray(mask, dtype=bool)] ** 2))
+
+
 def high_frequency_ratio(a: np.ndarray, b: np.ndarray, mask: np.ndarray,
                          sigma: float = 1.5) -> float:
     """Energy of ``a``'s high frequencies (luminance minus its Gaussian blur) inside ``mask``
     over ``b``'s: near 1 keeps the truth's detail, far below 1 is blur, above 1 is noise."""
-    from scipy.ndimage import gaussian_filter
-
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    if not np.asarray(mask, dtype=bool).any():
         return float("nan")
+    truth = high_frequency_energy(b, mask, sigma)
+    return high_frequency_energy(a, mask, sigma) / truth if truth > 0 else float("nan")
 
-    def energy(img: np.ndarray) -> float:
-        lum = img.astype(np.float64)
-        lum = lum.mean(-1) if lum.ndim == 3 else lum
-        high = lum - gaussian_filter(lum, sigma)
-        return float(np.mean(high[mask] ** 2))
 
-    truth = energy(b)
-    return energy(a) / truth if truth > 0 else float("nan")
+def detail_ratio(out: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> float:
+    """A clip's high-frequency energy in its holes over the truth's, pooled over frames: the
+    speckle measure (above 1: detail the truth does not have, i.e. noise; below 1: blur)."""
+    have = [t for t in range(len(out)) if masks[t].any()]
+    truth_energy = sum(high_frequency_energy(truth[t], masks[t]) for t in have)
+    if not have or truth_energy <= 0:
+        return float("nan")
+    return sum(high_frequency_energy(out[t], masks[t]) for t in have) / truth_energy
 
 
 def flicker_terms(
@@ -159,6 +169,8 @@ class ClipScores:
     ssim: float
     flicker: float
     frames: int
+    detail: float = float("nan")
+    """High-frequency energy in the holes over the truth's (:func:`detail_ratio`)."""
 
     def as_dict(self) -> dict[str, float | int]:
         """Plain dict for JSON output."""
@@ -167,6 +179,7 @@ class ClipScores:
             "psnr": self.psnr,
             "ssim": self.ssim,
             "flicker": self.flicker,
+            "detail": self.detail,
             "frames": self.frames,
         }
 
@@ -188,4 +201,5 @@ def score_clip(out: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> ClipSco
         ssim=float(np.mean([ssim(out[t], truth[t]) for t in range(n)])),
         flicker=flicker(out, truth, masks),
         frames=n,
+        detail=detail_ratio(out, truth, masks),
     )
