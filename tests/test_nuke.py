@@ -572,9 +572,12 @@ def test_cancel_stops_flowfill_and_leaves_nothing(tmp_path):
     assert os.listdir(os.path.join(layout.folder, "result")) == []
     assert not [e for e in os.listdir(layout.folder) if e.startswith(".result")]
 
-    messages: list[str] = []  # now mid-run: once flowfill has opened its output
+    # now mid-run, its output open: inside a Deep Image Prior keyframe (seconds each; the
+    # default run of these 6 small frames can end, in 0.5 s, before an interrupt lands)
+    argv = fn.build_command(fn.validate(knob_values(fill="dip")), layout, [str(FLOWFILL)])
+    messages: list[str] = []
     result = fn.run_flowfill(argv, on_progress=lambda f, m: messages.append(m),
-                             cancelled=lambda: any(m.startswith("flowfill: write") for m in
+                             cancelled=lambda: any(m.startswith("flowfill: dip") for m in
                                                    messages))
     assert result.cancelled and result.returncode == 130, result.output
     assert "interrupted; no output was written" in result.output
