@@ -15,11 +15,25 @@ from fractions import Fraction
 from flowfill import __version__
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
-from flowfill.io import MOVIE_EXTS, FrameSink, open_frames, open_masks, open_sink, source_files
-from flowfill.io.codecs import CODECS, DEFAULT_CODEC, QUALITIES, check_codec
+from flowfill.io import (
+    FrameSink,
+    check_output_encoding,
+    open_frames,
+    open_masks,
+    open_sink,
+    source_files,
+)
+from flowfill.io.codecs import CODECS, DEFAULT_CODEC, QUALITIES
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
-from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, FLOW_PRECISIONS, Options
+from flowfill.options import (
+    EDGE_MODES,
+    FILL_METHODS,
+    FLOW_METHODS,
+    FLOW_PRECISIONS,
+    FLOW_TONES,
+    Options,
+)
 from flowfill.pipeline import Stats, bound_heap, remove_stream
 from flowfill.progress import Progress
 from flowfill.references import ReferenceFrames
@@ -206,10 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--flow-precision", metavar="P",
                     help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
                     f"(default {d.flow_precision})")
-    rm.add_argument("--flow-tone", choices=("auto", "display", "linear"), default="auto",
+    rm.add_argument("--flow-tone", choices=("auto", *FLOW_TONES), default="auto",
                     help="how the frames encode light, fixing the one curve every frame takes "
                     "to the flow: display (video, 8/16-bit images: as they are), linear "
-                    "(scene-linear plates: a log curve); auto (default): linear for float "
+                    "(scene-linear plates: x/(1+x)); auto (default): linear for float "
                     "input such as EXR, display otherwise", dest="flow_tone_arg")
     rm.add_argument("--nonlocal-frames", type=int, metavar="K",
                     help="key frames per window that every frame also gets flows to and from "
@@ -241,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "planes when the codec can store its pixel format")
     rm.add_argument("--quality", choices=QUALITIES, default="high",
                     help="movie quality: review (small), high (default; visually lossless), "
-                    "master (4:4:4 10-bit, ProRes 4444 XQ, DNxHR HQX), lossless (bit-exact RGB: "
+                    "master (4:4:4 10-bit, ProRes 4444 XQ, DNxHR 444), lossless (bit-exact RGB: "
                     "ffv1, or h264/h265/vp9 that few players open)")
     rm.add_argument("--frames", metavar="A:B",
                     help="process only the input's frames A to B-1, counted from 0 in input "
@@ -387,12 +401,7 @@ def _prepare(
             )
         fps = None  # the movie's own clock (and its audio) apply
     masks = open_masks(args.mask, source).validate()
-    ext = os.path.splitext(args.output)[1].lower()
-    if ext in MOVIE_EXTS:  # a codec the container cannot hold is refused before any work
-        check_codec(args.output, ext, args.codec, args.quality)
-    elif args.codec is not None or args.quality != "high":
-        raise InputError(args.output, "is not a movie: --codec and --quality apply to movie "
-                         "outputs (" + ", ".join(sorted(MOVIE_EXTS)) + ")")
+    check_output_encoding(args.output, args.codec, args.quality)  # before any work
     return options, source, masks, fps, estimator
 
 

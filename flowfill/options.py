@@ -11,6 +11,8 @@ MIN_SIZE = 16
 
 FLOW_METHODS = ("dis", "raft", "raft-small")
 FLOW_PRECISIONS = ("fp32", "fp16", "bf16")
+FLOW_TONES = ("display", "linear")
+"""How frame values encode light (``Options.flow_tone``; the curves: ``flowfill.flow.prep``)."""
 FILL_METHODS = ("csa", "dip", "siren", "telea")
 EDGE_MODES = ("auto", "on", "off")
 
@@ -95,7 +97,7 @@ class Options:
         """Return self after checking every value; raise InputError naming the bad option."""
         if self.flow not in FLOW_METHODS:
             raise InputError("--flow", f"unknown flow method {self.flow!r}; choose {FLOW_METHODS}")
-        if self.flow_tone not in ("display", "linear"):
+        if self.flow_tone not in FLOW_TONES:
             raise InputError("--flow-tone", f"unknown tone {self.flow_tone!r}; choose display "
                              "or linear")
         if self.flow_precision not in FLOW_PRECISIONS:

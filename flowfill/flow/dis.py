@@ -10,7 +10,7 @@ from flowfill.flow.prep import tone_curve
 
 def to_gray8(frame: np.ndarray, tone: str = "display") -> np.ndarray:
     """8-bit luma of an RGB frame for flow estimation, through the run's fixed tone curve
-    (``flowfill.flow.prep.TONES``)."""
+    (``flowfill.options.FLOW_TONES``)."""
     if frame.dtype == np.uint8:
         frame = frame.astype(np.float32) / np.float32(255.0)
     luma = tone_curve(frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114, tone)

@@ -119,7 +119,7 @@ def make_estimator(
     RAFT needs ``weights`` (a checkpoint path; FLOWFILL_RAFT_WEIGHTS when None): asking for it
     without any is an InputError, never a download. ``iters``, ``device`` and ``precision`` apply
     to RAFT; ``max_side`` bounds the long side of the proxy the flow is estimated on; ``tone``
-    is how the frames encode light (``flowfill.flow.prep.TONES``).
+    is how the frames encode light (``flowfill.options.FLOW_TONES``).
     """
     if method == "dis":
         return DISEstimator(max_side=max_side, cache=cache, tone=tone)

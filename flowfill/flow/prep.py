@@ -5,12 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-TONES = ("display", "linear")
-"""How frame values encode light, which fixes the one curve that takes them to flow's input:
-display (gamma-encoded video and images, 0..1: kept, values outside clipped) or linear
-(scene-linear light, e.g. EXR plates: x / (1 + x), which keeps highlights far above 1 apart).
-One curve for every frame of a run: a highlight in one frame never changes how that frame's
-other pixels look to the flow, as the per-frame choice it replaces did."""
+from flowfill.options import FLOW_TONES as TONES
+
+# How frame values encode light fixes the one curve that takes them to flow's input: display
+# (gamma-encoded video and images, 0..1: kept, values outside clipped) or linear (scene-linear
+# light, e.g. EXR plates: x / (1 + x), which keeps highlights far above 1 apart). One curve for
+# every frame of a run: a highlight in one frame never changes how that frame's other pixels
+# look to the flow, as the per-frame choice it replaces did.
 
 
 def check_tone(tone: str) -> str:

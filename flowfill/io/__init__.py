@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from flowfill.errors import InputError
 from flowfill.io.atomic import FrameSink
+from flowfill.io.codecs import check_codec
 from flowfill.io.images import IMAGE_EXTS, Image, read_image, write_image
 from flowfill.io.masks import ALPHA, MaskSource, read_mask
 from flowfill.io.movie import DEFAULT_FPS, MOVIE_EXTS, MovieSink, MovieSource
@@ -31,6 +32,7 @@ from flowfill.io.source import FrameInfo, FrameSource
 
 __all__ = [
     "ALPHA", "DEFAULT_FPS", "IMAGE_EXTS", "MOVIE_EXTS", "FrameInfo", "FrameSink", "FrameSource",
+    "check_output_encoding",
     "Image", "ImageSink", "MaskSource", "MovieSink", "MovieSource", "SequenceSink",
     "SequenceSource", "find_pattern", "list_folder", "natural_key", "open_frames", "open_masks",
     "open_sink", "read_image", "read_mask", "source_files", "write_image",
@@ -77,6 +79,17 @@ def source_files(source: FrameSource | MaskSource) -> frozenset[str]:
     return frozenset(os.path.realpath(f) for f in files)
 
 
+def check_output_encoding(path: str, codec: str | None = None, quality: str = "high") -> None:
+    """Refuse ``codec`` / ``quality`` that output ``path`` cannot take (a container that cannot
+    hold the codec, a quality it cannot give, either one for an output that is not a movie)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in MOVIE_EXTS:
+        check_codec(path, ext, codec, quality)
+    elif codec is not None or quality != "high":
+        raise InputError(path, "is not a movie: --codec and --quality apply to movie outputs "
+                         "(" + ", ".join(sorted(MOVIE_EXTS)) + ")")
+
+
 def open_sink(
     path: str | os.PathLike,
     like: FrameSource,
@@ -99,12 +112,10 @@ def open_sink(
     info = like.info
     guard = source_files(like) | frozenset(os.path.realpath(p) for p in protect)
     ext = os.path.splitext(path)[1].lower()
+    check_output_encoding(path, codec, quality)
     if ext in MOVIE_EXTS:
         return MovieSink(path, like, fps=fps, overwrite=overwrite, protect=guard, codec=codec,
                          quality=quality)
-    if codec is not None or quality != "high":
-        raise InputError(path, "is not a movie: --codec and --quality apply to movie outputs "
-                         "(" + ", ".join(sorted(MOVIE_EXTS)) + ")")
     count = info.count
     if count is None:
         raise InputError(info.path, "frame count unknown; cannot name the output frames")

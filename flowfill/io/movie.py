@@ -313,11 +313,11 @@ class MovieSink(FrameSink):
         rate = Fraction(fps or info.fps or DEFAULT_FPS)
         self.clock = _Clock(source, rate, grid_only=ext == ".avi")
         deep = info.dtype != "uint8"
-        self.keeps_alpha = like.yields_alpha and CODECS[name].alpha
-        self.encoder = encoder_for(name, quality, info.width, info.height, deep, self.keeps_alpha,
+        self.encoder = encoder_for(name, quality, info.width, info.height, deep,
+                                   like.yields_alpha and CODECS[name].alpha,
                                    source.pix_fmt if source is not None else None)
         self.pix_fmt = self.encoder.pix_fmt
-        self.keeps_alpha = self.keeps_alpha and self.encoder.alpha
+        self.keeps_alpha = self.encoder.alpha
         self.depth = "uint16" if deep and _bits(self.pix_fmt) > 8 else "uint8"
         if self.pix_fmt == "yuva444p10le":  # 8-bit alpha goes through 16 bits to round-trip
             self.depth = "uint16"
@@ -375,8 +375,8 @@ class MovieSink(FrameSink):
         self._audio_packets = self._demux_audio()
         self._pending: av.Packet | None = None
         src = self.source_movie
-        if (src is not None and not encoder.rgb and src.pix_fmt == self.pix_fmt
-                and self.sws_matrix == _SWS_MATRIX.get(src.color["colorspace"])):
+        if src is not None and not encoder.rgb and src.pix_fmt == self.pix_fmt:
+            # same format, same matrix and range (the output is tagged with the input's)
             self.plate = _Plate(src, "uint16" if src.deep else "uint8")
 
     def _add_audio(self, ext: str) -> None:
