@@ -4,7 +4,8 @@ ProPainter protocol: the clip is its own ground truth, a synthetic mask marks wh
 remove, the method is handed the clip with the hole blanked, it fills it, the hole is
 composited into the truth in uint8, and PSNR / SSIM / flicker / the detail ratio (the hole's
 high-frequency energy over the truth's: above 1 is speckle) are pooled over frames. Each
-flowfill call runs in a fresh process so its wall time and peak memory are its own. Run
+flowfill call runs in a fresh process so its wall time and peak memory are its own. ``--hard``
+runs the hard clips of :mod:`flowfill.evaluate.hard` (fast pan, crossing object, shot cut). Run
 ``python benchmarks/quality.py --help``.
 """
 
@@ -393,17 +394,29 @@ def _add_flowfill_options(parser: argparse.ArgumentParser) -> list[str]:
 
 def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list[str]]:
     """The benchmark's argument parser and the names of the pass-through flowfill options."""
+    from flowfill.evaluate.hard import HARD_FRAMES as hard_frames
+
     parser = argparse.ArgumentParser(
         prog=prog or "flowfill evaluate",
         description="Score flowfill against per-frame Telea on clips x synthetic masks "
                     "(hole-PSNR, PSNR, SSIM, flicker, detail ratio, s/frame, peak memory).")
     parser.add_argument("--clips", default=None,
-                        help=f"comma-separated clips (default all: {','.join(clipmod.CLIP_NAMES)};"
-                             " with --quick: sample)")
+                        help=f"comma-separated clips (default: {','.join(clipmod.CLIP_NAMES)};"
+                             " with --quick: sample); also the hard clips "
+                             f"{','.join(clipmod.HARD_CLIP_NAMES)}, built from the shared clips "
+                             "(see --hard)")
+    parser.add_argument("--hard", action="store_true",
+                        help="add the hard clips to --clips (without --clips: run only them): "
+                             "fastpan, a "
+                             "handheld 16-24 px/frame pan with motion blur; crossing, close "
+                             "motion-blurred poles crossing tennis (and every hole) at 29-34 "
+                             "px/frame, part of the truth; cut, bmx-trees cut to tennis mid-clip, "
+                             f"the hole across the cut ({hard_frames} frames each)")
     parser.add_argument("--cases", default=",".join(CASES),
                         help=f"comma-separated mask cases (default all: {','.join(CASES)})")
     parser.add_argument("--frames", type=int, default=None,
-                        help="frames per clip (default: all; running_car: 80)")
+                        help="frames per clip (default: all; running_car: 80; hard clips: "
+                             f"{hard_frames}, at most)")
     parser.add_argument("--out", default=None, help="also write every figure to this JSON file")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: sample clip only, {QUICK_FRAMES} frames")
@@ -439,7 +452,11 @@ def main(argv: list[str] | None = None) -> int:
 
         Options.from_kwargs(**options)
         default_clips = "sample" if args.quick else ",".join(clipmod.CLIP_NAMES)
-        clip_names = _split(args.clips or default_clips, clipmod.CLIP_NAMES, "clip")
+        if args.hard:
+            default_clips = ",".join(clipmod.HARD_CLIP_NAMES)
+        clip_names = _split(args.clips or default_clips, clipmod.ALL_CLIP_NAMES, "clip")
+        if args.hard and args.clips:
+            clip_names += [c for c in clipmod.HARD_CLIP_NAMES if c not in clip_names]
         case_names = _split(args.cases, CASES, "case")
     except Exception as exc:
         print(f"flowfill evaluate: {exc}", file=sys.stderr)

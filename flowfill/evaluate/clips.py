@@ -3,6 +3,8 @@
 Shared clips (``tennis``, ``bmx-trees``, ``running_car``) live outside the repo in
 ``../shared/clips`` (override with ``FLOWFILL_SHARED_CLIPS``); absent ones are skipped with a
 note. The ``sample`` clip is the shipped procedural scene, whose object-free render is its truth.
+The hard clips (``fastpan``, ``crossing``, ``cut``: :mod:`flowfill.evaluate.hard`) are built
+from the shared clips and skipped like them when a source is absent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ EVAL_SIZE = (432, 240)
 """Width and height every shared clip is brought to (ProPainter's evaluation size)."""
 
 CLIP_NAMES = ("tennis", "bmx-trees", "running_car", "sample")
+"""The benchmark's default clips."""
+HARD_CLIP_NAMES = ("fastpan", "crossing", "cut")
+"""Hard clips built from the shared ones (:mod:`flowfill.evaluate.hard`): run on request."""
+ALL_CLIP_NAMES = CLIP_NAMES + HARD_CLIP_NAMES
 MOVIE_FRAME_CAP = 80
 """Frames read from ``running_car.mp4`` (of 292) unless another cap is asked for."""
 
@@ -118,8 +124,12 @@ def load_clip(name: str, max_frames: int | None = None) -> EvalClip | None:
     """Load one evaluation clip by name; None (with a note on stdout) when it is not on disk."""
     if name == "sample":
         return load_sample(max_frames)
+    if name in HARD_CLIP_NAMES:
+        from flowfill.evaluate import hard
+
+        return hard.load_hard(name, max_frames)
     if name not in CLIP_NAMES:
-        raise ValueError(f"unknown clip {name!r}; choose from {CLIP_NAMES}")
+        raise ValueError(f"unknown clip {name!r}; choose from {ALL_CLIP_NAMES}")
     root = shared_clips_dir()
     if name == "running_car":
         path = root / "running_car.mp4"
