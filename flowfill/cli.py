@@ -202,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"hallucinated keyframes per window at most (default {d.max_keyframes})")
     rm.add_argument("--alpha", type=float, metavar="A",
                     help=f"candidate weight temperature in pixels (default {d.alpha})")
+    rm.add_argument("--max-chain-error", type=float, metavar="PX",
+                    help="a pixel whose only source came through a round-trip flow error above "
+                    "PX pixels at 480p (scaled with size) is filled as never seen "
+                    f"(default {d.max_chain_error}; inf: off)")
+    rm.add_argument("--agreement", type=float, metavar="TOL",
+                    help="blend only the candidates within this RMS colour (0..1) of the "
+                    f"majority's (default {d.agreement}; inf: blend all)")
+    rm.add_argument("--colour-weight", type=float, metavar="W",
+                    help="pull of the Poisson fusion towards the candidates' colours "
+                    f"(screened Poisson; default {d.colour_weight}: gradients only)")
     rm.add_argument("--no-consistency", dest="consistency", action="store_false", default=None,
                     help="keep flow hops that fail the forward-backward check")
     rm.add_argument("--no-object-flow", dest="object_flow", action="store_false", default=None,
@@ -330,6 +340,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
+                "max_chain_error", "agreement", "colour_weight",
                 "object_flow", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
                 "nonlocal_align", "edges",

@@ -70,6 +70,17 @@ class Options:
     """Temperature, in pixels, of the candidate weight exp(-d / alpha) (FGVC's 0.1)."""
     consistency: bool = True
     """Hard-reject chain hops whose forward-backward round trip is inconsistent."""
+    max_chain_error: float = 4.0
+    """A pixel whose one remaining candidate came through a round-trip error above this many
+    pixels (given at 480p, scaled with size) is not trusted: it is filled as if no frame had
+    seen it. inf: trust every chain that passed the hard test."""
+    agreement: float = 0.06
+    """Colour tolerance (RMS, 0..1) within which candidates agree: only the majority's are
+    blended, so a source that disagrees with the others is dropped. inf: blend all."""
+    colour_weight: float = 0.0
+    """Pull of the Poisson fusion towards the blended candidate colours (screened Poisson):
+    0 is pure gradient-domain fusion; larger values keep inconsistent gradients from drifting
+    the fill away from its sources."""
     fill: str = "csa"
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they
@@ -127,6 +138,11 @@ class Options:
             raise InputError("--overlap", "must be smaller than --window")
         if self.alpha <= 0:
             raise InputError("--alpha", "must be positive")
+        for name in ("max_chain_error", "agreement"):
+            if not getattr(self, name) > 0:  # NaN fails too
+                raise InputError(f"--{name.replace('_', '-')}", "must be positive (inf: off)")
+        if self.colour_weight < 0:
+            raise InputError("--colour-weight", "must not be negative")
         return self
 
     @classmethod

@@ -14,6 +14,7 @@ import numpy as np
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hops import estimate_hops
+from flowfill.masks import REFERENCE_SHORT_SIDE
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.stages import pixel_stages
@@ -83,6 +84,7 @@ def fill_window(
     to_next = {t: px.hops(hop) for t, hop in hops.to_next.items()}
     to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
     hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
+    max_err = options.max_chain_error * min(h, w) / REFERENCE_SHORT_SIDE
     keyframes: list[int] = []
     bar = progress.bar("propagate")
     first = True
@@ -109,12 +111,12 @@ def fill_window(
                     px.direct(px.subset(hop, hole_now[t]), k, (h, w))
                     for k, hop in to_key.get(t, [])
                 ]
-                g = px.gather(candidates, cur, known, options.alpha)
+                g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement)
             if g.found.any():
                 with clock("fusion"):
                     solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
                                           px.mask_of(g.idx[~g.found], (h, w)),
-                                          g.colour, g.step, g.step_ok)
+                                          g.colour, g.step, g.step_ok, options.colour_weight)
                 updates.append((t, g.idx[g.found], solution))
             hole_now[t] = g.idx[~g.found]
             if first and t >= count_from:

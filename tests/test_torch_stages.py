@@ -133,8 +133,9 @@ def test_sample_known_matches_numpy_at_edges_and_partial_footprints():
     assert not ref[1].all() and ref[2].any() and not ref[2].all()
 
 
-@pytest.mark.parametrize("extra", [0, 1, 2])
-def test_gather_matches_numpy(extra):
+@pytest.mark.parametrize("extra,max_err,agree", [(0, np.inf, np.inf), (1, np.inf, np.inf),
+                                                 (2, np.inf, np.inf), (2, 1.5, 0.05)])
+def test_gather_matches_numpy(extra, max_err, agree):
     masks, holes, to_prev, to_next, to_key = _window(seed=1 + extra)
     rng = np.random.default_rng(10 + extra)
     stack = _smooth_frames(rng)
@@ -151,8 +152,8 @@ def test_gather_matches_numpy(extra):
                                        for k in keys]
         tcands = [tback[t], tahead[t]] + [
             direct_torch(subset_torch(hops_to_torch(to_key[t]), th[t]), k, (H, W)) for k in keys]
-        ref = gather(cands, stack, known, 0.7)
-        out = gather_torch(tcands, _t(stack), _t(known), 0.7)
+        ref = gather(cands, stack, known, 0.7, max_err, agree)
+        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree)
         np.testing.assert_array_equal(ref.idx, out.idx.numpy())
         np.testing.assert_array_equal(ref.found, out.found.numpy())
         np.testing.assert_array_equal(ref.step_ok, out.step_ok.numpy())
@@ -205,6 +206,20 @@ def test_poisson_matches_numpy_with_excluded_and_floating_parts():
     # the island really floats: it keeps the mean of its propagated colours
     on_island = island.ravel()[np.flatnonzero(filled)]
     np.testing.assert_allclose(ref[on_island].mean(0), colour[on_island].mean(0), atol=1e-3)
+
+
+def test_screened_poisson_matches_numpy_and_pulls_towards_the_colours():
+    frame, filled, excluded, colour, step, step_ok, island = _poisson_case(3)
+    plain = poisson_fill(frame, filled, excluded, colour, step, step_ok)
+    ref = poisson_fill(frame, filled, excluded, colour, step, step_ok, 0.5)
+    args = [_t(a) for a in (frame, filled, excluded, colour, step, step_ok)]
+    out = poisson_fill_torch(*args, 0.5).numpy()
+    assert np.abs(out - ref).max() < 2e-5
+    # the colour term draws the solution towards the (noisy) blended colours, the more the
+    # heavier it is
+    strong = poisson_fill(frame, filled, excluded, colour, step, step_ok, 8.0)
+    gaps = [np.abs(x - colour).mean() for x in (plain, ref, strong)]
+    assert gaps[0] > 1.1 * gaps[1] and gaps[1] > 2 * gaps[2]
 
 
 def test_floating_components_match_scipy_including_a_long_serpentine():

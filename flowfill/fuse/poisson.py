@@ -22,6 +22,7 @@ OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
 
 
+
 def poisson_fill(
     frame: np.ndarray,
     filled: np.ndarray,
@@ -29,6 +30,7 @@ def poisson_fill(
     colour: np.ndarray,
     step: np.ndarray,
     step_ok: np.ndarray,
+    colour_weight: float = 0.0,
 ) -> np.ndarray:
     """Solve for the colours of the ``filled`` pixels of ``frame`` (H x W x C), gradient domain.
 
@@ -66,6 +68,9 @@ def poisson_fill(
     np.add.at(rhs, j, -system.uu_w[:, None] * target_uu)
 
     a = system.A
+    if colour_weight > 0:
+        a = a + sp.diags(np.full(system.n, colour_weight))
+        rhs += colour_weight * f0
     floating = ~system.anchored()
     if floating.any():
         a = a + sp.diags(floating * FLOATING_WEIGHT)

@@ -82,15 +82,16 @@ def poisson_fill_torch(
     colour: torch.Tensor,
     step: torch.Tensor,
     step_ok: torch.Tensor,
+    colour_weight: float = 0.0,
     tol: float = 1e-6,
     maxiter: int = 2000,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Solve for the colours of the ``filled`` pixels of ``frame`` (H x W x C) on its device.
 
-    Arguments and result (n x C float32, n filled pixels in flat order) as
-    :func:`flowfill.fuse.poisson_fill`; ``tol`` and ``maxiter`` as its CG. ``dtype``: working
-    precision (default float64 on the CPU, float32 on other devices).
+    Arguments and result (n x C float32, n filled pixels in flat order), ``colour_weight``
+    included, as :func:`flowfill.fuse.poisson_fill`; ``tol`` and ``maxiter`` as its CG.
+    ``dtype``: working precision (default float64 on the CPU, float32 on other devices).
     """
     c = frame.shape[-1]
     dev = frame.device
@@ -136,6 +137,9 @@ def poisson_fill_torch(
     floating = ~_anchored(nb, uk)
     diag = diag + floating.to(dtype) * FLOATING_WEIGHT
     rhs = rhs + torch.where(floating[:, None], FLOATING_WEIGHT * f0, 0.0)
+    if colour_weight > 0:  # screened Poisson: a pull towards the blended colours
+        diag = diag + colour_weight
+        rhs = rhs + colour_weight * f0
 
     # the CG vectors carry one more row, always zero, that the missing neighbours point at (its
     # own neighbours are itself, its diagonal and inverse diagonal 0): A v is a gather, no copy

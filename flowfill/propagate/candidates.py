@@ -27,30 +27,91 @@ class Gathered:
     step_ok: np.ndarray
 
 
+def patch_distance(colour: np.ndarray, steps: np.ndarray, steps_ok: np.ndarray, i: int,
+                   j: int) -> np.ndarray:
+    """RMS colour difference (n) of candidates i and j over their sources' plus-shaped patches:
+    the centre and each neighbour both sources sampled fully (colour + step)."""
+    dc = colour[i] - colour[j]
+    both = (steps_ok[i] & steps_ok[j]).astype(np.float32)  # 4 x n
+    total = np.sum(dc * dc, axis=-1)
+    for d in range(4):
+        dn = dc + steps[i, d] - steps[j, d]
+        total += both[d] * np.sum(dn * dn, axis=-1)
+    return np.sqrt(total / ((1.0 + both.sum(axis=0)) * colour.shape[-1]))
+
+
+def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: float,
+                   steps: np.ndarray | None = None, steps_ok: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """The candidates (k x n bool) that agree with the pixel's majority.
+
+    Two valid candidates agree when their sources' patches (``patch_distance``; the centre
+    colour alone without ``steps``) lie within ``agree`` RMS. Each valid candidate gets a vote
+    from every valid one it agrees with; the one with the most votes wins (ties go to the
+    smaller chain error) and the candidates agreeing with it are kept. Where no two agree there
+    is no majority to follow and every valid candidate is kept (the blend's error weights
+    decide, as without this step).
+    """
+    k, n = ok.shape
+    votes = ok.astype(np.float32)
+    close = {}
+    for i in range(k):
+        for j in range(i + 1, k):
+            if steps is None or steps_ok is None:
+                rms = np.sqrt(np.mean((colour[i] - colour[j]) ** 2, axis=-1))
+            else:
+                rms = patch_distance(colour, steps, steps_ok, i, j)
+            near = ok[i] & ok[j] & (rms <= agree)
+            close[i, j] = near
+            votes[i] += near
+            votes[j] += near
+    # ties: the smaller error wins (errors are below 1e3 px; the vote step is 1)
+    score = np.where(ok, votes - 1e-4 * np.minimum(dist, 1e3), -np.inf)
+    star = np.argmax(score, axis=0)
+    keep = np.zeros((k, n), bool)
+    split = np.max(np.where(ok, votes, 0), axis=0) < 2  # no two agree: no majority to follow
+    for i in range(k):
+        mine = star == i
+        keep[i] |= mine & ok[i]
+        for j in range(k):
+            if j != i:
+                keep[j] |= mine & close[min(i, j), max(i, j)]
+    return np.where(split, ok, keep)
+
+
 def gather(
     candidates: Sequence[Pointers],
     stack: np.ndarray,
     known: np.ndarray,
     alpha: float,
+    max_err: float = np.inf,
+    agree: float = float("inf"),
 ) -> Gathered:
-    """Sample every candidate at its source and blend them with weights exp(-d / alpha).
+    """Sample every candidate at its source, keep the trusted ones that agree, and blend them
+    with weights exp(-d / alpha).
 
-    All candidates describe the same hole pixels. The weights are normalised over the candidates
-    present (computed relative to the best one, so they never all underflow). The gradients are
-    the colour differences each candidate's source shows towards the four neighbours; one counts
-    only where both its samples have a fully known footprint.
+    All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
+    round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
+    first reduced to the majority's (``select_inliers``: a source that disagrees is dropped, not
+    averaged in), and a pixel left with one candidate, above ``max_err``, is not trusted.
+    Otherwise every candidate above ``max_err`` is dropped. A
+    pixel left without a candidate stays in the hole for the hallucination fill. The weights are
+    normalised over the candidates kept (relative to the best one, so they never all
+    underflow). The gradients are the colour differences each candidate's source shows towards
+    the four neighbours; one counts only where both its samples have a fully known footprint.
     """
     idx = candidates[0].idx
     c = stack.shape[-1]
     n = idx.size
     k = len(candidates)
+    robust = k > 1 and agree < np.inf
     colour = np.zeros((k, n, c), np.float32)
     ok = np.zeros((k, n), bool)
     steps = np.zeros((k, 4, n, c), np.float32)
     steps_ok = np.zeros((k, 4, n), bool)
     dist = np.full((k, n), np.inf, np.float32)
     for ci, ptr in enumerate(candidates):
-        sel = np.flatnonzero(ptr.found)
+        sel = np.flatnonzero(ptr.found & (ptr.err <= (np.inf if robust else max_err)))
         if not sel.size:
             continue
         f, x, y = ptr.frame[sel], ptr.x[sel], ptr.y[sel]
@@ -63,6 +124,12 @@ def gather(
             steps[ci, d, sel] = nb - val
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d, sel] = nexact & exact
+    if robust:
+        ok = select_inliers(colour, ok, dist, agree, steps, steps_ok)
+        # a lone candidate above max_err is not trusted
+        trusted = (ok.sum(axis=0) >= 2) | (np.min(np.where(ok, dist, np.inf), axis=0) <= max_err)
+        ok &= trusted
+        dist = np.where(ok, dist, np.inf)
     found = ok.any(axis=0)
     best = np.min(dist, axis=0)
     weight = np.where(ok, np.exp(-(dist - np.where(found, best, 0)) / alpha), 0.0)

@@ -59,13 +59,54 @@ def sample_known_torch(
     return acc, valid, wsum > 1 - 1e-4
 
 
+def patch_distance_torch(colour: torch.Tensor, steps: torch.Tensor, steps_ok: torch.Tensor,
+                         i: int, j: int) -> torch.Tensor:
+    """As :func:`flowfill.propagate.candidates.patch_distance`, on tensors."""
+    dc = colour[i] - colour[j]
+    both = (steps_ok[i] & steps_ok[j]).to(torch.float32)
+    total = (dc * dc).sum(dim=-1)
+    for d in range(4):
+        dn = dc + steps[i, d] - steps[j, d]
+        total = total + both[d] * (dn * dn).sum(dim=-1)
+    return torch.sqrt(total / ((1.0 + both.sum(dim=0)) * colour.shape[-1]))
+
+
+def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Tensor,
+                         agree: float, steps: torch.Tensor, steps_ok: torch.Tensor
+                         ) -> torch.Tensor:
+    """As :func:`flowfill.propagate.select_inliers` with patches, on tensors (k x n bool)."""
+    k = ok.shape[0]
+    votes = ok.to(torch.float32)
+    close = {}
+    for i in range(k):
+        for j in range(i + 1, k):
+            near = ok[i] & ok[j] & (patch_distance_torch(colour, steps, steps_ok, i, j) <= agree)
+            close[i, j] = near
+            votes[i] += near
+            votes[j] += near
+    score = torch.where(ok, votes - 1e-4 * dist.clamp(max=1e3), float("-inf"))
+    star = score.argmax(dim=0)
+    keep = torch.zeros_like(ok)
+    split = torch.where(ok, votes, 0.0).max(dim=0).values < 2
+    for i in range(k):
+        mine = star == i
+        keep[i] |= mine & ok[i]
+        for j in range(k):
+            if j != i:
+                keep[j] |= mine & close[min(i, j), max(i, j)]
+    return torch.where(split, ok, keep)
+
+
 def gather_torch(
     candidates: Sequence[Pointers],
     stack: torch.Tensor,
     known: torch.Tensor,
     alpha: float,
+    max_err: float = float("inf"),
+    agree: float = float("inf"),
 ) -> Gathered:
-    """Sample every tensor candidate at its source and blend them with weights exp(-d / alpha).
+    """Sample every tensor candidate at its source, keep the trusted ones that agree, and blend
+    them with weights exp(-d / alpha).
 
     As :func:`flowfill.propagate.gather`, with tensor fields in and out (``stack`` N x H x W x C,
     ``known`` N x H x W bool, on the candidates' device).
@@ -75,13 +116,14 @@ def gather_torch(
     c = stack.shape[-1]
     n = idx.numel()
     k = len(candidates)
+    robust = k > 1 and agree < float("inf")
     colour = torch.zeros((k, n, c), dtype=torch.float32, device=dev)
     ok = torch.zeros((k, n), dtype=torch.bool, device=dev)
     steps = torch.zeros((k, 4, n, c), dtype=torch.float32, device=dev)
     steps_ok = torch.zeros((k, 4, n), dtype=torch.bool, device=dev)
     dist = torch.full((k, n), float("inf"), dtype=torch.float32, device=dev)
     for ci, ptr in enumerate(candidates):
-        has = ptr.found
+        has = ptr.found & (ptr.err <= (float("inf") if robust else max_err))
         f = torch.where(has, ptr.frame, 0)
         x = torch.where(has, ptr.x, 0.0)  # no source: a harmless dummy position, masked below
         y = torch.where(has, ptr.y, 0.0)
@@ -95,6 +137,13 @@ def gather_torch(
             steps[ci, d] = torch.where(has[:, None], nb - val, 0.0)
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d] = nexact & exact & has
+    if robust:
+        ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok)
+        # a lone candidate above max_err is not trusted
+        trusted = (ok.sum(dim=0) >= 2) | (torch.where(ok, dist, float("inf")).min(dim=0).values
+                                          <= max_err)
+        ok &= trusted
+        dist = torch.where(ok, dist, float("inf"))
     found = ok.any(dim=0)
     best = dist.min(dim=0).values
     weight = torch.where(ok, torch.exp(-(dist - torch.where(found, best, 0.0)) / alpha), 0.0)
@@ -111,4 +160,4 @@ def gather_torch(
     return Gathered(idx, found, fused.to(torch.float32), step.to(torch.float32), step_ok)
 
 
-__all__ = ["gather_torch", "sample_known_torch"]
+__all__ = ["gather_torch", "sample_known_torch", "select_inliers_torch"]

@@ -1,0 +1,105 @@
+"""Robust candidate fusion: untrusted chains are dropped, the majority's colour wins, and a
+source that disagrees is not averaged in (issue 21)."""
+
+import numpy as np
+
+from flowfill.grid import DIRECTIONS
+from flowfill.propagate import Pointers, gather
+from flowfill.propagate.candidates import select_inliers
+
+H, W = 8, 10
+
+
+def _stack():
+    """Three source frames: flat grey, flat red, and a frame with a dark vertical edge."""
+    stack = np.zeros((4, H, W, 3), np.float32)
+    stack[0] = 0.5
+    stack[1] = (0.9, 0.1, 0.1)
+    stack[2] = 0.5
+    stack[2, :, 6:] = 0.1
+    stack[3] = 0.52
+    return stack
+
+
+def _ptr(idx, frame, x, y, err):
+    n = idx.size
+    return Pointers(idx, np.full(n, frame, np.int32), np.full(n, x, np.float32),
+                    np.full(n, y, np.float32), np.full(n, err, np.float32))
+
+
+def test_majority_wins_over_the_candidate_with_the_smallest_error():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 3])
+    # two grey sources agree, the red one has the smallest chain error
+    cands = [_ptr(idx, 0, 3, 3, 0.5), _ptr(idx, 1, 3, 3, 0.1), _ptr(idx, 3, 3, 3, 0.6)]
+    plain = gather(cands, stack, known, alpha=0.1)
+    robust = gather(cands, stack, known, alpha=0.1, agree=0.06)
+    assert plain.colour[0, 0] > 0.8  # today's blend follows the smallest error: red
+    np.testing.assert_allclose(robust.colour[0], [0.505, 0.505, 0.505], atol=0.02)
+
+
+def test_without_a_majority_the_error_weights_decide_as_before():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([2 * W + 2])
+    cands = [_ptr(idx, 0, 2, 2, 0.3), _ptr(idx, 1, 2, 2, 0.2)]
+    plain = gather(cands, stack, known, alpha=0.1)
+    robust = gather(cands, stack, known, alpha=0.1, agree=0.06)
+    np.testing.assert_allclose(robust.colour, plain.colour, atol=1e-6)
+    w = np.exp(-1.0)  # the grey source, 0.1 px worse, weighs exp(-1) against the red one
+    np.testing.assert_allclose(robust.colour[0], (stack[1, 2, 2] + w * stack[0, 2, 2]) / (1 + w),
+                               atol=1e-5)
+
+
+def test_a_lone_source_above_the_error_bound_is_not_trusted_but_an_agreed_one_is():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 2])
+    lone = [_ptr(idx, 1, 2, 3, 5.0), Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1),
+                                                                                       np.float32))]
+    assert not gather(lone, stack, known, alpha=0.1, max_err=2.0, agree=0.06).found[0]
+    pair = [_ptr(idx, 0, 2, 3, 5.0), _ptr(idx, 3, 2, 3, 6.0)]  # both far, but they agree
+    g = gather(pair, stack, known, alpha=0.1, max_err=2.0, agree=0.06)
+    assert g.found[0]
+    np.testing.assert_allclose(g.colour[0], 0.5, atol=0.02)
+
+
+def test_untrusted_chains_leave_the_pixel_in_the_hole():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([1, 2, 3])
+    err = np.array([0.5, 3.0, 9.0], np.float32)
+    cand = Pointers(idx, np.zeros(3, np.int32), np.full(3, 4.0, np.float32),
+                    np.full(3, 4.0, np.float32), err)
+    g = gather([cand], stack, known, alpha=0.1, max_err=2.0)
+    np.testing.assert_array_equal(g.found, [True, False, False])
+    assert g.colour.shape == (1, 3)
+
+
+def test_inlier_gradients_come_only_from_agreeing_sources():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([4 * W + 5])
+    # frame 2 sampled at x=5 sees the dark edge to its right; frames 0 and 3 are flat
+    cands = [_ptr(idx, 0, 5, 4, 0.3), _ptr(idx, 3, 5, 4, 0.4), _ptr(idx, 2, 5.0, 4, 0.05)]
+    plain = gather(cands, stack, known, alpha=0.1)
+    robust = gather(cands, stack, known, alpha=0.1, agree=0.06)
+    right = DIRECTIONS.index((0, 1))
+    assert plain.step[right, 0, 0] < -0.3  # the edge of the lowest-error source
+    assert abs(robust.step[right, 0, 0]) < 0.03  # the flat majority
+
+
+def test_select_inliers_ties_and_invalid():
+    colour = np.zeros((3, 2, 3), np.float32)
+    colour[1] = 1.0
+    ok = np.array([[True, False], [True, False], [False, True]])
+    dist = np.array([[0.5, np.inf], [0.2, np.inf], [np.inf, 0.1]], np.float32)
+    keep = select_inliers(colour, ok, dist, 0.06)
+    # pixel 0: two that disagree, no majority: both kept; pixel 1: the only valid one
+    np.testing.assert_array_equal(keep, [[True, False], [True, False], [False, True]])
+    colour[2, 0] = 0.02  # a third source near the first: a majority of two
+    ok[2, 0] = True
+    dist[2, 0] = 0.9
+    keep = select_inliers(colour, ok, dist, 0.06)
+    np.testing.assert_array_equal(keep[:, 0], [True, False, True])
