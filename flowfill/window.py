@@ -84,7 +84,8 @@ def fill_window(
     to_next = {t: px.hops(hop) for t, hop in hops.to_next.items()}
     to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
     hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
-    max_err = options.max_chain_error * min(h, w) / REFERENCE_SHORT_SIDE
+    # scaled with size, but never below a pixel: the flow's own round-trip noise does not shrink
+    max_err = max(options.max_chain_error * min(h, w) / REFERENCE_SHORT_SIDE, 1.0)
     keyframes: list[int] = []
     bar = progress.bar("propagate")
     first = True
