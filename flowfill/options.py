@@ -70,11 +70,11 @@ class Options:
     """Temperature, in pixels, of the candidate weight exp(-d / alpha) (FGVC's 0.1)."""
     consistency: bool = True
     """Hard-reject chain hops whose forward-backward round trip is inconsistent."""
-    max_chain_error: float = 4.0
+    max_chain_error: float = 8.0
     """A pixel whose one remaining candidate came through a round-trip error above this many
     pixels (given at 480p, scaled with size, at least 1 px) is not trusted: it is filled as if
     no frame had seen it. inf: trust every chain that passed the hard test."""
-    agreement: float = 0.06
+    agreement: float = 0.12
     """Colour tolerance (RMS, 0..1) within which candidates agree: only the majority's are
     blended, so a source that disagrees with the others is dropped. inf: blend all."""
     colour_weight: float = 0.0
