@@ -9,7 +9,7 @@ from flowfill.errors import InputError
 MIN_SIZE = 16
 """Least frame width and height (pixels) any input may have: flow needs some room."""
 
-FLOW_METHODS = ("dis", "raft", "raft-small")
+FLOW_METHODS = ("dis", "dis-fine", "dis-sparse", "raft", "raft-small")
 FLOW_PRECISIONS = ("fp32", "fp16", "bf16")
 FLOW_TONES = ("display", "linear")
 """How frame values encode light (``Options.flow_tone``; the curves: ``flowfill.flow.prep``)."""
@@ -27,7 +27,10 @@ class Options:
     grow: int = 0
     """Pixels the mask itself is grown by before anything else (the replaced region grows)."""
     flow: str = "dis"
-    """Optical flow backend: dis (OpenCV, CPU), raft or raft-small (torch; need weights)."""
+    """Optical flow backend. CPU (OpenCV): dis (DIS, medium preset), dis-fine (DIS down to full
+    resolution: less error on small, large and blurred motion, for 3-5x dis's flow time) or
+    dis-sparse (dis-fine helped by sparse-to-dense matches, for large motion; 6-11x). raft or
+    raft-small (torch; need weights): the most accurate when weights are given."""
     raft_weights: str | None = None
     """RAFT checkpoint (official raft-things.pth etc., or torchvision's); None: the
     FLOWFILL_RAFT_WEIGHTS environment variable. Never downloaded."""

@@ -1,4 +1,5 @@
-"""Optical flow backends (DIS from OpenCV, RAFT in torch) and the forward-backward check."""
+"""Optical flow backends (DIS and its variants from OpenCV, RAFT in torch) and the
+forward-backward check."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def estimate(
 ) -> np.ndarray:
     """Flow from ``frame_a`` to ``frame_b`` (H x W x 3 RGB, uint8 or float): H x W x 2 (dx, dy).
 
-    ``method``: dis, raft or raft-small; RAFT needs ``weights`` (or FLOWFILL_RAFT_WEIGHTS).
+    ``method``: one of ``flowfill.options.FLOW_METHODS`` (dis, dis-fine, dis-sparse, raft,
+    raft-small); RAFT needs ``weights`` (or FLOWFILL_RAFT_WEIGHTS).
     """
     if frame_a.shape != frame_b.shape or frame_a.ndim != 3 or frame_a.shape[2] != 3:
         raise ValueError(f"frames must both be H x W x 3, got {frame_a.shape} and {frame_b.shape}")

@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 import cv2
 import numpy as np
 
-from flowfill.flow.dis import DISFlow, to_gray8
+from flowfill.flow.dis import DIS_VARIANTS, DISFlow, to_gray8
 from flowfill.flow.prep import check_tone, from_proxy, proxy_size, to_proxy
 
 T = TypeVar("T")
@@ -68,20 +68,26 @@ class FrameCache:
         self._items.clear()
 
 
-class DISEstimator:
-    """DIS flow (OpenCV, medium preset) on a proxy of at most ``max_side`` pixels; CPU only."""
+class ProxyEstimator:
+    """A CPU flow on a proxy of at most ``max_side`` pixels, through the run's tone curve, with
+    each frame's prepared input cached by key. Subclasses say how a proxy frame (float RGB in
+    [0, 1]) is prepared (``_prepare``) and how two prepared frames give a flow (``_flow``)."""
 
     def __init__(self, max_side: int | None = None, cache: int = 8,
-                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, tone: str = "display") -> None:
+                 tone: str = "display") -> None:
         self.max_side = max_side
         self.tone = check_tone(tone)
-        self._dis = DISFlow(preset)
         self._cache = FrameCache(cache)
 
-    def _gray(self, frame: np.ndarray, key: Hashable | None) -> np.ndarray:
+    def _prepare(self, proxy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _flow(self, prepared_a: np.ndarray, prepared_b: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _input(self, frame: np.ndarray, key: Hashable | None) -> np.ndarray:
         def make() -> np.ndarray:
-            size = proxy_size(*frame.shape[:2], self.max_side)
-            return to_gray8(to_proxy(frame, size), self.tone)
+            return self._prepare(to_proxy(frame, proxy_size(*frame.shape[:2], self.max_side)))
 
         return self._cache.get(key, make)
 
@@ -89,7 +95,7 @@ class DISEstimator:
         self._cache.clear()
 
     def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
-        return from_proxy(self._dis(self._gray(frame_a, None), self._gray(frame_b, None)),
+        return from_proxy(self._flow(self._input(frame_a, None), self._input(frame_b, None)),
                           frame_a.shape[:2])
 
     def pair(
@@ -99,9 +105,26 @@ class DISEstimator:
         key_a: Hashable | None = None,
         key_b: Hashable | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        ga, gb = self._gray(frame_a, key_a), self._gray(frame_b, key_b)
+        ia, ib = self._input(frame_a, key_a), self._input(frame_b, key_b)
         size = frame_a.shape[:2]
-        return from_proxy(self._dis(ga, gb), size), from_proxy(self._dis(gb, ga), size)
+        return from_proxy(self._flow(ia, ib), size), from_proxy(self._flow(ib, ia), size)
+
+
+class DISEstimator(ProxyEstimator):
+    """DIS flow (OpenCV, medium preset; ``variant`` one of ``DIS_VARIANTS``) on a proxy of at
+    most ``max_side`` pixels; CPU only."""
+
+    def __init__(self, max_side: int | None = None, cache: int = 8,
+                 preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, tone: str = "display",
+                 variant: str = "dis") -> None:
+        super().__init__(max_side, cache, tone)
+        self._dis = DISFlow(preset, **DIS_VARIANTS[variant])
+
+    def _prepare(self, proxy: np.ndarray) -> np.ndarray:
+        return to_gray8(proxy, self.tone)
+
+    def _flow(self, gray_a: np.ndarray, gray_b: np.ndarray) -> np.ndarray:
+        return self._dis(gray_a, gray_b)
 
 
 def make_estimator(
@@ -114,18 +137,26 @@ def make_estimator(
     cache: int = 8,
     tone: str = "display",
 ) -> FlowEstimator:
-    """The flow backend ``method`` (dis, raft, raft-small) with its settings.
+    """The flow backend ``method`` (``flowfill.options.FLOW_METHODS``) with its settings.
 
-    RAFT needs ``weights`` (a checkpoint path; FLOWFILL_RAFT_WEIGHTS when None): asking for it
-    without any is an InputError, never a download. ``iters``, ``device`` and ``precision`` apply
-    to RAFT; ``max_side`` bounds the long side of the proxy the flow is estimated on; ``tone``
-    is how the frames encode light (``flowfill.options.FLOW_TONES``).
+    CPU: dis (DIS, OpenCV's medium preset), dis-fine (DIS down to full resolution) and
+    dis-sparse (dis-fine started from sparse-to-dense matches; needs OpenCV's contrib module).
+    RAFT (raft, raft-small) needs ``weights`` (a checkpoint path; FLOWFILL_RAFT_WEIGHTS when
+    None): asking for it without any is an InputError, never a download. ``iters``, ``device``
+    and ``precision`` apply to RAFT; ``max_side`` bounds the long side of the proxy the flow is
+    estimated on; ``tone`` is how the frames encode light (``flowfill.options.FLOW_TONES``).
     """
-    if method == "dis":
-        return DISEstimator(max_side=max_side, cache=cache, tone=tone)
+    if method in DIS_VARIANTS:
+        return DISEstimator(max_side=max_side, cache=cache, tone=tone, variant=method)
+    if method == "dis-sparse":
+        from flowfill.flow.opencv_flows import SparseDISEstimator
+
+        return SparseDISEstimator(max_side=max_side, cache=cache, tone=tone)
     if method in ("raft", "raft-small"):
         from flowfill.flow.raft import RAFTFlow
 
         return RAFTFlow(weights, small=method == "raft-small", iters=iters, device=device,
                         max_side=max_side, precision=precision, cache=cache, tone=tone)
-    raise ValueError(f"unknown flow method {method!r}; choose dis, raft or raft-small")
+    from flowfill.options import FLOW_METHODS
+
+    raise ValueError(f"unknown flow method {method!r}; choose {', '.join(FLOW_METHODS)}")

@@ -83,8 +83,9 @@ OPTION_KNOBS: tuple[Knob, ...] = (
     Knob("overlap", "--overlap", "int", 10, "overlap",
          "frames shared by neighbouring windows (smaller than window)", minimum=0),
     Knob("flow", "--flow", "enum", "dis", "flow",
-         "optical flow: dis (CPU, no weights), raft or raft-small (need weights)",
-         choices=("dis", "raft", "raft-small")),
+         "optical flow: dis (CPU, no weights), dis-fine or dis-sparse (CPU, finer or for large "
+         "motion, slower), raft or raft-small (need weights)",
+         choices=("dis", "dis-fine", "dis-sparse", "raft", "raft-small")),
     Knob("raft_weights", "--raft-weights", "file", "", "raft weights",
          "RAFT checkpoint (.pth); empty: $FLOWFILL_RAFT_WEIGHTS. Never downloaded"),
     Knob("edges", "--edges", "enum", "auto", "edges",
