@@ -91,15 +91,16 @@ def test_inlier_gradients_come_only_from_agreeing_sources():
 
 
 def test_select_inliers_ties_and_invalid():
+    flat = (np.zeros((3, 4, 2, 3), np.float32), np.zeros((3, 4, 2), bool))  # centres only
     colour = np.zeros((3, 2, 3), np.float32)
     colour[1] = 1.0
     ok = np.array([[True, False], [True, False], [False, True]])
     dist = np.array([[0.5, np.inf], [0.2, np.inf], [np.inf, 0.1]], np.float32)
-    keep = select_inliers(colour, ok, dist, 0.06)
+    keep = select_inliers(colour, ok, dist, 0.06, *flat)
     # pixel 0: two that disagree, no majority: both kept; pixel 1: the only valid one
     np.testing.assert_array_equal(keep, [[True, False], [True, False], [False, True]])
     colour[2, 0] = 0.02  # a third source near the first: a majority of two
     ok[2, 0] = True
     dist[2, 0] = 0.9
-    keep = select_inliers(colour, ok, dist, 0.06)
+    keep = select_inliers(colour, ok, dist, 0.06, *flat)
     np.testing.assert_array_equal(keep[:, 0], [True, False, True])

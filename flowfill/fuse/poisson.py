@@ -22,7 +22,6 @@ OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
 
 
-
 def poisson_fill(
     frame: np.ndarray,
     filled: np.ndarray,

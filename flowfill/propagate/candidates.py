@@ -41,42 +41,27 @@ def patch_distance(colour: np.ndarray, steps: np.ndarray, steps_ok: np.ndarray, 
 
 
 def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: float,
-                   steps: np.ndarray | None = None, steps_ok: np.ndarray | None = None
-                   ) -> np.ndarray:
+                   steps: np.ndarray, steps_ok: np.ndarray) -> np.ndarray:
     """The candidates (k x n bool) that agree with the pixel's majority.
 
-    Two valid candidates agree when their sources' patches (``patch_distance``; the centre
-    colour alone without ``steps``) lie within ``agree`` RMS. Each valid candidate gets a vote
-    from every valid one it agrees with; the one with the most votes wins (ties go to the
-    smaller chain error) and the candidates agreeing with it are kept. Where no two agree there
-    is no majority to follow and every valid candidate is kept (the blend's error weights
-    decide, as without this step).
+    Two valid candidates agree when their sources' patches (``patch_distance``) lie within
+    ``agree`` RMS. Each valid candidate gets a vote from every valid one it agrees with, itself
+    included; the one with the most votes wins (ties go to the smaller chain error) and the
+    candidates agreeing with it are kept. Where no two agree there is no majority to follow
+    and every valid candidate is kept (the blend's error weights decide, as without this step).
     """
     k, n = ok.shape
-    votes = ok.astype(np.float32)
-    close = {}
+    near = np.zeros((k, k, n), bool)  # near[i, j]: i and j agree (i == j: i is valid)
     for i in range(k):
+        near[i, i] = ok[i]
         for j in range(i + 1, k):
-            if steps is None or steps_ok is None:
-                rms = np.sqrt(np.mean((colour[i] - colour[j]) ** 2, axis=-1))
-            else:
-                rms = patch_distance(colour, steps, steps_ok, i, j)
-            near = ok[i] & ok[j] & (rms <= agree)
-            close[i, j] = near
-            votes[i] += near
-            votes[j] += near
+            near[i, j] = near[j, i] = ok[i] & ok[j] & (
+                patch_distance(colour, steps, steps_ok, i, j) <= agree)
+    votes = near.sum(axis=1, dtype=np.float32)
     # ties: the smaller error wins (errors are below 1e3 px; the vote step is 1)
-    score = np.where(ok, votes - 1e-4 * np.minimum(dist, 1e3), -np.inf)
-    star = np.argmax(score, axis=0)
-    keep = np.zeros((k, n), bool)
-    split = np.max(np.where(ok, votes, 0), axis=0) < 2  # no two agree: no majority to follow
-    for i in range(k):
-        mine = star == i
-        keep[i] |= mine & ok[i]
-        for j in range(k):
-            if j != i:
-                keep[j] |= mine & close[min(i, j), max(i, j)]
-    return np.where(split, ok, keep)
+    star = np.argmax(np.where(ok, votes - 1e-4 * np.minimum(dist, 1e3), -np.inf), axis=0)
+    keep = near[star, :, np.arange(n)].T
+    return np.where(votes.max(axis=0) < 2, ok, keep)
 
 
 def gather(
@@ -94,11 +79,11 @@ def gather(
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
     first reduced to the majority's (``select_inliers``: a source that disagrees is dropped, not
     averaged in), and a pixel left with one candidate, above ``max_err``, is not trusted.
-    Otherwise every candidate above ``max_err`` is dropped. A
-    pixel left without a candidate stays in the hole for the hallucination fill. The weights are
-    normalised over the candidates kept (relative to the best one, so they never all
-    underflow). The gradients are the colour differences each candidate's source shows towards
-    the four neighbours; one counts only where both its samples have a fully known footprint.
+    Otherwise every candidate above ``max_err`` is dropped. A pixel left without a candidate
+    stays in the hole for the hallucination fill. The weights are normalised over the
+    candidates kept (relative to the best one, so they never all underflow). The gradients are
+    the colour differences each candidate's source shows towards the four neighbours; one
+    counts only where both its samples have a fully known footprint.
     """
     idx = candidates[0].idx
     c = stack.shape[-1]

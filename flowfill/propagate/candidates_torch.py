@@ -74,27 +74,19 @@ def patch_distance_torch(colour: torch.Tensor, steps: torch.Tensor, steps_ok: to
 def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Tensor,
                          agree: float, steps: torch.Tensor, steps_ok: torch.Tensor
                          ) -> torch.Tensor:
-    """As :func:`flowfill.propagate.select_inliers` with patches, on tensors (k x n bool)."""
-    k = ok.shape[0]
-    votes = ok.to(torch.float32)
-    close = {}
+    """As :func:`flowfill.propagate.select_inliers`, on tensors (k x n bool)."""
+    k, n = ok.shape
+    near = torch.zeros((k, k, n), dtype=torch.bool, device=ok.device)
     for i in range(k):
+        near[i, i] = ok[i]
         for j in range(i + 1, k):
-            near = ok[i] & ok[j] & (patch_distance_torch(colour, steps, steps_ok, i, j) <= agree)
-            close[i, j] = near
-            votes[i] += near
-            votes[j] += near
-    score = torch.where(ok, votes - 1e-4 * dist.clamp(max=1e3), float("-inf"))
-    star = score.argmax(dim=0)
-    keep = torch.zeros_like(ok)
-    split = torch.where(ok, votes, 0.0).max(dim=0).values < 2
-    for i in range(k):
-        mine = star == i
-        keep[i] |= mine & ok[i]
-        for j in range(k):
-            if j != i:
-                keep[j] |= mine & close[min(i, j), max(i, j)]
-    return torch.where(split, ok, keep)
+            agrees = ok[i] & ok[j] & (patch_distance_torch(colour, steps, steps_ok, i, j) <= agree)
+            near[i, j] = agrees
+            near[j, i] = agrees
+    votes = near.sum(dim=1).to(torch.float32)
+    star = torch.where(ok, votes - 1e-4 * dist.clamp(max=1e3), float("-inf")).argmax(dim=0)
+    keep = near[star, :, torch.arange(n, device=ok.device)].T
+    return torch.where(votes.max(dim=0).values < 2, ok, keep)
 
 
 def gather_torch(
