@@ -5,6 +5,7 @@ the flow-edge completion net; ``flowfill serve`` runs the render server for host
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -39,6 +40,15 @@ from flowfill.progress import Progress
 from flowfill.references import ReferenceFrames
 from flowfill.resume import Checkpoint, fingerprint, folder_for, run_identity
 from flowfill.server.command import add_serve_parser, serve_command
+from flowfill.stabilise.path import MAX_ROLL, MAX_ZOOM, jitter
+from flowfill.stabilise.render import MODES
+from flowfill.stabilise.stream import (
+    DEFAULT_MAX_SHIFT,
+    DEFAULT_SMOOTHNESS,
+    measure_path,
+    plan_warps,
+    stabilised,
+)
 from flowfill.window import flow_estimator
 
 PROG = "flowfill"
@@ -130,6 +140,18 @@ EXR, WebP, DPX frames; .mov as ProRes 4444, .avi as FFV1 RGBA); the others
 drop it, with a note. Greyscale frames are filled as grey and written back
 as one channel (PNG, TIFF, EXR, JPEG, ...)."""
 
+_STABILISE_DESCRIPTION = """\
+Stabilise INPUT and write OUTPUT at the input's size. The camera path is
+measured from frame-to-frame motion of the background (tracked corners, a
+similarity per frame: shift, roll, zoom; a moving object's corners are
+outliers), smoothed, and every frame is warped onto the smooth path at full
+resolution. In fill mode the borders the warp uncovers are filled by
+flowfill from what other frames saw; crop mode zooms in instead. A shot cut
+(motion not found) starts a new path. Rolling-shutter wobble and parallax
+are out of scope: a 2D path cannot undo them.
+
+INPUT and OUTPUT: as for `flowfill remove` (movies keep their audio)."""
+
 _FLOW_DESCRIPTION = """\
 Estimate the optical flow from image A to image B and write it to OUT as a
 Middlebury .flo file, with a colour-wheel picture of it beside it (OUT with
@@ -172,9 +194,107 @@ def _max_side(value: int | None) -> int | None:
     return value or None
 
 
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """The fill engine's options (the fields of :class:`Options`), shared by every command that
+    fills holes (``remove``, ``stabilise``)."""
+    d = Options()
+    parser.add_argument("--dilate", type=int, metavar="PX",
+                    help="internal growth of the hole in pixels (default: scaled with size)")
+    parser.add_argument("--grow", type=int, metavar="PX",
+                    help=f"grow the mask itself by PX pixels (default {d.grow})")
+    parser.add_argument("--window", type=int, metavar="N",
+                    help=f"frames per processing window (default {d.window})")
+    parser.add_argument("--overlap", type=int, metavar="N",
+                    help=f"frames shared by consecutive windows (default {d.overlap})")
+    parser.add_argument("--max-keyframes", type=int, metavar="N",
+                    help=f"hallucinated keyframes per window at most (default {d.max_keyframes})")
+    parser.add_argument("--alpha", type=float, metavar="A",
+                    help=f"candidate weight temperature in pixels (default {d.alpha})")
+    parser.add_argument("--max-chain-error", type=float, metavar="PX",
+                    help="a pixel whose only source came through a round-trip flow error above "
+                    "PX pixels at 480p (scaled with size) is filled as never seen "
+                    f"(default {d.max_chain_error}; inf: off)")
+    parser.add_argument("--agreement", type=float, metavar="TOL",
+                    help="blend only the candidates within this RMS colour (0..1) of the "
+                    f"majority's (default {d.agreement}; inf: blend all)")
+    parser.add_argument("--nearest-first", action=argparse.BooleanOptionalAction, default=None,
+                        help="where a neighbouring frame gives a trusted source, take none from "
+                        "distant (non-local, reference) frames, which may show a moving object "
+                        f"there (default {'on' if d.nearest_first else 'off'})")
+    parser.add_argument("--colour-weight", type=float, metavar="W",
+                    help="pull of the Poisson fusion towards the candidates' colours "
+                    f"(screened Poisson; default {d.colour_weight}: gradients only)")
+    parser.add_argument("--consistency", action=argparse.BooleanOptionalAction, default=None,
+                        help="drop flow hops that fail the forward-backward occlusion test "
+                        f"(default {'on' if d.consistency else 'off'}: the chain error and the "
+                        "agreement vote judge sources)")
+    parser.add_argument("--no-object-flow", dest="object_flow", action="store_false", default=None,
+                    help="do not re-estimate flow near the hole that moves like the object")
+    parser.add_argument("--fill", metavar="METHOD",
+                    help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
+                    f"(default {d.fill})")
+    parser.add_argument("--fill-budget", type=float, metavar="S",
+                    help="seconds an iterative fill (dip, siren) may spend per keyframe")
+    parser.add_argument("--tiny-hole", type=int, metavar="PX",
+                    help="stop inventing keyframes once no frame has more than PX pixels left "
+                    f"(default {d.tiny_hole})")
+    parser.add_argument("--flow", metavar="METHOD",
+                    help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
+    add_raft_options(parser)
+    parser.add_argument("--flow-precision", metavar="P",
+                    help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
+                    f"(default {d.flow_precision})")
+    parser.add_argument("--flow-tone", choices=("auto", *FLOW_TONES), default="auto",
+                    help="how the frames encode light, fixing the one curve every frame takes "
+                    "to the flow: display (video, 8/16-bit images: as they are), linear "
+                    "(scene-linear plates: x/(1+x)); auto (default): linear for float "
+                    "input such as EXR, display otherwise", dest="flow_tone_arg")
+    parser.add_argument("--nonlocal-frames", type=int, metavar="K",
+                    help="key frames per window that every frame also gets flows to and from "
+                    f"(default {d.nonlocal_frames}; 0: off)")
+    parser.add_argument("--reference-frames", type=int, metavar="K",
+                    help="frames picked across a shot longer than a window that every window "
+                    f"also takes candidates from (default {d.reference_frames}; 0: off)")
+    parser.add_argument("--nonlocal-align", action=argparse.BooleanOptionalAction, default=None,
+                    help="pre-align distant frames by a homography before non-local flow "
+                    f"(default {'on' if d.nonlocal_align else 'off'})")
+    parser.add_argument("--edges", choices=EDGE_MODES, default=None,
+                    help="cut the flow fill at motion edges completed by the edge net: on, off, "
+                    f"or auto (only where motion edges reach the hole) (default {d.edges})")
+    parser.add_argument("--edge-weights", metavar="PATH",
+                    help="edge-net checkpoint from `flowfill train-edges` (default: shipped)")
+    parser.add_argument("--flow-dilate", type=int, metavar="PX",
+                    help="extra hole growth for flow completion (default: scaled with size)")
+    parser.add_argument("--cut-threshold", type=float, metavar="T",
+                    help=f"shot-cut sensitivity (default {d.cut_threshold})")
+    parser.add_argument("--device", metavar="DEV",
+                    help=f"auto, cpu, cuda or cuda:N (default {d.device})")
+    parser.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
+
+
+def add_clip_options(parser: argparse.ArgumentParser) -> None:
+    """How a clip is read and written: --fps, --codec, --quality, --frames."""
+    parser.add_argument("--fps", metavar="F",
+                    help="frame rate of a movie made from image frames (default 25)")
+    parser.add_argument("--codec", choices=list(CODECS), metavar="CODEC",
+                    help="movie codec: " + ", ".join(CODECS) + " (default by extension: "
+                    + ", ".join(f"{e} {c}" for e, c in DEFAULT_CODEC.items()) + "). Outside "
+                    "the hole a movie input's picture is re-encoded from its own decoded "
+                    "planes when the codec can store its pixel format")
+    parser.add_argument("--quality", choices=QUALITIES, default="high",
+                    help="movie quality: review (small), high (default; visually lossless), "
+                    "master (4:4:4 10-bit, ProRes 4444 XQ, DNxHR 444), lossless (bit-exact RGB: "
+                    "ffv1, or h264/h265/vp9 that few players open)")
+    parser.add_argument("--frames", metavar="A:B",
+                    help="process only the input's frames A to B-1, counted from 0 in input "
+                    "order, like a Python slice (50:, :100, and --frames=-10: for the last "
+                    "ten also work); a mask folder or "
+                    "movie with one mask per input frame is narrowed the same way, one with a "
+                    "mask per selected frame is used as is, one mask image applies to all")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``flowfill`` and its subcommands."""
-    d = Options()
     parser = _Parser(
         prog=PROG,
         description="Remove objects, logos, scratches and borders from video by flow-guided "
@@ -188,96 +308,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rm.add_argument("input", metavar="INPUT", help="clip to fix")
-    rm.add_argument("--mask", "-m", required=True, metavar="MASK", help="what to remove")
+    rm.add_argument("--mask", "-m", required=True, metavar="MASK",
+                    help="what to remove: mask images or a mask movie (see above), 'alpha' for "
+                    "the input's alpha, or 'borders' for the black border of footage stabilised "
+                    "elsewhere (borders:R,G,B, 0-255, for another colour)")
     rm.add_argument("--output", "-o", required=True, metavar="OUTPUT", help="where to write")
-    rm.add_argument("--dilate", type=int, metavar="PX",
-                    help="internal growth of the hole in pixels (default: scaled with size)")
-    rm.add_argument("--grow", type=int, metavar="PX",
-                    help=f"grow the mask itself by PX pixels (default {d.grow})")
-    rm.add_argument("--window", type=int, metavar="N",
-                    help=f"frames per processing window (default {d.window})")
-    rm.add_argument("--overlap", type=int, metavar="N",
-                    help=f"frames shared by consecutive windows (default {d.overlap})")
-    rm.add_argument("--max-keyframes", type=int, metavar="N",
-                    help=f"hallucinated keyframes per window at most (default {d.max_keyframes})")
-    rm.add_argument("--alpha", type=float, metavar="A",
-                    help=f"candidate weight temperature in pixels (default {d.alpha})")
-    rm.add_argument("--max-chain-error", type=float, metavar="PX",
-                    help="a pixel whose only source came through a round-trip flow error above "
-                    "PX pixels at 480p (scaled with size) is filled as never seen "
-                    f"(default {d.max_chain_error}; inf: off)")
-    rm.add_argument("--agreement", type=float, metavar="TOL",
-                    help="blend only the candidates within this RMS colour (0..1) of the "
-                    f"majority's (default {d.agreement}; inf: blend all)")
-    rm.add_argument("--colour-weight", type=float, metavar="W",
-                    help="pull of the Poisson fusion towards the candidates' colours "
-                    f"(screened Poisson; default {d.colour_weight}: gradients only)")
-    rm.add_argument("--no-consistency", dest="consistency", action="store_false", default=None,
-                    help="keep flow hops that fail the forward-backward check")
-    rm.add_argument("--no-object-flow", dest="object_flow", action="store_false", default=None,
-                    help="do not re-estimate flow near the hole that moves like the object")
-    rm.add_argument("--fill", metavar="METHOD",
-                    help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
-                    f"(default {d.fill})")
-    rm.add_argument("--fill-budget", type=float, metavar="S",
-                    help="seconds an iterative fill (dip, siren) may spend per keyframe")
-    rm.add_argument("--tiny-hole", type=int, metavar="PX",
-                    help="stop inventing keyframes once no frame has more than PX pixels left "
-                    f"(default {d.tiny_hole})")
-    rm.add_argument("--flow", metavar="METHOD",
-                    help=f"optical flow: {', '.join(FLOW_METHODS)} (default {d.flow})")
-    add_raft_options(rm)
-    rm.add_argument("--flow-precision", metavar="P",
-                    help=f"RAFT arithmetic on CUDA: {', '.join(FLOW_PRECISIONS)} "
-                    f"(default {d.flow_precision})")
-    rm.add_argument("--flow-tone", choices=("auto", *FLOW_TONES), default="auto",
-                    help="how the frames encode light, fixing the one curve every frame takes "
-                    "to the flow: display (video, 8/16-bit images: as they are), linear "
-                    "(scene-linear plates: x/(1+x)); auto (default): linear for float "
-                    "input such as EXR, display otherwise", dest="flow_tone_arg")
-    rm.add_argument("--nonlocal-frames", type=int, metavar="K",
-                    help="key frames per window that every frame also gets flows to and from "
-                    f"(default {d.nonlocal_frames}; 0: off)")
-    rm.add_argument("--reference-frames", type=int, metavar="K",
-                    help="frames picked across a shot longer than a window that every window "
-                    f"also takes candidates from (default {d.reference_frames}; 0: off)")
-    rm.add_argument("--nonlocal-align", action=argparse.BooleanOptionalAction, default=None,
-                    help="pre-align distant frames by a homography before non-local flow "
-                    f"(default {'on' if d.nonlocal_align else 'off'})")
-    rm.add_argument("--edges", choices=EDGE_MODES, default=None,
-                    help="cut the flow fill at motion edges completed by the edge net: on, off, "
-                    f"or auto (only where motion edges reach the hole) (default {d.edges})")
-    rm.add_argument("--edge-weights", metavar="PATH",
-                    help="edge-net checkpoint from `flowfill train-edges` (default: shipped)")
-    rm.add_argument("--flow-dilate", type=int, metavar="PX",
-                    help="extra hole growth for flow completion (default: scaled with size)")
-    rm.add_argument("--cut-threshold", type=float, metavar="T",
-                    help=f"shot-cut sensitivity (default {d.cut_threshold})")
-    rm.add_argument("--device", metavar="DEV",
-                    help=f"auto, cpu, cuda or cuda:N (default {d.device})")
-    rm.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
-    rm.add_argument("--fps", metavar="F",
-                    help="frame rate of a movie made from image frames (default 25)")
-    rm.add_argument("--codec", choices=list(CODECS), metavar="CODEC",
-                    help="movie codec: " + ", ".join(CODECS) + " (default by extension: "
-                    + ", ".join(f"{e} {c}" for e, c in DEFAULT_CODEC.items()) + "). Outside "
-                    "the hole a movie input's picture is re-encoded from its own decoded "
-                    "planes when the codec can store its pixel format")
-    rm.add_argument("--quality", choices=QUALITIES, default="high",
-                    help="movie quality: review (small), high (default; visually lossless), "
-                    "master (4:4:4 10-bit, ProRes 4444 XQ, DNxHR 444), lossless (bit-exact RGB: "
-                    "ffv1, or h264/h265/vp9 that few players open)")
-    rm.add_argument("--frames", metavar="A:B",
-                    help="process only the input's frames A to B-1, counted from 0 in input "
-                    "order, like a Python slice (50:, :100, and --frames=-10: for the last "
-                    "ten also work); a mask folder or "
-                    "movie with one mask per input frame is narrowed the same way, one with a "
-                    "mask per selected frame is used as is, one mask image applies to all")
+    add_engine_options(rm)
+    add_clip_options(rm)
     rm.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: windows it finished (kept in a hidden "
                     "folder beside the output) are not computed again; refused when another "
                     "flowfill version, other edge-net weights, input or options made them")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    _add_stabilise_parser(commands)
     _add_flow_parser(commands)
     _add_train_edges_parser(commands)
     commands.add_parser(
@@ -286,6 +329,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_serve_parser(commands)
     return parser
+
+
+def _add_stabilise_parser(commands: argparse._SubParsersAction) -> None:
+    st = commands.add_parser(
+        "stabilise", aliases=["stabilize"], help="smooth the camera and fill the borders",
+        description=_STABILISE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    st.add_argument("input", metavar="INPUT", help="shaky clip")
+    st.add_argument("--output", "-o", required=True, metavar="OUTPUT", help="where to write")
+    st.add_argument("--mode", choices=MODES, default="fill",
+                    help="fill (default): keep the full frame and fill the uncovered borders "
+                    "from other frames; crop: zoom in until no frame shows a border")
+    st.add_argument("--smoothness", type=float, default=DEFAULT_SMOOTHNESS, metavar="S",
+                    help="time scale of the path smoother in frames: shake faster than about "
+                    f"6 x S frames is taken out (default {DEFAULT_SMOOTHNESS:g}); larger is "
+                    "steadier, with larger borders")
+    st.add_argument("--max-shift", type=float, default=100 * DEFAULT_MAX_SHIFT, metavar="PCT",
+                    help="how far a frame may move to meet the smooth path, in percent of its "
+                    f"width and height (default {100 * DEFAULT_MAX_SHIFT:g}); roll at most "
+                    f"{math.degrees(MAX_ROLL):g} degrees, zoom {100 * MAX_ZOOM:g}%%")
+    add_engine_options(st)
+    add_clip_options(st)
+    st.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
 
 def _add_flow_parser(commands: argparse._SubParsersAction) -> None:
@@ -340,7 +406,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "max_chain_error", "agreement", "colour_weight",
+                "max_chain_error", "agreement", "nearest_first", "colour_weight",
                 "object_flow", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
                 "nonlocal_align", "edges",
@@ -469,6 +535,60 @@ def remove_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         seconds = time.perf_counter() - started
         print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
+    return 0
+
+
+def stabilise_command(args: argparse.Namespace) -> int:
+    """Run ``flowfill stabilise``: measure the path, warp onto its smoothed form, fill or crop."""
+    started = time.perf_counter()
+    bound_heap()
+    if args.smoothness < 0:
+        raise InputError("--smoothness", f"must not be negative, not {args.smoothness:g}")
+    if not 0 <= args.max_shift < 50:
+        raise InputError("--max-shift", f"must be from 0 to under 50 (%), not {args.max_shift:g}")
+    options = options_from_args(args)
+    check_device(options.device)
+    fps = parse_fps(args.fps) if args.fps is not None else None
+    source = open_frames(args.input)
+    tone = args.flow_tone_arg
+    if tone == "auto":
+        tone = "linear" if source.info.dtype == "float32" else "display"
+    options = replace(options, flow_tone=tone)
+    estimator = flow_estimator(options)
+    if args.frames is not None:
+        source.select(*parse_frames(args.frames, source.info.count))
+    if fps is not None and source.info.kind == "movie" and fps != source.info.fps:
+        raise InputError("--fps", f"the input movie runs at {source.info.fps} fps and keeps "
+                         "its own timing and audio; --fps is for image-sequence input")
+    check_output_encoding(args.output, args.codec, args.quality)
+    show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
+    progress = Progress(enabled=show_bars, total=source.info.count)
+    stats = Stats()
+    try:
+        path = measure_path(source, tone, progress)
+        warps, zoom = plan_warps(path, args.mode, args.smoothness, args.max_shift / 100)
+        with open_sink(args.output, source, fps=fps, codec=args.codec,
+                       quality=args.quality, keep_planes=False) as sink:
+            bar = progress.bar("write")
+            for frame in stabilised(source, warps, args.mode, options, progress, stats,
+                                    estimator=estimator):
+                sink.write(frame)
+                bar.update(1)
+    finally:
+        progress.close()
+    if not args.quiet:
+        seconds = time.perf_counter() - started
+        planned = jitter(path.smoothed(args.smoothness, args.max_shift / 100), path.spans(),
+                         path.width, path.height)
+        lines = [f"{PROG}: camera shake {path.jitter():.2f} px RMS in, {planned:.2f} px out; "
+                 f"{len(path.segments)} path segment(s)"]
+        if args.mode == "crop":
+            lines.append(f"  cropped to {zoom:.1%} of the frame, scaled back to "
+                         f"{source.info.size_text}")
+            lines.append(f"  {seconds / max(sink.written, 1):.3f} s/frame; wrote {args.output}")
+        else:
+            lines.append(summary(stats, sink.written, seconds, args.output))
+        print("\n".join(lines), file=sys.stderr)
     return 0
 
 
@@ -626,6 +746,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
+        if args.command in ("stabilise", "stabilize"):
+            return stabilise_command(args)
         if args.command == "flow":
             return flow_command(args)
         if args.command == "train-edges":

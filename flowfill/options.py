@@ -71,15 +71,22 @@ class Options:
     object (flow estimators smear an object's motion beyond its silhouette)."""
     alpha: float = 0.1
     """Temperature, in pixels, of the candidate weight exp(-d / alpha) (FGVC's 0.1)."""
-    consistency: bool = True
-    """Hard-reject chain hops whose forward-backward round trip is inconsistent."""
+    consistency: bool = False
+    """Hard-reject chain hops whose forward-backward round trip fails the occlusion test. Off
+    (as FGVC's infinite hard threshold): the reverse flow it checks against was estimated
+    towards the hole's unknown pixels, and rejected good hops wholesale; the chain error
+    (``max_chain_error``, the weights) and the agreement vote judge sources instead."""
     max_chain_error: float = 8.0
     """A pixel whose one remaining candidate came through a round-trip error above this many
     pixels (given at 480p, scaled with size, at least 1 px) is not trusted: it is filled as if
-    no frame had seen it. inf: trust every chain that passed the hard test."""
+    no frame had seen it. inf: trust every chain."""
     agreement: float = 0.12
     """Colour tolerance (RMS, 0..1) within which candidates agree: only the majority's are
     blended, so a source that disagrees with the others is dropped. inf: blend all."""
+    nearest_first: bool = True
+    """Where a neighbouring frame's flow chain gives a trusted source, do not take sources from
+    distant (non-local, reference) frames: they are the likeliest to show a moving object where
+    the hole's frame shows background."""
     colour_weight: float = 0.0
     """Pull of the Poisson fusion towards the blended candidate colours (screened Poisson):
     0 is pure gradient-domain fusion; larger values keep inconsistent gradients from drifting

@@ -112,7 +112,8 @@ def fill_window(
                     px.direct(px.subset(hop, hole_now[t]), k, (h, w))
                     for k, hop in to_key.get(t, [])
                 ]
-                g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement)
+                g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
+                              local=2 if options.nearest_first else None)
             if g.found.any():
                 with clock("fusion"):
                     solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),

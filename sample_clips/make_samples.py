@@ -1,8 +1,11 @@
 """Regenerate the shipped sample clips from the procedural scene (deterministic).
 
 Writes ``pan/NNNNN.png`` (8-bit RGB), ``pan_mask/NNNNN.png`` (255 = remove) and ``pan.mp4``
-(H.264 crf 18, 25 fps, with a short AAC tone) beside this script. Run:
-``python sample_clips/make_samples.py``. The tests check the PNGs still match the generator.
+(H.264 crf 18, 25 fps, with a short AAC tone) beside this script, and ``shaky.mp4`` for
+``flowfill stabilise``: the same street panned over 48 frames, seen through a handheld camera
+(``flowfill.evaluate.shake.shake_frames``, seed 3: up to 3% shift and 1 degree of roll, zoomed
+in so no border shows), encoded like ``pan.mp4``. Run: ``python sample_clips/make_samples.py``.
+The tests check the PNGs still match the generator.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ import cv2
 import numpy as np
 
 from flowfill.evaluate import scenes
+from flowfill.evaluate.shake import shake_frames
 
 HERE = Path(__file__).resolve().parent
 FPS = 25
 AUDIO_RATE = 44100
+SHAKY_FRAMES = 48
+SHAKE = {"seed": 3, "shift": 0.03, "degrees": 1.0}
+"""The handheld shake of ``shaky.mp4`` (see :func:`flowfill.evaluate.shake.shake_frames`)."""
 
 
 def write_pngs(frames: np.ndarray, masks: np.ndarray, out: Path) -> None:
@@ -77,7 +84,17 @@ def main(out: Path = HERE) -> int:
     write_pngs(frames, masks, out)
     write_movie(frames, out / "pan.mp4")
     print(f"wrote {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} to {out}")
+    shaky = shaky_frames()
+    write_movie(shaky, out / "shaky.mp4")
+    print(f"wrote {len(shaky)} shaky frames to {out / 'shaky.mp4'}")
     return 0
+
+
+def shaky_frames() -> np.ndarray:
+    """The pan scene over ``SHAKY_FRAMES`` frames, shaken by ``SHAKE``: uint8 N x H x W x 3."""
+    frames, _ = scenes.render(scenes.pan_scene(frames=SHAKY_FRAMES))
+    shaken = shake_frames(frames.astype(np.float32) / 255, **SHAKE)
+    return np.rint(np.clip(shaken, 0, 1) * 255).astype(np.uint8)
 
 
 if __name__ == "__main__":

@@ -326,13 +326,13 @@ def test_method_switches_reach_the_options():
     from flowfill.cli import build_parser, options_from_args
 
     args = build_parser().parse_args(
-        ["remove", "in", "-m", "m", "-o", "o.mp4", "--no-object-flow", "--no-consistency",
+        ["remove", "in", "-m", "m", "-o", "o.mp4", "--no-object-flow", "--consistency",
          "--window", "12", "--overlap", "3", "--edges", "off", "--edge-weights", "w.pt"])
     opts = options_from_args(args)
-    assert (opts.object_flow, opts.consistency, opts.window, opts.overlap) == (False, False, 12, 3)
+    assert (opts.object_flow, opts.consistency, opts.window, opts.overlap) == (False, True, 12, 3)
     assert (opts.edges, opts.edge_weights) == ("off", "w.pt")
     defaults = options_from_args(build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"]))
-    assert defaults.object_flow and defaults.consistency
+    assert defaults.object_flow and not defaults.consistency
 
 
 # ---------------------------------------------------------------- damaged movies, --frames

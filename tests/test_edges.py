@@ -127,6 +127,26 @@ def test_canny_on_tensors_matches_numpy_entry_and_batches():
                           one[0, 0].numpy())
 
 
+def test_hysteresis_by_labels_equals_hysteresis_by_dilation():
+    import importlib
+
+    canny_mod = importlib.import_module("flowfill.edges.canny")  # the package exports canny()
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        h, w = (int(v) for v in rng.integers(5, 120, 2))
+        weak = torch.from_numpy(rng.random((2, 1, h, w)) < rng.uniform(0.3, 0.7))
+        strong = torch.from_numpy(rng.random((2, 1, h, w)) < 0.02)
+        cur, weak_f = (strong & weak).float(), weak.float()
+        while True:  # the device path's rule, run to the end
+            grown = F.max_pool2d(cur, 3, stride=1, padding=1) * weak_f
+            if torch.equal(grown, cur):
+                break
+            cur = grown
+        got = canny_mod._hysteresis_labels(strong, weak)
+        assert torch.equal(got, cur.bool())
+        assert got.any() and not torch.equal(got, weak)  # some weak pixels kept, some not
+
+
 def test_canny_agrees_with_skimage():
     feature = pytest.importorskip("skimage.feature")
     h, w = 120, 160

@@ -104,3 +104,24 @@ def test_select_inliers_ties_and_invalid():
     dist[2, 0] = 0.9
     keep = select_inliers(colour, ok, dist, 0.06, *flat)
     np.testing.assert_array_equal(keep[:, 0], [True, False, True])
+
+
+def test_nearest_first_drops_distant_sources_where_a_neighbour_gives_a_trusted_one():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 3, 4 * W + 4])
+    none = Pointers(idx, np.full(2, -1, np.int32), *np.zeros((3, 2), np.float32))
+    # pixel 0: the backward chain (grey, 0.5 px) is trusted; two distant frames show red there,
+    # as a moving object seen elsewhere in time would. Pixel 1: only the chain's error is
+    # above the bound, so the distant sources are all there is.
+    back = Pointers(idx, np.array([0, 0], np.int32), np.float32([3, 4]), np.float32([3, 4]),
+                    np.float32([0.5, 9.0]))
+    distant = [Pointers(idx, np.array([1, 1], np.int32), np.float32([3, 4]), np.float32([3, 4]),
+                        np.float32([0.2, 0.2])) for _ in range(2)]
+    cands = [back, none, *distant]
+    outvoted = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06)
+    nearest = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2)
+    assert outvoted.colour[0, 0] > 0.8  # two distant sources outvote the neighbour
+    np.testing.assert_allclose(nearest.colour[0], stack[0, 3, 3], atol=1e-6)
+    np.testing.assert_allclose(nearest.colour[1], stack[1, 4, 4], atol=1e-6)
+    assert nearest.found.all()

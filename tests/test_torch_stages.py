@@ -133,9 +133,10 @@ def test_sample_known_matches_numpy_at_edges_and_partial_footprints():
     assert not ref[1].all() and ref[2].any() and not ref[2].all()
 
 
-@pytest.mark.parametrize("extra,max_err,agree", [(0, np.inf, np.inf), (1, np.inf, np.inf),
-                                                 (2, np.inf, np.inf), (2, 1.5, 0.05)])
-def test_gather_matches_numpy(extra, max_err, agree):
+@pytest.mark.parametrize("extra,max_err,agree,local", [
+    (0, np.inf, np.inf, None), (1, np.inf, np.inf, None), (2, np.inf, np.inf, None),
+    (2, 1.5, 0.05, None), (2, 1.5, 0.05, 2), (2, 0.5, np.inf, 2)])
+def test_gather_matches_numpy(extra, max_err, agree, local):
     masks, holes, to_prev, to_next, to_key = _window(seed=1 + extra)
     rng = np.random.default_rng(10 + extra)
     stack = _smooth_frames(rng)
@@ -152,8 +153,8 @@ def test_gather_matches_numpy(extra, max_err, agree):
                                        for k in keys]
         tcands = [tback[t], tahead[t]] + [
             direct_torch(subset_torch(hops_to_torch(to_key[t]), th[t]), k, (H, W)) for k in keys]
-        ref = gather(cands, stack, known, 0.7, max_err, agree)
-        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree)
+        ref = gather(cands, stack, known, 0.7, max_err, agree, local)
+        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree, local)
         np.testing.assert_array_equal(ref.idx, out.idx.numpy())
         np.testing.assert_array_equal(ref.found, out.found.numpy())
         np.testing.assert_array_equal(ref.step_ok, out.step_ok.numpy())

@@ -1,9 +1,10 @@
 """Synthetic damage masks (bool N x H x W, True = remove), deterministic from a seed.
 
-Four kinds that stress different parts of a video completer: a moving blob (content seen in
+Five kinds that stress different parts of a video completer: a moving blob (content seen in
 nearby frames), a parked blob (it stands still for the middle of the clip, so what it hides is
 seen only in distant frames), a stationary logo (content never seen while the camera is
-still), and film scratches (thin, short-lived, nearly fixed in x).
+still), film scratches (thin, short-lived, nearly fixed in x), and the borders a stabiliser
+uncovers (strips and wedges along the frame edge that jitter from frame to frame).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-MASK_KINDS = ("blob", "parked", "logo", "scratches")
+from flowfill.evaluate.shake import shake_warps
+
+MASK_KINDS = ("blob", "parked", "logo", "scratches", "borders")
 
 
 def _blob_shape(rng: np.random.Generator, harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -168,11 +171,31 @@ def scratches(
     return out
 
 
+def stabilised_borders(
+    n: int, height: int, width: int, seed: int = 0, shift: float = 0.025, degrees: float = 0.8,
+) -> np.ndarray:
+    """The borders a stabiliser uncovers: the frame is a shaky camera's view warped back onto
+    a steady one, so the part of the steady frame that camera did not see is the hole.
+
+    The shake is a handheld wobble of up to ``shift`` of the frame size in x and y and
+    ``degrees`` of roll about the centre. A pixel is in the hole where the warped view covers
+    it less than fully (bilinear coverage below 1): the strips, wedges and their seam.
+    """
+    ones = np.ones((height, width), dtype=np.float32)
+    out = np.zeros((n, height, width), dtype=bool)
+    for t, warp in enumerate(shake_warps(n, height, width, seed, shift, degrees)):
+        cover = cv2.warpAffine(ones, warp, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out[t] = cover < 1 - 1e-4
+    return out
+
+
 GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "blob": moving_blob,
     "parked": parked_blob,
     "logo": stationary_logo,
     "scratches": scratches,
+    "borders": stabilised_borders,
 }
 
 

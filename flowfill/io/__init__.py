@@ -99,6 +99,7 @@ def open_sink(
     protect: Iterable[str] = (),
     codec: str | None = None,
     quality: str = "high",
+    keep_planes: bool = True,
 ) -> FrameSink:
     """A sink writing frames shaped like ``like``'s: a movie by extension, else image files.
 
@@ -107,6 +108,8 @@ def open_sink(
     Frames a longer earlier run left in the output folder, numbered beyond the last one written,
     are removed at the end, unless ``like`` is a selection of frames (one part of a shot).
     ``codec`` and ``quality`` choose a movie's encoding (see ``flowfill.io.codecs``).
+    ``keep_planes``: a movie output encodes the pixels equal to the input's from the input's
+    decoded planes; off for outputs whose pixels moved (``stabilise``).
     """
     path = os.fspath(path)
     info = like.info
@@ -115,7 +118,7 @@ def open_sink(
     check_output_encoding(path, codec, quality)
     if ext in MOVIE_EXTS:
         return MovieSink(path, like, fps=fps, overwrite=overwrite, protect=guard, codec=codec,
-                         quality=quality)
+                         quality=quality, keep_planes=keep_planes)
     count = info.count
     if count is None:
         raise InputError(info.path, "frame count unknown; cannot name the output frames")

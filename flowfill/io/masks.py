@@ -1,4 +1,5 @@
-"""Mask sources: bool H x W per frame, True = remove, from images, a movie or the input's alpha."""
+"""Mask sources: bool H x W per frame, True = remove, from images, a movie, the input's alpha or
+the borders found in it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from flowfill.detect.borders import border_mask
 from flowfill.errors import InputError
 from flowfill.io.images import LOSSY_EXTS, is_image_path, read_raw
 from flowfill.io.movie import iter_movie_masks, movie_frame_count
@@ -16,6 +18,25 @@ from flowfill.io.source import FrameSource
 
 ALPHA = "alpha"
 """The mask spec that means: the input's own alpha channel."""
+
+BORDERS = "borders"
+"""The mask spec that means: the black border stabilisation left (``borders:R,G,B``: that colour,
+0-255)."""
+
+
+def border_colour(spec: str) -> tuple[float, float, float]:
+    """The border colour of a ``borders`` or ``borders:R,G,B`` mask spec, in [0, 1] scale."""
+    if spec == BORDERS:
+        return (0.0, 0.0, 0.0)
+    try:
+        values = [float(v) for v in spec[len(BORDERS) + 1:].split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(0 <= v <= 255 for v in values):
+        raise InputError(spec, "expected 'borders' or 'borders:R,G,B' with three values from 0 "
+                         "to 255, such as borders:255,255,255 for a white border")
+    r, g, b = (v / 255 for v in values)
+    return (r, g, b)
 
 
 def mask_from_pixels(pixels: np.ndarray, lossy: bool = False) -> np.ndarray:
@@ -58,11 +79,15 @@ class MaskSource:
         self._single: np.ndarray | None = None
         self._any = False
         self._skip = 0  # masks of a mask movie before the frames' selection
+        self._colour = (0.0, 0.0, 0.0)  # of a border to find
         info = frames.info
         if spec == ALPHA:
             self.kind = ALPHA
             if not info.has_alpha:
                 raise InputError(info.path, "has no alpha channel for --mask alpha to use")
+        elif spec.split(":")[0] == BORDERS and not os.path.exists(spec):
+            self.kind = BORDERS
+            self._colour = border_colour(spec)
         elif os.path.isdir(spec):
             self.kind = "folder"
             self.paths = list_folder(spec)
@@ -141,6 +166,11 @@ class MaskSource:
                 where = self.frames.info.paths[i] if self.frames.info.paths else (
                     f"{self.frames.info.path} (alpha of frame {i})")
                 yield mask, where
+        elif self.kind == BORDERS:
+            info, start = self.frames.info, (self.frames.selection or (0, None))[0]
+            for i, frame in enumerate(self.frames):
+                where = info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
+                yield border_mask(frame[:, :, :3], self._colour), where
         elif self.kind == "image":
             count = self.frames.info.count
             for _ in itertools.count() if count is None else range(count):
@@ -172,9 +202,10 @@ class MaskSource:
     def validate(self) -> MaskSource:
         """Read every mask once: size, coverage, and that some mask is nonempty; return self.
 
-        The input's alpha is checked while iterating instead (it costs decoding the clip).
+        The input's alpha and borders are checked while iterating instead (they cost decoding the
+        clip).
         """
-        if self.kind != ALPHA:
+        if self.kind not in (ALPHA, BORDERS):
             for mask, where in self._raw():
                 self._check(mask, where)
                 self._note(mask)
@@ -184,4 +215,9 @@ class MaskSource:
     def finish(self) -> None:
         """Raise when no mask so far selected any pixel (call after the last mask)."""
         if not self._any:
+            if self.kind == BORDERS:
+                border = ("black border" if self.spec == BORDERS else
+                          f"border of colour {self.spec[len(BORDERS) + 1:]}")
+                raise InputError(self.spec, f"mask is empty: no {border} found in "
+                                 f"{self.frames.info.path}")
             raise InputError(self.spec, "mask is empty: nothing to remove")

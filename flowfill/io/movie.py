@@ -296,8 +296,10 @@ class MovieSink(FrameSink):
     def __init__(
         self, path: str, like: FrameSource, fps: Fraction | None = None, overwrite: bool = True,
         protect: frozenset[str] = frozenset(), codec: str | None = None, quality: str = "high",
+        keep_planes: bool = True,
     ) -> None:
         self.path = path
+        self.keep_planes = keep_planes
         self.like = like
         self.written = 0
         self._done = False
@@ -375,7 +377,8 @@ class MovieSink(FrameSink):
         self._audio_packets = self._demux_audio()
         self._pending: av.Packet | None = None
         src = self.source_movie
-        if src is not None and not encoder.rgb and src.pix_fmt == self.pix_fmt:
+        if (self.keep_planes and src is not None and not encoder.rgb
+                and src.pix_fmt == self.pix_fmt):
             # same format, same matrix and range (the output is tagged with the input's)
             self.plate = _Plate(src, "uint16" if src.deep else "uint8")
 

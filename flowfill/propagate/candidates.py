@@ -71,9 +71,15 @@ def gather(
     alpha: float,
     max_err: float = np.inf,
     agree: float = float("inf"),
+    local: int | None = None,
 ) -> Gathered:
     """Sample every candidate at its source, keep the trusted ones that agree, and blend them
     with weights exp(-d / alpha).
+
+    ``local``: the first ``local`` candidates come from neighbouring frames (the flow chains);
+    where one of them is trusted (chain error within ``max_err``) the others, from distant
+    frames, are not used: a distant frame is the likeliest to show a moving object where the
+    hole's frame shows background. None: every candidate counts alike.
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -109,6 +115,10 @@ def gather(
             steps[ci, d, sel] = nb - val
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d, sel] = nexact & exact
+    if local is not None and local < k:
+        near = (ok[:local] & (dist[:local] <= max_err)).any(axis=0)
+        ok[local:, near] = False
+        dist[local:, near] = np.inf
     if robust:
         ok = select_inliers(colour, ok, dist, agree, steps, steps_ok)
         # a lone candidate above max_err is not trusted

@@ -96,6 +96,7 @@ def gather_torch(
     alpha: float,
     max_err: float = float("inf"),
     agree: float = float("inf"),
+    local: int | None = None,
 ) -> Gathered:
     """Sample every tensor candidate at its source, keep the trusted ones that agree, and blend
     them with weights exp(-d / alpha).
@@ -129,6 +130,10 @@ def gather_torch(
             steps[ci, d] = torch.where(has[:, None], nb - val, 0.0)
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d] = nexact & exact & has
+    if local is not None and local < k:  # as gather: nearest sources first
+        near = (ok[:local] & (dist[:local] <= max_err)).any(dim=0)
+        ok[local:, near] = False
+        dist[local:, near] = float("inf")
     if robust:
         ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok)
         # a lone candidate above max_err is not trusted

@@ -1,0 +1,1 @@
+"""Masks found automatically: stabilisation borders (and later dust and scratches)."""
