@@ -250,3 +250,15 @@ def test_hole_ssim_and_detail_ratio_tell_blur_and_noise_from_the_truth():
         high_frequency_ratio(noisy, truth, hole))
     assert detail_ratio(np.stack([blurred, noisy]), clip, holes) < 0.3
     assert np.isnan(detail_ratio(clip, clip, np.zeros_like(holes)))
+
+
+def test_stabilise_benchmark_takes_the_shake_out(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.json"
+    assert benchmark.main(["--stabilise", "--clips", "sample", "--frames", "16", "--fill",
+                           "telea", "--out", str(out)]) == 0
+    assert "shake in px" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())["stabilise"]
+    assert row["frames"] == 16 and row["black_left"] == 0
+    assert 0 < row["uncovered_percent"] < 20
+    assert row["jitter_in_px"] > 2 and row["reduction"] > 5, row

@@ -125,3 +125,4 @@ def test_nearest_first_drops_distant_sources_where_a_neighbour_gives_a_trusted_o
     np.testing.assert_allclose(nearest.colour[0], stack[0, 3, 3], atol=1e-6)
     np.testing.assert_allclose(nearest.colour[1], stack[1, 4, 4], atol=1e-6)
     assert nearest.found.all()
+
