@@ -181,12 +181,17 @@ def test_rgba_movie_keeps_alpha_in_mov_and_avi(tmp_path, ext, codec, capsys):
                 tmp_path / f"out{ext}", *FAST) == 0
     name, back = _decode_rgba(tmp_path / f"out{ext}")
     assert name == codec and len(back) == N
+    red = []
     for i in range(N):
         assert np.array_equal(back[i][:, :, 3], alphas[i])
         keep = ~masks[2]
         err = np.abs(back[i][keep, :3].astype(int) - frames[i][keep]).max()
         assert err == 0 if ext == ".avi" else err <= 3  # FFV1 lossless, ProRes near
-        assert np.abs(back[i][masks[2], :3].astype(int) - (250, 40, 30)).sum(axis=1).mean() > 60
+        red.append(np.abs(back[i][masks[2], :3].astype(int) - (250, 40, 30)).sum(axis=1).mean())
+    # the hole is filled, not passed through (it held the red square in frame 2); the square
+    # moves through the still mask, so its visible parts next to it are a fair source in the
+    # frames around 2 (red distance 43 in frame 2, 82-125 in the others, with nearest-first)
+    assert np.mean(red) > 60 and min(red) > 30
 
 
 def test_movie_output_without_alpha_says_it_drops_it(tmp_path, capsys):

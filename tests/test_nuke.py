@@ -573,7 +573,12 @@ def test_cancel_stops_flowfill_and_leaves_nothing(tmp_path):
     assert not [e for e in os.listdir(layout.folder) if e.startswith(".result")]
 
     # now mid-run, its output open: inside a Deep Image Prior keyframe (seconds each; the
-    # default run of these 6 small frames can end, in 0.5 s, before an interrupt lands)
+    # default run of these 6 small frames can end, in 0.5 s, before an interrupt lands). The
+    # matte is a still strip on the right edge, where the scene pans in: the last frames' strip
+    # no frame saw, so a keyframe must be invented
+    strip = np.zeros((H, W), np.float32)
+    strip[:, W - 10:] = 1.0
+    write_inputs(layout, frames, [strip] * len(frames))
     argv = fn.build_command(fn.validate(knob_values(fill="dip")), layout, [str(FLOWFILL)])
     messages: list[str] = []
     result = fn.run_flowfill(argv, on_progress=lambda f, m: messages.append(m),
