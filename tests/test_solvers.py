@@ -188,3 +188,36 @@ def test_edges_outside_the_hole_change_nothing():
     edges = np.zeros_like(hole)
     edges[:, 39:41] = True
     np.testing.assert_array_equal(complete_flow(flow, hole, edges), complete_flow(flow, hole))
+
+
+def test_poisson_never_leaves_the_frames_range_of_values():
+    # a hole strip along the frame edge with known pixels at one end only: steps that add up
+    # (+0.05 a pixel) integrate far beyond white; those pixels take their propagated colour
+    # instead of being clipped to white specks (numpy and torch alike)
+    import torch
+
+    from flowfill.fuse.poisson_torch import poisson_fill_torch
+
+    w = 40
+    frame = np.repeat(np.linspace(0, 1, w, dtype=np.float32)[None, :, None], 3, axis=2)
+    frame[0, 0] = 0.5  # the one known pixel; the frame's values span 0..1
+    filled = np.zeros((1, w), bool)
+    filled[0, 1:] = True
+    n = w - 1
+    colour = np.full((n, 3), 0.6, np.float32)
+    step = np.zeros((4, n, 3), np.float32)
+    step_ok = np.zeros((4, n), bool)
+    right, left = DIRECTIONS.index((0, 1)), DIRECTIONS.index((0, -1))
+    step[right], step[left] = 0.05, -0.05
+    step_ok[right], step_ok[left] = True, True
+    step_ok[right, -1] = False  # the last pixel has no right neighbour
+    excluded = np.zeros((1, w), bool)
+    got = poisson_fill(frame, filled, excluded, colour, step, step_ok)
+    ramp = 0.5 + 0.05 * np.arange(1, w)
+    inside = ramp <= 1.0
+    np.testing.assert_allclose(got[inside], np.repeat(ramp[inside, None], 3, 1), atol=1e-4)
+    np.testing.assert_allclose(got[~inside], colour[~inside])
+    t = poisson_fill_torch(*(torch.as_tensor(a) for a in (frame, filled, excluded, colour, step,
+                                                         step_ok)))
+    np.testing.assert_allclose(t.numpy(), got, atol=1e-5)
+    assert (got >= 0).all() and (got <= 1 + 1e-6).all()

@@ -22,6 +22,17 @@ OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
 
 
+def keep_in_range(x: np.ndarray, colour: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """``x`` (n x C), except that a pixel with any channel outside the frame's range of values
+    takes its propagated ``colour``: step errors that add up along a long thin hole (a border
+    strip with known pixels on one side only) integrate beyond the range, and clipping there
+    would leave black or white specks."""
+    lo, hi = frame.min(axis=(0, 1)), frame.max(axis=(0, 1))
+    span = np.maximum(hi - lo, 1e-6) * 1e-3
+    out = ((x < lo - span) | (x > hi + span)).any(axis=1)
+    return np.where(out[:, None], colour, x)
+
+
 def poisson_fill(
     frame: np.ndarray,
     filled: np.ndarray,
@@ -75,7 +86,7 @@ def poisson_fill(
         a = a + sp.diags(floating * FLOATING_WEIGHT)
         rhs[floating] += FLOATING_WEIGHT * f0[floating]
     x = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
-    return x.astype(np.float32)
+    return keep_in_range(x, f0, known_vals.reshape(h, w, c)).astype(np.float32)
 
 
-__all__ = ["DIRECTIONS", "poisson_fill"]
+__all__ = ["DIRECTIONS", "keep_in_range", "poisson_fill"]

@@ -153,7 +153,13 @@ def poisson_fill_torch(
 
     x = _cg(matvec, inv_diag, torch.cat([rhs, zero_row]), torch.cat([f0, zero_row]), tol,
             maxiter, 1 if dev.type == "cpu" else CHECK_EVERY)
-    return x[:n].to(torch.float32)
+    x = x[:n]
+    # as keep_in_range: a pixel leaving the frame's range of values takes its propagated colour
+    flat = frame.reshape(-1, c).to(dtype)
+    lo, hi = flat.min(dim=0).values, flat.max(dim=0).values
+    span = (hi - lo).clamp_min(1e-6) * 1e-3
+    out = ((x < lo - span) | (x > hi + span)).any(dim=1)
+    return torch.where(out[:, None], f0, x).to(torch.float32)
 
 
 def _cg(matvec: Callable[[torch.Tensor], torch.Tensor], inv_diag: torch.Tensor, b: torch.Tensor,
