@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from flowfill.fuse.poisson import FLOATING_WEIGHT, OPPOSITE
+from flowfill.fuse.poisson import FLOATING_WEIGHT, OPPOSITE, RANGE_SLACK
 from flowfill.grid import DIRECTIONS
 
 CHECK_EVERY = 8  # off the CPU, test convergence every few iterations (each test syncs the host)
@@ -157,8 +157,8 @@ def poisson_fill_torch(
     # as keep_in_range: a pixel leaving the frame's range of values takes its propagated colour
     flat = frame.reshape(-1, c).to(dtype)
     lo, hi = flat.min(dim=0).values, flat.max(dim=0).values
-    span = (hi - lo).clamp_min(1e-6) * 1e-3
-    out = ((x < lo - span) | (x > hi + span)).any(dim=1)
+    slack = (hi - lo).clamp_min(1e-6) * RANGE_SLACK
+    out = ((x < lo - slack) | (x > hi + slack)).any(dim=1)
     return torch.where(out[:, None], f0, x).to(torch.float32)
 
 
