@@ -20,15 +20,16 @@ from flowfill.grid import DIRECTIONS, build_system
 
 OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
-RANGE_SLACK = 0.1  # share of the frame's span a solved value may overshoot it (keep_in_range)
+RANGE_SLACK = 1e-3  # share of the frame's span a solved value may overshoot it (keep_in_range)
 
 
 def keep_in_range(x: np.ndarray, colour: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """``x`` (n x C), except that a pixel with any channel further than ``RANGE_SLACK`` of the
-    frame's span outside the frame's range of values takes its propagated ``colour``: step
-    errors that add up along a long thin hole (a border strip with known pixels on one side
-    only) integrate far beyond the range, and clipping there leaves black or white specks.
-    Smaller overshoots are left to the writer's clipping (replacing them cost PSNR)."""
+    """``x`` (n x C), except that a pixel with any channel outside the frame's range of values
+    (beyond ``RANGE_SLACK`` of its span) takes its propagated ``colour``: step errors that add
+    up along a long thin hole (a border strip with known pixels on one side only) integrate
+    beyond the range, and clipping there leaves black or white specks and lines. A slack of a
+    tenth of the span measured 0.4-0.8 dB better on two borders cases but left a 3-px black
+    line along a stabilised frame's top edge: a clean fill comes first."""
     lo, hi = frame.min(axis=(0, 1)), frame.max(axis=(0, 1))
     slack = RANGE_SLACK * np.maximum(hi - lo, 1e-6)
     out = ((x < lo - slack) | (x > hi + slack)).any(axis=1)
