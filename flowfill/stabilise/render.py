@@ -7,8 +7,6 @@ Each frame is resampled once, bicubic, at full resolution.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import cv2
 import numpy as np
 
@@ -62,9 +60,3 @@ def zoomed(warps: np.ndarray, k: float, width: int, height: int) -> np.ndarray:
     z[:2, 2] = c - k * c
     return warps @ z
 
-
-def warped_stream(frames: Iterable[np.ndarray], warps: np.ndarray
-                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(warped frame, uncovered mask) for each frame and its warp, one at a time."""
-    for frame, warp in zip(frames, warps, strict=False):
-        yield warp_frame(frame, warp)
