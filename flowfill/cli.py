@@ -14,6 +14,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from flowfill import __version__
+from flowfill.detect.command import add_detect_parser, detect_command
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.io import (
@@ -33,6 +34,7 @@ from flowfill.options import (
     FLOW_METHODS,
     FLOW_PRECISIONS,
     FLOW_TONES,
+    GRAIN_MODES,
     Options,
 )
 from flowfill.pipeline import Stats, bound_heap, remove_stream
@@ -233,6 +235,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fill", metavar="METHOD",
                     help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
                     f"(default {d.fill})")
+    parser.add_argument("--grain", choices=GRAIN_MODES, default=None,
+                    help="film grain in the fill: auto adds grain matched to the ring around the "
+                    "hole (strength per channel and luminance band, size, channel correlation) "
+                    f"where the fill is smoother; off keeps the fill smooth (default {d.grain})")
     parser.add_argument("--fill-budget", type=float, metavar="S",
                     help="seconds an iterative fill (dip, siren) may spend per keyframe")
     parser.add_argument("--tiny-hole", type=int, metavar="PX",
@@ -310,8 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("input", metavar="INPUT", help="clip to fix")
     rm.add_argument("--mask", "-m", required=True, metavar="MASK",
                     help="what to remove: mask images or a mask movie (see above), 'alpha' for "
-                    "the input's alpha, or 'borders' for the black border of footage stabilised "
-                    "elsewhere (borders:R,G,B, 0-255, for another colour)")
+                    "the input's alpha, 'borders' for the black border of footage stabilised "
+                    "elsewhere (borders:R,G,B, 0-255, for another colour), or 'auto' for the "
+                    "dust, dirt and scratches found in the input (auto:dust or auto:scratches "
+                    "for one kind; `flowfill detect` writes them to inspect first)")
     rm.add_argument("--output", "-o", required=True, metavar="OUTPUT", help="where to write")
     add_engine_options(rm)
     add_clip_options(rm)
@@ -321,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "flowfill version, other edge-net weights, input or options made them")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     _add_stabilise_parser(commands)
+    add_detect_parser(commands)
     _add_flow_parser(commands)
     _add_train_edges_parser(commands)
     commands.add_parser(
@@ -407,7 +416,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "max_chain_error", "agreement", "nearest_first", "colour_weight",
-                "object_flow", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
+                "object_flow", "grain", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
                 "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
@@ -748,6 +757,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command in ("stabilise", "stabilize"):
             return stabilise_command(args)
+        if args.command == "detect":
+            return detect_command(args)
         if args.command == "flow":
             return flow_command(args)
         if args.command == "train-edges":

@@ -15,6 +15,7 @@ FLOW_TONES = ("display", "linear")
 """How frame values encode light (``Options.flow_tone``; the curves: ``flowfill.flow.prep``)."""
 FILL_METHODS = ("csa", "dip", "siren", "telea")
 EDGE_MODES = ("auto", "on", "off")
+GRAIN_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class Options:
     """Pull of the Poisson fusion towards the blended candidate colours (screened Poisson):
     0 is pure gradient-domain fusion; larger values keep inconsistent gradients from drifting
     the fill away from its sources."""
+    grain: str = "auto"
+    """Film grain in the fill: auto adds synthetic grain where the fill is smoother than the
+    ring of known pixels around the hole (blending and the Poisson solve average grain away,
+    invented pixels have none), matching its strength per channel and luminance band, its size
+    and its channel correlation, seeded by (seed, frame); off leaves the fill smooth."""
     fill: str = "csa"
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they
@@ -130,6 +136,8 @@ class Options:
             raise InputError("--flow-max-side", "must be at least 32 pixels")
         if self.edges not in EDGE_MODES:
             raise InputError("--edges", f"unknown edge mode {self.edges!r}; choose {EDGE_MODES}")
+        if self.grain not in GRAIN_MODES:
+            raise InputError("--grain", f"unknown grain mode {self.grain!r}; choose {GRAIN_MODES}")
         if self.fill not in FILL_METHODS:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
         if self.fill_budget is not None and self.fill_budget <= 0:

@@ -23,6 +23,7 @@ import numpy as np
 
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
+from flowfill.fuse.grain import match_grain
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, scaled_px
 from flowfill.options import MIN_SIZE, Options
@@ -247,6 +248,15 @@ def composite(item: Item, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def finished(item: Item, values: np.ndarray, options: Options) -> np.ndarray:
+    """The output frame of ``item`` from its fill ``values``, grain-matched to the frame around
+    the mask (``options.grain``; seeded by the frame's index, so any window gives the same)."""
+    if options.grain == "auto":
+        valid = None if item.original is None else np.isfinite(item.original[..., :3]).all(2)
+        values = match_grain(item.frame, item.mask, values, options.seed, item.index, valid)
+    return composite(item, values)
+
+
 def remove_stream(
     frames: Iterable[np.ndarray],
     masks: Iterable[np.ndarray],
@@ -314,7 +324,7 @@ def remove_stream(
         stats.add(record.counts)
         for j in range(keep):
             stats.frames += 1
-            yield composite(window[j], record.outputs[j])
+            yield finished(window[j], record.outputs[j], options)
         carry = [] if final else record.carry
         window = [] if final else window[keep:]
 

@@ -26,9 +26,9 @@ from flowfill.hops import edge_completer
 from flowfill.options import Options
 from flowfill.pipeline import (
     Item,
-    composite,
     fade,
     fill_values,
+    finished,
     give_back_memory,
     make_item,
 )
@@ -167,7 +167,7 @@ class Shot:
             item = self._item(index)
             if on_progress is not None:
                 on_progress(1.0, "done")
-            return composite(item, values)
+            return finished(item, values, self.options)
 
     def close(self) -> None:
         """Drop everything the shot holds (cached results, reference frames)."""

@@ -61,7 +61,10 @@ def tree_digest(*roots) -> dict[str, str]:
 def test_removes_the_square_and_keeps_everything_else(shot, capsys):
     tmp, frames, masks = shot
     before = tree_digest(tmp / "in", tmp / "mask")
-    code, out, err = run(["remove", tmp / "in", "--mask", tmp / "mask", "-o", tmp / "out"], capsys)
+    # --grain off: the background's static per-pixel noise reads as film grain, and grain
+    # matched to it (right in look) costs up to 3 dB of PSNR against this one realisation
+    code, out, err = run(["remove", tmp / "in", "--mask", tmp / "mask", "-o", tmp / "out",
+                          "--grain", "off"], capsys)
     assert code == 0, err
     names = sorted(os.listdir(tmp / "out"))
     assert names == [f"f{i + 1:03d}.png" for i in range(N)]
@@ -357,7 +360,7 @@ def test_damaged_movie_names_the_frame_and_frames_processes_the_readable_part(tm
 def test_frames_narrows_the_clip_and_its_mask_folder_alike(shot, capsys):
     tmp, frames, masks = shot
     code, _, err = run(["remove", tmp / "in", "-m", tmp / "mask", "-o", tmp / "out",
-                        "--frames", "2:5", "--edges", "off", "-q"], capsys)
+                        "--frames", "2:5", "--edges", "off", "--grain", "off", "-q"], capsys)
     assert code == 0, err
     names = sorted(os.listdir(tmp / "out"))
     assert names == ["f003.png", "f004.png", "f005.png"]  # named like the frames they are

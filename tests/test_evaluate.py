@@ -262,3 +262,114 @@ def test_stabilise_benchmark_takes_the_shake_out(tmp_path: Path,
     assert row["frames"] == 16 and row["black_left"] == 0
     assert 0 < row["uncovered_percent"] < 20
     assert row["jitter_in_px"] > 2 and row["reduction"] > 5, row
+
+
+# --------------------------------------------------------------------------- archival
+
+
+def _archival_defects() -> tuple[object, np.ndarray]:
+    """Two 40 x 60 frames: specks of 9 px (frame 0, 3.4 px wide), 25 px (frame 0, 5.6 px) and
+    16 px (frame 1, 4.5 px); a 1-px scratch of 30 px on frame 1; a 4 x 4 ball on frame 0."""
+    from flowfill.evaluate.defects import Defects
+
+    dust = np.zeros((2, 40, 60), np.int32)
+    dust[0, 5:8, 5:8] = 1
+    dust[0, 20:25, 30:35] = 2
+    dust[1, 30:34, 10:14] = 3
+    scratches = np.zeros_like(dust)
+    scratches[1, 5:35, 50] = 1
+    sizes = {i: float(2 * np.sqrt((dust == i).sum() / np.pi)) for i in (1, 2, 3)}
+    ball = np.zeros(dust.shape, bool)
+    ball[0, 30:34, 50:54] = True
+    frames = np.zeros((2, 40, 60, 3), np.float32)
+    return Defects(frames, dust, scratches, sizes), ball
+
+
+def test_archival_detection_scores_on_oracle_masks() -> None:
+    from flowfill.evaluate import archival
+
+    defects, ball = _archival_defects()
+    oracle = archival.near(defects.footprint, 2)  # what a perfect detector with margin 2 gives
+    s = archival.score_detection(oracle, defects, ball)
+    assert (s.dust_recall, s.small_recall, s.precision, s.scratch_recall) == (1, 1, 1, 1)
+    assert s.false_percent == 0 and s.ball_percent == 0
+    assert s.counts == {"specks_found": 2, "specks": 2, "small_specks_found": 1,
+                        "small_specks": 1, "components_true": 4, "components": 4}
+
+    # missing one of the two specks of 4 px and more: recall 0.5; the small one is apart
+    missing = oracle.copy()
+    missing[0, 15:30, 25:40] = False
+    assert archival.score_detection(missing, defects, ball).dust_recall == 0.5
+    # half of a speck's footprint is enough, a pixel less is not
+    half = np.zeros_like(oracle)
+    half[1, 30:32, 10:14] = True
+    assert archival.speck_found(half, defects.dust)[3]
+    half[1, 31, 13] = False
+    assert not archival.speck_found(half, defects.dust)[3]
+    # a false blob of 6 px far from every defect: precision 4/5, 6 of 4800 pixels false;
+    # one on the ball: its pixels go, and it is false too
+    blob = oracle.copy()
+    blob[1, 2:4, 25:28] = True
+    s = archival.score_detection(blob, defects, ball)
+    assert s.precision == pytest.approx(0.8)
+    assert s.false_percent == pytest.approx(100 * 6 / 4800)
+    on_ball = oracle.copy()
+    on_ball[0, 30:32, 50:54] = True
+    s = archival.score_detection(on_ball, defects, ball)
+    assert s.ball_percent == pytest.approx(50.0) and s.precision == pytest.approx(0.8)
+    # a pixel within margin + 1 of a speck is the margin, not a false detection
+    grown = oracle.copy()
+    grown[0, 5:8, 10] = True  # 3 px right of speck 1 (columns 5-7)
+    assert archival.score_detection(grown, defects, ball).false_percent == 0
+    # half the scratch found
+    short = oracle.copy()
+    short[1, 20:, 47:54] = False
+    assert archival.score_detection(short, defects, ball).scratch_recall == pytest.approx(0.5)
+    # nothing found: recall 0, precision undefined, nothing false
+    s = archival.score_detection(np.zeros_like(oracle), defects, ball)
+    assert s.dust_recall == 0 and math.isnan(s.precision) and s.false_percent == 0
+
+
+def test_archival_fill_scores() -> None:
+    from flowfill.evaluate import archival
+
+    rng = np.random.default_rng(0)
+    truth = np.clip(128 + rng.normal(0, 8, (3, 60, 80, 3)), 0, 255).astype(np.uint8)
+    region = np.zeros((3, 60, 80), bool)
+    region[:, 20:40, 30:50] = True
+    s = archival.score_fill(truth, truth, region, region)
+    assert s.hole_psnr == metrics.PSNR_CAP and s.flicker == 0 and s.detail == pytest.approx(1)
+    assert s.grain == pytest.approx(1.0, abs=0.15)  # the picture's own grain
+    flat = truth.copy()
+    flat[region] = 128
+    smooth = archival.score_fill(flat, truth, region, region)
+    assert smooth.detail < 0.1 and smooth.hole_psnr < 35 and smooth.grain < 0.1
+
+
+def test_archival_benchmark_runs_the_detector_and_both_fills(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "a.json"
+    assert benchmark.main(["--archival", "--clips", "sample", "--frames", "10", "--in-process",
+                           "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "dust>=4" in text and "detection/fill" in text
+    report = json.loads(out.read_text())
+    rows = report["archival"]
+    assert [(r["clip"], r["variant"], r["frames"]) for r in rows] == [
+        ("sample", "clean", 10), ("sample", "grainy", 10)]
+    for row in rows:
+        d = row["detection"]
+        assert d["specks"] >= 10 and d["components"] >= 1, d
+        assert d["dust_recall"] >= 0.8, d  # most painted dust is found
+        # precision, false detections and the ball are reported against issue 17's bars, which
+        # the detector does not meet on this clip yet (brick joints, the ball): figures only
+        assert 0 < d["precision"] <= 1 and 0 <= d["false_percent"] < 5, d
+        assert 0 <= d["ball_percent"] <= 100 and 0 <= row["clean_false_percent"] < 5, row
+        assert row["error"] is None and row["seconds_per_frame"] > 0
+        assert row["detect_seconds_per_frame"] > 0
+        ours, telea = row["flowfill"], row["telea"]
+        assert set(ours) == set(telea) == {"hole_psnr", "flicker", "detail", "grain"}
+        assert 10 < telea["hole_psnr"] < ours["hole_psnr"], row  # flowfill fills, and better
+        assert row["hole_psnr_gain"] == pytest.approx(ours["hole_psnr"] - telea["hole_psnr"])
+    summary = report["archival_summary"]
+    assert summary["rows"] == 2 and 0 <= summary["ball_percent_max"] <= 100

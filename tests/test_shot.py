@@ -71,7 +71,9 @@ def test_reference_frames_and_rgba_alpha_pass_through():
     frames, masks = clip(n)
     alpha = np.random.default_rng(1).random(frames.shape[:3] + (1,), dtype=np.float32)
     rgba = np.concatenate([frames, alpha], axis=3)
-    opts = dict(FAST, window=6, overlap=2, reference_frames=2)
+    # grain off: the background's static per-pixel noise reads as film grain, and grain
+    # matched to it costs up to 3 dB against this one realisation (any order with grain: above)
+    opts = dict(FAST, window=6, overlap=2, reference_frames=2, grain="off")
     want = streamed(rgba, masks, **opts)
     assert want.shape == rgba.shape
     assert np.array_equal(want[..., 3], rgba[..., 3])

@@ -1,1 +1,1 @@
-"""Masks found automatically: stabilisation borders (and later dust and scratches)."""
+"""Masks found automatically: stabilisation borders, dust and dirt, line scratches."""

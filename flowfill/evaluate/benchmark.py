@@ -5,7 +5,8 @@ remove, the method is handed the clip with the hole blanked, it fills it, the ho
 composited into the truth in uint8, and PSNR / SSIM / flicker / the detail ratio (the hole's
 high-frequency energy over the truth's: above 1 is speckle) are pooled over frames. Each
 flowfill call runs in a fresh process so its wall time and peak memory are its own. ``--hard``
-runs the hard clips of :mod:`flowfill.evaluate.hard` (fast pan, crossing object, shot cut). Run
+runs the hard clips of :mod:`flowfill.evaluate.hard` (fast pan, crossing object, shot cut);
+``--archival`` the film-defect detector and fill of :mod:`flowfill.evaluate.archival`. Run
 ``python benchmarks/quality.py --help``.
 """
 
@@ -432,6 +433,12 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list
                         help="instead, lay a handheld shake over each clip, run `flowfill "
                              "stabilise` (fill mode) on it, and report the camera shake in and "
                              "out, the share the warps uncovered, pixels left black, s/frame")
+    parser.add_argument("--archival", action="store_true",
+                        help="instead, paint film dust and scratches over each clip (clean and "
+                             "grainy, with a fast ball that must survive), find them with the "
+                             "defect detector and fill them with flowfill and Telea: detector "
+                             "recall, precision, false pixels, fill quality, s/frame (default "
+                             "40 frames per clip)")
     parser.add_argument("--memory-api", choices=("stream", "remove"), default="stream",
                         help="memory run through remove_stream (lazy, default) or remove")
     names = _add_flowfill_options(parser)
@@ -491,6 +498,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     frames_cap = args.frames or (QUICK_FRAMES if args.quick else None)
+    if args.archival:
+        from flowfill.evaluate.archival import FRAMES as archival_frames
+
+        return _archival_table(clip_names, frames_cap or archival_frames, options,
+                               args.mask_seed, report, args.out, isolate=not args.in_process)
     if args.stabilise:
         return _stabilise_table(clip_names, frames_cap, options, args.mask_seed, report, args.out)
     results: list[CaseResult] = []
@@ -537,6 +549,32 @@ def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dic
     report["stabilise"] = rows
     _write_json(out, report)
     return 0
+
+
+def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, Any], seed: int,
+                    report: dict[str, Any], out: str | None, isolate: bool = True) -> int:
+    """The --archival run: one row per clip x variant (clean, grainy), then a summary."""
+    from flowfill.evaluate import archival
+
+    print(archival.HEADER)
+    print("-" * len(archival.HEADER))
+    results = []
+    for name in clip_names:
+        clip = clipmod.load_clip(name, frames_cap)
+        if clip is None:
+            continue
+        for variant in archival.VARIANTS:
+            print(f"... {name}/{variant}: {len(clip.truth)} frames", file=sys.stderr, flush=True)
+            result = archival.run_archival(clip, variant, options, seed, isolate=isolate)
+            results.append(result)
+            print(archival.format_result(result), flush=True)
+    summary = archival.summarise(results)
+    print()
+    print(archival.format_summary(summary))
+    report["archival"] = [r.as_dict() for r in results]
+    report["archival_summary"] = summary
+    _write_json(out, report)
+    return 1 if any(r.error for r in results) else 0
 
 
 def _in_process(fn: Callable[..., CallReport], *args: object) -> CallReport:

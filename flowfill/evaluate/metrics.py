@@ -203,3 +203,28 @@ def score_clip(out: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> ClipSco
         frames=n,
         detail=detail_ratio(out, truth, masks),
     )
+
+
+def grain_ratio(out: np.ndarray, masks: np.ndarray) -> float:
+    """Grain (noise) std inside the holes over that of a ring of pixels around them, pooled
+    over frames, channel mean: near 1 the fill is as grainy as its surroundings, below 1 it is
+    smoother (plastic), above 1 noisier. Measured as ``flowfill.fuse.grain`` measures it:
+    robust std of the high-pass residual over the flat pixels (edges and texture left out),
+    inside the holes without their 2-px border. NaN when no frame has a hole or its
+    surroundings have no grain."""
+    from flowfill.fuse.grain import core, flat_pixels, residual, ring, robust_std
+
+    inside, around = [], []
+    for frame, mask in zip(out, masks, strict=True):
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any() or mask.all():
+            continue
+        res = residual(np.asarray(frame, dtype=np.float32)[..., :3])
+        inside.append(res[flat_pixels(res, core(mask))])
+        around.append(res[flat_pixels(res, ring(mask))])
+    if not inside:
+        return float("nan")
+    ring_std = robust_std(np.concatenate(around))
+    if not (ring_std > 0).all():
+        return float("nan")
+    return float(np.mean(robust_std(np.concatenate(inside)) / ring_std))

@@ -1,5 +1,5 @@
-"""Mask sources: bool H x W per frame, True = remove, from images, a movie, the input's alpha or
-the borders found in it."""
+"""Mask sources: bool H x W per frame, True = remove, from images, a movie, the input's alpha,
+the borders found in it, or the film defects (dust, dirt, scratches) found in it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from flowfill.detect.borders import border_mask
+from flowfill.detect.defects import KINDS, detect_defects, parse_kinds
 from flowfill.errors import InputError
 from flowfill.io.images import LOSSY_EXTS, is_image_path, read_raw
 from flowfill.io.movie import iter_movie_masks, movie_frame_count
@@ -22,6 +23,21 @@ ALPHA = "alpha"
 BORDERS = "borders"
 """The mask spec that means: the black border stabilisation left (``borders:R,G,B``: that colour,
 0-255)."""
+
+
+AUTO = "auto"
+"""The mask spec that means: the film defects found in the input (``auto:dust,scratches``: only
+those kinds)."""
+
+
+def defect_kinds(spec: str) -> tuple[str, ...]:
+    """The defect kinds of an ``auto`` or ``auto:KIND,...`` mask spec."""
+    if spec == AUTO:
+        return KINDS
+    try:
+        return parse_kinds(spec[len(AUTO) + 1:])
+    except InputError as err:
+        raise InputError(spec, err.problem) from None
 
 
 def border_colour(spec: str) -> tuple[float, float, float]:
@@ -80,6 +96,7 @@ class MaskSource:
         self._any = False
         self._skip = 0  # masks of a mask movie before the frames' selection
         self._colour = (0.0, 0.0, 0.0)  # of a border to find
+        self._kinds: tuple[str, ...] = ()  # of defects to find
         info = frames.info
         if spec == ALPHA:
             self.kind = ALPHA
@@ -88,6 +105,9 @@ class MaskSource:
         elif spec.split(":")[0] == BORDERS and not os.path.exists(spec):
             self.kind = BORDERS
             self._colour = border_colour(spec)
+        elif spec.split(":")[0] == AUTO and not os.path.exists(spec):
+            self.kind = AUTO
+            self._kinds = defect_kinds(spec)
         elif os.path.isdir(spec):
             self.kind = "folder"
             self.paths = list_folder(spec)
@@ -171,6 +191,10 @@ class MaskSource:
             for i, frame in enumerate(self.frames):
                 where = info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
                 yield border_mask(frame[:, :, :3], self._colour), where
+        elif self.kind == AUTO:
+            info, start = self.frames.info, (self.frames.selection or (0, None))[0]
+            for i, mask in enumerate(detect_defects(self.frames, self._kinds)):
+                yield mask, info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
         elif self.kind == "image":
             count = self.frames.info.count
             for _ in itertools.count() if count is None else range(count):
@@ -202,10 +226,10 @@ class MaskSource:
     def validate(self) -> MaskSource:
         """Read every mask once: size, coverage, and that some mask is nonempty; return self.
 
-        The input's alpha and borders are checked while iterating instead (they cost decoding the
-        clip).
+        The input's alpha, borders and defects are checked while iterating instead (they cost
+        decoding the clip).
         """
-        if self.kind not in (ALPHA, BORDERS):
+        if self.kind not in (ALPHA, BORDERS, AUTO):
             for mask, where in self._raw():
                 self._check(mask, where)
                 self._note(mask)
@@ -220,4 +244,7 @@ class MaskSource:
                           f"border of colour {self.spec[len(BORDERS) + 1:]}")
                 raise InputError(self.spec, f"mask is empty: no {border} found in "
                                  f"{self.frames.info.path}")
+            if self.kind == AUTO:
+                raise InputError(self.spec, f"mask is empty: no {' or '.join(self._kinds)} found "
+                                 f"in {self.frames.info.path}")
             raise InputError(self.spec, "mask is empty: nothing to remove")

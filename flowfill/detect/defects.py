@@ -1,0 +1,200 @@
+"""Film defects found by themselves: dust, dirt and line scratches, as masks to fill.
+
+Frames stream through once. Each frame is judged against its two nearest frames (its neighbours;
+at the ends of the clip the next two or the previous two), carried onto it along DIS flow
+estimated on a proxy: dust and dirt are impulses no neighbour shows (:mod:`.dust`), scratches are
+vertical lines that do not move with the scene (:mod:`.scratches`), linked over frames so that a
+scratch's evidence anywhere along its life marks all of it. A frame's mask is given out once
+``lookahead`` more frames have been read (a scratch in a still shot shows it is on the film only
+where it appears or vanishes), so memory holds a few frames of luma and sparse masks, whatever
+the clip's length. Masks are grown by a margin that covers the defects' soft edges.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from flowfill.detect.dust import DustSettings, find_dust, warp_to
+from flowfill.detect.scratches import ScratchSettings, Segment, film_evidence, find_segments, link
+from flowfill.errors import InputError
+from flowfill.flow.dis import DISFlow
+from flowfill.flow.prep import from_proxy, proxy_size, to_proxy, tone_curve
+
+KINDS = ("dust", "scratches")
+"""The defects :func:`detect_defects` can look for."""
+FLOW_SIDE = 640
+"""Longest side of the proxy the detection's flow is estimated on."""
+
+
+def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The defect kinds of ``dust,scratches`` (or a sequence; None or empty: all)."""
+    if text is None or text == "":
+        return KINDS
+    items = [k.strip() for k in (text.split(",") if isinstance(text, str) else text)]
+    bad = [k for k in items if k not in KINDS]
+    if bad or not items:
+        raise InputError(None, f"unknown defect kind {', '.join(bad) or repr(text)}; choose from "
+                         f"{', '.join(KINDS)}")
+    return tuple(dict.fromkeys(items))
+
+
+def default_margin(width: int) -> int:
+    """How far a defect's mask is grown: 2 px at 432 wide, more on larger frames."""
+    return max(2, int(round(2 * width / 432)))
+
+
+def luma(frame: np.ndarray, tone: str = "display") -> tuple[np.ndarray, np.ndarray]:
+    """(Rec. 601 luma, colourfulness: max minus min of the channels), float32 H x W in [0, 1], of
+    an RGB(A) frame through the run's tone curve."""
+    rgb = tone_curve(np.asarray(frame)[..., :3], tone)
+    lum = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return lum.astype(np.float32), (rgb.max(axis=-1) - rgb.min(axis=-1)).astype(np.float32)
+
+
+@dataclass
+class _Frame:
+    lum: np.ndarray
+    chroma: np.ndarray
+    grey: np.ndarray  # 8-bit proxy for the flow
+
+
+@dataclass
+class _Pending:
+    dust: np.ndarray  # flat indices
+    segments: list[Segment]
+
+
+class _Tracks:
+    """Union-find over segment tracks, and which tracks are scratches."""
+
+    def __init__(self, shortest: int) -> None:
+        self.shortest = shortest
+        self.parent: list[int] = []
+        self.film: list[bool] = []
+        self.length: list[int] = []
+
+    def new(self, film: bool) -> int:
+        self.parent.append(len(self.parent))
+        self.film.append(film)
+        self.length.append(1)
+        return len(self.parent) - 1
+
+    def find(self, k: int) -> int:
+        while self.parent[k] != k:
+            self.parent[k] = self.parent[self.parent[k]]
+            k = self.parent[k]
+        return k
+
+    def join(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+            self.film[ra] = self.film[ra] or self.film[rb]
+            self.length[ra] += self.length[rb]
+
+    def is_film(self, k: int) -> bool:
+        """A scratch: evidence somewhere along a track of at least ``shortest`` frames (a line
+        that stays put no longer is a moving limb or a pole the flow lost, not a scratch)."""
+        root = self.find(k)
+        return self.film[root] and self.length[root] >= self.shortest
+
+
+def detect_defects(
+    frames: Iterable[np.ndarray],
+    kinds: Sequence[str] = KINDS,
+    margin: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    lookahead: int = 30,
+    tone: str = "display",
+    dust: DustSettings | None = None,
+    scratches: ScratchSettings | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield one bool H x W mask per frame of ``frames`` (float32 or uint8 H x W x 3 or 4), in
+    order: the dust, dirt and line scratches found (``kinds``), grown by ``margin`` px (default
+    :func:`default_margin`). ``progress(n)`` is called as frames are judged."""
+    kinds = parse_kinds(kinds)
+    flow = DISFlow()
+    seen: deque[_Frame] = deque(maxlen=3)
+    pending: deque[_Pending] = deque()
+    tracks = _Tracks(shortest=min(3, lookahead + 1))
+    previous: list[Segment] = []
+    shape: tuple[int, int] | None = None
+    size: tuple[int, int] | None = None
+    grow: np.ndarray | None = None
+    judged = 0
+
+    def flow_to(a: _Frame, b: _Frame) -> np.ndarray:
+        return from_proxy(flow(a.grey, b.grey), shape)
+
+    def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
+        nonlocal previous
+        f_b, f_a = flow_to(frame, before), flow_to(frame, after)
+        found = np.zeros(0, np.int64)
+        if "dust" in kinds:
+            found = np.flatnonzero(find_dust(frame.lum, before.lum, after.lum, f_b, f_a, dust,
+                                             steps, frame.chroma))
+        segments: list[Segment] = []
+        if "scratches" in kinds:
+            segments = find_segments(frame.lum, scratches)
+            warped = [warp_to(before.lum, f_b), warp_to(after.lum, f_a)]
+            for seg in segments:
+                seg.film = film_evidence(seg, frame.lum, warped, scratches)
+                seg.track = tracks.new(seg.film)
+            for i, j in link(previous, segments, shape[1], scratches):
+                tracks.join(previous[i].track, segments[j].track)
+        previous = segments
+        pending.append(_Pending(found, segments))
+
+    def give(final: bool) -> Iterator[np.ndarray]:
+        while pending and (final or len(pending) > lookahead):
+            item = pending.popleft()
+            mask = np.zeros(shape[0] * shape[1], np.uint8)
+            mask[item.dust] = 1
+            for seg in item.segments:
+                if tracks.is_film(seg.track):
+                    mask[seg.pixels] = 1
+            mask = mask.reshape(shape)
+            if grow is not None and mask.any():
+                mask = cv2.dilate(mask, grow)
+            yield mask.astype(bool)
+
+    count = 0
+    for frame in frames:
+        lum, chroma = luma(frame, tone)
+        if shape is None:
+            shape = lum.shape
+            size = proxy_size(shape[0], shape[1], FLOW_SIDE)
+            px = default_margin(shape[1]) if margin is None else int(margin)
+            grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1)) \
+                if px > 0 else None
+        elif lum.shape != shape:
+            raise InputError(None, f"frame {count} is {lum.shape[1]}x{lum.shape[0]}, the first "
+                             f"was {shape[1]}x{shape[0]}")
+        grey = np.clip(to_proxy(lum, size) * 255 + 0.5, 0, 255).astype(np.uint8)
+        seen.append(_Frame(lum, chroma, grey))
+        count += 1
+        if count == 3:  # the first frame: against the next two
+            judge(seen[0], seen[1], seen[2], (1, 2))
+        if count >= 3:
+            judge(seen[1], seen[0], seen[2], (-1, 1))
+            judged = count - 1
+            if progress:
+                progress(2 if count == 3 else 1)
+        yield from give(False)
+    if count == 0:
+        return
+    if count == 1:  # nothing to compare with
+        pending.append(_Pending(np.zeros(0, np.int64), []))
+    elif count == 2:
+        judge(seen[0], seen[1], seen[1], (1, 1))
+        judge(seen[1], seen[0], seen[0], (-1, -1))
+    else:  # the last frame: against the previous two
+        judge(seen[2], seen[1], seen[0], (-1, -2))
+    if progress:
+        progress(count - judged)
+    yield from give(True)

@@ -1,0 +1,244 @@
+"""Dust and dirt: temporal impulses that no neighbouring frame shows.
+
+A speck of dust or dirt sits on one frame of film. Against both neighbouring frames, carried onto
+it along the optical flow, its pixels differ in the same direction (darker or brighter than both)
+while the two neighbours agree with each other: the classic spike test, here taken against the
+range of each neighbour's 3 x 3 neighbourhood so that texture the flow misplaces by a pixel is no
+impulse. Two things still look like dirt and are not: scenery the flow lost, and a small real
+object that moves too fast for the flow (a ball, a bird). Both leave a ghost: where the thing is
+in each neighbour, the difference to that neighbour has the opposite sign. Dirt has no ghost; a
+candidate with a ghost in both neighbours, displaced about oppositely, is picture and is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class DustSettings:
+    """How strong and how large an impulse must be to count as dirt (luma in [0, 1] units)."""
+
+    strong: float = 0.08
+    """A speck's core differs from both neighbours by at least this (or 6 noise deviations)."""
+    weak: float = 0.035
+    """Its rim, grown from the core, by at least this (or 3 noise deviations)."""
+    busy: float = 4.0
+    """A speck's core stands out this many times above the mean impulse around it."""
+    agree: float = 0.8
+    """The neighbours must agree within this share of the difference to them."""
+    min_area: int = 4
+    """Smallest speck, in pixels (a single odd pixel is noise, not dirt)."""
+    max_size: float = 0.06
+    """Largest speck, as a share of the frame width (larger impulses are motion failures)."""
+    motion_edge: float = 1.0
+    """Candidates ringed by flow edges steeper than this (px of motion per px) are the
+    occlusions of moving things, not dirt."""
+    motion_edge_rel: float = 16.0
+    """... or this many times the frame's median flow roughness, whichever is larger."""
+    search: float = 0.1
+    """How far a moving object may travel between frames, as a share of the frame width."""
+    reach: float = 0.03
+    """How far the flow may be off where a candidate's patch is looked for again in each
+    neighbour, as a share of the frame width."""
+    registered: float = 0.25
+    """Found again in both neighbours this many times closer than the flow put it: a flow
+    error, not dirt."""
+    chroma: float = 0.25
+    """Dust and dirt are grey: a candidate whose colours spread wider (max minus min of RGB) is
+    a coloured object."""
+
+    def reach_px(self, width: int) -> int:
+        """``reach`` in pixels for a frame ``width`` wide."""
+        return max(int(round(self.reach * width)), 2)
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Standard deviation of the bulk of ``values`` (median absolute deviation), robust to the
+    few large outliers that defects and motion failures are."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    if v.size > 200_000:  # a strided sample is as good and much cheaper
+        v = v[:: v.size // 200_000]
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+
+
+def warp_to(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` (H x W float32) carried onto the grid that ``flow`` (H x W x 2, from that grid
+    to ``image``) starts from; bilinear, edges replicated."""
+    h, w = image.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def grow_from(seeds: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The 8-connected components of ``region`` that contain a seed (hysteresis)."""
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(region)
+    keep = np.zeros(count, dtype=bool)
+    keep[np.unique(labels[seeds & region])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.ndarray,
+            box: tuple[int, int, int, int], sign: float, strength: float, radius: int
+            ) -> np.ndarray:
+    """Where a moving object may have left its ghost: in ``diff`` (this frame minus the warped
+    neighbour ``warped``), the blobs of the opposite sign and similar size within ``radius`` of
+    the candidate (``component``, bool, filling ``box``) where the neighbour shows the
+    candidate's own ``level`` (it is there); their offsets, K x 2."""
+    x, y, bw, bh = box
+    h, w = diff.shape
+    x0, y0 = max(x - radius, 0), max(y - radius, 0)
+    x1, y1 = min(x + bw + radius, w), min(y + bh + radius, h)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    ghost = ((-sign * diff[y0:y1, x0:x1]) > 0.35 * strength) & (own == 0)
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(ghost.astype(np.uint8),
+                                                                     connectivity=8)
+    area = int(component.sum())
+    sizes = stats[1:, cv2.CC_STAT_AREA]
+    extreme = ndimage.minimum if sign < 0 else ndimage.maximum
+    peaks = np.asarray(extreme(warped[y0:y1, x0:x1], labels, np.arange(1, count)))
+    alike = np.abs(peaks - level) <= max(0.5 * strength, 0.04)
+    fits = np.nonzero((sizes >= 0.4 * area) & (sizes <= 6.0 * area + 20) & alike)[0]
+    if not len(fits):
+        return np.zeros((0, 2))
+    ys, xs = np.nonzero(own)
+    return centres[1 + fits] - (xs.mean(), ys.mean())
+
+
+def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
+           component: np.ndarray, box: tuple[int, int, int, int], sign: float, strength: float,
+           radius: int) -> bool:
+    """Whether the candidate left ghosts in both warped neighbours (``steps`` frames away) at
+    offsets that a steady move explains."""
+    x, y, bw, bh = box
+    own = lum[y:y + bh, x:x + bw][component]
+    level = float(own.min() if sign < 0 else own.max())  # the candidate's darkest (brightest)
+    ghosts_b, ghosts_a = (_ghosts(lum - nb, nb, level, component, box, sign, strength, radius)
+                          for nb in warped)
+    if not len(ghosts_b) or not len(ghosts_a):
+        return False
+    speed_b, speed_a = ghosts_b / steps[0], ghosts_a / steps[1]
+    # the object was where each ghost is: at -speed x step
+    gap = np.hypot(*(speed_b[:, None, :] - speed_a[None, :, :]).transpose(2, 0, 1))
+    reach = np.maximum(np.hypot(*speed_b.T)[:, None], np.hypot(*speed_a.T)[None, :])
+    return bool((gap <= 3.0 + 0.4 * reach).any())
+
+
+def _motion_edges(flow: np.ndarray) -> np.ndarray:
+    """How fast the flow changes across each pixel (px of motion per px, H x W): high at the
+    edges of moving things, where one side is hidden in the neighbour."""
+    grads = [cv2.Sobel(flow[..., c], cv2.CV_32F, dx, dy, ksize=3) / 8.0
+             for c in (0, 1) for dx, dy in ((1, 0), (0, 1))]
+    return np.sqrt(sum(g * g for g in grads))
+
+
+def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int]
+               ) -> float:
+    """The motion edges around a candidate, 5 to 10 px out (a speck disturbs the flow on
+    itself and just beside it): their 90th percentile."""
+    x, y, bw, bh = box
+    h, w = edges.shape
+    pad = 10
+    x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + bw + pad, w), min(y + bh + pad, h)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    ring = (cv2.dilate(own, np.ones((21, 21), np.uint8)) > 0) & ~(
+        cv2.dilate(own, np.ones((11, 11), np.uint8)) > 0)
+    values = edges[y0:y1, x0:x1][ring]
+    return float(np.percentile(values, 90)) if values.size else 0.0
+
+
+def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.ndarray,
+               box: tuple[int, int, int, int], radius: int, ratio: float) -> bool:
+    """Whether the candidate's patch (``box`` of ``lum`` with some context) is found in the
+    unwarped neighbour ``other`` within ``radius`` of where ``flow`` puts it, ``ratio`` times
+    closer than the warped neighbour shows it: the impulse was the flow's error (periodic
+    texture, a misplaced edge), not something only this frame has."""
+    x, y, bw, bh = box
+    h, w = lum.shape
+    pad = 3
+    x0, y0 = max(x - pad, 0), max(y - pad, 0)
+    x1, y1 = min(x + bw + pad, w), min(y + bh + pad, h)
+    patch = np.ascontiguousarray(lum[y0:y1, x0:x1])
+    here = float(np.sum((patch - warped[y0:y1, x0:x1]) ** 2))
+    cx, cy = min((x0 + x1) // 2, w - 1), min((y0 + y1) // 2, h - 1)
+    px, py = int(round(x0 + flow[cy, cx, 0])), int(round(y0 + flow[cy, cx, 1]))
+    sx0, sy0 = max(px - radius, 0), max(py - radius, 0)
+    sx1, sy1 = min(px + (x1 - x0) + radius, w), min(py + (y1 - y0) + radius, h)
+    if sx1 - sx0 < x1 - x0 or sy1 - sy0 < y1 - y0 or here <= 1e-9:
+        return False
+    ssd = cv2.matchTemplate(np.ascontiguousarray(other[sy0:sy1, sx0:sx1]), patch, cv2.TM_SQDIFF)
+    return float(ssd.min()) < ratio * here
+
+
+def find_dust(
+    lum: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    flow_before: np.ndarray,
+    flow_after: np.ndarray,
+    settings: DustSettings | None = None,
+    steps: tuple[int, int] = (-1, 1),
+    chroma: np.ndarray | None = None,
+) -> np.ndarray:
+    """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
+    other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
+    grid to each; bool H x W, the specks' footprints (not grown). ``steps``: how many frames
+    away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
+    the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey."""
+    s = settings or DustSettings()
+    h, w = lum.shape
+    warped_b, warped_a = warp_to(before, flow_before), warp_to(after, flow_after)
+    square = np.ones((3, 3), np.uint8)
+    above = np.minimum(lum - cv2.dilate(warped_b, square), lum - cv2.dilate(warped_a, square))
+    below = np.minimum(cv2.erode(warped_b, square) - lum, cv2.erode(warped_a, square) - lum)
+    spike = np.maximum(np.maximum(above, below), 0.0)
+    agree = np.abs(warped_b - warped_a) <= s.agree * spike
+    d_b, d_a = lum - warped_b, lum - warped_a
+    noise = max(robust_sigma(d_b), robust_sigma(d_a), 1e-3)
+    # where the flow fails on texture, impulses are everywhere: a speck must also stand out from
+    # the impulses around it (their mean over 21 x 21, clipped so a speck hardly raises it)
+    busy = cv2.blur(np.minimum(spike, s.strong), (21, 21))
+    strong = (spike > max(s.strong, 6.0 * noise)) & (spike > s.busy * busy) & agree
+    weak = (spike > max(s.weak, 3.0 * noise)) & agree
+    specks = grow_from(strong, weak)
+    if not specks.any():
+        return specks
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(specks.astype(np.uint8),
+                                                               connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    largest = max(s.max_size * w, 4.0)
+    radius = max(int(round(s.search * w)), 4)
+    edges = np.maximum(_motion_edges(flow_before), _motion_edges(flow_after))
+    # against the frame's own roughness of flow (a whip pan's flow is rough everywhere)
+    edge_limit = max(s.motion_edge, s.motion_edge_rel * float(np.median(edges)))
+    for k in range(1, count):
+        x, y, bw, bh, area = (int(v) for v in stats[k])
+        if max(bw, bh) > largest or area < s.min_area or min(bw, bh) < 2:
+            continue  # too large, too small, or a 1-px line that resampling softened
+        if max(bw, bh) >= 6 and area < 1.6 * max(bw, bh):  # a thin line: scenery the flow lost
+            continue
+        component = labels[y:y + bh, x:x + bw] == k
+        if _ring_edge(edges, component, (x, y, bw, bh)) > edge_limit:
+            continue  # by a motion edge (a limb, a wheel): occlusion, which both flows miss
+        if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
+            continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
+        box = (x, y, bw, bh)
+        if all(_registers(lum, other, warped, flow, box, s.reach_px(w), s.registered)
+               for other, warped, flow in ((before, warped_b, flow_before),
+                                           (after, warped_a, flow_after))):
+            continue
+        sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
+        strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
+        keep[k] = not _moves(lum, (warped_b, warped_a), steps, component, box, sign,
+                             strength, radius)
+    return keep[labels]

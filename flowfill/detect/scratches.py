@@ -1,0 +1,162 @@
+"""Line scratches: thin, near-vertical, bright or dark lines that the film carries, not the scene.
+
+Per frame, a narrow top-hat (bright lines) and bottom-hat (dark lines) along each row finds what
+is thinner than ``max_width``; averaged down the column over a tenth of the frame height and set
+against the same average beside it, only lines that run vertically stand out. Scenery has such
+lines too (posts, poles, trunks), so each line is also checked against the neighbouring frames
+carried onto this one along the optical flow: scenery moves with the flow and lines up with its
+warped neighbour; a scratch stays on the film and does not (where the scene moves), or appears
+and vanishes while the picture around it stays (where it does not). The segments are linked from
+frame to frame where they stay put, and a track with that evidence anywhere is a scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from flowfill.detect.dust import robust_sigma
+
+
+@dataclass(frozen=True)
+class ScratchSettings:
+    """What counts as a line scratch (luma in [0, 1] units)."""
+
+    max_width: float = 4.0 / 432
+    """Widest scratch, as a share of the frame width (4 px at 432)."""
+    min_length: float = 0.15
+    """Shortest segment, as a share of the frame height."""
+    contrast: float = 0.012
+    """A line's mean contrast over its column window, at least (or 4 deviations of the frame's)."""
+    stays: float = 2.5
+    """Largest drift of a scratch between frames, in pixels at 432 wide."""
+    evidence: float = 0.5
+    """A line does not match its warped neighbour when it differs by this share of its contrast."""
+
+
+@dataclass
+class Segment:
+    """A vertical line found on one frame: polarity (+1 bright, -1 dark), where, its pixels."""
+
+    sign: int
+    x: float
+    y0: int
+    y1: int
+    pixels: np.ndarray
+    """Flat indices of the line's pixels in the frame."""
+    contrast: float
+    film: bool = False
+    """Evidence that the film carries it (it does not move with the scene)."""
+    track: int = -1
+    """The track (the same line over frames) it belongs to."""
+
+
+def line_response(lum: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bright, dark): how much each pixel stands above (below) the row around it, for lines up
+    to ``width`` px wide (opening and closing with a 1 x (2 width + 3) element)."""
+    element = np.ones((1, 2 * width + 3), np.uint8)
+    return lum - cv2.morphologyEx(lum, cv2.MORPH_OPEN, element), (
+        cv2.morphologyEx(lum, cv2.MORPH_CLOSE, element) - lum)
+
+
+def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> list[Segment]:
+    """The vertical line segments of one frame's luma (H x W float32 in [0, 1])."""
+    s = settings or ScratchSettings()
+    h, w = lum.shape
+    width = max(int(round(s.max_width * w)), 1)
+    rows = max(int(h // 10) | 1, 9)
+    out: list[Segment] = []
+    for sign, response in zip((1, -1), line_response(lum, width), strict=True):
+        column = cv2.blur(response, (1, rows))
+        beside = cv2.blur(column, (6 * width + 9, 1))
+        lift = column - beside
+        threshold = max(s.contrast, 4.0 * robust_sigma(lift))
+        floor = float(np.median(response)) + 4.0 * robust_sigma(response)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(
+            (lift > threshold).astype(np.uint8), connectivity=8)
+        for k in range(1, count):
+            x, y, bw, bh, _ = (int(v) for v in stats[k])
+            if bh < s.min_length * h or bw > 3 * width + 4:
+                continue
+            if x < 2 * width + 2 or x + bw > w - 2 * width - 2:  # the frame's edge is no line
+                continue
+            box = response[y:y + bh, x:x + bw]
+            inside = labels[y:y + bh, x:x + bw] == k
+            level = float(np.median(box[inside]))
+            on = inside & (box > 0.5 * level)
+            ys, xs = np.nonzero(on)
+            if len(ys) < s.min_length * h:
+                continue
+            ys, xs = _extend(response, ys + y, xs + x, level, floor)
+            out.append(Segment(sign, float(np.median(xs)), int(ys.min()), int(ys.max()) + 1,
+                               ys * w + xs, level))
+    return out
+
+
+def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, floor: float,
+            gap: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """A segment (pixels ``ys``, ``xs``) followed up and down its line while the line response
+    stays above ``floor`` and a third of the segment's ``level`` (gaps of up to ``gap`` rows
+    bridged), above the response just beside it: a scratch fades along its length, and its faint
+    parts are scratch too."""
+    h, w = response.shape
+    slope, offset = (np.polyfit(ys, xs, 1) if np.ptp(ys) >= 8 else (0.0, float(np.median(xs))))
+    slope = float(np.clip(slope, -0.05, 0.05))
+    rows = np.arange(h)
+    cols = np.clip(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), 0,
+                   w - 1)
+    centre = np.rint(offset + slope * rows).astype(int)[:, None]
+    band = response[rows[:, None], cols]
+    beside = response[rows[:, None], np.clip(centre + np.array([-6, -5, -4, 4, 5, 6]), 0, w - 1)]
+    # the line must stand out from the picture just beside it (texture has lines everywhere)
+    lift = band - np.median(beside, axis=1)[:, None]
+    peak = lift.max(axis=1)
+    lit = peak > max(level / 3.0, floor)
+    lit[ys] = True
+    runs, _ = ndimage.label(ndimage.binary_closing(lit, np.ones(2 * gap + 1, bool)) | lit)
+    keep = np.isin(runs, np.unique(runs[ys])) & (runs > 0)
+    on = keep[:, None] & (lift >= 0.5 * peak[:, None]) & (lift > 0)
+    r, c = np.nonzero(on)
+    return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]])
+
+
+def film_evidence(segment: Segment, lum: np.ndarray, warped: list[np.ndarray],
+                  settings: ScratchSettings | None = None) -> bool:
+    """Whether ``segment`` fails to line up with a warped neighbour (``warped``: neighbours
+    carried onto this frame along the flow) while the picture beside it does: the line is on the
+    film, not in the scene."""
+    s = settings or ScratchSettings()
+    flat = lum.ravel()
+    w = lum.shape[1]
+    ys, xs = np.divmod(segment.pixels, w)
+    reach = int(round(3 * s.max_width * w)) + 2  # beside the widest scratch
+    side = np.concatenate([ys * w + np.clip(xs - reach, 0, w - 1),
+                           ys * w + np.clip(xs + reach, 0, w - 1)])
+    for other in warped:
+        near = cv2.dilate(other, np.ones((1, 3), np.uint8)) if segment.sign > 0 else cv2.erode(
+            other, np.ones((1, 3), np.uint8))
+        gap = segment.sign * (flat[segment.pixels] - near.ravel()[segment.pixels])
+        beside = np.abs(flat[side] - other.ravel()[side])
+        if (np.median(gap) > s.evidence * segment.contrast
+                and np.median(beside) < 0.5 * np.median(gap)):
+            return True
+    return False
+
+
+def link(previous: list[Segment], current: list[Segment], width: int,
+         settings: ScratchSettings | None = None) -> list[tuple[int, int]]:
+    """Pairs (i, j) of segments of consecutive frames that are the same line staying put: same
+    polarity, rows overlapping by half the shorter, within ``stays`` (scaled to ``width``)."""
+    s = settings or ScratchSettings()
+    reach = s.stays * width / 432
+    pairs = []
+    for i, a in enumerate(previous):
+        for j, b in enumerate(current):
+            overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
+            if (a.sign == b.sign and abs(a.x - b.x) <= max(reach, 1.5)
+                    and overlap >= 0.5 * min(a.y1 - a.y0, b.y1 - b.y0)):
+                pairs.append((i, j))
+    return pairs

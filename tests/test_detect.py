@@ -1,0 +1,187 @@
+"""Film defects found by themselves (flowfill.detect): dust, moving objects kept, scratches, CLI."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from flowfill.cli import main
+from flowfill.detect.defects import detect_defects, parse_kinds
+from flowfill.errors import InputError
+
+H, W, N = 120, 216, 9
+
+
+def scene(n: int = N, pan: float = 2.0, seed: int = 0) -> np.ndarray:
+    """A smooth textured backdrop panning ``pan`` px a frame: float32 n x H x W x 3."""
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.random((H + 8, W + int(pan * n) + 40)).astype(np.float32),
+                           (0, 0), 3.0)
+    big = (big - big.min()) / (big.max() - big.min()) * 0.5 + 0.25
+    frames = []
+    for t in range(n):
+        m = np.float32([[1, 0, pan * t], [0, 1, 4]])
+        view = cv2.warpAffine(big, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        frames.append(np.repeat(view[..., None], 3, axis=2))
+    return np.stack(frames).astype(np.float32)
+
+
+def disc(cx: float, cy: float, r: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:H, 0:W]
+    return np.hypot(xx - cx, yy - cy) <= r
+
+
+def test_dust_on_one_frame_is_found_and_nothing_else():
+    frames = scene()
+    speck = disc(60, 50, 3.5) | disc(62, 53, 2.5)
+    frames[4][speck] = 0.05
+    bright = disc(150, 80, 3.0)
+    frames[6][bright] = 0.97
+    masks = np.stack(list(detect_defects(frames, margin=0)))
+    assert masks[4][speck].mean() > 0.8
+    assert masks[6][bright].mean() > 0.8
+    others = np.ones(N, bool)
+    others[[4, 6]] = False
+    assert masks[others].mean() < 0.001
+    assert (masks[4] & ~cv2.dilate(speck.astype(np.uint8), np.ones((5, 5))).astype(bool)).sum() < 20
+
+
+def test_a_fast_small_object_is_picture_not_dirt():
+    frames = scene()
+    ball = np.zeros((N, H, W), bool)
+    for t in range(N):
+        ball[t] = disc(30 + 18 * t, 60 + 2 * t, 3.5)
+        frames[t][ball[t]] = 0.08
+    masks = np.stack(list(detect_defects(frames, kinds=("dust",), margin=0)))
+    assert masks[1:-1][ball[1:-1]].mean() < 0.1  # the clip's ends see it from one side only
+
+
+def test_a_film_scratch_is_found_and_a_pole_in_the_scene_is_kept():
+    frames = scene(n=12, pan=3.0)
+    pole = np.zeros((12, H, W), bool)
+    scratch = np.zeros((12, H, W), bool)
+    for t in range(12):
+        x = int(round(150 - 3.0 * t))  # scenery moves with the pan
+        pole[t, :, x:x + 2] = True
+        frames[t][pole[t]] = 0.05
+        if 2 <= t <= 9:  # on the film: stays put
+            scratch[t, 10:110, 90:92] = True
+            frames[t][scratch[t]] = 0.95
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
+    assert masks[scratch].mean() > 0.8
+    assert masks[pole].mean() < 0.05
+    assert masks[[0, 1, 10, 11]].sum() == 0
+
+
+def test_parse_kinds():
+    assert parse_kinds(None) == ("dust", "scratches")
+    assert parse_kinds("scratches") == ("scratches",)
+    assert parse_kinds("dust,dust") == ("dust",)
+    with pytest.raises(InputError, match="unknown defect kind dirt"):
+        parse_kinds("dirt")
+
+
+def _write(folder, frames) -> str:
+    os.makedirs(folder, exist_ok=True)
+    for i, f in enumerate(frames):
+        pixels = (f[..., ::-1] * 255 + 0.5).astype(np.uint8)
+        cv2.imwrite(os.path.join(folder, f"{i:04d}.png"), pixels)
+    return str(folder)
+
+
+def test_detect_command_writes_masks_and_refuses_to_overwrite(tmp_path, capsys):
+    frames = scene()
+    speck = disc(60, 50, 4.0)
+    frames[4][speck] = 0.05
+    src = _write(tmp_path / "in", frames)
+    out = tmp_path / "masks"
+    assert main(["detect", src, "-o", str(out), "-q"]) == 0
+    names = sorted(os.listdir(out))
+    assert names == [f"{i:05d}.png" for i in range(N)]
+    written = cv2.imread(str(out / "00004.png"), cv2.IMREAD_GRAYSCALE) > 127
+    assert written[speck].all()  # grown by the margin: all of it
+    assert not (cv2.imread(str(out / "00002.png"), cv2.IMREAD_GRAYSCALE) > 127).any()
+    before = {n: os.path.getmtime(out / n) for n in names}
+    assert main(["detect", src, "-o", str(out), "-q"]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert {n: os.path.getmtime(out / n) for n in names} == before
+    assert main(["detect", src, "-o", str(tmp_path / "m2"), "--defects", "dirt"]) == 2
+    assert not (tmp_path / "m2").exists()
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+
+
+def test_remove_with_auto_masks_repairs_the_dust(tmp_path, capsys):
+    clean = scene()
+    frames = clean.copy()
+    speck = disc(100, 60, 4.0)
+    frames[4][speck] = 0.05
+    src = _write(tmp_path / "in", frames)
+    out = tmp_path / "out"
+    assert main(["remove", src, "--mask", "auto:dust", "-o", str(out), "-q"]) == 0
+    fixed = cv2.imread(str(out / sorted(os.listdir(out))[4]))[..., ::-1] / 255.0
+    err_before = np.abs(frames[4][speck] - clean[4][speck]).mean()
+    err_after = np.abs(fixed[speck] - clean[4][speck]).mean()
+    assert err_after < 0.1 * err_before
+    # a clip without defects: a one-line error, nothing written
+    src2 = _write(tmp_path / "clean", clean)
+    assert main(["remove", src2, "--mask", "auto", "-o", str(tmp_path / "o2.mp4"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no dust or scratches found" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o2.mp4").exists()
+    assert main(["remove", src2, "--mask", "auto:fluff", "-o", str(tmp_path / "o3.mp4")]) == 2
+
+
+def _dpx10(path, rgb16: np.ndarray) -> None:
+    import av
+
+    frame = av.VideoFrame.from_ndarray(rgb16, format="rgb48le").reformat(format="gbrp10le")
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = W, H, "gbrp10le", 1
+    frame.pts = 0
+    path.write_bytes(b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)]))
+
+
+def _dpx_planes(path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        assert frame.format.name == "gbrp10le"
+        return np.stack([np.frombuffer(p, np.uint16).reshape(H, -1)[:, :W] for p in frame.planes])
+
+
+@pytest.mark.parametrize("ext", [".dpx", ".tif"])
+def test_deep_scans_go_through_detect_and_remove_at_their_depth(tmp_path, ext):
+    clean = scene()
+    frames = clean.copy()
+    speck = disc(100, 60, 4.0)
+    frames[4][speck] = 0.05
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        rgb16 = (f * 65535 + 0.5).astype(np.uint16)
+        if ext == ".dpx":
+            _dpx10(folder / f"reel.{i:05d}.dpx", rgb16)
+        else:
+            cv2.imwrite(str(folder / f"reel.{i:05d}.tif"), rgb16[..., ::-1])
+    assert main(["detect", str(folder), "-o", str(tmp_path / "masks"), "-q"]) == 0
+    found = cv2.imread(str(tmp_path / "masks" / "00004.png"), cv2.IMREAD_GRAYSCALE) > 127
+    assert found[speck].all()
+    out = tmp_path / "out"
+    assert main(["remove", str(folder), "--mask", "auto", "-o", str(out), "-q"]) == 0
+    name = f"reel.{4:05d}{ext}"
+    if ext == ".dpx":
+        before, after = _dpx_planes(folder / name), _dpx_planes(out / name)
+        scale = 1023.0
+    else:
+        before = cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED).transpose(2, 0, 1)
+        after = cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED).transpose(2, 0, 1)
+        assert after.dtype == np.uint16
+        scale = 65535.0
+    outside = ~cv2.dilate(found.astype(np.uint8), np.ones((3, 3))).astype(bool)
+    assert np.array_equal(before[:, outside], after[:, outside])  # untouched, at full depth
+    truth = clean[4][speck].mean()
+    assert abs(after[:, speck].mean() / scale - truth) < 0.1 * abs(0.05 - truth)
