@@ -25,7 +25,7 @@ from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.fuse.grain import match_grain
 from flowfill.hops import edge_completer
-from flowfill.masks import dilate, scaled_px
+from flowfill.masks import dilate, dilate_by_thickness, scaled_px
 from flowfill.options import MIN_SIZE, Options
 from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
 from flowfill.references import ReferenceFrames
@@ -158,8 +158,10 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
         raise InputError(None, f"mask {index} covers the whole frame: nothing is left to fill "
                                "from")
     grown = dilate(mask, options.grow)
-    px = options.dilate if options.dilate is not None else scaled_px(5, shape)
-    hole = dilate(grown, px)
+    if options.dilate is not None:
+        hole = dilate(grown, options.dilate)
+    else:  # 5 px at 480p, less around thin parts (scratches, dust)
+        hole = dilate_by_thickness(grown, scaled_px(5, shape))
     finite = np.isfinite(frame)
     if finite.all():
         return Item(index, frame, grown, hole)

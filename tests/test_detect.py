@@ -185,3 +185,16 @@ def test_deep_scans_go_through_detect_and_remove_at_their_depth(tmp_path, ext):
     assert np.array_equal(before[:, outside], after[:, outside])  # untouched, at full depth
     truth = clean[4][speck].mean()
     assert abs(after[:, speck].mean() / scale - truth) < 0.1 * abs(0.05 - truth)
+
+
+def test_thin_holes_get_a_thin_margin_and_objects_the_full_one():
+    from flowfill.masks import dilate_by_thickness
+
+    mask = np.zeros((60, 80), bool)
+    mask[10:50, 20:22] = True  # a 2-px scratch
+    mask[20:40, 40:70] = True  # an object
+    grown = dilate_by_thickness(mask, 3)
+    assert grown[30, 10:30].sum() == 4  # one pixel each side
+    assert grown[30, 30:79].sum() == 30 + 2 * 3  # three each side
+    assert not (mask & ~grown).any()
+    assert dilate_by_thickness(mask, 0).sum() == mask.sum()

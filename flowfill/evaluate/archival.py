@@ -247,6 +247,15 @@ class ArchivalResult:
     fill_seconds: float | None
     call_stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    painted: tuple[FillScores, FillScores] | None = None
+    """(flowfill, Telea) filling the painted footprints grown by the margin instead of what was
+    detected: the fill's quality without the detector's misses and false alarms."""
+
+    @property
+    def painted_gain(self) -> float:
+        """Hole-PSNR gain of flowfill over Telea on the painted masks, dB (NaN if not run)."""
+        return (self.painted[0].hole_psnr - self.painted[1].hole_psnr if self.painted
+                else float("nan"))
 
     @property
     def gain(self) -> float:
@@ -279,7 +288,10 @@ class ArchivalResult:
                 "flowfill": self.flowfill.as_dict() if self.flowfill else None,
                 "telea": self.telea.as_dict(), "hole_psnr_gain": self.gain,
                 "seconds_per_frame": self.fill_spf, "detect_over_fill": self.time_ratio,
-                "stats": self.call_stats, "error": self.error}
+                "stats": self.call_stats, "error": self.error,
+                "painted": ({"flowfill": self.painted[0].as_dict(),
+                             "telea": self.painted[1].as_dict(),
+                             "hole_psnr_gain": self.painted_gain} if self.painted else None)}
 
 
 def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: int = 0,
@@ -308,8 +320,20 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
                               None, None, error=f"{type(exc).__name__}: {exc}")
     assert call.output is not None
     ours = score_fill(call.output, truth8, region, detected)
-    return ArchivalResult(clip.name, variant, n, scores, clean_false, detect_seconds, telea,
-                          ours, call.seconds, call.stats)
+    result = ArchivalResult(clip.name, variant, n, scores, clean_false, detect_seconds, telea,
+                            ours, call.seconds, call.stats)
+    call.output = None
+    painted = near(defects.footprint, MARGIN)
+    try:
+        oracle = (bench._in_subprocess(bench._flowfill_call, defects.frames, painted, options)
+                  if isolate else bench._flowfill_call(defects.frames, painted, options))
+    except Exception as exc:
+        result.error = f"painted masks: {type(exc).__name__}: {exc}"
+        return result
+    assert oracle.output is not None
+    result.painted = (score_fill(oracle.output, truth8, region, painted),
+                      score_fill(bench.telea(defects.frames, painted), truth8, region, painted))
+    return result
 
 
 # --------------------------------------------------------------------------- report
@@ -324,7 +348,7 @@ def _fmt(value: float | None, spec: str, width: int) -> str:
 HEADER = (f"{'clip':<12}{'variant':<8}{'n':>4}{'dust>=4':>8}{'dust<4':>7}{'prec':>6}"
           f"{'false%':>7}{'free%':>7}{'scratch':>8}{'ball%':>6}  {'hPSNR ff':>9}{'Telea':>7}"
           f"{'gain':>7}{'flick ff':>9}{'Telea':>7}{'detail':>7}{'grain ff':>9}{'Telea':>7}"
-          f"{'det s/f':>9}{'ff s/f':>8}{'det/ff':>7}")
+          f"{'det s/f':>9}{'ff s/f':>8}{'det/ff':>7}{'gain@p':>8}{'flick@p':>12}")
 
 
 def format_result(r: ArchivalResult) -> str:
@@ -340,7 +364,9 @@ def format_result(r: ArchivalResult) -> str:
                   f"{_fmt(r.gain, '+.2f', 7)}{_fmt(f.flicker, '.2f', 9)}{_fmt(t.flicker, '.2f', 7)}"
                   f"{_fmt(f.detail, '.2f', 7)}{_fmt(f.grain, '.2f', 9)}{_fmt(t.grain, '.2f', 7)}"
                   f"{_fmt(r.detect_spf, '.4f', 9)}{_fmt(r.fill_spf, '.3f', 8)}"
-                  f"{_fmt(r.time_ratio, '.1%', 7)}")
+                  f"{_fmt(r.time_ratio, '.1%', 7)}{_fmt(r.painted_gain, '+.2f', 8)}"
+                  + (f"{r.painted[0].flicker:>6.2f}/{r.painted[1].flicker:<5.2f}" if r.painted
+                     else f"{'-':>12}"))
 
 
 def _mean(values: list[float]) -> float:
@@ -372,6 +398,8 @@ def summarise(results: list[ArchivalResult]) -> dict[str, Any]:
         "ball_percent_max": _extreme(max, [r.detection.ball_percent for r in results]),
         "gain_mean": _mean([r.gain for r in filled]),
         "gain_min": _extreme(min, [r.gain for r in filled]),
+        "painted_gain_mean": _mean([r.painted_gain for r in filled]),
+        "painted_gain_min": _extreme(min, [r.painted_gain for r in filled]),
         "flicker_flowfill": _mean([r.flowfill.flicker for r in filled if r.flowfill]),
         "flicker_telea": _mean([r.telea.flicker for r in filled]),
         "grain_flowfill": _mean([r.flowfill.grain for r in filled if r.flowfill]),
@@ -397,7 +425,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{_fmt(s['gain_min'], '+.2f', 0)} dB; flicker flowfill "
         f"{_fmt(s['flicker_flowfill'], '.2f', 0)} vs Telea {_fmt(s['flicker_telea'], '.2f', 0)}"
         f"; grain ratio flowfill {_fmt(s['grain_flowfill'], '.2f', 0)} vs Telea "
-        f"{_fmt(s['grain_telea'], '.2f', 0)}",
+        f"{_fmt(s['grain_telea'], '.2f', 0)}; on the painted masks (no detector) gain mean "
+        f"{_fmt(s['painted_gain_mean'], '+.2f', 0)} dB, min "
+        f"{_fmt(s['painted_gain_min'], '+.2f', 0)} dB",
         f"speed: detection {_fmt(s['detect_seconds_per_frame'], '.4f', 0)} s/frame, flowfill "
         f"{_fmt(s['seconds_per_frame'], '.3f', 0)} s/frame; detection/fill "
         f"{_fmt(s['detect_over_fill'], '.1%', 0)}",
