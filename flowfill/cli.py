@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -743,6 +745,10 @@ def evaluate_command(argv: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowfill`` command; returns the exit code (2 for bad input)."""
+    if argv is None and threading.current_thread() is threading.main_thread():
+        # run as the program: an interrupt stops the run (and removes partial output) even when
+        # the parent ignores Ctrl-C, as a background job's shell and some hosts make children do
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "evaluate":

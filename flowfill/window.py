@@ -14,9 +14,10 @@ import numpy as np
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hops import estimate_hops
-from flowfill.masks import REFERENCE_SHORT_SIDE
+from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
+from flowfill.propagate.rim import rim_range
 from flowfill.stages import pixel_stages
 from flowfill.timing import StageClock
 
@@ -28,6 +29,11 @@ class WindowResult:
     frames: np.ndarray  # N x H x W x C, the hole filled
     propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
+
+
+RIM_RADIUS_480P = 32
+"""Distant candidates that no neighbouring chain backs must fit the known colours this near
+(px at 480p, scaled, at least 16; :mod:`flowfill.propagate.rim`)."""
 
 
 def flow_estimator(options: Options) -> FlowEstimator:
@@ -86,6 +92,7 @@ def fill_window(
     hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
     # scaled with size, but never below a pixel: the flow's own round-trip noise does not shrink
     max_err = max(options.max_chain_error * min(h, w) / REFERENCE_SHORT_SIDE, 1.0)
+    rim_px = max(scaled_px(RIM_RADIUS_480P, (h, w)), 16)  # the colours around: this near
     keyframes: list[int] = []
     bar = progress.bar("propagate")
     first = True
@@ -112,8 +119,13 @@ def fill_window(
                     px.direct(px.subset(hop, hole_now[t]), k, (h, w))
                     for k, hop in to_key.get(t, [])
                 ]
+                rim = None
+                if options.nearest_first and len(candidates) > 2:
+                    low, high = rim_range(px.host(cur[t]), px.host(known[t]),
+                                          px.host(hole_now[t]), rim_px)
+                    rim = (px.array(low), px.array(high))
                 g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
-                              local=2 if options.nearest_first else None)
+                              local=2 if options.nearest_first else None, rim=rim)
             if g.found.any():
                 with clock("fusion"):
                     solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),

@@ -126,3 +126,24 @@ def test_nearest_first_drops_distant_sources_where_a_neighbour_gives_a_trusted_o
     np.testing.assert_allclose(nearest.colour[1], stack[1, 4, 4], atol=1e-6)
     assert nearest.found.all()
 
+
+
+def test_rim_range_is_the_colours_around_each_hole_pixel():
+    from flowfill.propagate.rim import outside_rim, rim_range
+
+    frame = np.full((40, 60, 3), 0.9, np.float32)  # flat snow ...
+    frame[:, :10] = 0.1  # ... beside a dark tree trunk
+    known = np.ones((40, 60), bool)
+    known[15:25, 30:40] = False  # the hole, in the snow
+    idx = np.flatnonzero(~known)
+    low, high = rim_range(frame, known, idx, radius=8)
+    assert np.allclose(low, 0.9) and np.allclose(high, 0.9)  # only snow within 8 px
+    low, high = rim_range(frame, known, idx, radius=25)
+    assert np.isclose(low.min(), 0.1)  # the trunk is within reach of the hole's left side
+    deep = rim_range(frame, ~np.ones_like(known), idx, radius=4)  # nothing known near
+    assert np.isneginf(deep[0]).all() and np.isposinf(deep[1]).all()
+    rim = rim_range(frame, known, idx, radius=8)
+    candidates = np.stack([np.full((len(idx), 3), 0.85, np.float32),
+                           np.full((len(idx), 3), 0.3, np.float32)])
+    stray = outside_rim(candidates, rim)
+    assert not stray[0].any() and stray[1].all()  # snow fits, a dark fragment does not

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowfill.grid import DIRECTIONS
+from flowfill.propagate.rim import outside_rim
 from flowfill.propagate.sample import sample_known
 from flowfill.propagate.sweeps import Pointers
 
@@ -72,6 +73,7 @@ def gather(
     max_err: float = np.inf,
     agree: float = float("inf"),
     local: int | None = None,
+    rim: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Gathered:
     """Sample every candidate at its source, keep the trusted ones that agree, and blend them
     with weights exp(-d / alpha).
@@ -79,7 +81,10 @@ def gather(
     ``local``: the first ``local`` candidates come from neighbouring frames (the flow chains);
     where one of them is trusted (chain error within ``max_err``) the others, from distant
     frames, are not used: a distant frame is the likeliest to show a moving object where the
-    hole's frame shows background. None: every candidate counts alike.
+    hole's frame shows background. None: every candidate counts alike. ``rim``: the colour range
+    around each hole pixel (:func:`flowfill.propagate.rim.rim_range`); where no neighbouring
+    chain is trusted, a distant candidate outside it is dropped (a flow between distant frames is
+    unconstrained on flat picture and may land anywhere).
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -119,6 +124,10 @@ def gather(
         near = (ok[:local] & (dist[:local] <= max_err)).any(axis=0)
         ok[local:, near] = False
         dist[local:, near] = np.inf
+        if rim is not None:
+            stray = outside_rim(colour[local:], rim) & ~near
+            ok[local:][stray] = False
+            dist[local:][stray] = np.inf
     if robust:
         ok = select_inliers(colour, ok, dist, agree, steps, steps_ok)
         # a lone candidate above max_err is not trusted

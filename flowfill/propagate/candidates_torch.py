@@ -15,6 +15,7 @@ import torch
 
 from flowfill.grid import DIRECTIONS
 from flowfill.propagate.candidates import Gathered
+from flowfill.propagate.rim import FLAT_SPAN, RIM_TOLERANCE
 from flowfill.propagate.sweeps import Pointers
 
 
@@ -97,6 +98,7 @@ def gather_torch(
     max_err: float = float("inf"),
     agree: float = float("inf"),
     local: int | None = None,
+    rim: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Gathered:
     """Sample every tensor candidate at its source, keep the trusted ones that agree, and blend
     them with weights exp(-d / alpha).
@@ -134,6 +136,13 @@ def gather_torch(
         near = (ok[:local] & (dist[:local] <= max_err)).any(dim=0)
         ok[local:, near] = False
         dist[local:, near] = float("inf")
+        if rim is not None:  # distant candidates alone must fit the colours around the hole
+            low, high = rim
+            flat = (high - low).amax(dim=-1) <= FLAT_SPAN
+            stray = (((colour[local:] < low - RIM_TOLERANCE) | (colour[local:] > high
+                      + RIM_TOLERANCE)).any(dim=-1)) & flat & ~near
+            ok[local:] = ok[local:] & ~stray
+            dist[local:] = torch.where(stray, float("inf"), dist[local:])
     if robust:
         ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok)
         # a lone candidate above max_err is not trusted
