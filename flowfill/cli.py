@@ -28,7 +28,7 @@ from flowfill.io import (
     source_files,
 )
 from flowfill.io.codecs import CODECS, DEFAULT_CODEC, QUALITIES
-from flowfill.io.masks import MaskSource
+from flowfill.io.masks import AUTO, MaskSource
 from flowfill.io.source import FrameSource
 from flowfill.options import (
     EDGE_MODES,
@@ -240,7 +240,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grain", choices=GRAIN_MODES, default=None,
                     help="film grain in the fill: auto adds grain matched to the ring around the "
                     "hole (strength per channel and luminance band, size, channel correlation) "
-                    f"where the fill is smoother; off keeps the fill smooth (default {d.grain})")
+                    f"where the fill is smoother; off keeps the fill smooth (default {d.grain}; "
+                    "auto with --mask auto)")
     parser.add_argument("--fill-budget", type=float, metavar="S",
                     help="seconds an iterative fill (dip, siren) may spend per keyframe")
     parser.add_argument("--tiny-hole", type=int, metavar="PX",
@@ -430,6 +431,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
     given = {name: getattr(args, name) for name in _OPTION_ARGS
              if getattr(args, name, None) is not None}
     given["flow_max_side"] = _max_side(args.flow_max_side)
+    if str(getattr(args, "mask", "")).split(":")[0] == AUTO and "grain" not in given:
+        given["grain"] = "auto"  # film restoration: the fill keeps the film's grain
     return Options(**given).validated()
 
 

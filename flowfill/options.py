@@ -92,11 +92,13 @@ class Options:
     """Pull of the Poisson fusion towards the blended candidate colours (screened Poisson):
     0 is pure gradient-domain fusion; larger values keep inconsistent gradients from drifting
     the fill away from its sources."""
-    grain: str = "auto"
+    grain: str = "off"
     """Film grain in the fill: auto adds synthetic grain where the fill is smoother than the
     ring of known pixels around the hole (blending and the Poisson solve average grain away,
     invented pixels have none), matching its strength per channel and luminance band, its size
-    and its channel correlation, seeded by (seed, frame); off leaves the fill smooth."""
+    and its channel correlation, seeded by (seed, frame); off (the default) leaves the fill
+    smooth: on video the grain reads as noise and costs 0.3-0.5 dB of hole-PSNR
+    (``benchmarks/RESULTS.md``). The CLI turns it on for ``--mask auto`` (scanned film)."""
     fill: str = "csa"
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they

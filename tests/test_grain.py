@@ -177,8 +177,8 @@ def test_the_output_frame_changes_inside_the_mask_only_and_keeps_alpha():
     mask = blob(h, w, 40, 48, 12, 16)
     item = make_item(3, frame, mask, Options())
     values = smooth_fill(item.frame, mask)
-    out = finished(item, values, Options())
-    off = finished(item, values, Options(grain="off"))
+    out = finished(item, values, Options(grain="auto"))
+    off = finished(item, values, Options())  # off by default
     outside = ~mask[..., None].repeat(4, axis=2)
     outside[..., 3] = True
     np.testing.assert_array_equal(out[outside], frame[outside])  # NaN where they were
@@ -217,8 +217,8 @@ def _hole_psnr(out, truth, masks):
 
 def test_remove_keeps_the_grain_of_grainy_film():
     frames, masks, truth = pan_clip()
-    grained = flowfill.remove(frames, masks)
-    smooth = flowfill.remove(frames, masks, grain="off")
+    grained = flowfill.remove(frames, masks, grain="auto")
+    smooth = flowfill.remove(frames, masks)  # off by default
     np.testing.assert_array_equal(grained[~masks], frames[~masks])
     on, off = grain_ratio(grained, masks), grain_ratio(smooth, masks)
     assert 0.8 < on < 1.2, on  # 0.94 here; the truth: 1.05
@@ -246,13 +246,18 @@ def test_grain_ratio_tells_plastic_fills_and_noise_from_grain():
 
 
 def test_the_grain_option_is_validated_and_reaches_every_front_end():
-    assert Options().grain == "auto"
+    assert Options().grain == "off"
     with pytest.raises(InputError, match="--grain"):
         Options(grain="on").validated()
-    args = build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o", "--grain", "off"])
-    assert options_from_args(args).grain == "off"
-    args = build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"])
+    args = build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o", "--grain", "auto"])
     assert options_from_args(args).grain == "auto"
+    args = build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"])
+    assert options_from_args(args).grain == "off"
+    for spec in ("auto", "auto:dust"):  # film restoration: grain on unless asked otherwise
+        args = build_parser().parse_args(["remove", "in", "-m", spec, "-o", "o"])
+        assert options_from_args(args).grain == "auto"
+    args = build_parser().parse_args(["remove", "in", "-m", "auto", "-o", "o", "--grain", "off"])
+    assert options_from_args(args).grain == "off"
     with pytest.raises(Exception, match="--grain: invalid choice"):
         build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o", "--grain", "x"])
     from flowfill.evaluate import benchmark

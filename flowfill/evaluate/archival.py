@@ -300,6 +300,7 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
     with flowfill (``options``; in a fresh process when ``isolate``) and Telea, score all."""
     from flowfill.evaluate import benchmark as bench
 
+    options = {"grain": "auto", **options}  # as `flowfill remove --mask auto` runs
     truth, ball = variant_truth(clip, variant, seed)
     defects = paint_defects(truth, seed=case_seed(seed, clip.name, f"{variant}/defects"))
     detected, detect_seconds = detect(defects.frames)
