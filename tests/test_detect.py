@@ -134,27 +134,10 @@ def test_remove_with_auto_masks_repairs_the_dust(tmp_path, capsys):
     assert main(["remove", src2, "--mask", "auto:fluff", "-o", str(tmp_path / "o3.mp4")]) == 2
 
 
-def _dpx10(path, rgb16: np.ndarray) -> None:
-    import av
-
-    frame = av.VideoFrame.from_ndarray(rgb16, format="rgb48le").reformat(format="gbrp10le")
-    ctx = av.CodecContext.create("dpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = W, H, "gbrp10le", 1
-    frame.pts = 0
-    path.write_bytes(b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)]))
-
-
-def _dpx_planes(path) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as c:
-        frame = next(c.decode(video=0))
-        assert frame.format.name == "gbrp10le"
-        return np.stack([np.frombuffer(p, np.uint16).reshape(H, -1)[:, :W] for p in frame.planes])
-
-
 @pytest.mark.parametrize("ext", [".dpx", ".tif"])
 def test_deep_scans_go_through_detect_and_remove_at_their_depth(tmp_path, ext):
+    from test_io import _dpx10, _planes  # the 10-bit DPX writer and reader of the I/O tests
+
     clean = scene()
     frames = clean.copy()
     speck = disc(100, 60, 4.0)
@@ -174,7 +157,7 @@ def test_deep_scans_go_through_detect_and_remove_at_their_depth(tmp_path, ext):
     assert main(["remove", str(folder), "--mask", "auto", "-o", str(out), "-q"]) == 0
     name = f"reel.{4:05d}{ext}"
     if ext == ".dpx":
-        before, after = _dpx_planes(folder / name), _dpx_planes(out / name)
+        before, after = _planes(folder / name), _planes(out / name)
         scale = 1023.0
     else:
         before = cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED).transpose(2, 0, 1)

@@ -96,7 +96,8 @@ def _dpx10(path, rgb16: np.ndarray) -> None:
     frame = av.VideoFrame.from_ndarray(rgb16, format="rgb48le").reformat(format="gbrp10le",
                                                                          threads=1)
     ctx = av.CodecContext.create("dpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 48, 32, "gbrp10le", 1
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = rgb16.shape[1], rgb16.shape[0], \
+        "gbrp10le", 1
     frame.pts = 0
     path.write_bytes(b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)]))
 
@@ -105,7 +106,8 @@ def _planes(path) -> np.ndarray:
     with av.open(str(path)) as c:
         frame = next(c.decode(video=0))
         assert frame.format.name == "gbrp10le"
-        return np.stack([np.frombuffer(p, np.uint16).reshape(32, -1)[:, :48]
+        h, w = frame.height, frame.width
+        return np.stack([np.frombuffer(p, np.uint16).reshape(h, -1)[:, :w]
                          for p in frame.planes])
 
 

@@ -32,6 +32,7 @@ from flowfill.evaluate.metrics import (
     hole_psnr,
     to_uint8,
 )
+from flowfill.evaluate.metrics import format_value as _fmt
 
 VARIANTS = ("clean", "grainy")
 """The clean truth, and the truth with film grain (``add_grain``, strength ``GRAIN``)."""
@@ -338,12 +339,6 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _fmt(value: float | None, spec: str, width: int) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return f"{'-':>{width}}"
-    return f"{value:{spec}}".rjust(width)
 
 
 HEADER = (f"{'clip':<12}{'variant':<8}{'n':>4}{'dust>=4':>8}{'dust<4':>7}{'prec':>6}"

@@ -32,7 +32,14 @@ import numpy as np
 from flowfill.evaluate import clips as clipmod
 from flowfill.evaluate import masks as maskmod
 from flowfill.evaluate import memory, scenes
-from flowfill.evaluate.metrics import ClipScores, composite, hole_psnr, score_clip, to_uint8
+from flowfill.evaluate.metrics import (
+    ClipScores,
+    composite,
+    hole_psnr,
+    score_clip,
+    to_uint8,
+)
+from flowfill.evaluate.metrics import format_value as _fmt
 
 CASES = ("blob", "parked", "logo", "scratches", "borders", "object")
 """Mask cases: the three synthetic damages, and ``object`` (true removal; sample clip only)."""
@@ -242,12 +249,6 @@ def run_case(clip: clipmod.EvalClip, case: str, holes: np.ndarray, options: dict
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _fmt(value: float | None, spec: str, width: int) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return f"{'-':>{width}}"
-    return f"{value:{spec}}".rjust(width)
 
 
 HEADER = (f"{'clip':<12}{'case':<10}{'n':>4}{'hole%':>7}  {'method':<9}{'hPSNR':>7}{'PSNR':>7}"
@@ -530,6 +531,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def _loaded(clip_names: list[str], frames_cap: int | None) -> Iterator[clipmod.EvalClip]:
+    """The clips that can be loaded, in order (an absent shared clip is skipped with a note)."""
+    for name in clip_names:
+        clip = clipmod.load_clip(name, frames_cap)
+        if clip is not None:
+            yield clip
+
+
 def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dict[str, Any],
                      seed: int, report: dict[str, Any], out: str | None) -> int:
     """The --stabilise run: one row per clip."""
@@ -538,10 +547,8 @@ def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dic
     print(stab.HEADER)
     print("-" * len(stab.HEADER))
     rows = []
-    for name in clip_names:
-        clip = clipmod.load_clip(name, frames_cap)
-        if clip is None:
-            continue
+    for clip in _loaded(clip_names, frames_cap):
+        name = clip.name
         print(f"... {name}/stabilise: {len(clip.truth)} frames", file=sys.stderr, flush=True)
         result = stab.run_stabilise(clip, options, seed)
         rows.append(result.as_dict())
@@ -559,10 +566,8 @@ def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, A
     print(archival.HEADER)
     print("-" * len(archival.HEADER))
     results = []
-    for name in clip_names:
-        clip = clipmod.load_clip(name, frames_cap)
-        if clip is None:
-            continue
+    for clip in _loaded(clip_names, frames_cap):
+        name = clip.name
         for variant in archival.VARIANTS:
             print(f"... {name}/{variant}: {len(clip.truth)} frames", file=sys.stderr, flush=True)
             result = archival.run_archival(clip, variant, options, seed, isolate=isolate)

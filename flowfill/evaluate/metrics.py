@@ -18,6 +18,14 @@ SSIM_WINDOW = 65
 """Side of ProPainter's uniform SSIM window (skimage ``win_size=65``)."""
 
 
+def format_value(value: float | None, spec: str, width: int) -> str:
+    """A table cell: ``value`` formatted by ``spec`` and right-aligned in ``width``; a dash for
+    a missing or NaN figure."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"{'-':>{width}}"
+    return f"{value:{spec}}".rjust(width)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Quantise a float image in [0, 1] to uint8 (round half to even, clipped)."""
     return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
