@@ -147,6 +147,7 @@ def detect_defects(
                 seg.track = tracks.new(seg.film)
             for i, j in link(previous, segments, shape[1], scratches):
                 tracks.join(previous[i].track, segments[j].track)
+                segments[j].reach_rows(previous[i].y0, previous[i].y1, shape[1])
         previous = segments
         pending.append(_Pending(found, segments))
 

@@ -52,6 +52,21 @@ class Segment:
     """Evidence that the film carries it (it does not move with the scene)."""
     track: int = -1
     """The track (the same line over frames) it belongs to."""
+    line: tuple[float, float] = (0.0, 0.0)
+    """x = line[0] * y + line[1]: the straight line through its pixels."""
+
+    def reach_rows(self, y0: int, y1: int, width: int) -> None:
+        """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
+        earlier extent: a scratch fades where the line finder no longer sees it)."""
+        rows = np.arange(y0, y1)
+        rows = rows[(rows < self.y0) | (rows >= self.y1)]
+        if not rows.size:
+            return
+        cols = np.rint(self.line[0] * rows + self.line[1]).astype(int)[:, None] + np.arange(-1, 2)
+        cols = np.clip(cols, 0, width - 1)
+        extra = (rows[:, None] * width + cols).ravel()
+        self.pixels = np.union1d(self.pixels, extra)
+        self.y0, self.y1 = min(self.y0, y0), max(self.y1, y1)
 
 
 def line_response(lum: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,14 +105,14 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
             ys, xs = np.nonzero(on)
             if len(ys) < s.min_length * h:
                 continue
-            ys, xs = _extend(response, ys + y, xs + x, level, floor)
+            ys, xs, line = _extend(response, ys + y, xs + x, level, floor)
             out.append(Segment(sign, float(np.median(xs)), int(ys.min()), int(ys.max()) + 1,
-                               ys * w + xs, level))
+                               ys * w + xs, level, line=line))
     return out
 
 
 def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, floor: float,
-            gap: int = 4) -> tuple[np.ndarray, np.ndarray]:
+            gap: int = 4) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """A segment (pixels ``ys``, ``xs``) followed up and down its line while the line response
     stays above ``floor`` and a third of the segment's ``level`` (gaps of up to ``gap`` rows
     bridged), above the response just beside it: a scratch fades along its length, and its faint
@@ -120,7 +135,7 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     keep = np.isin(runs, np.unique(runs[ys])) & (runs > 0)
     on = keep[:, None] & (lift >= 0.5 * peak[:, None]) & (lift > 0)
     r, c = np.nonzero(on)
-    return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]])
+    return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
 
 
 def film_evidence(segment: Segment, lum: np.ndarray, warped: list[np.ndarray],

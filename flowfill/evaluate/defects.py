@@ -10,7 +10,7 @@
   detector must not take for dirt.
 
 Everything is deterministic from a seed; footprints are where a defect changes the picture by
-more than a trace (its alpha above ``FOOTPRINT_ALPHA``).
+more than a trace (its alpha above ``FOOTPRINT_ALPHA`` and the change at least ``VISIBLE``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ import cv2
 import numpy as np
 
 FOOTPRINT_ALPHA = 0.15
-"""A defect's footprint: where its opacity exceeds this."""
+"""A defect's footprint: where its opacity exceeds this ..."""
+VISIBLE = 0.02
+"""... and it changed the picture by at least this much in some channel (a bright scratch
+crossing bright sky leaves no defect there to find)."""
 
 
 @dataclass
@@ -155,8 +158,10 @@ def paint_defects(
             across = np.clip(width / 2 + 0.5 - np.abs(cols[None, :] - centre[:, None]), 0.0, 1.0)
             alpha = np.zeros((h, w), np.float32)
             alpha[ys] = across * (contrast * fade)[:, None]
+            before = out[t].copy()
             _paint(out[t], alpha, colour)
-            scratch[t][_across_mask(alpha, contrast)] = k + 1
+            shows = np.abs(out[t] - before).max(axis=-1) >= VISIBLE
+            scratch[t][_across_mask(alpha, contrast) & shows] = k + 1
 
     # dust: one frame each, away from scratches and other specks
     speck_id = 0
@@ -180,9 +185,11 @@ def paint_defects(
             level = rng.uniform(0.85, 1.0) if bright else rng.uniform(0.0, 0.15)
             colour = np.full(3, level, np.float32) + rng.uniform(-0.03, 0.03, 3).astype(np.float32)
             region = out[t, y:y + ph, x:x + pw]
+            before = region.copy()
             _paint(region, alpha, colour)
-            foot = alpha > FOOTPRINT_ALPHA
+            foot = (alpha > FOOTPRINT_ALPHA) & (np.abs(region - before).max(axis=-1) >= VISIBLE)
             dust[t, y:y + ph, x:x + pw][foot] = speck_id
             taken[y:y + ph, x:x + pw] |= foot
-            sizes[speck_id] = float(2 * np.sqrt(foot.sum() / np.pi))
+            if foot.any():  # (one that does not show is no defect)
+                sizes[speck_id] = float(2 * np.sqrt(foot.sum() / np.pi))
     return Defects(np.clip(out, 0.0, 1.0).astype(np.float32), dust, scratch, sizes)
