@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from flowfill.detect.dust import DustSettings, find_dust, warp_to
+from flowfill.detect.dust import DustSettings, Speck, find_specks, in_motion, warp_to
 from flowfill.detect.scratches import ScratchSettings, Segment, film_evidence, find_segments, link
 from flowfill.errors import InputError
 from flowfill.flow.dis import DISFlow
@@ -65,7 +65,7 @@ class _Frame:
 
 @dataclass
 class _Pending:
-    dust: np.ndarray  # flat indices
+    specks: list[Speck]
     segments: list[Segment]
 
 
@@ -121,6 +121,7 @@ def detect_defects(
     flow = DISFlow()
     seen: deque[_Frame] = deque(maxlen=3)
     pending: deque[_Pending] = deque()
+    recent: deque[list[Speck]] = deque(maxlen=2)  # the specks of the last frames given out
     tracks = _Tracks(shortest=min(3, lookahead + 1))
     previous: list[Segment] = []
     shape: tuple[int, int] | None = None
@@ -134,10 +135,10 @@ def detect_defects(
     def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
         nonlocal previous
         f_b, f_a = flow_to(frame, before), flow_to(frame, after)
-        found = np.zeros(0, np.int64)
+        found: list[Speck] = []
         if "dust" in kinds:
-            found = np.flatnonzero(find_dust(frame.lum, before.lum, after.lum, f_b, f_a, dust,
-                                             steps, frame.chroma))
+            found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, dust, steps,
+                                frame.chroma)
         segments: list[Segment] = []
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)
@@ -152,10 +153,17 @@ def detect_defects(
         pending.append(_Pending(found, segments))
 
     def give(final: bool) -> Iterator[np.ndarray]:
+        reach = (dust or DustSettings()).search * shape[1]
         while pending and (final or len(pending) > lookahead):
             item = pending.popleft()
             mask = np.zeros(shape[0] * shape[1], np.uint8)
-            mask[item.dust] = 1
+            # the frames around it: the last two given out, the next two waiting
+            around = [(i - len(recent), sp) for i, sp in enumerate(recent)] + [
+                (1 + i, pending[i].specks) for i in range(min(2, len(pending)))]
+            for speck in item.specks:
+                if not in_motion(speck, around, reach):
+                    mask[speck.pixels] = 1
+            recent.append(item.specks)
             for seg in item.segments:
                 if tracks.is_film(seg.track):
                     mask[seg.pixels] = 1
@@ -190,7 +198,7 @@ def detect_defects(
     if count == 0:
         return
     if count == 1:  # nothing to compare with
-        pending.append(_Pending(np.zeros(0, np.int64), []))
+        pending.append(_Pending([], []))
     elif count == 2:
         judge(seen[0], seen[1], seen[1], (1, 1))
         judge(seen[1], seen[0], seen[0], (-1, -1))

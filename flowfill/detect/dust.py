@@ -57,6 +57,39 @@ class DustSettings:
         return max(int(round(self.reach * width)), 2)
 
 
+@dataclass
+class Speck:
+    """One candidate speck found on a frame: where, how large, dark (-1) or bright (+1)."""
+
+    x: float
+    y: float
+    area: int
+    sign: float
+    pixels: np.ndarray
+    """Flat indices of its footprint in the frame."""
+
+
+def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
+    """Whether ``speck`` is one of a string of look-alike specks on the frames ``around`` it
+    (pairs of frame offset and specks, offsets within +-2) that a steady motion of at most
+    ``reach`` px a frame explains: a small object that the flow could not follow, caught as an
+    impulse frame after frame. Dust lands at random and lasts one frame."""
+    points = [(dt, o) for dt, specks in around for o in specks
+              if o.sign == speck.sign and 0.33 <= o.area / max(speck.area, 1) <= 3.0
+              and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
+    for i, (dt_a, a) in enumerate(points):
+        v = np.array([(a.x - speck.x) / dt_a, (a.y - speck.y) / dt_a])
+        if np.hypot(*v) < 1.0:  # standing still: not an object the flow missed by moving
+            continue
+        for dt_b, b in points[i + 1:]:
+            if dt_b == dt_a:
+                continue
+            off = np.array([b.x - speck.x, b.y - speck.y]) - v * dt_b
+            if np.hypot(*off) <= 3.0 + 0.3 * np.hypot(*v) * abs(dt_b):
+                return True
+    return False
+
+
 def robust_sigma(values: np.ndarray) -> float:
     """Standard deviation of the bulk of ``values`` (median absolute deviation), robust to the
     few large outliers that defects and motion failures are."""
@@ -180,7 +213,15 @@ def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.
     return float(ssd.min()) < ratio * here
 
 
-def find_dust(
+def find_dust(lum: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+    """:func:`find_specks` as a bool H x W mask of the specks' footprints (not grown)."""
+    mask = np.zeros(lum.size, bool)
+    for speck in find_specks(lum, *args, **kwargs):  # type: ignore[arg-type]
+        mask[speck.pixels] = True
+    return mask.reshape(lum.shape)
+
+
+def find_specks(
     lum: np.ndarray,
     before: np.ndarray,
     after: np.ndarray,
@@ -189,10 +230,10 @@ def find_dust(
     settings: DustSettings | None = None,
     steps: tuple[int, int] = (-1, 1),
     chroma: np.ndarray | None = None,
-) -> np.ndarray:
+) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
-    grid to each; bool H x W, the specks' footprints (not grown). ``steps``: how many frames
+    grid to each: the specks found (footprints not grown). ``steps``: how many frames
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
     the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey."""
     s = settings or DustSettings()
@@ -211,8 +252,9 @@ def find_dust(
     strong = (spike > max(s.strong, 6.0 * noise)) & (spike > s.busy * busy) & agree
     weak = (spike > max(s.weak, 3.0 * noise)) & agree
     specks = grow_from(strong, weak)
+    found: list[Speck] = []
     if not specks.any():
-        return specks
+        return found
     count, labels, stats, _ = cv2.connectedComponentsWithStats(specks.astype(np.uint8),
                                                                connectivity=8)
     keep = np.zeros(count, dtype=bool)
@@ -241,4 +283,8 @@ def find_dust(
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
         keep[k] = not _moves(lum, (warped_b, warped_a), steps, component, box, sign,
                              strength, radius)
-    return keep[labels]
+        if keep[k]:
+            ys, xs = np.nonzero(component)
+            found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
+                               (ys + y) * w + (xs + x)))
+    return found
