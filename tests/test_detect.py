@@ -181,3 +181,21 @@ def test_thin_holes_get_a_thin_margin_and_objects_the_full_one():
     assert grown[30, 30:79].sum() == 30 + 2 * 3  # three each side
     assert not (mask & ~grown).any()
     assert dilate_by_thickness(mask, 0).sum() == mask.sum()
+
+
+def test_a_string_of_look_alike_specks_in_steady_motion_is_an_object():
+    from flowfill.detect.dust import Speck, in_motion
+
+    def speck(x, y, area=40, sign=-1.0):
+        return Speck(x, y, area, sign, np.zeros(0, np.int64))
+
+    ball = speck(100, 50)
+    around = [(-1, [speck(82, 48)]), (1, [speck(118, 52)]), (2, [speck(300, 10)])]
+    assert in_motion(ball, around, reach=40)
+    assert in_motion(ball, [(1, [speck(118, 52)]), (2, [speck(136, 54)])], reach=40)
+    # dust: specks on the other frames, but no steady motion through them
+    assert not in_motion(ball, [(-1, [speck(82, 48)]), (1, [speck(90, 80)])], reach=40)
+    assert not in_motion(ball, [(-1, [speck(82, 48, sign=1.0)]), (1, [speck(118, 52)])], 40)
+    assert not in_motion(ball, [(-1, [speck(82, 48, area=400)]), (1, [speck(118, 52)])], 40)
+    assert not in_motion(ball, [(-1, [speck(100, 50)]), (1, [speck(100, 50)])], reach=40)
+    assert not in_motion(ball, [(-1, [speck(20, 48)]), (1, [speck(180, 52)])], reach=40)
