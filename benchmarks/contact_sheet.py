@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="frames per clip (default: the benchmark's)")
     parser.add_argument("--per-case", type=int, default=2, metavar="K",
                         help="frames shown per case (default 2)")
+    parser.add_argument("--with-last", action="store_true",
+                        help="also show each case's last frame with a hole")
     parser.add_argument("--mask-seed", type=int, default=0, help="seed of the synthetic masks")
     parser.add_argument("--before", type=Path, default=None, metavar="PATH",
                         help="another flowfill checkout: its output becomes a 'before' column "
@@ -243,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.before is not None:
                 fills.append(composite(run_before(args.before, frames, holes), truth8, holes))
             fills.append(composite(run_now(frames, holes), truth8, holes))
-            for t in pick_frames(name, holes, args.per_case):
+            picks = pick_frames(name, holes, args.per_case)
+            last = max((t for t in range(len(holes)) if holes[t].any()), default=None)
+            if args.with_last and last is not None and last not in picks:
+                picks.append(last)  # the end of a clip: no later frame saw what it hides
+            for t in picks:
                 x0, y0, x1, y1 = crop_box(holes[t])
                 cells = [to_uint8(frames[t]), *(f[t] for f in fills), truth8[t]]
                 scores = [None, *(hole_psnr(f[t], truth8[t], holes[t]) for f in fills), None]
