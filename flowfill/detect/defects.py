@@ -70,18 +70,19 @@ class _Pending:
 
 
 class _Tracks:
-    """Union-find over segment tracks, and which tracks are scratches."""
+    """Union-find over segment tracks (the same line over frames), and which are scratches."""
 
-    def __init__(self, shortest: int) -> None:
+    def __init__(self, shortest: int, evidence: int = 2) -> None:
         self.shortest = shortest
+        self.needed = evidence
         self.parent: list[int] = []
-        self.film: list[bool] = []
         self.length: list[int] = []
+        self.evidence: list[int] = []  # segments with film evidence
 
     def new(self, film: bool) -> int:
         self.parent.append(len(self.parent))
-        self.film.append(film)
         self.length.append(1)
+        self.evidence.append(int(film))
         return len(self.parent) - 1
 
     def find(self, k: int) -> int:
@@ -94,14 +95,17 @@ class _Tracks:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[rb] = ra
-            self.film[ra] = self.film[ra] or self.film[rb]
             self.length[ra] += self.length[rb]
+            self.evidence[ra] += self.evidence[rb]
 
     def is_film(self, k: int) -> bool:
-        """A scratch: evidence somewhere along a track of at least ``shortest`` frames (a line
-        that stays put no longer is a moving limb or a pole the flow lost, not a scratch)."""
-        root = self.find(k)
-        return self.film[root] and self.length[root] >= self.shortest
+        """A scratch: a track of at least ``shortest`` frames with film evidence on at least two
+        of them. A scratch in a moving scene shows it on most frames, one in a still scene where
+        it appears and where it vanishes; a line that stays put no longer is a moving limb or a
+        pole the flow lost, and one with evidence once is an edge the flow got wrong there
+        (parallax, an occlusion)."""
+        r = self.find(k)
+        return self.length[r] >= self.shortest and self.evidence[r] >= self.needed
 
 
 def detect_defects(

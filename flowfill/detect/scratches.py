@@ -148,15 +148,18 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: list[np.ndarray],
     w = lum.shape[1]
     ys, xs = np.divmod(segment.pixels, w)
     reach = int(round(3 * s.max_width * w)) + 2  # beside the widest scratch
-    side = np.concatenate([ys * w + np.clip(xs - reach, 0, w - 1),
-                           ys * w + np.clip(xs + reach, 0, w - 1)])
+    sides = [ys * w + np.clip(xs - reach, 0, w - 1), ys * w + np.clip(xs + reach, 0, w - 1)]
+    row = np.ones((1, 3), np.uint8)
     for other in warped:
-        near = cv2.dilate(other, np.ones((1, 3), np.uint8)) if segment.sign > 0 else cv2.erode(
-            other, np.ones((1, 3), np.uint8))
-        gap = segment.sign * (flat[segment.pixels] - near.ravel()[segment.pixels])
-        beside = np.abs(flat[side] - other.ravel()[side])
-        if (np.median(gap) > s.evidence * segment.contrast
-                and np.median(beside) < 0.5 * np.median(gap)):
+        high, low = cv2.dilate(other, row).ravel(), cv2.erode(other, row).ravel()
+        near = high if segment.sign > 0 else low
+        gap = float(np.median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
+        # the picture on *each* side must line up (within a pixel): at the edge between two
+        # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
+        beside = max(float(np.median(np.maximum(np.maximum(flat[side] - high[side],
+                                                           low[side] - flat[side]), 0.0)))
+                     for side in sides)
+        if gap > s.evidence * segment.contrast and beside < 0.5 * gap:
             return True
     return False
 
