@@ -20,7 +20,14 @@ import cv2
 import numpy as np
 
 from flowfill.detect.dust import DustSettings, Speck, find_specks, in_motion, warp_to
-from flowfill.detect.scratches import ScratchSettings, Segment, film_evidence, find_segments, link
+from flowfill.detect.scratches import (
+    ScratchSettings,
+    Segment,
+    film_evidence,
+    find_segments,
+    link,
+    row_ranges,
+)
 from flowfill.errors import InputError
 from flowfill.flow.dis import DISFlow
 from flowfill.flow.prep import from_proxy, proxy_size, to_proxy, tone_curve
@@ -139,16 +146,17 @@ def detect_defects(
     def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
         nonlocal previous
         f_b, f_a = flow_to(frame, before), flow_to(frame, after)
+        warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
             found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, dust, steps,
-                                frame.chroma)
+                                frame.chroma, warped)
         segments: list[Segment] = []
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)
-            warped = [warp_to(before.lum, f_b), warp_to(after.lum, f_a)]
+            ranges = row_ranges(list(warped)) if segments else []
             for seg in segments:
-                seg.film = film_evidence(seg, frame.lum, warped, scratches)
+                seg.film = film_evidence(seg, frame.lum, ranges, scratches)
                 seg.track = tracks.new(seg.film)
             for i, j in link(previous, segments, shape[1], scratches):
                 tracks.join(previous[i].track, segments[j].track)

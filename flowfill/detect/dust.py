@@ -213,14 +213,6 @@ def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.
     return float(ssd.min()) < ratio * here
 
 
-def find_dust(lum: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
-    """:func:`find_specks` as a bool H x W mask of the specks' footprints (not grown)."""
-    mask = np.zeros(lum.size, bool)
-    for speck in find_specks(lum, *args, **kwargs):  # type: ignore[arg-type]
-        mask[speck.pixels] = True
-    return mask.reshape(lum.shape)
-
-
 def find_specks(
     lum: np.ndarray,
     before: np.ndarray,
@@ -230,15 +222,17 @@ def find_specks(
     settings: DustSettings | None = None,
     steps: tuple[int, int] = (-1, 1),
     chroma: np.ndarray | None = None,
+    warped: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
     grid to each: the specks found (footprints not grown). ``steps``: how many frames
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
-    the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey."""
+    the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey.
+    ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`)."""
     s = settings or DustSettings()
     h, w = lum.shape
-    warped_b, warped_a = warp_to(before, flow_before), warp_to(after, flow_after)
+    warped_b, warped_a = warped or (warp_to(before, flow_before), warp_to(after, flow_after))
     square = np.ones((3, 3), np.uint8)
     above = np.minimum(lum - cv2.dilate(warped_b, square), lum - cv2.dilate(warped_a, square))
     below = np.minimum(cv2.erode(warped_b, square) - lum, cv2.erode(warped_a, square) - lum)

@@ -138,20 +138,26 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
 
 
-def film_evidence(segment: Segment, lum: np.ndarray, warped: list[np.ndarray],
+def row_ranges(warped: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per warped neighbour (H x W) the highest and lowest value of each pixel's 1 x 3 row
+    neighbourhood, flattened: what :func:`film_evidence` compares against, made once a frame."""
+    row = np.ones((1, 3), np.uint8)
+    return [(cv2.dilate(other, row).ravel(), cv2.erode(other, row).ravel()) for other in warped]
+
+
+def film_evidence(segment: Segment, lum: np.ndarray,
+                  ranges: list[tuple[np.ndarray, np.ndarray]],
                   settings: ScratchSettings | None = None) -> bool:
-    """Whether ``segment`` fails to line up with a warped neighbour (``warped``: neighbours
-    carried onto this frame along the flow) while the picture beside it does: the line is on the
-    film, not in the scene."""
+    """Whether ``segment`` fails to line up with a warped neighbour (``ranges``: the
+    :func:`row_ranges` of the neighbours carried onto this frame along the flow) while the
+    picture beside it does: the line is on the film, not in the scene."""
     s = settings or ScratchSettings()
     flat = lum.ravel()
     w = lum.shape[1]
     ys, xs = np.divmod(segment.pixels, w)
     reach = int(round(3 * s.max_width * w)) + 2  # beside the widest scratch
     sides = [ys * w + np.clip(xs - reach, 0, w - 1), ys * w + np.clip(xs + reach, 0, w - 1)]
-    row = np.ones((1, 3), np.uint8)
-    for other in warped:
-        high, low = cv2.dilate(other, row).ravel(), cv2.erode(other, row).ravel()
+    for high, low in ranges:
         near = high if segment.sign > 0 else low
         gap = float(np.median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
         # the picture on *each* side must line up (within a pixel): at the edge between two
