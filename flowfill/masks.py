@@ -22,6 +22,16 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
+def hysteresis(seeds: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The 8-connected parts of ``region`` (bool H x W) that hold a pixel of ``seeds``: strong
+    evidence grown through the weak evidence joined to it (Canny's edges, dust's specks)."""
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[labels[seeds & region]] = True
+    keep[0] = False  # the pixels outside the region
+    return keep[labels]
+
+
 def dilate_by_thickness(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow each connected part of ``mask`` by ``px`` or, where it is thin, by half its
     thickness (at least 1): an object's fringe (halo, blur, shadow) scales with the object; a

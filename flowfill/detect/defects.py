@@ -30,7 +30,7 @@ from flowfill.detect.scratches import (
 )
 from flowfill.errors import InputError
 from flowfill.flow.dis import DISFlow
-from flowfill.flow.prep import from_proxy, proxy_size, to_proxy, tone_curve
+from flowfill.flow.prep import from_proxy, proxy_size, rec601_luma, to_proxy, tone_curve
 
 KINDS = ("dust", "scratches")
 """The defects :func:`detect_defects` can look for."""
@@ -59,7 +59,7 @@ def luma(frame: np.ndarray, tone: str = "display") -> tuple[np.ndarray, np.ndarr
     """(Rec. 601 luma, colourfulness: max minus min of the channels), float32 H x W in [0, 1], of
     an RGB(A) frame through the run's tone curve."""
     rgb = tone_curve(np.asarray(frame)[..., :3], tone)
-    lum = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    lum = rec601_luma(rgb)
     return lum.astype(np.float32), (rgb.max(axis=-1) - rgb.min(axis=-1)).astype(np.float32)
 
 

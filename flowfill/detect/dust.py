@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from flowfill.masks import hysteresis
+
 
 @dataclass(frozen=True)
 class DustSettings:
@@ -106,17 +108,6 @@ def warp_to(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(image, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
-
-
-def grow_from(seeds: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """The 8-connected components of ``region`` that contain a seed (hysteresis)."""
-    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return np.zeros_like(region)
-    keep = np.zeros(count, dtype=bool)
-    keep[np.unique(labels[seeds & region])] = True
-    keep[0] = False
-    return keep[labels]
 
 
 def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.ndarray,
@@ -245,7 +236,7 @@ def find_specks(
     busy = cv2.blur(np.minimum(spike, s.strong), (21, 21))
     strong = (spike > max(s.strong, 6.0 * noise)) & (spike > s.busy * busy) & agree
     weak = (spike > max(s.weak, 3.0 * noise)) & agree
-    specks = grow_from(strong, weak)
+    specks = hysteresis(strong, weak)
     found: list[Speck] = []
     if not specks.any():
         return found

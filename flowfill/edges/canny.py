@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d, spatial_gradient
 
-from flowfill.masks import REFERENCE_SHORT_SIDE
+from flowfill.masks import REFERENCE_SHORT_SIDE, hysteresis
 
 SIGMA_AT_480P = 2.0
 LOW, HIGH = 0.1, 0.2
@@ -99,13 +98,8 @@ def _hysteresis_labels(strong: torch.Tensor, weak: torch.Tensor) -> torch.Tensor
     flat_s = seed.reshape(-1, *seed.shape[-2:])
     flat_o = out.reshape(-1, *out.shape[-2:])
     for i in range(flat_w.shape[0]):
-        if not flat_s[i].any():
-            continue
-        count, labels = cv2.connectedComponents(flat_w[i], connectivity=8)
-        keep = np.zeros(count, bool)
-        keep[labels[flat_s[i]]] = True
-        keep[0] = False  # the pixels that are not weak
-        flat_o[i] = keep[labels]
+        if flat_s[i].any():
+            flat_o[i] = hysteresis(flat_s[i], flat_w[i].astype(bool))
     return torch.from_numpy(out)
 
 

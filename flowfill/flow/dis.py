@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from flowfill.flow.prep import tone_curve
+from flowfill.flow.prep import rec601_luma, tone_curve
 
 
 def to_gray8(frame: np.ndarray, tone: str = "display") -> np.ndarray:
@@ -13,7 +13,7 @@ def to_gray8(frame: np.ndarray, tone: str = "display") -> np.ndarray:
     (``flowfill.options.FLOW_TONES``)."""
     if frame.dtype == np.uint8:
         frame = frame.astype(np.float32) / np.float32(255.0)
-    luma = tone_curve(frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114, tone)
+    luma = tone_curve(rec601_luma(frame), tone)
     return np.clip(luma * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -32,6 +32,11 @@ def tone_curve(values: np.ndarray, tone: str = "display") -> np.ndarray:
     return v / (1 + v)
 
 
+def rec601_luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of RGB values (... x 3 or more channels; the first three are used)."""
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
 def to_unit_rgb(frame: np.ndarray, tone: str = "display") -> np.ndarray:
     """Float32 RGB in [0, 1] from uint8 or float frames, through the run's fixed tone curve."""
     return tone_curve(frame, tone)

@@ -180,6 +180,12 @@ class MaskSource:
         if not self._any and mask.any():
             self._any = True
 
+    def _frame_name(self, i: int) -> str:
+        """How an error names the ``i``-th frame read (of the selection): its file, or the
+        movie and its frame number in the whole input."""
+        info, start = self.frames.info, (self.frames.selection or (0, None))[0]
+        return info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
+
     def _raw(self) -> Iterator[tuple[np.ndarray, str]]:
         if self.kind == ALPHA:
             for i, mask in enumerate(self.frames.alphas()):
@@ -187,14 +193,11 @@ class MaskSource:
                     f"{self.frames.info.path} (alpha of frame {i})")
                 yield mask, where
         elif self.kind == BORDERS:
-            info, start = self.frames.info, (self.frames.selection or (0, None))[0]
             for i, frame in enumerate(self.frames):
-                where = info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
-                yield border_mask(frame[:, :, :3], self._colour), where
+                yield border_mask(frame[:, :, :3], self._colour), self._frame_name(i)
         elif self.kind == AUTO:
-            info, start = self.frames.info, (self.frames.selection or (0, None))[0]
             for i, mask in enumerate(detect_defects(self.frames, self._kinds)):
-                yield mask, info.paths[i] if info.paths else f"{info.path} (frame {start + i})"
+                yield mask, self._frame_name(i)
         elif self.kind == "image":
             count = self.frames.info.count
             for _ in itertools.count() if count is None else range(count):
