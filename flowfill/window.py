@@ -125,7 +125,7 @@ def fill_window(
                                           px.host(hole_now[t]), rim_px)
                     rim = (px.array(low), px.array(high))
                 g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
-                              local=2 if options.nearest_first else None, rim=rim)
+                              local=2 if options.nearest_first else None, rim=rim, here=t)
             if g.found.any():
                 with clock("fusion"):
                     solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),

@@ -127,6 +127,42 @@ def test_nearest_first_drops_distant_sources_where_a_neighbour_gives_a_trusted_o
     assert nearest.found.all()
 
 
+def test_distant_sources_decide_between_neighbours_that_disagree():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 3])
+    # both chains are trusted and disagree: the backward one shows grey, the forward one red
+    # (smaller error); two distant frames show grey, so grey wins and red is not blended in
+    back = _ptr(idx, 0, 3, 3, 0.5)  # the hole's frame is 0 (``here``): both are near
+    ahead = _ptr(idx, 1, 3, 3, 0.2)
+    distant = [_ptr(idx, 3, 3, 3, 5.0), _ptr(idx, 0, 3, 3, 7.0)]
+    g = gather([back, ahead, *distant], stack, known, alpha=0.1, max_err=4.0, agree=0.06,
+               local=2, here=0)
+    np.testing.assert_allclose(g.colour[0], stack[0, 3, 3], atol=1e-6)
+    # without the distant frames the two neighbours blend, weighted by error, as before
+    g2 = gather([back, ahead], stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, here=0)
+    assert 0.1 < g2.colour[0, 1] < 0.5
+
+
+def test_a_chain_that_ends_far_in_time_does_not_outweigh_distant_sources():
+    from flowfill.propagate.candidates import NEAR_SPAN
+
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 3])
+    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    # the forward chain crossed the hole for many frames and lands on red (frame 1); two
+    # distant frames agree on grey
+    ahead = _ptr(idx, 1, 3, 3, 0.2)
+    distant = [_ptr(idx, 0, 3, 3, 5.0), _ptr(idx, 3, 3, 3, 6.0)]
+    cands = [none, ahead, *distant]
+    near = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, here=0)
+    far = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2,
+                 here=1 + NEAR_SPAN + 1)
+    np.testing.assert_allclose(near.colour[0], stack[1, 3, 3], atol=1e-6)  # one frame away
+    assert abs(far.colour[0, 1] - 0.5) < 0.03  # far away: the distant majority wins
+
+
 
 def test_rim_range_is_the_colours_around_each_hole_pixel():
     from flowfill.propagate.rim import outside_rim, rim_range
@@ -147,3 +183,4 @@ def test_rim_range_is_the_colours_around_each_hole_pixel():
                            np.full((len(idx), 3), 0.3, np.float32)])
     stray = outside_rim(candidates, rim)
     assert not stray[0].any() and stray[1].all()  # snow fits, a dark fragment does not
+

@@ -153,8 +153,9 @@ def test_gather_matches_numpy(extra, max_err, agree, local):
                                        for k in keys]
         tcands = [tback[t], tahead[t]] + [
             direct_torch(subset_torch(hops_to_torch(to_key[t]), th[t]), k, (H, W)) for k in keys]
-        ref = gather(cands, stack, known, 0.7, max_err, agree, local)
-        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree, local)
+        here = t if local else None
+        ref = gather(cands, stack, known, 0.7, max_err, agree, local, here=here)
+        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree, local, here=here)
         np.testing.assert_array_equal(ref.idx, out.idx.numpy())
         np.testing.assert_array_equal(ref.found, out.found.numpy())
         np.testing.assert_array_equal(ref.step_ok, out.step_ok.numpy())

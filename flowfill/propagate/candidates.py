@@ -41,8 +41,14 @@ def patch_distance(colour: np.ndarray, steps: np.ndarray, steps_ok: np.ndarray, 
     return np.sqrt(total / ((1.0 + both.sum(axis=0)) * colour.shape[-1]))
 
 
+NEAR_SPAN = 3
+"""A neighbouring chain outweighs the distant candidates only when its source is at most this
+many frames away: a long chain crosses the hole on completed flow the round trip cannot check."""
+
+
 def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: float,
-                   steps: np.ndarray, steps_ok: np.ndarray) -> np.ndarray:
+                   steps: np.ndarray, steps_ok: np.ndarray, vote: np.ndarray | None = None
+                   ) -> np.ndarray:
     """The candidates (k x n bool) that agree with the pixel's majority.
 
     Two valid candidates agree when their sources' patches (``patch_distance``) lie within
@@ -50,6 +56,7 @@ def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: 
     included; the one with the most votes wins (ties go to the smaller chain error) and the
     candidates agreeing with it are kept. Where no two agree there is no majority to follow
     and every valid candidate is kept (the blend's error weights decide, as without this step).
+    ``vote`` (k x n): what each candidate's vote weighs (default 1 each).
     """
     k, n = ok.shape
     near = np.zeros((k, k, n), bool)  # near[i, j]: i and j agree (i == j: i is valid)
@@ -58,11 +65,12 @@ def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: 
         for j in range(i + 1, k):
             near[i, j] = near[j, i] = ok[i] & ok[j] & (
                 patch_distance(colour, steps, steps_ok, i, j) <= agree)
-    votes = near.sum(axis=1, dtype=np.float32)
-    # ties: the smaller error wins (errors are below 1e3 px; the vote step is 1)
+    count = near.sum(axis=1, dtype=np.float32)
+    votes = count if vote is None else np.einsum("ijn,jn->in", near, vote.astype(np.float32))
+    # ties: the smaller error wins (errors are below 1e3 px; the vote step is at least 1)
     star = np.argmax(np.where(ok, votes - 1e-4 * np.minimum(dist, 1e3), -np.inf), axis=0)
     keep = near[star, :, np.arange(n)].T
-    return np.where(votes.max(axis=0) < 2, ok, keep)
+    return np.where(count.max(axis=0) < 2, ok, keep)
 
 
 def gather(
@@ -74,17 +82,20 @@ def gather(
     agree: float = float("inf"),
     local: int | None = None,
     rim: tuple[np.ndarray, np.ndarray] | None = None,
+    here: int | None = None,
 ) -> Gathered:
     """Sample every candidate at its source, keep the trusted ones that agree, and blend them
     with weights exp(-d / alpha).
 
     ``local``: the first ``local`` candidates come from neighbouring frames (the flow chains);
-    where one of them is trusted (chain error within ``max_err``) the others, from distant
+    where one of them is trusted (chain error within ``max_err``, and with ``here``, the hole's
+    frame, given: a source at most ``NEAR_SPAN`` frames from it) the others, from distant
     frames, are not used: a distant frame is the likeliest to show a moving object where the
-    hole's frame shows background. None: every candidate counts alike. ``rim``: the colour range
-    around each hole pixel (:func:`flowfill.propagate.rim.rim_range`); where no neighbouring
-    chain is trusted, a distant candidate outside it is dropped (a flow between distant frames is
-    unconstrained on flat picture and may land anywhere).
+    hole's frame shows background. They still vote, so where two trusted neighbours disagree
+    the one more distant frames back wins. None: every candidate counts alike. ``rim``: the
+    colour range around each hole pixel (:func:`flowfill.propagate.rim.rim_range`); where no
+    neighbouring chain is trusted, a distant candidate outside it is dropped (a flow between
+    distant frames is unconstrained on flat picture and may land anywhere).
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -120,16 +131,27 @@ def gather(
             steps[ci, d, sel] = nb - val
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d, sel] = nexact & exact
+    near = vote = None
     if local is not None and local < k:
-        near = (ok[:local] & (dist[:local] <= max_err)).any(axis=0)
-        ok[local:, near] = False
-        dist[local:, near] = np.inf
+        trusted_near = ok[:local] & (dist[:local] <= max_err)
+        if here is not None:  # a chain that ends far away in time is as distant as the others
+            for ci in range(local):
+                trusted_near[ci] &= np.abs(candidates[ci].frame - here) <= NEAR_SPAN
+        near = trusted_near.any(axis=0)
         if rim is not None:
             stray = outside_rim(colour[local:], rim) & ~near
             ok[local:][stray] = False
             dist[local:][stray] = np.inf
+        # a trusted neighbour outweighs all the distant candidates together: they only decide
+        # between neighbours that disagree
+        vote = np.ones((k, n), np.float32)
+        vote[:local][trusted_near] = k
     if robust:
-        ok = select_inliers(colour, ok, dist, agree, steps, steps_ok)
+        ok = select_inliers(colour, ok, dist, agree, steps, steps_ok, vote)
+    if near is not None:
+        ok[local:, near] = False
+        dist[local:, near] = np.inf
+    if robust:
         # a lone candidate above max_err is not trusted
         trusted = (ok.sum(axis=0) >= 2) | (np.min(np.where(ok, dist, np.inf), axis=0) <= max_err)
         ok &= trusted

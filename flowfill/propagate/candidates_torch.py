@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from flowfill.grid import DIRECTIONS
-from flowfill.propagate.candidates import Gathered
+from flowfill.propagate.candidates import NEAR_SPAN, Gathered
 from flowfill.propagate.rim import FLAT_SPAN, RIM_TOLERANCE
 from flowfill.propagate.sweeps import Pointers
 
@@ -73,8 +73,8 @@ def patch_distance_torch(colour: torch.Tensor, steps: torch.Tensor, steps_ok: to
 
 
 def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Tensor,
-                         agree: float, steps: torch.Tensor, steps_ok: torch.Tensor
-                         ) -> torch.Tensor:
+                         agree: float, steps: torch.Tensor, steps_ok: torch.Tensor,
+                         vote: torch.Tensor | None = None) -> torch.Tensor:
     """As :func:`flowfill.propagate.select_inliers`, on tensors (k x n bool)."""
     k, n = ok.shape
     near = torch.zeros((k, k, n), dtype=torch.bool, device=ok.device)
@@ -84,10 +84,18 @@ def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Ten
             agrees = ok[i] & ok[j] & (patch_distance_torch(colour, steps, steps_ok, i, j) <= agree)
             near[i, j] = agrees
             near[j, i] = agrees
-    votes = near.sum(dim=1).to(torch.float32)
+    count = near.sum(dim=1).to(torch.float32)
+    votes = count if vote is None else (near.to(torch.float32) * vote[None]).sum(dim=1)
     star = torch.where(ok, votes - 1e-4 * dist.clamp(max=1e3), float("-inf")).argmax(dim=0)
     keep = near[star, :, torch.arange(n, device=ok.device)].T
-    return torch.where(votes.max(dim=0).values < 2, ok, keep)
+    return torch.where(count.max(dim=0).values < 2, ok, keep)
+
+
+def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """As :func:`flowfill.propagate.rim.outside_rim`, on tensors."""
+    low, high = rim
+    flat = (high - low).amax(dim=-1) <= FLAT_SPAN
+    return ((colour < low - RIM_TOLERANCE) | (colour > high + RIM_TOLERANCE)).any(dim=-1) & flat
 
 
 def gather_torch(
@@ -99,6 +107,7 @@ def gather_torch(
     agree: float = float("inf"),
     local: int | None = None,
     rim: tuple[torch.Tensor, torch.Tensor] | None = None,
+    here: int | None = None,
 ) -> Gathered:
     """Sample every tensor candidate at its source, keep the trusted ones that agree, and blend
     them with weights exp(-d / alpha).
@@ -132,19 +141,25 @@ def gather_torch(
             steps[ci, d] = torch.where(has[:, None], nb - val, 0.0)
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d] = nexact & exact & has
+    near = vote = None
     if local is not None and local < k:  # as gather: nearest sources first
-        near = (ok[:local] & (dist[:local] <= max_err)).any(dim=0)
-        ok[local:, near] = False
-        dist[local:, near] = float("inf")
+        trusted_near = ok[:local] & (dist[:local] <= max_err)
+        if here is not None:
+            for ci in range(local):
+                trusted_near[ci] &= (candidates[ci].frame - here).abs() <= NEAR_SPAN
+        near = trusted_near.any(dim=0)
         if rim is not None:  # distant candidates alone must fit the colours around the hole
-            low, high = rim
-            flat = (high - low).amax(dim=-1) <= FLAT_SPAN
-            stray = (((colour[local:] < low - RIM_TOLERANCE) | (colour[local:] > high
-                      + RIM_TOLERANCE)).any(dim=-1)) & flat & ~near
+            stray = _outside(colour[local:], rim) & ~near
             ok[local:] = ok[local:] & ~stray
             dist[local:] = torch.where(stray, float("inf"), dist[local:])
+        vote = torch.ones((k, n), dtype=torch.float32, device=dev)
+        vote[:local] = torch.where(trusted_near, float(k), 1.0)
     if robust:
-        ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok)
+        ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok, vote)
+    if near is not None:
+        ok[local:, near] = False
+        dist[local:, near] = float("inf")
+    if robust:
         # a lone candidate above max_err is not trusted
         trusted = (ok.sum(dim=0) >= 2) | (torch.where(ok, dist, float("inf")).min(dim=0).values
                                           <= max_err)
