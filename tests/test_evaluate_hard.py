@@ -1,4 +1,5 @@
-"""The hard evaluation clips (issue 21): fast blurred pan, a pole crossing the hole, a shot cut.
+"""The hard evaluation clips (issues 16, 21): fast blurred pan, a pole crossing the hole, a shot
+cut, a static camera.
 
 They are built from the shared clips; the tests skip only when those are absent.
 """
@@ -20,6 +21,7 @@ from flowfill.shots import CutDetector
 
 N = hard.HARD_FRAMES
 SIZE = (N, 240, 432, 3)
+STILL_SIZE = (N, 208, 264, 3)  # the part of the 432x240 frame every frame covers once held still
 
 
 def _shared_present() -> bool:
@@ -41,7 +43,8 @@ def built() -> dict[str, np.ndarray]:
 def test_hard_clips_are_deterministic_and_sized(built: dict[str, np.ndarray]) -> None:
     hard._pan_canvas.cache_clear()  # decode the movie again, too
     for name, frames in built.items():
-        assert frames.shape == SIZE and frames.dtype == np.uint8, name
+        assert frames.shape == (STILL_SIZE if name == "still" else SIZE), name
+        assert frames.dtype == np.uint8, name
         again = hard.build(name)
         assert again.tobytes() == frames.tobytes(), f"{name} is not deterministic"
         assert frames.std() > 20, name
@@ -98,6 +101,33 @@ def test_crossing_pole_passes_through_the_blob_hole(built: dict[str, np.ndarray]
 
 
 @needs_shared
+def test_still_holds_the_background_still_while_the_player_runs(
+        built: dict[str, np.ndarray]) -> None:
+    frames = built["still"].astype(np.float32)
+    # the banner and the wall (the top third, where the player never is) stand still: what is
+    # left from frame to frame is noise and resampling, 1-2 levels here; in the source clip the
+    # camera pans 2-17 px a frame and the same rows change by tens of levels
+    def change(a: np.ndarray) -> np.ndarray:  # the median pixel's change, frame to frame
+        return np.median(np.abs(np.diff(a, axis=0)).mean(axis=-1).reshape(len(a) - 1, -1), 1)
+
+    still = change(frames[:, : frames.shape[1] // 3])
+    assert still.max() <= 2.5, still  # 1-2 levels here
+    source = clips.load_frame_folder(clips.shared_clips_dir() / hard.STILL_SOURCE[0],
+                                     hard.STILL_SOURCE[1] + N)[hard.STILL_SOURCE[1]:] * 255
+    panned = change(source[:, :70])
+    assert np.mean(panned) > 2.5 * np.mean(still), (panned, still)  # 5.3 against 1.4 here
+    # no drift: the first and last frames line up with the middle one within a fraction of a px
+    grey = [cv2.cvtColor(f[:70], cv2.COLOR_RGB2GRAY) for f in frames[[0, N // 2, N - 1]]]
+    for other in (grey[0], grey[2]):
+        (dx, dy), _ = cv2.phaseCorrelate(grey[1], other)
+        assert math.hypot(dx, dy) < 0.3
+    # the player crosses: the lower part changes a lot somewhere in every third of the clip
+    low = np.abs(np.diff(frames[:, frames.shape[1] // 3:], axis=0)).max(axis=-1)
+    moving = (low > 60).sum(axis=(1, 2))
+    assert all(moving[k * 13 : (k + 1) * 13].max() > 500 for k in range(3)), moving
+
+
+@needs_shared
 def test_shot_cut_detector_finds_the_cut_and_only_it(built: dict[str, np.ndarray]) -> None:
     options = Options()
     for name, frames in built.items():
@@ -120,7 +150,7 @@ def test_missing_sources_are_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     for name in hard.HARD_CLIP_NAMES:
         assert clips.load_clip(name, 4) is None
     out = capsys.readouterr().out
-    assert out.count("note: skipping") == 3
+    assert out.count("note: skipping") == len(hard.HARD_CLIP_NAMES)
 
 
 def test_hard_flag_picks_the_hard_clips(monkeypatch: pytest.MonkeyPatch,
@@ -131,7 +161,7 @@ def test_hard_flag_picks_the_hard_clips(monkeypatch: pytest.MonkeyPatch,
     assert asked == [(n, None) for n in hard.HARD_CLIP_NAMES]
     asked.clear()
     assert benchmark.main(["--hard", "--clips", "sample,cut", "--frames", "5"]) == 0
-    assert [a[0] for a in asked] == ["sample", "cut", "fastpan", "crossing"]
+    assert [a[0] for a in asked] == ["sample", "cut", "fastpan", "crossing", "still"]
     assert benchmark.main(["--clips", "nosuch"]) == 2
     assert "fastpan" in capsys.readouterr().err
 

@@ -41,7 +41,7 @@ from flowfill.evaluate.metrics import (
 )
 from flowfill.evaluate.metrics import format_value as _fmt
 
-CASES = ("blob", "parked", "logo", "scratches", "borders", "object")
+CASES = ("blob", "parked", "logo", "text", "scratches", "borders", "object")
 """Mask cases: the three synthetic damages, and ``object`` (true removal; sample clip only)."""
 
 QUICK_FRAMES = 8
@@ -413,7 +413,8 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list
                              "handheld 16-24 px/frame pan with motion blur; crossing, close "
                              "motion-blurred poles crossing tennis (and every hole) at 29-34 "
                              "px/frame, part of the truth; cut, bmx-trees cut to tennis mid-clip, "
-                             f"the hole across the cut ({hard_frames} frames each)")
+                             "the hole across the cut; still, tennis held still (a static camera, "
+                             f"the player running past) ({hard_frames} frames each)")
     parser.add_argument("--cases", default=",".join(CASES),
                         help=f"comma-separated mask cases (default all: {','.join(CASES)})")
     parser.add_argument("--frames", type=int, default=None,

@@ -3,8 +3,8 @@
 Shared clips (``tennis``, ``bmx-trees``, ``running_car``) live outside the repo in
 ``../shared/clips`` (override with ``FLOWFILL_SHARED_CLIPS``); absent ones are skipped with a
 note. The ``sample`` clip is the shipped procedural scene, whose object-free render is its truth.
-The hard clips (``fastpan``, ``crossing``, ``cut``: :mod:`flowfill.evaluate.hard`) are built
-from the shared clips and skipped like them when a source is absent.
+The hard clips (``fastpan``, ``crossing``, ``cut``, ``still``: :mod:`flowfill.evaluate.hard`)
+are built from the shared clips and skipped like them when a source is absent.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ EVAL_SIZE = (432, 240)
 
 CLIP_NAMES = ("tennis", "bmx-trees", "running_car", "sample")
 """The benchmark's default clips."""
-HARD_CLIP_NAMES = ("fastpan", "crossing", "cut")
+HARD_CLIP_NAMES = ("fastpan", "crossing", "cut", "still")
 """Hard clips built from the shared ones (:mod:`flowfill.evaluate.hard`): run on request."""
 ALL_CLIP_NAMES = CLIP_NAMES + HARD_CLIP_NAMES
 MOVIE_FRAME_CAP = 80

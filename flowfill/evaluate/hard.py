@@ -1,6 +1,6 @@
-"""Hard evaluation clips with exact truth, built from the shared real clips (issue 21).
+"""Hard evaluation clips with exact truth, built from the shared real clips (issues 16, 21).
 
-Three clips, 432x240 and at most :data:`HARD_FRAMES` frames, each the same bytes on every
+Four clips, 432x240 and at most :data:`HARD_FRAMES` frames, each the same bytes on every
 build (fixed seeds, numpy and OpenCV only):
 
 ``fastpan``
@@ -20,7 +20,14 @@ build (fixed seeds, numpy and OpenCV only):
     what the hole's sources showed before the cut is no use after it. The cut lies before
     frame ``n // 2`` (:func:`cut_frame`) for any frame count.
 
-The synthetic damage of the benchmark (blob, parked, logo, scratches) is laid over each as over
+``still``
+    A static camera (issue 16): ``tennis`` frames 24-63 warped onto the middle frame by the
+    camera's motion (homographies fitted to tracked corners, the player rejected by RANSAC) and
+    cropped to what every frame covers, so the wall and court stand still while the player runs
+    past. A logo or text over it hides the same background in every frame: nothing behind it is
+    ever seen, and what is invented must not move.
+
+The synthetic damage of the benchmark (blob, parked, logo, text, ...) is laid over each as over
 any clip; the clip itself is the truth. ``fastpan`` and ``crossing`` with fewer frames are the
 first frames of the full clip; ``cut`` keeps its cut in the middle.
 """
@@ -57,6 +64,8 @@ CROSSING_SOURCE = ("tennis", 0)
 """Clip and first frame behind the crossing poles."""
 CUT_SOURCES = (("bmx-trees", 0), ("tennis", 30))
 """Clip and first frame of the shots before and after the cut."""
+STILL_SOURCE = ("tennis", 24)
+"""Clip and first frame held still."""
 
 _SEED = 21  # issue 21
 
@@ -277,6 +286,74 @@ def build_cut(n: int) -> np.ndarray | None:
     return _quantise(np.concatenate([before, after]))
 
 
+# --------------------------------------------------------------------------- still
+
+
+def _homography(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The homography taking grey frame ``a`` onto ``b`` (a camera turning: exact for the far
+    picture): corners tracked by Lucas-Kanade, moving things rejected by RANSAC (seeded)."""
+    corners = cv2.goodFeaturesToTrack(a, 400, 0.01, 6)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(a, b, corners, None)
+    good = status[:, 0] == 1
+    cv2.setRNGSeed(_SEED)
+    fit, _ = cv2.findHomography(corners[good], moved[good], cv2.RANSAC, 1.0)
+    return fit.astype(np.float64)
+
+
+def _to_middle(frames: np.ndarray) -> list[np.ndarray]:
+    """For each frame, the homography onto the middle frame: frame-to-frame fits chained,
+    then each frame refitted straight against the middle one (no drift accumulates)."""
+    grey = [cv2.cvtColor(_quantise(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    n, mid = len(grey), len(grey) // 2
+    h, w = grey[0].shape
+    to_mid = [np.eye(3) for _ in grey]
+    for t in range(mid - 1, -1, -1):
+        to_mid[t] = to_mid[t + 1] @ _homography(grey[t], grey[t + 1])
+    for t in range(mid + 1, n):
+        to_mid[t] = to_mid[t - 1] @ np.linalg.inv(_homography(grey[t - 1], grey[t]))
+    for t in range(n):
+        if t != mid:
+            warped = cv2.warpPerspective(grey[t], to_mid[t], (w, h), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REFLECT)
+            to_mid[t] = _homography(warped, grey[mid]) @ to_mid[t]
+    return to_mid
+
+
+def _covered_box(cover: np.ndarray) -> tuple[int, int, int, int]:
+    """A rectangle (y0, y1, x0, x1) inside the True pixels of ``cover``: shrink the side with
+    the most uncovered pixels until none is left, then trim to multiples of 8."""
+    y0, x0 = 0, 0
+    y1, x1 = cover.shape
+    while not cover[y0:y1, x0:x1].all():
+        box = ~cover[y0:y1, x0:x1]
+        sides = (box[0].sum(), box[-1].sum(), box[:, 0].sum(), box[:, -1].sum())
+        side = int(np.argmax(sides))
+        y0, y1, x0, x1 = (y0 + (side == 0), y1 - (side == 1), x0 + (side == 2), x1 - (side == 3))
+    h, w = (y1 - y0) // 8 * 8, (x1 - x0) // 8 * 8
+    y0 += (y1 - y0 - h) // 2
+    x0 += (x1 - x0 - w) // 2
+    return y0, y0 + h, x0, x0 + w
+
+
+def build_still(n: int) -> np.ndarray | None:
+    """``tennis`` held still: uint8 N x 208 x 264 x 3, None when tennis is absent."""
+    name, first = STILL_SOURCE
+    frames = _source_frames("still", name, first, HARD_FRAMES)
+    if frames is None:
+        return None
+    to_mid = _to_middle(frames)
+    h, w = frames.shape[1:3]
+    warped, cover = [], np.ones((h, w), bool)
+    for f, m in zip(frames, to_mid, strict=True):
+        warped.append(cv2.warpPerspective(f, m, (w, h), flags=cv2.INTER_CUBIC,
+                                          borderMode=cv2.BORDER_REFLECT))
+        ones = cv2.warpPerspective(np.ones((h, w), np.float32), m, (w, h),
+                                   flags=cv2.INTER_LINEAR, borderValue=0)
+        cover &= ones >= 1 - 1e-4
+    y0, y1, x0, x1 = _covered_box(cover)
+    return _quantise(np.stack(warped[:n])[:, y0:y1, x0:x1])
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -293,6 +370,8 @@ def build(name: str, n: int = HARD_FRAMES) -> np.ndarray | None:
         return frames
     if name == "crossing":
         return build_crossing(n)
+    if name == "still":
+        return build_still(n)
     return build_cut(n)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from flowfill.evaluate.shake import shake_warps
 
-MASK_KINDS = ("blob", "parked", "logo", "scratches", "borders")
+MASK_KINDS = ("blob", "parked", "logo", "text", "scratches", "borders")
 
 
 def _blob_shape(rng: np.random.Generator, harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +120,31 @@ def stationary_logo(
     return np.repeat(logo[None], n, axis=0)
 
 
+TEXT_LINES = ("PROPERTY OF THE ARCHIVE", "not for broadcast - reel 2")
+"""The burnt-in text of the ``text`` case: capitals and lower case, thin strokes."""
+
+
+def burnt_in_text(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Two lines of thin burnt-in text (a caption or a watermark), centred in the lower or
+    upper third, the same every frame; each stroke grown by a pixel, as a keyer's matte is."""
+    rng = np.random.default_rng(seed)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    thickness = 1
+    widest = max(cv2.getTextSize(line, font, 1.0, thickness)[0][0] for line in TEXT_LINES)
+    font_scale = min(0.55 * height / 240.0, 0.85 * width / widest)
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    sizes = [cv2.getTextSize(line, font, font_scale, thickness)[0] for line in TEXT_LINES]
+    gap = round(1.6 * max(th for _, th in sizes))
+    block = gap * (len(TEXT_LINES) - 1) + sizes[0][1]
+    top = round(0.72 * height) if rng.random() < 0.5 else round(0.12 * height)
+    top = min(top, height - block - 4)
+    for i, (line, (tw, th)) in enumerate(zip(TEXT_LINES, sizes, strict=True)):
+        origin = ((width - tw) // 2, top + th + i * gap)
+        cv2.putText(canvas, line, origin, font, font_scale, 255, thickness, lineType=cv2.LINE_8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    return np.repeat((cv2.dilate(canvas, kernel) > 0)[None], n, axis=0)
+
+
 def scratches(
     n: int,
     height: int,
@@ -194,6 +219,7 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "blob": moving_blob,
     "parked": parked_blob,
     "logo": stationary_logo,
+    "text": burnt_in_text,
     "scratches": scratches,
     "borders": stabilised_borders,
 }
