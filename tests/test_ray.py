@@ -227,6 +227,34 @@ def test_a_worker_killed_mid_window_changes_nothing(cluster, shots, shots_local,
     assert_identical(tmp_path / "ray", shots_local)
 
 
+def test_an_input_error_in_a_worker_is_raised_as_it_is(cluster, shots, tmp_path):
+    """A frame that became unreadable after the driver's scan: the worker's InputError comes
+    back to the driver as the one-line error it is (Ray retries lost workers, not this)."""
+    from flowfill.devices import Threads
+    from flowfill.dist.cluster import Target, connected
+    from flowfill.dist.driver import WindowPool
+    from flowfill.dist.worker import Clip
+    from flowfill.errors import InputError
+    from flowfill.options import Options
+    from flowfill.plan import plan
+
+    frames, masks = shots
+    broken = tmp_path / "in"
+    broken.mkdir()
+    for p in frames.iterdir():
+        (broken / p.name).write_bytes(p.read_bytes())
+    (broken / "0002.png").write_bytes(b"not a png")
+    options = Options(window=4, overlap=1, fill="telea", edges="off").validated()
+    work = plan(np.zeros(12), [6], options)
+    with connected(Target(cluster.address)) as ray:
+        pool = WindowPool(ray, Clip(str(broken), str(masks)), work, 1, Threads.here())
+        try:
+            with pytest.raises(InputError, match="0002.png"):
+                pool.fill(work.works[0].window, [])
+        finally:
+            pool.close()
+
+
 def test_without_ray_the_option_says_how_to_install_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     code = cli.main(["remove", str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"),
