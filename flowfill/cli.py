@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from flowfill import __version__
 from flowfill.detect.command import add_detect_parser, detect_command
+from flowfill.devices import Threads
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.io import (
@@ -336,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue an interrupted run: windows it finished (kept in a hidden "
                     "folder beside the output) are not computed again; refused when another "
                     "flowfill version, other edge-net weights, input or options made them")
+    rm.add_argument("--threads", type=int, metavar="N",
+                    help="CPU threads of torch and OpenCV (default: their defaults here); with "
+                    "--ray every worker uses the same counts as this process, which keeps the "
+                    "output the local run's bit for bit")
     rm.add_argument("--ray", metavar="CLUSTER",
                     help="fill the windows on a Ray cluster: local (a cluster on this machine, "
                     "one worker per CPU), local:N (N workers here) or a running cluster's "
@@ -521,6 +526,10 @@ def remove_command(args: argparse.Namespace) -> int:
 
         target = parse_target(args.ray)
         import_ray()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError("--threads", f"must be at least 1, not {args.threads}")
+        Threads(args.threads, args.threads).apply()  # process-wide, like the heap setting
     bound_heap()  # a process-wide allocator setting: the command's to make, not the library's
     options, source, masks, fps, estimator = _prepare(args)
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
@@ -601,7 +610,7 @@ def _ray_fill(stack: contextlib.ExitStack, target: Target, args: argparse.Namesp
             record = checkpoint.load(work.window.start)
             if record is not None and len(record.outputs) == work.window.keep:
                 skip.add(work.window.start)
-    pool = WindowPool(ray, clip, clip_plan, workers, progress=progress, skip=skip)
+    pool = WindowPool(ray, clip, clip_plan, workers, Threads.here(), progress, skip)
     stack.callback(pool.close)
     return pool.fill
 

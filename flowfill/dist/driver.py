@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import deque
 from types import ModuleType
 
-from flowfill.dist.worker import Clip, Threads, WindowWorker
+from flowfill.devices import Threads
+from flowfill.dist.worker import Clip, WindowWorker
 from flowfill.errors import InputError
 from flowfill.pipeline import Item, WindowValues
 from flowfill.plan import Plan, Window, Work

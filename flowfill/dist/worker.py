@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowfill.devices import Threads
 from flowfill.io import open_frames, open_masks
 from flowfill.io.masks import MaskSource
 from flowfill.io.source import FrameSource
@@ -36,30 +37,6 @@ class Clip:
         if self.selection is not None:
             source.select(*self.selection)
         return source, open_masks(self.mask, source)
-
-
-@dataclass(frozen=True)
-class Threads:
-    """Thread counts of torch (intra-op) and OpenCV that a worker runs with."""
-
-    torch: int
-    opencv: int
-
-    @classmethod
-    def here(cls) -> Threads:
-        """This process's counts (what a local run here uses)."""
-        import cv2
-        import torch
-
-        return cls(torch.get_num_threads(), cv2.getNumThreads())
-
-    def apply(self) -> None:
-        """Set this process's counts."""
-        import cv2
-        import torch
-
-        torch.set_num_threads(self.torch)
-        cv2.setNumThreads(self.opencv)
 
 
 def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item]:
