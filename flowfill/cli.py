@@ -5,6 +5,7 @@ the flow-edge completion net; ``flowfill serve`` runs the render server for host
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -14,9 +15,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from flowfill import __version__
 from flowfill.detect.command import add_detect_parser, detect_command
+from flowfill.devices import Threads
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.io import (
@@ -28,7 +31,7 @@ from flowfill.io import (
     source_files,
 )
 from flowfill.io.codecs import CODECS, DEFAULT_CODEC, QUALITIES
-from flowfill.io.masks import AUTO, MaskSource
+from flowfill.io.masks import ALPHA, AUTO, BORDERS, MaskSource
 from flowfill.io.source import FrameSource
 from flowfill.options import (
     EDGE_MODES,
@@ -39,9 +42,10 @@ from flowfill.options import (
     GRAIN_MODES,
     Options,
 )
-from flowfill.pipeline import Stats, bound_heap, remove_stream
+from flowfill.pipeline import Stats, WindowFill, bound_heap, remove_stream
+from flowfill.plan import Plan, plan
 from flowfill.progress import Progress
-from flowfill.references import ReferenceFrames
+from flowfill.references import ReferenceFrames, scan_clip
 from flowfill.resume import Checkpoint, fingerprint, folder_for, run_identity
 from flowfill.server.command import add_serve_parser, serve_command
 from flowfill.stabilise.path import MAX_ROLL, MAX_ZOOM, jitter
@@ -54,6 +58,9 @@ from flowfill.stabilise.stream import (
     stabilised,
 )
 from flowfill.window import flow_estimator
+
+if TYPE_CHECKING:
+    from flowfill.dist.cluster import Target
 
 PROG = "flowfill"
 
@@ -330,6 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue an interrupted run: windows it finished (kept in a hidden "
                     "folder beside the output) are not computed again; refused when another "
                     "flowfill version, other edge-net weights, input or options made them")
+    rm.add_argument("--threads", type=int, metavar="N",
+                    help="CPU threads of torch and OpenCV (default: their defaults here); with "
+                    "--ray every worker uses the same counts as this process, which keeps the "
+                    "output the local run's bit for bit")
+    rm.add_argument("--ray", metavar="CLUSTER",
+                    help="fill the windows on a Ray cluster: local (a cluster on this machine, "
+                    "one worker per CPU), local:N (N workers here) or a running cluster's "
+                    "address (host:port); the output is the local run's, bit for bit (needs "
+                    "pip install 'flowfill[ray]')")
     rm.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     _add_stabilise_parser(commands)
     add_detect_parser(commands)
@@ -451,7 +467,7 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
         cut_text = "none"
     per_frame = seconds / frames if frames else 0.0
     width = len(f"{max(stats.filled_propagation, stats.filled_hallucination, 0):,}")
-    shares = stats.clock.shares(seconds)
+    shares = stats.clock.shares(seconds) if any(stats.clock.seconds.values()) else {}
     stages = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
     resumed = (f"  {stats.resumed_frames} frames taken from the interrupted run"
                if stats.resumed_frames else None)
@@ -504,6 +520,16 @@ def remove_command(args: argparse.Namespace) -> int:
     ``--resume``.
     """
     started = time.perf_counter()
+    target = None
+    if args.ray is not None:  # before any work: a missing Ray or a bad target is bad input
+        from flowfill.dist.cluster import import_ray, parse_target
+
+        target = parse_target(args.ray)
+        import_ray()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError("--threads", f"must be at least 1, not {args.threads}")
+        Threads(args.threads, args.threads).apply()  # process-wide, like the heap setting
     bound_heap()  # a process-wide allocator setting: the command's to make, not the library's
     options, source, masks, fps, estimator = _prepare(args)
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
@@ -520,21 +546,34 @@ def remove_command(args: argparse.Namespace) -> int:
     )
     sink: FrameSink
     try:
-        references = None
-        if options.reference_frames and (info.count is None or info.count > options.window):
-            references = ReferenceFrames.scan(lambda: (source, masks), options, progress)
-        with open_sink(args.output, source, fps=fps, protect=masks.paths, codec=args.codec,
-                       quality=args.quality) as sink:
-            if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
-                print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha is "
-                      "dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)", file=sys.stderr)
-            bar = progress.bar("write")
-            for frame in remove_stream(source, masks, options, progress, stats,
-                                       estimator=estimator, references=references,
-                                       checkpoint=checkpoint):
-                sink.write(frame)
-                bar.update(1)
-            masks.finish()
+        references = clip_plan = None
+        open_clip = lambda: (source, masks)  # noqa: E731
+        if target is not None or (options.reference_frames
+                                  and (info.count is None or info.count > options.window)):
+            found = scan_clip(open_clip, options, progress)
+            clip_plan = plan(found.areas, found.cuts, options)
+            if target is None:
+                references = ReferenceFrames.read(open_clip, clip_plan.picks, clip_plan.shots,
+                                                  options)
+        with contextlib.ExitStack() as stack:
+            fill = None
+            if target is not None:
+                assert clip_plan is not None
+                fill = _ray_fill(stack, target, args, source, masks, clip_plan, checkpoint,
+                                 progress)
+            with open_sink(args.output, source, fps=fps, protect=masks.paths, codec=args.codec,
+                           quality=args.quality) as sink:
+                if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
+                    print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha "
+                          "is dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)",
+                          file=sys.stderr)
+                bar = progress.bar("write")
+                for frame in remove_stream(source, masks, options, progress, stats,
+                                           estimator=estimator, references=references,
+                                           checkpoint=checkpoint, plan=clip_plan, fill=fill):
+                    sink.write(frame)
+                    bar.update(1)
+                masks.finish()
     except InputError:
         checkpoint.discard()  # bad input: nothing is left behind
         raise
@@ -550,6 +589,30 @@ def remove_command(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
     return 0
+
+
+def _ray_fill(stack: contextlib.ExitStack, target: Target, args: argparse.Namespace,
+              source: FrameSource, masks: MaskSource, clip_plan: Plan, checkpoint: Checkpoint,
+              progress: Progress) -> WindowFill:
+    """Connect to the cluster (for as long as ``stack`` lasts), start the workers on the
+    windows ``checkpoint`` does not hold, and return the fill that takes their results."""
+    from flowfill.dist.cluster import cluster_cpus, connected
+    from flowfill.dist.driver import WindowPool
+    from flowfill.dist.worker import Clip
+
+    ray = stack.enter_context(connected(target))
+    workers = target.cpus or (cluster_cpus(ray) if target.address else os.cpu_count() or 1)
+    mask = args.mask if masks.kind in (ALPHA, BORDERS, AUTO) else os.path.abspath(args.mask)
+    clip = Clip(os.path.abspath(args.input), mask, source.selection)
+    skip: set[int] = set()
+    if checkpoint.resumed:
+        for work in clip_plan.to_fill:
+            record = checkpoint.load(work.window.start)
+            if record is not None and len(record.outputs) == work.window.keep:
+                skip.add(work.window.start)
+    pool = WindowPool(ray, clip, clip_plan, workers, Threads.here(), progress, skip)
+    stack.callback(pool.close)
+    return pool.fill
 
 
 def stabilise_command(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""Torch devices by name: ``auto`` picks CUDA when present; names the machine lacks are refused."""
+"""Torch devices by name: ``auto`` picks CUDA when present; names the machine lacks are refused.
+And the CPU thread counts of torch and OpenCV, which a run on other machines must repeat."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import torch
 
@@ -26,3 +28,26 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if index >= torch.cuda.device_count():
         raise InputError("--device", f"no CUDA device {index}: found {torch.cuda.device_count()}")
     return torch.device("cuda", index)
+
+
+@dataclass(frozen=True)
+class Threads:
+    """CPU thread counts of torch (intra-op) and OpenCV: some stages' arithmetic depends on them,
+    so a run elsewhere repeats them to give the same output bit for bit."""
+
+    torch: int
+    opencv: int
+
+    @classmethod
+    def here(cls) -> Threads:
+        """This process's counts (what a local run here uses)."""
+        import cv2
+
+        return cls(torch.get_num_threads(), cv2.getNumThreads())
+
+    def apply(self) -> None:
+        """Set this process's counts."""
+        import cv2
+
+        torch.set_num_threads(self.torch)
+        cv2.setNumThreads(self.opencv)

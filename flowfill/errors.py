@@ -13,6 +13,10 @@ class InputError(Exception):
         self.problem = " ".join(str(problem).split())  # always one line
         super().__init__(self.problem if self.path is None else f"{self.path}: {self.problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str | None, str]]:
+        """Pickled as its two arguments (a Ray worker's error reaches the driver intact)."""
+        return type(self), (self.path, self.problem)
+
 
 class Cancelled(Exception):
     """The caller's cancel check asked the run to stop (a host's abort, a closed client)."""

@@ -15,7 +15,8 @@ import ctypes.util
 import functools
 import gc
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import zip_longest
 
@@ -27,6 +28,7 @@ from flowfill.fuse.grain import match_grain
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, dilate_by_thickness, scaled_px
 from flowfill.options import MIN_SIZE, Options
+from flowfill.plan import Plan, Planner, Window
 from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
 from flowfill.references import ReferenceFrames
 from flowfill.resume import Checkpoint, WindowRecord
@@ -259,6 +261,29 @@ def finished(item: Item, values: np.ndarray, options: Options) -> np.ndarray:
     return composite(item, values)
 
 
+WindowFill = Callable[[Window, list[Item]], WindowValues]
+"""``fill(window, items)`` -> the window's :class:`WindowValues`: how a window is filled.
+``items`` are its frames (``window.start`` to ``window.stop - 1``); a remote filler may ignore
+them and fetch the result computed elsewhere from the same input."""
+
+
+def stitch(window: Window, filled: WindowValues | None,
+           carry: list[np.ndarray]) -> WindowRecord:
+    """A window's outputs, the overlap it hands on and its counts, from its fill (None for a
+    window of only overlap frames) and the previous window's ``carry``, cross-faded."""
+    counts = dict.fromkeys(COUNTS, 0)
+    if filled is None:  # only overlap frames left: the last window filled them
+        return WindowRecord(list(carry), [], counts)
+    values = cross_fade(carry, filled.values)
+    counts["keyframes"] = filled.keyframes
+    for j in range(window.keep):
+        n_mask = len(filled.values[j])  # the values are those inside the frame's mask
+        counts["hole_pixels"] += n_mask
+        counts["filled_propagation"] += filled.propagated[j]
+        counts["filled_hallucination"] += n_mask - filled.propagated[j]
+    return WindowRecord(values[:window.keep], values[window.keep:], counts)
+
+
 def remove_stream(
     frames: Iterable[np.ndarray],
     masks: Iterable[np.ndarray],
@@ -270,6 +295,8 @@ def remove_stream(
     checkpoint: Checkpoint | None = None,
     on_progress: ProgressCallback | None = None,
     cancelled: CancelCheck | None = None,
+    plan: Plan | None = None,
+    fill: WindowFill | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield the completed frames in order, holding only a bounded window in memory.
 
@@ -282,62 +309,74 @@ def remove_stream(
     ``on_progress(stage, done, total)``: called as each stage advances (frames of the clip,
     or iterations of a fill; ``total`` None when unknown). ``cancelled()``: polled at every
     progress step; once it returns True the run stops by raising :class:`flowfill.Cancelled`.
+    ``plan``: the clip's windows from a scan (:func:`flowfill.plan.plan`); without it they are
+    planned by the same rule as frames arrive. ``fill``: fills a window (default: here, with
+    ``estimator`` and ``references``; ``flowfill.dist`` fetches windows filled on a cluster).
     """
     options = (options or Options()).validated()
     progress = hooked(progress or Progress(enabled=False), on_progress, cancelled)
     stats = stats if stats is not None else Stats()
     t0 = time.perf_counter()
-    if estimator is None:  # loaded once (RAFT weights), shared by every window
-        estimator = flow_estimator(options)
-    edge_completer(options)  # a bad --edge-weights fails here, before any frame is read
-    window: list[Item] = []
+    if fill is None:
+        if estimator is None:  # loaded once (RAFT weights), shared by every window
+            estimator = flow_estimator(options)
+        edge_completer(options)  # a bad --edge-weights fails here, before any frame is read
+
+        def fill(w: Window, items: list[Item]) -> WindowValues:
+            return fill_values(items, options, progress, estimator, stats.clock, references,
+                               count_from=w.carry)
+
+    planner = Planner(options.window, options.overlap) if plan is None else None
+    planned = deque(plan.works) if plan is not None else deque()
+    if plan is not None:
+        stats.cuts.extend(plan.cuts)
+
+    def ready(index: int, cut: bool) -> list[Window]:
+        """The windows complete once frame ``index`` is known."""
+        if planner is not None:
+            return planner.push(index, cut)
+        out = []
+        while planned and planned[0].window.stop - 1 <= index:
+            out.append(planned.popleft().window)
+        return out
+
+    window: list[Item] = []  # the frames from the first of the window being gathered
     carry: list[np.ndarray] = []  # filled overlap values (inside the masks) from the last window
 
-    def compute(keep: int) -> WindowRecord:
-        """Fill the window; the outputs of its first ``keep`` frames and the overlap after."""
-        if len(window) <= len(carry):  # only overlap frames left: the last window filled them
-            return WindowRecord(list(carry), [], dict.fromkeys(COUNTS, 0))
-        filled = fill_values(window, options, progress, estimator, stats.clock, references,
-                             count_from=len(carry))
-        values = cross_fade(carry, filled.values)
-        counts = dict.fromkeys(COUNTS, 0)
-        counts["keyframes"] = filled.keyframes
-        for j in range(keep):
-            n_mask = int(window[j].mask.sum())
-            counts["hole_pixels"] += n_mask
-            counts["filled_propagation"] += filled.propagated[j]
-            counts["filled_hallucination"] += n_mask - filled.propagated[j]
-        return WindowRecord(values[:keep], values[keep:], counts)
-
-    def run_window(final: bool) -> Iterator[np.ndarray]:
+    def run_window(w: Window) -> Iterator[np.ndarray]:
         nonlocal window, carry
-        keep = len(window) if final else len(window) - options.overlap
-        start = window[0].index
-        record = checkpoint.load(start) if checkpoint is not None else None
-        if record is not None and len(record.outputs) == keep:
-            stats.resumed_frames += keep
-            progress.bar("resumed").update(keep)
+        items = window[:w.size]
+        assert items[0].index == w.start and items[-1].index == w.stop - 1
+        record = checkpoint.load(w.start) if checkpoint is not None else None
+        if record is not None and len(record.outputs) == w.keep:
+            stats.resumed_frames += w.keep
+            progress.bar("resumed").update(w.keep)
         else:
             check_cancelled(cancelled)
-            record = compute(keep)
+            record = stitch(w, None if w.only_carry else fill(w, items), carry)
             give_back_memory()
-            if checkpoint is not None and len(window) > len(carry):
-                checkpoint.save(start, record)
+            if checkpoint is not None and not w.only_carry:
+                checkpoint.save(w.start, record)
         stats.add(record.counts)
-        for j in range(keep):
+        for j in range(w.keep):
             stats.frames += 1
-            yield finished(window[j], record.outputs[j], options)
-        carry = [] if final else record.carry
-        window = [] if final else window[keep:]
+            yield finished(items[j], record.outputs[j], options)
+        carry = record.carry
+        window = window[w.keep:]
 
-    for item, cut in prepared(frames, masks, options):
+    count = 0
+    for item, cut in prepared(frames, masks, options, detect_cuts=plan is None):
+        count = item.index + 1
+        if plan is not None and count > plan.count:
+            raise InputError(None, f"the clip has more frames than the {plan.count} planned")
         if cut:
             stats.cuts.append(item.index)
-            if window:
-                yield from run_window(final=True)
+        done = ready(item.index, cut)
         window.append(item)
-        if len(window) >= options.window:
-            yield from run_window(final=False)
-    if window:
-        yield from run_window(final=True)
+        for w in done:
+            yield from run_window(w)
+    if plan is not None and count != plan.count:
+        raise InputError(None, f"the clip has {count} frames but was planned with {plan.count}")
+    for w in planner.finish(count) if planner is not None else list(planned):
+        yield from run_window(w)
     stats.seconds = time.perf_counter() - t0

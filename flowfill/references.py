@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowfill.options import Options
-from flowfill.plan import shots_from_cuts
+from flowfill.plan import pick, reference_picks, references_for, shots_from_cuts
 from flowfill.progress import Progress
+
+__all__ = ["ClipScan", "Opener", "Reference", "ReferenceFrames", "pick", "scan_clip"]
 
 Opener = Callable[[], tuple[Iterable[np.ndarray], Iterable[np.ndarray]]]
 """Returns fresh (frames, masks) iterables over the whole clip each time it is called."""
@@ -33,20 +35,6 @@ class Reference:
     hole: np.ndarray
 
 
-def pick(areas: np.ndarray, shots: list[tuple[int, int]], count: int, window: int) -> list[int]:
-    """Per shot [start, end) longer than ``window``, the least-hole frame of each of ``count``
-    equal stretches (the earliest on ties); shots a window covers need none."""
-    picks: list[int] = []
-    for start, end in shots:
-        if end - start <= window or count <= 0:
-            continue
-        bounds = np.linspace(start, end, count + 1).round().astype(int)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b > a:
-                picks.append(a + int(np.argmin(areas[a:b])))
-    return picks
-
-
 class ReferenceFrames:
     """The reference frames of a clip and the shots they belong to."""
 
@@ -56,28 +44,16 @@ class ReferenceFrames:
 
     def for_window(self, first: int, last: int) -> list[Reference]:
         """The references in the shot of frame ``first`` that lie outside [first, last]."""
-        shot = next(((a, b) for a, b in self.shots if a <= first < b), (first, last + 1))
-        return [r for r in self.refs
-                if shot[0] <= r.index < shot[1] and not first <= r.index <= last]
+        wanted = references_for([r.index for r in self.refs], self.shots, first, last)
+        return [r for r in self.refs if r.index in wanted]
 
     @classmethod
-    def scan(cls, open_clip: Opener, options: Options,
-             progress: Progress | None = None) -> ReferenceFrames:
-        """Two reads of the clip: hole areas and shot cuts, then the picked frames only."""
-        from flowfill.pipeline import prepared  # the same validation, holes and cuts as the run
+    def read(cls, open_clip: Opener, picks: Iterable[int], shots: list[tuple[int, int]],
+             options: Options) -> ReferenceFrames:
+        """Read the clip up to its last pick, keeping only the picked frames."""
+        from flowfill.pipeline import prepared  # the same validation and holes as the run
 
-        progress = progress or Progress(enabled=False)
-        areas: list[int] = []
-        cuts: list[int] = []
-        bar = progress.bar("scan")
-        for item, cut in prepared(*open_clip(), options):
-            areas.append(int(item.hole.sum()))
-            if cut:
-                cuts.append(item.index)
-            bar.update(1)
-        progress.done("scan")
-        shots = shots_from_cuts(len(areas), cuts)
-        wanted = set(pick(np.asarray(areas), shots, options.reference_frames, options.window))
+        wanted = set(picks)
         refs: list[Reference] = []
         if wanted:
             last = max(wanted)
@@ -87,3 +63,39 @@ class ReferenceFrames:
                 if item.index >= last:
                     break
         return cls(refs, shots)
+
+    @classmethod
+    def scan(cls, open_clip: Opener, options: Options,
+             progress: Progress | None = None) -> ReferenceFrames:
+        """Two reads of the clip: hole areas and shot cuts, then the picked frames only."""
+        found = scan_clip(open_clip, options, progress)
+        shots = shots_from_cuts(len(found.areas), found.cuts)
+        picks = reference_picks(found.areas, shots, options)
+        return cls.read(open_clip, picks, shots, options)
+
+
+@dataclass
+class ClipScan:
+    """What a cheap pass over a clip finds: each frame's hole size in pixels, and the frames a
+    hard cut lies before."""
+
+    areas: list[int]
+    cuts: list[int]
+
+
+def scan_clip(open_clip: Opener, options: Options,
+              progress: Progress | None = None) -> ClipScan:
+    """One read of the clip: validates every frame and mask as the run does, keeps nothing."""
+    from flowfill.pipeline import prepared  # the same validation, holes and cuts as the run
+
+    progress = progress or Progress(enabled=False)
+    areas: list[int] = []
+    cuts: list[int] = []
+    bar = progress.bar("scan")
+    for item, cut in prepared(*open_clip(), options):
+        areas.append(int(item.hole.sum()))
+        if cut:
+            cuts.append(item.index)
+        bar.update(1)
+    progress.done("scan")
+    return ClipScan(areas, cuts)

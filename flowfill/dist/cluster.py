@@ -1,0 +1,83 @@
+"""Where ``--ray`` runs: a local cluster started for the run, or an existing one by address."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+
+from flowfill.errors import InputError
+
+RAY_VERSION = "2.60.0"
+INSTALL = "pip install 'flowfill[ray]'"
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module; an InputError saying how to install it when it is missing."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray", f"Ray is not installed; install it with: {INSTALL} "
+                         f"(ray=={RAY_VERSION})") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cluster to run on: ``address`` None starts a local one with ``cpus`` CPUs (None: all
+    of this machine's)."""
+
+    address: str | None
+    cpus: int | None = None
+
+
+def parse_target(text: str) -> Target:
+    """``local``, ``local:N`` (N workers on this machine) or a cluster's address."""
+    text = text.strip()
+    if not text:
+        raise InputError("--ray", "give local, local:N or a cluster's address (host:port)")
+    kind, _, count = text.partition(":")
+    if kind != "local":
+        return Target(text)
+    if not count:
+        return Target(None)
+    try:
+        cpus = int(count)
+    except ValueError:
+        cpus = 0
+    if cpus < 1:
+        raise InputError("--ray", f"local:N needs a worker count of at least 1, not {count!r}")
+    return Target(None, cpus)
+
+
+@contextmanager
+def connected(target: Target) -> Iterator[ModuleType]:
+    """Ray, connected to ``target`` for the duration (a local cluster is stopped after)."""
+    ray = import_ray()
+    if ray.is_initialized():  # the caller holds a connection: use it, leave it open
+        yield ray
+        return
+    quiet = {"log_to_driver": False, "configure_logging": False, "include_dashboard": False}
+    if target.address is None:
+        ray.init(num_cpus=target.cpus or os.cpu_count() or 1, **quiet)
+    else:
+        quiet.pop("include_dashboard")
+        host = target.address.rpartition(":")[0].removeprefix("ray://")
+        if host.startswith("127.") or host == "localhost":  # a cluster on loopback: stay there
+            quiet["_node_ip_address"] = "127.0.0.1" if host == "localhost" else host
+        try:
+            ray.init(address=target.address, **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise InputError("--ray", f"cannot connect to the cluster at {target.address}: "
+                             f"{' '.join(str(err).split())[:200]}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def cluster_cpus(ray: ModuleType) -> int:
+    """How many CPUs the connected cluster has (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))

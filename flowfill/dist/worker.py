@@ -1,0 +1,94 @@
+"""The engine a Ray worker holds: loaded once, it fills any window of a plan from the paths.
+
+A worker reads its window's frames and reference frames itself (no frames go through the
+driver) and returns only the filled values inside the masks. It sets torch's and OpenCV's
+thread counts to the driver's, since the arithmetic of some stages depends on them: equal
+counts give output identical bit for bit to a local run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowfill.devices import Threads
+from flowfill.io import open_frames, open_masks
+from flowfill.io.masks import MaskSource
+from flowfill.io.source import FrameSource
+from flowfill.options import Options
+from flowfill.pipeline import Item, WindowValues, fill_values, make_item
+from flowfill.plan import Work
+from flowfill.progress import Progress
+from flowfill.references import Reference, ReferenceFrames
+from flowfill.timing import StageClock
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Where a clip is read from, as the driver opened it: input and mask as given on the
+    command line, and the ``--frames`` selection (start, stop) if any."""
+
+    input: str
+    mask: str
+    selection: tuple[int, int | None] | None = None
+
+    def open(self) -> tuple[FrameSource, MaskSource]:
+        """Fresh frame and mask sources over the (selected) clip."""
+        source = open_frames(self.input, keep_alpha=True)
+        if self.selection is not None:
+            source.select(*self.selection)
+        return source, open_masks(self.mask, source)
+
+
+def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item]:
+    """The clip's frames ``wanted`` with their masks, prepared as the run prepares them."""
+    found: dict[int, Item] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    frames, masks = clip.open()
+    shape = None
+    for index, (frame, mask) in enumerate(zip(frames, masks, strict=False)):
+        if index in wanted:
+            found[index] = make_item(index, frame, mask, options, shape)
+            shape = found[index].frame.shape[:2]
+        if index >= last:
+            break
+    missing = wanted - set(found)
+    if missing:
+        raise FileNotFoundError(f"{clip.input}: frames {sorted(missing)[:4]} could not be read")
+    return found
+
+
+class WindowWorker:
+    """Fills windows of one clip's plan (a Ray actor's body; also usable in-process)."""
+
+    def __init__(self, clip: Clip, options: Options, threads: Threads, version: str) -> None:
+        from flowfill import __version__
+        from flowfill.hops import edge_completer
+        from flowfill.window import flow_estimator
+
+        if version != __version__:
+            raise RuntimeError(f"this worker runs flowfill {__version__}, the driver "
+                               f"{version}: install the same version on every node")
+        threads.apply()
+        self.clip, self.options = clip, options
+        self.estimator = flow_estimator(options)  # loaded once (RAFT weights), for every window
+        edge_completer(options)  # the edge net too (cached)
+
+    def fill(self, work: Work) -> WindowValues:
+        """The values inside the masks of ``work``'s frames, filled as a local run fills them."""
+        w = work.window
+        items = read_items(self.clip, set(range(w.start, w.stop)) | set(work.references),
+                           self.options)
+        refs = ReferenceFrames([Reference(p, items[p].frame, items[p].hole)
+                                for p in work.references], [work.shot])
+        window = [items[t] for t in range(w.start, w.stop)]
+        del items
+        return fill_values(window, self.options, Progress(enabled=False), self.estimator,
+                           StageClock(), refs, count_from=w.carry)
+
+    def pid(self) -> int:
+        """The worker's process id (tests kill it)."""
+        import os
+
+        return os.getpid()
