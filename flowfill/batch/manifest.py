@@ -58,9 +58,9 @@ def _path(value: str, base: str) -> str:
 
 
 def _mask(value: str, base: str) -> str:
-    """A mask cell: the keywords (alpha, borders[:RGB], auto[:kind]) as they are, else a path."""
-    if value.split(":")[0] in (ALPHA, BORDERS, AUTO) and not os.path.exists(
-            os.path.join(base, value)):
+    """A mask cell: the keywords (alpha, borders[:RGB], auto[:kind]) as they are (``./alpha``
+    for a folder of that name, as on the command line), else a path."""
+    if value.split(":")[0] in (ALPHA, BORDERS, AUTO):
         return value
     return _path(value, base)
 

@@ -54,10 +54,15 @@ class CountingCheckpoint:
 
 
 def one_line(err: BaseException) -> str:
-    """An error as the one line the user reads."""
+    """An error as the one line the user reads (a worker's error as its cause, without Ray's
+    traceback)."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, BaseException):
+        err = cause
     if isinstance(err, InputError):
         return str(err)
-    return " ".join(f"{type(err).__name__}: {err}".split())
+    text = " ".join(f"{type(err).__name__}: {err}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class Batch:
@@ -155,7 +160,7 @@ class Batch:
                                                                    "failed")}
         lines = [f"{PROG} batch: {len(results)} clips: {count['written']} written, "
                  f"{count['complete']} already complete, {count['failed']} failed; "
-                 f"{sum(r.computed for r in results)} windows computed, "
+                 f"{_count(sum(r.computed for r in results), 'window')} computed, "
                  f"{sum(r.resumed_frames for r in results)} frames resumed; "
                  f"{sum(r.frames for r in results)} frames in {seconds:.1f} s"]
         lines += [f"  failed: {r.row.name} {r.row.args.input}: {r.error}"
@@ -173,4 +178,8 @@ def clip_summary(result: Result) -> str:
     resumed = (f", {result.resumed_frames} frames from the interrupted run"
                if result.resumed_frames else "")
     return (f"{PROG}: {result.row.name}: {args.input} -> {args.output}: {result.frames} frames, "
-            f"{result.computed} windows computed{resumed}, {result.seconds:.1f} s")
+            f"{_count(result.computed, 'window')} computed{resumed}, {result.seconds:.1f} s")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
