@@ -18,8 +18,10 @@ from flowfill.cli import (
     prepare_clip,
 )
 from flowfill.errors import InputError
+from flowfill.flow import FlowEstimator
 from flowfill.pipeline import bound_heap
 from flowfill.progress import Progress
+from flowfill.window import estimator_key
 
 DESCRIPTION = """\
 Fill many clips listed in MANIFEST, a CSV file whose header names the columns
@@ -87,11 +89,14 @@ def batch_command(args: argparse.Namespace) -> int:
     bound_heap()
     rows = read_manifest(args.manifest, args, options_parser())
     clips = []
+    engines: dict[tuple, FlowEstimator] = {}  # one flow backend (RAFT weights) per kind
     for row in rows:  # every row is validated before any work
         try:
-            clips.append((row, prepare_clip(row.args)))
+            run = prepare_clip(row.args)
         except InputError as err:
             raise InputError(f"{args.manifest} {row.name}", str(err)) from None
+        run.estimator = engines.setdefault(estimator_key(run.options), run.estimator)
+        clips.append((row, run))
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
     progress = Progress(enabled=show_bars)
     batch = Batch(clips, progress, args.quiet)

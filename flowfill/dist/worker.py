@@ -80,11 +80,9 @@ class WindowWorker:
     def _engine(self, options: Options):  # -> FlowEstimator
         """The flow backend ``options`` ask for, loaded once per worker (with the edge net)."""
         from flowfill.hops import edge_completer
-        from flowfill.window import flow_estimator
+        from flowfill.window import estimator_key, flow_estimator
 
-        key = (options.flow, options.raft_weights, options.raft_iters, options.device,
-               options.flow_max_side, options.flow_precision, options.flow_tone,
-               options.nonlocal_frames + options.reference_frames)
+        key = estimator_key(options)
         if key not in self.estimators:
             self.estimators[key] = flow_estimator(options)
         edges = (options.edges, options.edge_weights, options.device)
