@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -15,8 +16,12 @@ from flowfill.batch.manifest import Row
 from flowfill.cli import PROG, ClipRun, finished_windows, ray_clip, scan_for_plan, write_clip
 from flowfill.errors import InputError
 from flowfill.pipeline import Stats
+from flowfill.plan import Plan
 from flowfill.progress import Bar, Progress
 from flowfill.resume import Checkpoint, WindowRecord
+
+AHEAD = 4
+"""Windows per worker queued beyond the clip being written before the next clip is scanned."""
 
 
 @dataclass
@@ -124,28 +129,39 @@ class Batch:
             self._one(row, run, body)
 
     def run_ray(self, resume: bool, ray, workers: int) -> None:  # ray: the connected module
-        """Fill the clips' windows on the connected cluster: every clip is scanned and queued
-        first (workers start on the first while the others are scanned), then stitched in
-        manifest order."""
+        """Fill the clips' windows on the connected cluster and write the clips in manifest
+        order; the next clips are scanned and queued while enough windows are pending
+        (:data:`AHEAD` per worker), so workers go on to them while a clip is written."""
         from flowfill.devices import Threads
         from flowfill.dist.driver import ClipPool
 
         quiet = Progress(enabled=False)
         pool = ClipPool(ray, workers, Threads.here(), self.progress)
+        todo = deque(self.todo(resume))
+        planned: deque[tuple[Row, ClipRun, Plan]] = deque()
+
+        def queue_next() -> None:
+            row, run = todo.popleft()
+            try:
+                clip_plan, _ = scan_for_plan(run, quiet, True)
+                assert clip_plan is not None
+                pool.add(row.number, ray_clip(run), clip_plan,
+                         finished_windows(run.checkpoint, clip_plan))
+            except Exception as err:
+                self._fail(row, run, err)
+                return
+            planned.append((row, run, clip_plan))
+
         try:
-            planned = []
-            for row, run in self.todo(resume):
-                try:
-                    clip_plan, _ = scan_for_plan(run, quiet, True)
-                    assert clip_plan is not None
-                    pool.add(row.number, ray_clip(run), clip_plan,
-                             finished_windows(run.checkpoint, clip_plan))
-                except Exception as err:
-                    self._fail(row, run, err)
+            while todo or planned:
+                while todo and (not planned or pool.pending < AHEAD * workers):
+                    queue_next()
+                if not planned:
                     continue
-                planned.append((row, run, clip_plan))
-            for row, run, clip_plan in planned:
-                def body(run: ClipRun, stats: Stats, key=row.number, clip_plan=clip_plan) -> int:
+                row, run, clip_plan = planned.popleft()
+
+                def body(run: ClipRun, stats: Stats, key: int = row.number,
+                         clip_plan: Plan = clip_plan) -> int:
                     return write_clip(run, quiet, stats, clip_plan, None, pool.fill_of(key))
 
                 self._one(row, run, body)

@@ -66,6 +66,11 @@ class ClipPool:
         self._submit()
         return len(todo)
 
+    @property
+    def pending(self) -> int:
+        """Windows queued or running (not yet finished)."""
+        return len(self.queue) + len(self.running)
+
     def drop(self, key: object) -> None:
         """Forget ``key``'s windows: queued ones are not started, finished ones dropped."""
         self.queue = deque(item for item in self.queue if item[0] != key)
