@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,6 @@ from flowfill.devices import Threads
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.io import (
-    FrameSink,
     check_output_encoding,
     open_frames,
     open_masks,
@@ -356,7 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     add_serve_parser(commands)
+    _add_batch_parser(commands)
     return parser
+
+
+def _add_batch_parser(commands: argparse._SubParsersAction) -> None:
+    from flowfill.batch.command import add_batch_parser
+
+    add_batch_parser(commands)
 
 
 def _add_stabilise_parser(commands: argparse._SubParsersAction) -> None:
@@ -512,6 +518,71 @@ def _prepare(
     return options, source, masks, fps, estimator
 
 
+@dataclass
+class ClipRun:
+    """One clip's ``remove``, validated: sources open, options resolved, checkpoint set up
+    (nothing written yet)."""
+
+    args: argparse.Namespace
+    options: Options
+    source: FrameSource
+    masks: MaskSource
+    fps: Fraction | None
+    estimator: FlowEstimator
+    checkpoint: Checkpoint
+
+
+def prepare_clip(args: argparse.Namespace) -> ClipRun:
+    """Validate one clip's run (input, mask, options, output encoding) without writing."""
+    options, source, masks, fps, estimator = _prepare(args)
+    info = source.info
+    checkpoint = Checkpoint(
+        folder_for(args.output),
+        fingerprint(source_files(source) | frozenset(masks.paths), options,
+                    {"input": os.path.abspath(args.input), "mask": args.mask,
+                     "frames": info.count, "size": info.size_text,
+                     "range": source.selection}),
+        resume=args.resume, identity=run_identity(options),
+    )
+    return ClipRun(args, options, source, masks, fps, estimator, checkpoint)
+
+
+def scan_for_plan(run: ClipRun, progress: Progress,
+                  distributed: bool) -> tuple[Plan | None, ReferenceFrames | None]:
+    """The clip's plan and reference frames when a scan is needed (reference frames in a clip
+    longer than a window, or windows filled elsewhere: then no references are read here)."""
+    options, info = run.options, run.source.info
+    if not distributed and not (options.reference_frames
+                                and (info.count is None or info.count > options.window)):
+        return None, None
+    open_clip = lambda: (run.source, run.masks)  # noqa: E731
+    found = scan_clip(open_clip, options, progress)
+    clip_plan = plan(found.areas, found.cuts, options)
+    if distributed:
+        return clip_plan, None
+    return clip_plan, ReferenceFrames.read(open_clip, clip_plan.picks, clip_plan.shots, options)
+
+
+def write_clip(run: ClipRun, progress: Progress, stats: Stats, clip_plan: Plan | None,
+               references: ReferenceFrames | None, fill: WindowFill | None) -> int:
+    """Stream the clip through the pipeline into its atomic sink; return the frames written."""
+    args, source, masks = run.args, run.source, run.masks
+    with open_sink(args.output, source, fps=run.fps, protect=masks.paths, codec=args.codec,
+                   quality=args.quality) as sink:
+        if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
+            print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha "
+                  "is dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)",
+                  file=sys.stderr)
+        bar = progress.bar("write")
+        for frame in remove_stream(source, masks, run.options, progress, stats,
+                                   estimator=run.estimator, references=references,
+                                   checkpoint=run.checkpoint, plan=clip_plan, fill=fill):
+            sink.write(frame)
+            bar.update(1)
+        masks.finish()
+    return sink.written
+
+
 def remove_command(args: argparse.Namespace) -> int:
     """Run ``flowfill remove``: validate everything, stream the clip through, commit the output.
 
@@ -526,54 +597,21 @@ def remove_command(args: argparse.Namespace) -> int:
 
         target = parse_target(args.ray)
         import_ray()
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InputError("--threads", f"must be at least 1, not {args.threads}")
-        Threads(args.threads, args.threads).apply()  # process-wide, like the heap setting
+    apply_threads(args.threads)
     bound_heap()  # a process-wide allocator setting: the command's to make, not the library's
-    options, source, masks, fps, estimator = _prepare(args)
+    run = prepare_clip(args)
+    checkpoint = run.checkpoint
     show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
-    progress = Progress(enabled=show_bars, total=source.info.count)
+    progress = Progress(enabled=show_bars, total=run.source.info.count)
     stats = Stats()
-    info = source.info
-    checkpoint = Checkpoint(
-        folder_for(args.output),
-        fingerprint(source_files(source) | frozenset(masks.paths), options,
-                    {"input": os.path.abspath(args.input), "mask": args.mask,
-                     "frames": info.count, "size": info.size_text,
-                     "range": source.selection}),
-        resume=args.resume, identity=run_identity(options),
-    )
-    sink: FrameSink
     try:
-        references = clip_plan = None
-        open_clip = lambda: (source, masks)  # noqa: E731
-        if target is not None or (options.reference_frames
-                                  and (info.count is None or info.count > options.window)):
-            found = scan_clip(open_clip, options, progress)
-            clip_plan = plan(found.areas, found.cuts, options)
-            if target is None:
-                references = ReferenceFrames.read(open_clip, clip_plan.picks, clip_plan.shots,
-                                                  options)
+        clip_plan, references = scan_for_plan(run, progress, target is not None)
         with contextlib.ExitStack() as stack:
             fill = None
             if target is not None:
                 assert clip_plan is not None
-                fill = _ray_fill(stack, target, args, source, masks, clip_plan, checkpoint,
-                                 progress)
-            with open_sink(args.output, source, fps=fps, protect=masks.paths, codec=args.codec,
-                           quality=args.quality) as sink:
-                if source.yields_alpha and not sink.keeps_alpha and not args.quiet:
-                    print(f"{PROG}: note: {args.output} cannot store alpha: the input's alpha "
-                          "is dropped (PNG, TIFF, EXR frames, .mov and .avi keep it)",
-                          file=sys.stderr)
-                bar = progress.bar("write")
-                for frame in remove_stream(source, masks, options, progress, stats,
-                                           estimator=estimator, references=references,
-                                           checkpoint=checkpoint, plan=clip_plan, fill=fill):
-                    sink.write(frame)
-                    bar.update(1)
-                masks.finish()
+                fill = _ray_fill(stack, target, run, clip_plan, progress)
+            written = write_clip(run, progress, stats, clip_plan, references, fill)
     except InputError:
         checkpoint.discard()  # bad input: nothing is left behind
         raise
@@ -587,30 +625,49 @@ def remove_command(args: argparse.Namespace) -> int:
     checkpoint.discard()
     if not args.quiet:
         seconds = time.perf_counter() - started
-        print(summary(stats, sink.written, seconds, args.output), file=sys.stderr)
+        print(summary(stats, written, seconds, args.output), file=sys.stderr)
     return 0
 
 
-def _ray_fill(stack: contextlib.ExitStack, target: Target, args: argparse.Namespace,
-              source: FrameSource, masks: MaskSource, clip_plan: Plan, checkpoint: Checkpoint,
-              progress: Progress) -> WindowFill:
-    """Connect to the cluster (for as long as ``stack`` lasts), start the workers on the
-    windows ``checkpoint`` does not hold, and return the fill that takes their results."""
-    from flowfill.dist.cluster import cluster_cpus, connected
-    from flowfill.dist.driver import WindowPool
+def apply_threads(threads: int | None) -> None:
+    """``--threads N``: torch's and OpenCV's counts for this process (unset: their defaults)."""
+    if threads is not None:
+        if threads < 1:
+            raise InputError("--threads", f"must be at least 1, not {threads}")
+        Threads(threads, threads).apply()  # process-wide, like the heap setting
+
+
+def ray_clip(run: ClipRun):  # -> flowfill.dist.worker.Clip
+    """Where a worker reads the clip from: absolute paths, the ``--frames`` selection."""
     from flowfill.dist.worker import Clip
 
-    ray = stack.enter_context(connected(target))
-    workers = target.cpus or (cluster_cpus(ray) if target.address else os.cpu_count() or 1)
-    mask = args.mask if masks.kind in (ALPHA, BORDERS, AUTO) else os.path.abspath(args.mask)
-    clip = Clip(os.path.abspath(args.input), mask, source.selection)
+    args = run.args
+    kind = run.masks.kind
+    mask = args.mask if kind in (ALPHA, BORDERS, AUTO) else os.path.abspath(args.mask)
+    return Clip(os.path.abspath(args.input), mask, run.source.selection)
+
+
+def finished_windows(checkpoint: Checkpoint, clip_plan: Plan) -> set[int]:
+    """The first frames of the plan's windows a resumed ``checkpoint`` already holds."""
     skip: set[int] = set()
     if checkpoint.resumed:
         for work in clip_plan.to_fill:
             record = checkpoint.load(work.window.start)
             if record is not None and len(record.outputs) == work.window.keep:
                 skip.add(work.window.start)
-    pool = WindowPool(ray, clip, clip_plan, workers, Threads.here(), progress, skip)
+    return skip
+
+
+def _ray_fill(stack: contextlib.ExitStack, target: Target, run: ClipRun, clip_plan: Plan,
+              progress: Progress) -> WindowFill:
+    """Connect to the cluster (for as long as ``stack`` lasts), start the workers on the
+    windows the checkpoint does not hold, and return the fill that takes their results."""
+    from flowfill.dist.cluster import connected, worker_count
+    from flowfill.dist.driver import WindowPool
+
+    ray = stack.enter_context(connected(target))
+    pool = WindowPool(ray, ray_clip(run), clip_plan, worker_count(ray, target), Threads.here(),
+                      progress, finished_windows(run.checkpoint, clip_plan))
     stack.callback(pool.close)
     return pool.fill
 
@@ -837,6 +894,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_edges_command(args)
         if args.command == "serve":
             return serve_command(args)
+        if args.command == "batch":
+            from flowfill.batch.command import batch_command
+
+            return batch_command(args)
         return remove_command(args)
     except (InputError, _UsageError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

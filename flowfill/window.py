@@ -44,6 +44,14 @@ def flow_estimator(options: Options) -> FlowEstimator:
                           cache=options.nonlocal_frames + options.reference_frames + 3)
 
 
+def estimator_key(options: Options) -> tuple:
+    """What :func:`flow_estimator` builds from: equal keys, interchangeable estimators (their
+    frame caches are cleared per window)."""
+    return (options.flow, options.raft_weights, options.raft_iters, options.device,
+            options.flow_max_side, options.flow_precision, options.flow_tone,
+            options.nonlocal_frames + options.reference_frames)
+
+
 def fill_window(
     frames: np.ndarray,
     holes: np.ndarray,

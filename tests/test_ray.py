@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_rgb, write_rgb
+from conftest import _alive, _cmdline, read_rgb, write_rgb
 
 from flowfill import cli
 
@@ -26,105 +26,6 @@ FAST = ["--window", "4", "--overlap", "1", "--reference-frames", "1", "--flow-ma
         "--fill", "telea"]
 """Small windows (so a short clip has several, with reference frames from outside them) and
 quick stages; the edge net stays on (``--edges auto``), so the workers load it too."""
-HEAD, NODE = "127.0.0.2", "127.0.0.3"
-"""Loopback addresses of the two nodes (127.0.0.1 itself Ray swaps for the machine's address)."""
-
-
-def _children() -> dict[int, list[int]]:
-    """Every process's children, from /proc."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def _descendants(roots: list[int]) -> set[int]:
-    kids, found, todo = _children(), set(), list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(kids.get(pid, []))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-class TwoNodes:
-    """A Ray cluster of a head and one added node (one CPU each) on loopback."""
-
-    def __init__(self) -> None:
-        from ray.cluster_utils import Cluster  # a missing Ray fails the tests here
-
-        self.cluster = Cluster(initialize_head=True, head_node_args={
-            "num_cpus": 1, "node_ip_address": HEAD, "include_dashboard": False})
-        self.cluster.add_node(num_cpus=1, node_ip_address=NODE)
-        self.cluster.wait_for_nodes()
-        self.address = self.cluster.address
-
-    def roots(self) -> list[int]:
-        """The processes the cluster started (its nodes' services)."""
-        pids = []
-        for node in self.cluster.list_all_nodes():
-            for infos in node.all_processes.values():
-                pids.extend(info.process.pid for info in infos)
-        return pids
-
-    def processes(self) -> set[int]:
-        """The cluster's processes with every descendant (workers, actors)."""
-        return _descendants(self.roots())
-
-    def stop(self) -> set[int]:
-        """Shut the cluster down and end, by id, any of its processes left; return those."""
-        started = self.processes()
-        self.cluster.shutdown()
-        deadline = time.monotonic() + 20
-        while any(_alive(p) for p in started) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = {p for p in started if _alive(p)}
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
-        return left
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    """A two-node cluster for the session; every process it started is ended after."""
-    # the workers import the flowfill under test, whatever the environment has installed
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)
-    nodes = TwoNodes()
-    try:
-        yield nodes
-    finally:
-        left = nodes.stop()
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
-        assert not left, f"cluster processes still running after shutdown: {sorted(left)}"
-
-
 def flowfill_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "flowfill", "remove", *args]
 

@@ -81,3 +81,10 @@ def connected(target: Target) -> Iterator[ModuleType]:
 def cluster_cpus(ray: ModuleType) -> int:
     """How many CPUs the connected cluster has (at least 1)."""
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def worker_count(ray: ModuleType, target: Target) -> int:
+    """How many workers a run on ``target`` starts: N for local:N, one per CPU otherwise."""
+    if target.cpus:
+        return target.cpus
+    return cluster_cpus(ray) if target.address else os.cpu_count() or 1

@@ -60,31 +60,52 @@ def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item
 
 
 class WindowWorker:
-    """Fills windows of one clip's plan (a Ray actor's body; also usable in-process)."""
+    """Fills windows of any clip's plan (a Ray actor's body; also usable in-process): ``clip``
+    and ``options`` are the defaults of :meth:`fill`, None when every window brings its own."""
 
-    def __init__(self, clip: Clip, options: Options, threads: Threads, version: str) -> None:
+    def __init__(self, clip: Clip | None, options: Options | None, threads: Threads,
+                 version: str) -> None:
         from flowfill import __version__
-        from flowfill.hops import edge_completer
-        from flowfill.window import flow_estimator
 
         if version != __version__:
             raise RuntimeError(f"this worker runs flowfill {__version__}, the driver "
                                f"{version}: install the same version on every node")
         threads.apply()
         self.clip, self.options = clip, options
-        self.estimator = flow_estimator(options)  # loaded once (RAFT weights), for every window
-        edge_completer(options)  # the edge net too (cached)
+        self.estimators: dict[tuple, object] = {}
+        self.edges: set[tuple] = set()
+        if options is not None:
+            self._engine(options)  # loaded once (RAFT weights, edge net), for every window
 
-    def fill(self, work: Work) -> WindowValues:
-        """The values inside the masks of ``work``'s frames, filled as a local run fills them."""
+    def _engine(self, options: Options):  # -> FlowEstimator
+        """The flow backend ``options`` ask for, loaded once per worker (with the edge net)."""
+        from flowfill.hops import edge_completer
+        from flowfill.window import estimator_key, flow_estimator
+
+        key = estimator_key(options)
+        if key not in self.estimators:
+            self.estimators[key] = flow_estimator(options)
+        edges = (options.edges, options.edge_weights, options.device)
+        if edges not in self.edges:
+            edge_completer(options)  # loads the edge net (kept by the completer's cache)
+            self.edges.add(edges)
+        return self.estimators[key]
+
+    def fill(self, work: Work, clip: Clip | None = None,
+             options: Options | None = None) -> WindowValues:
+        """The values inside the masks of ``work``'s frames, filled as a local run fills them
+        (``clip`` and ``options``: the window's own, for a worker shared by many clips)."""
+        clip, options = clip or self.clip, options or self.options
+        if clip is None or options is None:
+            raise ValueError("a window needs its clip and options")
+        estimator = self._engine(options)
         w = work.window
-        items = read_items(self.clip, set(range(w.start, w.stop)) | set(work.references),
-                           self.options)
+        items = read_items(clip, set(range(w.start, w.stop)) | set(work.references), options)
         refs = ReferenceFrames([Reference(p, items[p].frame, items[p].hole)
                                 for p in work.references], [work.shot])
         window = [items[t] for t in range(w.start, w.stop)]
         del items
-        return fill_values(window, self.options, Progress(enabled=False), self.estimator,
+        return fill_values(window, options, Progress(enabled=False), estimator,
                            StageClock(), refs, count_from=w.carry)
 
     def pid(self) -> int:
