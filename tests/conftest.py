@@ -83,6 +83,13 @@ def write_rgb(path: os.PathLike | str, rgb: np.ndarray) -> None:
     assert cv2.imwrite(str(path), np.ascontiguousarray(arr))
 
 
+RAY_FAST = ["--window", "4", "--overlap", "1", "--reference-frames", "1", "--flow-max-side",
+            "160", "--fill", "telea"]
+"""Options of the Ray and batch tests: small windows (so a short clip has several, with reference
+frames from outside them) and quick stages; the edge net stays on (``--edges auto``), so the
+workers load it too."""
+
+
 def read_rgb(path: os.PathLike | str) -> np.ndarray:
     """Read an image file as OpenCV stores it, turned to RGB."""
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

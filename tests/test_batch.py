@@ -19,15 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RAY_FAST as FAST
 from conftest import read_rgb
 
 from flowfill import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_clips"
-FAST = ["--window", "4", "--overlap", "1", "--reference-frames", "1", "--flow-max-side", "160",
-        "--fill", "telea"]
-"""As tests/test_ray.py: several small windows per clip, reference frames, quick stages."""
 HEADER = "input,mask,output,window,nearest-first\n"
 ROWS = ("a,a_mask,out_a,,\n"  # the batch's options
         "b,b_mask,out_b,5,off\n")  # overrides: another window size, a switch turned off

@@ -16,16 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RAY_FAST as FAST
 from conftest import _alive, _cmdline, read_rgb, write_rgb
 
 from flowfill import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_clips"
-FAST = ["--window", "4", "--overlap", "1", "--reference-frames", "1", "--flow-max-side", "160",
-        "--fill", "telea"]
-"""Small windows (so a short clip has several, with reference frames from outside them) and
-quick stages; the edge net stays on (``--edges auto``), so the workers load it too."""
 def flowfill_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "flowfill", "remove", *args]
 
