@@ -145,7 +145,12 @@ class ServedShot:
     def missing(self, index: int) -> list[int]:
         """Frame numbers a render of clip index ``index`` needs and the server lacks."""
         needed = [self.first + i for i in self.shot.frames_needed(index)]
-        self.pinned = set(needed)
+        if self.shot.planned:
+            self.pinned = set(needed)
+        else:  # the scan reads each frame once: keep only those the render is likely to read
+            # after it (the windows around the frame), or a long clip would all stay in memory
+            reach = self.shot.options.window
+            self.pinned = {f for f in needed if abs(f - self.first - index) < reach}
         return [f for f in needed if f not in self.frames]
 
 
@@ -419,8 +424,10 @@ class _Connection:
 
     def op_progress(self, header: dict, payload: bytearray) -> None:
         served = self._shot(header)
+        shot = served.shot
         self.reply(header, fraction=round(served.fraction, 4), stage=served.stage,
-                   rendering=served.rendering)
+                   rendering=served.rendering, windows_filled=shot.windows_filled,
+                   cuts=[served.first + c for c in shot.cuts] if shot.planned else None)
 
     def op_cancel(self, header: dict, payload: bytearray) -> None:
         self._shot(header).cancel.set()

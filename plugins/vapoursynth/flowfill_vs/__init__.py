@@ -1,11 +1,12 @@
 """flowfill for VapourSynth: ``remove(clip, mask)`` fills the masked region of an RGB clip.
 
-The filter is a thin layer over :class:`flowfill.shot.Shot`, which does the windowing: asking
-for frame n fills the window that outputs n once, the window's other frames come from the
-Shot's bounded cache, and the answer equals what ``flowfill remove`` writes for frame n. Frames
-and masks are pulled from the source clips (``get_frame``) as the Shot reads them, so nothing
-but the Shot's cache (the filled values of the last windows and a few reference frames) is held,
-whatever the clip's length.
+The filter is a client of flowfill's render server (``flowfill serve``, plugins/PROTOCOL.md):
+VapourSynth's Python needs only numpy, the engine runs in flowfill's own environment and stays
+loaded between scripts, and a server is started when none answers. Asking for frame n renders
+it on the server, which fills the window that outputs n once and serves the window's other
+frames from its cache; the frames it needs are pulled from the source clips (``get_frame``) and
+sent as it asks for them, so neither side holds more than a few windows, whatever the clip's
+length. The answer equals what ``flowfill remove`` writes for frame n.
 
     import vapoursynth as vs
     import flowfill_vs
@@ -16,6 +17,7 @@ See plugins/vapoursynth/README.md.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,26 +25,38 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
-try:
-    from flowfill import InputError, Options
-    from flowfill.shot import Shot
-except ImportError as _err:  # the filter runs in VapourSynth's Python: flowfill must be there
-    raise ImportError(
-        "flowfill_vs needs flowfill installed in the Python that runs VapourSynth "
-        "(pip install /path/to/flowfill); see plugins/vapoursynth/README.md"
-    ) from _err
+from flowfill_vs.connection import Connection, ServerError
 
-__all__ = ["FlowfillError", "clip_from_arrays", "remove", "shot_of"]
+__all__ = ["FlowfillError", "clip_from_arrays", "remove", "stats"]
 __version__ = "0.1.0"
 
-_SHOTS: weakref.WeakKeyDictionary[vs.VideoNode, Shot] = weakref.WeakKeyDictionary()
+_SHOTS: weakref.WeakKeyDictionary[vs.VideoNode, _Shot] = weakref.WeakKeyDictionary()
 
 _TO_RGB = ("core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s=\"709\") (or RGB24/RGB48; "
            "use the clip's own matrix, e.g. \"470bg\" for SD)")
 
 
 class FlowfillError(vs.Error, ValueError):
-    """A bad argument to :func:`remove` (clip format, mask, option): raised at call time."""
+    """A bad argument to :func:`remove` (clip format, mask, option), or no render server:
+    raised at call time."""
+
+
+class _Shot:
+    """A shot open on the server for one output node: its own connection, one render at a
+    time (VapourSynth calls the filter from several threads)."""
+
+    def __init__(self, connection: Connection, shot: str, shape: tuple[int, int],
+                 fetch: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> None:
+        self.connection, self.id, self.shape, self.fetch = connection, shot, shape, fetch
+        self.lock = threading.Lock()
+
+    def render(self, n: int) -> np.ndarray:
+        with self.lock:
+            return self.connection.render(self.id, n, self.shape, self.fetch)
+
+    def stats(self) -> dict:
+        with self.lock:
+            return self.connection.progress(self.id)
 
 
 def remove(
@@ -50,7 +64,7 @@ def remove(
     mask: vs.VideoNode | None = None,
     *,
     alpha: vs.VideoNode | None = None,
-    cache_windows: int = 2,
+    server: str | None = None,
     **options: Any,
 ) -> vs.VideoNode:
     """Fill where ``mask`` (or the clip's alpha) is set; returns a clip in ``clip``'s format.
@@ -59,12 +73,13 @@ def remove(
     and size. ``mask``: a GRAY clip of the same size and length; a pixel is removed where its
     value is above half the range (float: above 0.5). With ``mask=None`` the clip's alpha is
     used: the ``alpha`` clip if given, else the ``_Alpha`` frame property of ``clip``'s frames.
-    ``options``: fields of :class:`flowfill.Options` (``window``, ``overlap``, ``dilate``,
-    ``fill``, ``flow``, ...), checked now. ``cache_windows``: filled windows kept for reuse.
+    ``options``: fields of ``flowfill.Options`` (``window``, ``overlap``, ``dilate``, ``fill``,
+    ``flow``, ...), checked now by the server. ``server``: its endpoint (a socket path or
+    ``tcp://127.0.0.1:PORT``); default ``$FLOWFILL_SERVER`` or the per-user socket, where a
+    server is started (``$FLOWFILL_EXECUTABLE`` or ``flowfill`` on PATH) if none answers.
     Frame properties of the source frames pass through unchanged.
     """
     fmt = _check_clip(clip)
-    opts = _options(options)
     if mask is None:
         mask = _alpha_clip(clip, alpha)
         what = "alpha"
@@ -73,37 +88,48 @@ def remove(
             raise FlowfillError("flowfill_vs.remove: give either mask or alpha, not both")
         what = "mask"
     _check_mask(mask, clip, what)
-    if cache_windows < 1:
-        raise FlowfillError("flowfill_vs.remove: cache_windows must be at least 1")
 
     peak = _peak(fmt)
     threshold = _peak(mask.format) / 2 if mask.format.sample_type == vs.INTEGER else 0.5
     src, matte = clip, mask
 
-    def read(i: int) -> tuple[np.ndarray, np.ndarray]:
+    def fetch(i: int) -> tuple[np.ndarray, np.ndarray]:
         rgb = _to_float(_planes(src.get_frame(i)), peak)
-        return rgb, np.asarray(matte.get_frame(i)[0]) > threshold
+        removed = np.asarray(matte.get_frame(i)[0]) > threshold
+        return rgb, removed.astype(np.float32)
 
     try:
-        shot = Shot(clip.num_frames, read, opts, cache_windows=cache_windows)
-    except (InputError, ValueError, RuntimeError, OSError) as err:
+        connection = Connection(server)
+    except (ServerError, OSError) as err:
         raise FlowfillError(f"flowfill_vs.remove: {err}") from err
+    try:
+        shot_id = connection.open_shot(clip.width, clip.height, clip.num_frames, options)
+    except (ServerError, OSError) as err:
+        connection.close()
+        raise FlowfillError(f"flowfill_vs.remove: bad option: {err}"
+                            if getattr(err, "code", "") == "input"
+                            else f"flowfill_vs.remove: {err}") from err
+    shot = _Shot(connection, shot_id, (clip.height, clip.width), fetch)
 
     def render(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()  # keeps the source frame's properties (and its _Alpha)
-        filled = shot.render(n)
+        try:
+            filled = shot.render(n)
+        except (ServerError, OSError) as err:
+            raise vs.Error(f"flowfill_vs.remove: frame {n}: {err}") from err
         _write(out, _from_float(filled, fmt, peak))
         return out
 
     result = clip.std.ModifyFrame(clips=clip, selector=render)
     _SHOTS[result] = shot
+    weakref.finalize(shot, connection.close)
     return result
 
 
-def shot_of(node: vs.VideoNode) -> Shot:
-    """The :class:`flowfill.shot.Shot` behind a clip :func:`remove` returned (its counters,
-    ``windows_filled``, ``clock``), for inspection."""
-    return _SHOTS[node]
+def stats(node: vs.VideoNode) -> dict:
+    """What the server reports of the shot behind a clip :func:`remove` returned:
+    ``windows_filled`` (windows filled so far), ``cuts`` (shot cuts found, once scanned)."""
+    return _SHOTS[node].stats()
 
 
 def clip_from_arrays(
@@ -157,17 +183,6 @@ def _check_clip(clip: vs.VideoNode) -> vs.VideoFormat:
     if clip.num_frames < 1:
         raise FlowfillError("flowfill_vs.remove: the clip has no frames")
     return fmt
-
-
-def _options(options: dict[str, Any]) -> Options:
-    try:
-        opts = Options.from_kwargs(**options)
-        from flowfill.devices import resolve_device
-
-        resolve_device(opts.device)
-    except (InputError, TypeError, ValueError, RuntimeError) as err:
-        raise FlowfillError(f"flowfill_vs.remove: bad option: {err}") from err
-    return opts
 
 
 def _alpha_clip(clip: vs.VideoNode, alpha: vs.VideoNode | None) -> vs.VideoNode:

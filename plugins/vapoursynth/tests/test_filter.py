@@ -12,9 +12,8 @@ import flowfill_vs
 import numpy as np
 import pytest
 import vapoursynth as vs
-from conftest import BIN, OPTIONS, ROOT, SAMPLE, run_cli
-
-from flowfill.plan import plan_windows
+from conftest import BIN, OPTIONS, ROOT, SAMPLE, Server, flowfill_command, run_cli
+from flowfill_vs.connection import Connection
 
 core = vs.core
 EXAMPLE = ROOT / "plugins" / "vapoursynth" / "examples" / "remove_pngs.vpy"
@@ -48,6 +47,23 @@ def quantize8(rgb: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(rgb, 0, 1) * np.float32(255)).astype(np.uint8)
 
 
+def windows_filled(node: vs.VideoNode) -> int:
+    """How many windows the server has filled for ``node`` so far."""
+    return flowfill_vs.stats(node)["windows_filled"]
+
+
+def filling_windows(count: int, options: dict[str, object]) -> int:
+    """How many windows flowfill's plan fills for ``count`` frames without cuts (asked of the
+    environment that has flowfill, next to ``$FLOWFILL_EXECUTABLE``)."""
+    python = Path(flowfill_command()).parent / "python"
+    code = ("import sys; from flowfill.plan import plan_windows; "
+            "plan = plan_windows(int(sys.argv[1]), [], int(sys.argv[2]), int(sys.argv[3])); "
+            "print(sum(not w.only_carry for w in plan))")
+    done = subprocess.run([str(python), "-c", code, str(count), str(options["window"]),
+                           str(options["overlap"])], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
 # -- the same answer as the CLI ------------------------------------------------------------
 
 
@@ -57,9 +73,8 @@ def test_linear_float_equals_cli_and_fills_each_window_once(sample, cli_referenc
     assert out.format.id == vs.RGBS.value and out.num_frames == 30
     got = np.stack([planes(out.get_frame(n)) for n in range(out.num_frames)])
     assert np.abs(got - cli_reference).max() <= TOL
-    plan = plan_windows(30, [], OPTIONS["window"], OPTIONS["overlap"])
-    assert len(plan) == 5
-    assert flowfill_vs.shot_of(out).windows_filled == len(plan)  # each window filled once
+    assert filling_windows(30, OPTIONS) == 5
+    assert windows_filled(out) == 5  # each window filled once
 
 
 def test_backwards_rgb24_equals_cli(sample, cli_reference):
@@ -68,7 +83,7 @@ def test_backwards_rgb24_equals_cli(sample, cli_reference):
     out = flowfill_vs.remove(clip, mask, **OPTIONS)
     assert out.format.id == vs.RGB24.value
     got = {n: planes(out.get_frame(n)) for n in reversed(range(30))}
-    assert flowfill_vs.shot_of(out).windows_filled == 5
+    assert windows_filled(out) == 5
     for n in range(30):
         assert got[n].dtype == np.uint8
         np.testing.assert_array_equal(got[n], quantize8(cli_reference[n]), err_msg=f"frame {n}")
@@ -79,13 +94,12 @@ def test_backwards_rgb24_equals_cli(sample, cli_reference):
 def test_window_boundary_and_random_access(sample, cli_reference):
     clip, mask = clips(sample)
     out = flowfill_vs.remove(clip, mask, **OPTIONS)
-    shot = flowfill_vs.shot_of(out)
     # frame 7 lies in the overlap of windows 0..7 and 6..13: its value blends both
     assert np.abs(planes(out.get_frame(7)) - cli_reference[7]).max() <= TOL
-    assert shot.windows_filled == 2
+    assert windows_filled(out) == 2
     for n in (6, 5, 0, 8, 11):  # all output by those two windows: served from the cache
         assert np.abs(planes(out.get_frame(n)) - cli_reference[n]).max() <= TOL
-    assert shot.windows_filled == 2
+    assert windows_filled(out) == 2
     for n in (26, 13, 19, 2):  # jumps to windows no longer cached
         assert np.abs(planes(out.get_frame(n)) - cli_reference[n]).max() <= TOL, n
 
@@ -102,9 +116,7 @@ def test_shot_cut_inside_the_clip(sample, tmp_path):
     out = flowfill_vs.remove(clip, mask, **OPTIONS)
     order = [13, 3, *range(24)]
     got = {n: planes(out.get_frame(n)) for n in order}
-    shot = flowfill_vs.shot_of(out)
-    assert shot.cuts == [12]
-    assert all(w.stop <= 12 or w.start >= 12 for w in plan_windows(24, [12], 8, 2))
+    assert flowfill_vs.stats(out)["cuts"] == [12]
     for n in range(24):
         assert np.abs(got[n] - expected[n]).max() <= TOL, n
 
@@ -119,10 +131,9 @@ def counted_script(folder: Path, log: Path) -> Path:
         "args = {k: v for k, v in globals().items() if k in ('frames', 'masks', 'threads', "
         "'options')}\n"
         f"node = runpy.run_path({str(EXAMPLE)!r}, init_globals=args)['filtered']\n"
-        "shot = flowfill_vs.shot_of(node)\n"
         "def count(n, f):\n"
         f"    with open({str(log)!r}, 'a') as fh:\n"
-        "        fh.write(f'{shot.windows_filled}\\n')\n"
+        "        fh.write(f'{flowfill_vs.stats(node)[\"windows_filled\"]}\\n')\n"
         "    return f\n"
         "vs.clear_output(0)\n"
         "node.std.ModifyFrame(node, count).set_output()\n"
@@ -160,15 +171,15 @@ def test_vspipe_writes_the_cli_result_filling_each_window_once(cli_reference, vs
 
 
 def test_400_frames_linearly_in_bounded_memory(sample, vs_env, tmp_path):
-    """A 400-frame clip through vspipe peaks where a 100-frame one does (<= 1.2x), filling
-    each window once."""
+    """A 400-frame clip through vspipe: the render server and vspipe each peak where they do
+    for a 100-frame one (<= 1.1x and 1.2x), and each window is filled once."""
     frames, masks = sample
     options = {"window": 40, "overlap": 4, "nonlocal_frames": 0, "edges": "off",
                "fill": "telea"}
-    peaks = {}
+    servers, clients = {}, {}
     for count in (100, 400):
         folder = tmp_path / str(count)
-        for sub in ("f", "m"):
+        for sub in ("f", "m", "server"):
             (folder / sub).mkdir(parents=True)
         for n in range(count):
             k = n % 58 if n % 58 < 30 else 58 - n % 58  # the sample clip back and forth
@@ -177,13 +188,52 @@ def test_400_frames_linearly_in_bounded_memory(sample, vs_env, tmp_path):
             cv2.imwrite(str(folder / "m" / f"{n:05d}.png"),
                         cv2.resize(masks[k], (128, 72), interpolation=cv2.INTER_NEAREST))
         log = folder / "windows.log"
-        peaks[count] = run_vspipe(counted_script(folder, log), folder / "f", folder / "m",
-                                  folder / "out.raw", options, vs_env, threads=2)
+        server = Server(folder / "server")  # its own, so that its peak is this clip's
+        try:
+            clients[count] = run_vspipe(counted_script(folder, log), folder / "f", folder / "m",
+                                        folder / "out.raw", options,
+                                        dict(vs_env, FLOWFILL_SERVER=server.socket), threads=2)
+        finally:
+            servers[count] = server.stop()
         counts = [int(line) for line in log.read_text().split()]
-        plan = plan_windows(count, [], options["window"], options["overlap"])
         assert len(counts) == count
-        assert max(counts) == sum(not w.only_carry for w in plan)  # once each
-    assert peaks[400] <= 1.2 * peaks[100], peaks
+        assert max(counts) == filling_windows(count, options)  # once each
+    # the server once kept every frame put during the first scan: 400 frames were 1.14x
+    assert servers[400] <= 1.1 * servers[100], servers
+    assert clients[400] <= 1.2 * clients[100], clients
+
+
+# -- the render server ---------------------------------------------------------------------
+
+
+def test_a_server_is_started_when_none_answers(sample, cli_reference, tmp_path, monkeypatch):
+    """With nothing listening at the endpoint, remove() starts ``flowfill serve`` there (the
+    command of $FLOWFILL_EXECUTABLE) and the result is the CLI's; a second node reuses it."""
+    where = tmp_path / "run" / "server.sock"
+    monkeypatch.setenv("FLOWFILL_SERVER", str(where))
+    clip, mask = clips(sample)
+    out = flowfill_vs.remove(clip, mask, **OPTIONS)
+    try:
+        assert where.is_socket() and (tmp_path / "run" / "server.sock.ready").exists()
+        assert np.abs(planes(out.get_frame(29)) - cli_reference[29]).max() <= TOL
+        again = flowfill_vs.remove(clip, mask, **OPTIONS)
+        assert np.abs(planes(again.get_frame(0)) - cli_reference[0]).max() <= TOL
+        with Connection(str(where), start=False) as probe:
+            assert probe.call({"op": "status"})[0]["shots"] == 2  # the same server, both shots
+    finally:
+        with Connection(str(where), start=False) as probe:
+            probe.call({"op": "shutdown"})
+
+
+def test_no_server_and_no_flowfill_command_is_a_clear_error(sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWFILL_SERVER", str(tmp_path / "none.sock"))
+    monkeypatch.setenv("FLOWFILL_EXECUTABLE", str(tmp_path / "no-such-flowfill"))
+    clip, mask = clips(sample, count=8)
+    with pytest.raises(flowfill_vs.FlowfillError, match="no render server answers.*"
+                                                        "FLOWFILL_EXECUTABLE"):
+        flowfill_vs.remove(clip, mask, **OPTIONS)
+    with pytest.raises(flowfill_vs.FlowfillError, match="no render server answers at tcp://"):
+        flowfill_vs.remove(clip, mask, server="tcp://127.0.0.1:9", **OPTIONS)
 
 
 # -- formats, props, alpha -----------------------------------------------------------------
