@@ -477,6 +477,9 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
     stages = ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
     resumed = (f"  {stats.resumed_frames} frames taken from the interrupted run"
                if stats.resumed_frames else None)
+    lost = f" ({stats.workers_lost} lost, their windows run again)" if stats.workers_lost else ""
+    remote = (f"  cluster: {stats.windows_remote} windows computed by the workers{lost}"
+              if stats.windows_remote or stats.workers_lost else None)
     lines = [
         f"{PROG}: {frames} frames, {holes:,} hole pixels",
         f"  filled by propagation:   {stats.filled_propagation:>{width},} "
@@ -487,6 +490,7 @@ def summary(stats: Stats, frames: int, seconds: float, output: str) -> str:
         f"  {per_frame:.3f} s/frame ({seconds:.1f} s in all)",
         f"  time: {stages}" if shares else None,
         resumed,
+        remote,
         f"  wrote {output}",
     ]
     return "\n".join(line for line in lines if line is not None)
@@ -607,11 +611,14 @@ def remove_command(args: argparse.Namespace) -> int:
     try:
         clip_plan, references = scan_for_plan(run, progress, target is not None)
         with contextlib.ExitStack() as stack:
-            fill = None
+            pool = None
             if target is not None:
                 assert clip_plan is not None
-                fill = _ray_fill(stack, target, run, clip_plan, progress)
-            written = write_clip(run, progress, stats, clip_plan, references, fill)
+                pool = _ray_pool(stack, target, run, clip_plan, progress)
+            written = write_clip(run, progress, stats, clip_plan, references,
+                                 None if pool is None else pool.fill)
+            if pool is not None:
+                stats.windows_remote, stats.workers_lost = pool.computed, pool.lost
     except InputError:
         checkpoint.discard()  # bad input: nothing is left behind
         raise
@@ -644,7 +651,9 @@ def ray_clip(run: ClipRun):  # -> flowfill.dist.worker.Clip
     args = run.args
     kind = run.masks.kind
     mask = args.mask if kind in (ALPHA, BORDERS, AUTO) else os.path.abspath(args.mask)
-    return Clip(os.path.abspath(args.input), mask, run.source.selection)
+    info = run.source.info
+    return Clip(os.path.abspath(args.input), mask, run.source.selection,
+                (info.width, info.height))
 
 
 def finished_windows(checkpoint: Checkpoint, clip_plan: Plan) -> set[int]:
@@ -658,10 +667,10 @@ def finished_windows(checkpoint: Checkpoint, clip_plan: Plan) -> set[int]:
     return skip
 
 
-def _ray_fill(stack: contextlib.ExitStack, target: Target, run: ClipRun, clip_plan: Plan,
-              progress: Progress) -> WindowFill:
-    """Connect to the cluster (for as long as ``stack`` lasts), start the workers on the
-    windows the checkpoint does not hold, and return the fill that takes their results."""
+def _ray_pool(stack: contextlib.ExitStack, target: Target, run: ClipRun, clip_plan: Plan,
+              progress: Progress):  # -> flowfill.dist.driver.WindowPool
+    """Connect to the cluster (for as long as ``stack`` lasts) and start the workers on the
+    windows the checkpoint does not hold; the pool's ``fill`` takes their results."""
     from flowfill.dist.cluster import connected, worker_count
     from flowfill.dist.driver import WindowPool
 
@@ -669,7 +678,7 @@ def _ray_fill(stack: contextlib.ExitStack, target: Target, run: ClipRun, clip_pl
     pool = WindowPool(ray, ray_clip(run), clip_plan, worker_count(ray, target), Threads.here(),
                       progress, finished_windows(run.checkpoint, clip_plan))
     stack.callback(pool.close)
-    return pool.fill
+    return pool
 
 
 def stabilise_command(args: argparse.Namespace) -> int:

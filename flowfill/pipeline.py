@@ -104,6 +104,10 @@ class Stats:
     seconds: float = 0.0
     resumed_frames: int = 0
     """Frames taken from a checkpoint of an interrupted run instead of being computed."""
+    windows_remote: int = 0
+    """Windows computed by the workers of a Ray cluster (``--ray``)."""
+    workers_lost: int = 0
+    """Ray workers lost with their process or node (their windows were run again)."""
     clock: StageClock = field(default_factory=StageClock)
     """Seconds per stage (flow, completion, propagation, fusion, hallucination)."""
 

@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import RAY_FAST as FAST
-from conftest import _alive, _cmdline, read_rgb, write_rgb
+from conftest import _alive, _cmdline, _descendants, read_rgb, write_rgb
 
 from flowfill import cli
+from flowfill.options import Options
+from flowfill.plan import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_clips"
+RAY_THIRD = "127.0.0.4"
+"""Loopback address of the node added, then removed, by the node-loss test."""
 def flowfill_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "flowfill", "remove", *args]
 
@@ -125,6 +129,111 @@ def test_a_worker_killed_mid_window_changes_nothing(cluster, shots, shots_local,
     assert_identical(tmp_path / "ray", shots_local)
 
 
+def test_a_node_removed_mid_run_changes_nothing(cluster, tmp_path):
+    """A third node joins, the run puts a worker on it, and the node is removed while that
+    worker fills a window: the window runs again on the workers left, the output is the same."""
+    common = [str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"), "--frames", "0:24", *FAST]
+    run(flowfill_cmd(*common, "-o", str(tmp_path / "local")))
+    node = cluster.cluster.add_node(num_cpus=1, node_ip_address=RAY_THIRD)
+    cluster.cluster.wait_for_nodes()
+    node_pids = {info.process.pid for infos in node.all_processes.values() for info in infos}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    # 8 windows, 3 workers with 2 windows each in flight: the third node's worker gets some
+    proc = subprocess.Popen(flowfill_cmd(*common, "-o", str(tmp_path / "ray"), "--ray",
+                                         cluster.address),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=ROOT)
+    removed = False
+    try:
+        deadline = time.monotonic() + 300
+        while not removed and proc.poll() is None and time.monotonic() < deadline:
+            for pid in _descendants(sorted(node_pids)):  # a worker on the third node...
+                if _cmdline(pid).startswith("ray::WindowWorker.fill"):  # ...inside a window
+                    cluster.cluster.remove_node(node, allow_graceful=False)
+                    removed = True
+                    break
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if not removed:
+            cluster.cluster.remove_node(node, allow_graceful=False)
+    assert removed, "no worker was seen filling a window on the third node"
+    assert proc.returncode == 0, err
+    assert "(1 lost, their windows run again)" in err
+    assert not any(_alive(p) for p in node_pids)
+    assert_identical(tmp_path / "ray", tmp_path / "local")
+
+
+def test_a_killed_driver_resumes_with_only_the_missing_windows(cluster, shots, shots_local,
+                                                               tmp_path):
+    """``remove --ray`` killed once its first window is checkpointed; ``--resume`` computes
+    only the windows not on disk and writes the local run's output."""
+    frames, masks = shots
+    out = tmp_path / "ray"
+    args = flowfill_cmd(str(frames), "-m", str(masks), "-o", str(out), *FAST, "--ray",
+                        cluster.address)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([*args, "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    checkpoint = tmp_path / ".ray.flowfill-resume"
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if list(checkpoint.glob("window-*.npz")):
+                proc.send_signal(signal.SIGKILL)  # the driver dies without a word
+                break
+            time.sleep(0.01)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not out.exists()
+    kept = sorted(int(p.stem.split("-")[1]) for p in checkpoint.glob("window-*.npz"))
+    windows = len(plan(np.zeros(12), [6], Options(window=4, overlap=1).validated()).to_fill)
+    done = run([*args, "--resume"])
+    assert_identical(out, shots_local)
+    assert f"cluster: {windows - len(kept)} windows computed by the workers" in done.stderr
+    assert "frames taken from the interrupted run" in done.stderr
+    assert not checkpoint.exists()
+
+
+def test_workers_reserve_memory_by_resolution(cluster, shots):
+    """Each worker reserves BASE + bytes per pixel x frames of a window (Ray's memory
+    resource), so a node takes only the workers it can hold; a need beyond every node is
+    capped at the largest with a warning."""
+    from flowfill.devices import Threads
+    from flowfill.dist.cluster import Target, connected
+    from flowfill.dist.driver import WindowPool, worker_memory
+    from flowfill.dist.worker import Clip
+
+    frames, masks = shots
+    options = Options(window=4, overlap=1, fill="telea", edges="off").validated()
+    work = plan(np.zeros(12), [6], options)
+    need = worker_memory((320, 180), options)
+    assert need == 2**30 + 64 * 320 * 180 * (4 + options.reference_frames)
+    with connected(Target(cluster.address)) as ray:
+        free = ray.available_resources()["memory"]
+        pool = WindowPool(ray, Clip(str(frames), str(masks), None, (320, 180)), work, 2,
+                          Threads.here())
+        try:
+            assert pool.reserve == need
+            ray.get([a.pid.remote() for a in pool.actors])  # both placed
+            taken = free - ray.available_resources().get("memory", 0)
+            assert taken == pytest.approx(2 * need, rel=0.01)
+            pool._reserve(10**15)  # a frame no node can hold
+            assert pool.reserve == max(n["Resources"]["memory"] for n in ray.nodes()
+                                       if n["Alive"])
+        finally:
+            pool.close()
+
+
 def test_an_input_error_in_a_worker_is_raised_as_it_is(cluster, shots, tmp_path):
     """A frame that became unreadable after the driver's scan: the worker's InputError comes
     back to the driver as the one-line error it is (Ray retries lost workers, not this)."""
@@ -133,8 +242,6 @@ def test_an_input_error_in_a_worker_is_raised_as_it_is(cluster, shots, tmp_path)
     from flowfill.dist.driver import WindowPool
     from flowfill.dist.worker import Clip
     from flowfill.errors import InputError
-    from flowfill.options import Options
-    from flowfill.plan import plan
 
     frames, masks = shots
     broken = tmp_path / "in"

@@ -25,11 +25,13 @@ from flowfill.timing import StageClock
 @dataclass(frozen=True)
 class Clip:
     """Where a clip is read from, as the driver opened it: input and mask as given on the
-    command line, and the ``--frames`` selection (start, stop) if any."""
+    command line, the ``--frames`` selection (start, stop) if any, and the frames' size
+    (width, height; what a worker reserves memory for)."""
 
     input: str
     mask: str
     selection: tuple[int, int | None] | None = None
+    size: tuple[int, int] | None = None
 
     def open(self) -> tuple[FrameSource, MaskSource]:
         """Fresh frame and mask sources over the (selected) clip."""
