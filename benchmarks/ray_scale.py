@@ -7,7 +7,10 @@ Prints, in one run:
   2. Ray's start-up cost: ``ray.init`` of a W-CPU local cluster, then W workers loading the
      engine (ready to fill);
   3. the per-window scheduling overhead: the round trip of an empty call to a worker, and the
-     driver's wait for a real window beyond the worker's own time filling it.
+     driver's wait for a real window beyond the worker's own time filling it;
+  4. the same clip on W simulated nodes: a Ray cluster of W nodes of one CPU each on loopback
+     addresses (``ray.cluster_utils.Cluster``, each node its own raylet and object store, as
+     separate machines would have), driven with ``--ray ADDRESS``.
 Both runs use ``--threads`` threads per process (default 1: one worker per CPU, and the local
 run on one CPU too, so efficiency compares like with like). Frames are rendered from
 ``flowfill.evaluate.scenes.long_scene`` (the street pan with the ball to remove).
@@ -24,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -114,6 +119,28 @@ def overheads(src: Path, mask: Path, workers: int, threads: int, engine: list[st
     return out
 
 
+@contextmanager
+def simulated_nodes(count: int) -> Iterator[str]:
+    """A Ray cluster of ``count`` one-CPU nodes on loopback (127.0.0.2, .3, ...); its address."""
+    from ray.cluster_utils import Cluster
+
+    saved = os.environ.get("PYTHONPATH")  # the nodes' workers import this checkout's flowfill
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 1, "node_ip_address": "127.0.0.2", "include_dashboard": False})
+    try:
+        for k in range(1, count):
+            cluster.add_node(num_cpus=1, node_ip_address=f"127.0.0.{2 + k}")
+        cluster.wait_for_nodes()
+        yield cluster.address
+    finally:
+        cluster.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=240)
@@ -135,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         local = timed_run([*common, "-o", str(root / "local")])
         dist = timed_run([*common, "-o", str(root / "ray"), "--ray", f"local:{a.workers}"])
         same = same_frames(root / "local", root / "ray")
+        with simulated_nodes(a.workers) as address:
+            nodes = timed_run([*common, "-o", str(root / "nodes"), "--ray", address])
+        same_nodes = same_frames(root / "local", root / "nodes")
         over = overheads(src, mask, a.workers, a.threads, engine)
     speed_up = local / dist
     print(f"clip: {a.frames} frames 432x240, {a.threads} thread(s) per process, "
@@ -144,12 +174,15 @@ def main(argv: list[str] | None = None) -> int:
           "included)")
     print(f"speed-up:         {speed_up:.2f}x; efficiency {speed_up / a.workers:.0%}; "
           f"outputs identical: {'yes' if same else 'NO'}")
+    print(f"{a.workers} sim. nodes:    {nodes / a.frames:.3f} s/frame ({nodes:.1f} s); speed-up "
+          f"{local / nodes:.2f}x, efficiency {local / nodes / a.workers:.0%}; outputs identical: "
+          f"{'yes' if same_nodes else 'NO'}")
     print(f"ray start-up:     ray.init {over['init']:.1f} s, {a.workers} workers ready "
           f"(engine loaded) {over['workers']:.1f} s")
     print(f"per-window cost:  empty call {1000 * over['call']:.2f} ms; a "
           f"{over['window_frames']:.0f}-frame window waited {over['window']:+.2f} s beyond "
-          "its fill (reading its frames from the start of the clip, returning the values)")
-    return 0 if same else 1
+          "its fill (reading its frames, returning the values)")
+    return 0 if same and same_nodes else 1
 
 
 if __name__ == "__main__":

@@ -260,6 +260,30 @@ def test_an_input_error_in_a_worker_is_raised_as_it_is(cluster, shots, tmp_path)
             pool.close()
 
 
+def test_a_worker_reads_only_its_frames_of_an_image_sequence(shots, tmp_path):
+    """A window late in an image sequence is read without decoding the frames before it (an
+    unreadable earlier frame does not stop it), and equals what reading in order gives."""
+    from flowfill.dist.worker import Clip, read_items
+    from flowfill.errors import InputError
+
+    frames, masks = shots
+    broken = tmp_path / "in"
+    broken.mkdir()
+    for p in frames.iterdir():
+        (broken / p.name).write_bytes(p.read_bytes())
+    (broken / "0001.png").write_bytes(b"not a png")  # (frame 0 is opened for the clip's size)
+    options = Options(window=4, overlap=1).validated()
+    got = read_items(Clip(str(broken), str(masks)), {8, 9, 11}, options)
+    want = read_items(Clip(str(frames), str(masks)), {8, 9, 11}, options)
+    assert sorted(got) == [8, 9, 11]
+    for t in got:
+        assert np.array_equal(got[t].frame, want[t].frame)
+        assert np.array_equal(got[t].mask, want[t].mask)
+        assert np.array_equal(got[t].hole, want[t].hole)
+    with pytest.raises(InputError, match="0001.png"):
+        read_items(Clip(str(broken), str(masks)), {1, 2}, options)
+
+
 def test_without_ray_the_option_says_how_to_install_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     code = cli.main(["remove", str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"),

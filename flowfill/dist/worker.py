@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flowfill.devices import Threads
 from flowfill.io import open_frames, open_masks
 from flowfill.io.masks import MaskSource
+from flowfill.io.sequence import SequenceSource
 from flowfill.io.source import FrameSource
 from flowfill.options import Options
 from flowfill.pipeline import Item, WindowValues, fill_values, make_item
@@ -49,12 +50,21 @@ def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item
     last = max(wanted)
     frames, masks = clip.open()
     shape = None
-    for index, (frame, mask) in enumerate(zip(frames, masks, strict=False)):
-        if index in wanted:
-            found[index] = make_item(index, frame, mask, options, shape)
-            shape = found[index].frame.shape[:2]
-        if index >= last:
-            break
+    if isinstance(frames, SequenceSource) and masks.random_access:
+        # image files: read only the frames wanted (a movie, or masks computed from the
+        # input, are read from the clip's first frame on)
+        for index in sorted(wanted):
+            if index < len(frames.info.paths):
+                found[index] = make_item(index, frames.frame_at(index), masks.mask_at(index),
+                                         options, shape)
+                shape = found[index].frame.shape[:2]
+    else:
+        for index, (frame, mask) in enumerate(zip(frames, masks, strict=False)):
+            if index in wanted:
+                found[index] = make_item(index, frame, mask, options, shape)
+                shape = found[index].frame.shape[:2]
+            if index >= last:
+                break
     missing = wanted - set(found)
     if missing:
         raise FileNotFoundError(f"{clip.input}: frames {sorted(missing)[:4]} could not be read")

@@ -219,6 +219,20 @@ class MaskSource:
             for path in self.paths:
                 yield read_mask(path), path
 
+    @property
+    def random_access(self) -> bool:
+        """Whether :meth:`mask_at` can read any mask alone (mask files, not a movie's frames or
+        masks computed from the input)."""
+        return self.kind in ("folder", "pattern", "image")
+
+    def mask_at(self, i: int) -> np.ndarray:
+        """Mask ``i`` of the (selected) clip, read alone and checked (see ``random_access``)."""
+        if not self.random_access:
+            raise TypeError(f"{self.kind} masks are read in order, not one by one")
+        if self.kind == "image":
+            return self._single.copy()  # type: ignore[union-attr]
+        return self._check(read_mask(self.paths[i]), self.paths[i])
+
     def __iter__(self) -> Iterator[np.ndarray]:
         for mask, where in self._raw():
             self._check(mask, where)

@@ -145,16 +145,20 @@ class SequenceSource(FrameSource):
         return image
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        alpha = self.yields_alpha
-        for path in self.info.paths:
-            image = self._read(path)
-            if not alpha:
-                yield image.rgb
-            elif image.alpha is None:
-                raise InputError(path, "has no alpha channel but the first frame "
-                                 f"({os.path.basename(self.info.paths[0])}) has one")
-            else:
-                yield np.dstack([image.rgb, image.alpha])
+        for i in range(len(self.info.paths)):
+            yield self.frame_at(i)
+
+    def frame_at(self, i: int) -> np.ndarray:
+        """Frame ``i`` of the (selected) sequence, read alone: an image sequence needs no
+        decoding of the frames before it (a Ray worker reads only its window's)."""
+        path = self.info.paths[i]
+        image = self._read(path)
+        if not self.yields_alpha:
+            return image.rgb
+        if image.alpha is None:
+            raise InputError(path, "has no alpha channel but the first frame "
+                             f"({os.path.basename(self.info.paths[0])}) has one")
+        return np.dstack([image.rgb, image.alpha])
 
     def alphas(self) -> Iterator[np.ndarray]:
         """Bool H x W per frame: True where the frame's alpha is nonzero."""
