@@ -94,8 +94,11 @@ def gather(
     hole's frame shows background. They still vote, so where two trusted neighbours disagree
     the one more distant frames back wins. None: every candidate counts alike. ``rim``: the
     colour range around each hole pixel (:func:`flowfill.propagate.rim.rim_range`); where no
-    neighbouring chain is trusted, a distant candidate outside it is dropped (a flow between
-    distant frames is unconstrained on flat picture and may land anywhere).
+    neighbouring chain is trusted, a distant candidate outside a flat rim's range is dropped (a
+    flow between distant frames is unconstrained on flat picture and may land anywhere), and
+    with ``here``, one outside any rim's range is dropped where a neighbouring chain within
+    ``NEAR_SPAN`` lands inside it, however poor that chain's round trip (flat picture at a
+    frame's edge in a fast pan: the round trip fails, the colour is right).
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -140,6 +143,14 @@ def gather(
         near = trusted_near.any(axis=0)
         if rim is not None:
             stray = outside_rim(colour[local:], rim) & ~near
+            if here is not None:
+                # a neighbouring chain that fits the colours around, however poor its round
+                # trip, outweighs distant candidates that fit them nowhere
+                fits = np.zeros(n, bool)
+                for ci in range(local):
+                    fits |= (ok[ci] & (np.abs(candidates[ci].frame - here) <= NEAR_SPAN)
+                             & ~outside_rim(colour[ci], rim, flat_only=False))
+                stray |= outside_rim(colour[local:], rim, flat_only=False) & fits
             ok[local:][stray] = False
             dist[local:][stray] = np.inf
         # a trusted neighbour outweighs all the distant candidates together: they only decide

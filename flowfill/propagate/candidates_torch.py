@@ -91,11 +91,12 @@ def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Ten
     return torch.where(count.max(dim=0).values < 2, ok, keep)
 
 
-def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor],
+             flat_only: bool = True) -> torch.Tensor:
     """As :func:`flowfill.propagate.rim.outside_rim`, on tensors."""
     low, high = rim
-    flat = (high - low).amax(dim=-1) <= FLAT_SPAN
-    return ((colour < low - RIM_TOLERANCE) | (colour > high + RIM_TOLERANCE)).any(dim=-1) & flat
+    outside = ((colour < low - RIM_TOLERANCE) | (colour > high + RIM_TOLERANCE)).any(dim=-1)
+    return outside & ((high - low).amax(dim=-1) <= FLAT_SPAN) if flat_only else outside
 
 
 def gather_torch(
@@ -150,6 +151,12 @@ def gather_torch(
         near = trusted_near.any(dim=0)
         if rim is not None:  # distant candidates alone must fit the colours around the hole
             stray = _outside(colour[local:], rim) & ~near
+            if here is not None:  # ...and, beside a neighbour that fits them, fit them too
+                fits = torch.zeros(n, dtype=torch.bool, device=dev)
+                for ci in range(local):
+                    fits |= (ok[ci] & ((candidates[ci].frame - here).abs() <= NEAR_SPAN)
+                             & ~_outside(colour[ci], rim, flat_only=False))
+                stray |= _outside(colour[local:], rim, flat_only=False) & fits
             ok[local:] = ok[local:] & ~stray
             dist[local:] = torch.where(stray, float("inf"), dist[local:])
         vote = torch.ones((k, n), dtype=torch.float32, device=dev)

@@ -40,10 +40,10 @@ def rim_range(frame: np.ndarray, known: np.ndarray, idx: np.ndarray, radius: int
 
 
 def outside_rim(colour: np.ndarray, rim: tuple[np.ndarray, np.ndarray],
-                tolerance: float = RIM_TOLERANCE) -> np.ndarray:
+                tolerance: float = RIM_TOLERANCE, flat_only: bool = True) -> np.ndarray:
     """Which candidate colours (... x m x C) fall outside a flat rim's range (m x C) by more than
     ``tolerance`` in some channel (a rim whose colours span more than ``FLAT_SPAN`` is textured:
     the flow is held there, and the hole may well hold colours its rim does not)."""
     low, high = rim
-    flat = (high - low).max(axis=-1) <= FLAT_SPAN
-    return ((colour < low - tolerance) | (colour > high + tolerance)).any(axis=-1) & flat
+    outside = ((colour < low - tolerance) | (colour > high + tolerance)).any(axis=-1)
+    return outside & ((high - low).max(axis=-1) <= FLAT_SPAN) if flat_only else outside
