@@ -184,3 +184,34 @@ def test_rim_range_is_the_colours_around_each_hole_pixel():
     stray = outside_rim(candidates, rim)
     assert not stray[0].any() and stray[1].all()  # snow fits, a dark fragment does not
 
+
+
+def test_a_neighbour_that_fits_the_rim_beats_distant_sources_that_fit_nothing():
+    """A fast pan's flat sky at the frame's edge: the neighbouring chain fails its round trip
+    but lands on sky, two distant frames agree on a dark tree line that the colours around the
+    hole (sky and a textured snow bank, so the rim is not flat) do not hold: the trees are
+    dropped, and the pixel, its one source untrusted, is left to the hallucination fill."""
+    stack = _stack()
+    stack[0] = 0.85  # frame 0: the neighbour, sky
+    stack[2] = 0.15  # frames 2 and 3: the distant frames, trees
+    stack[3] = 0.15
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 3])
+    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    ahead = _ptr(idx, 0, 3, 3, 30.0)  # the round trip fails (flat sky, a large pan)
+    distant = [_ptr(idx, 2, 3, 3, 2.0), _ptr(idx, 3, 3, 3, 3.0)]
+    rim = (np.full((1, 3), 0.5, np.float32), np.full((1, 3), 0.95, np.float32))  # textured
+    cands = [none, ahead, *distant]
+    g = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, rim=rim,
+               here=1)
+    assert not g.found[0]
+    # a neighbour outside the rim too gives no reason to doubt the distant frames
+    stack[0] = 0.05
+    g = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, rim=rim,
+               here=1)
+    np.testing.assert_allclose(g.colour[0], 0.15, atol=1e-6)
+    # nor does one far away in time
+    stack[0] = 0.85
+    g = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, rim=rim,
+               here=9)
+    np.testing.assert_allclose(g.colour[0], 0.15, atol=1e-6)

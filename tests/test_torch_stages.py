@@ -133,10 +133,14 @@ def test_sample_known_matches_numpy_at_edges_and_partial_footprints():
     assert not ref[1].all() and ref[2].any() and not ref[2].all()
 
 
-@pytest.mark.parametrize("extra,max_err,agree,local", [
-    (0, np.inf, np.inf, None), (1, np.inf, np.inf, None), (2, np.inf, np.inf, None),
-    (2, 1.5, 0.05, None), (2, 1.5, 0.05, 2), (2, 0.5, np.inf, 2)])
-def test_gather_matches_numpy(extra, max_err, agree, local):
+@pytest.mark.parametrize("extra,max_err,agree,local,radius", [
+    (0, np.inf, np.inf, None, 0), (1, np.inf, np.inf, None, 0), (2, np.inf, np.inf, None, 0),
+    (2, 1.5, 0.05, None, 0), (2, 1.5, 0.05, 2, 0), (2, 0.5, np.inf, 2, 0),
+    (2, 0.5, 0.05, 2, 3)])
+def test_gather_matches_numpy(extra, max_err, agree, local, radius):
+    """radius: with the colour range of the known pixels this near (the rim checks)."""
+    from flowfill.propagate.rim import rim_range
+
     masks, holes, to_prev, to_next, to_key = _window(seed=1 + extra)
     rng = np.random.default_rng(10 + extra)
     stack = _smooth_frames(rng)
@@ -154,8 +158,11 @@ def test_gather_matches_numpy(extra, max_err, agree, local):
         tcands = [tback[t], tahead[t]] + [
             direct_torch(subset_torch(hops_to_torch(to_key[t]), th[t]), k, (H, W)) for k in keys]
         here = t if local else None
-        ref = gather(cands, stack, known, 0.7, max_err, agree, local, here=here)
-        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree, local, here=here)
+        rim = rim_range(stack[t], known[t], holes[t], radius) if radius else None
+        trim = None if rim is None else (_t(rim[0]), _t(rim[1]))
+        ref = gather(cands, stack, known, 0.7, max_err, agree, local, rim=rim, here=here)
+        out = gather_torch(tcands, _t(stack), _t(known), 0.7, max_err, agree, local, rim=trim,
+                           here=here)
         np.testing.assert_array_equal(ref.idx, out.idx.numpy())
         np.testing.assert_array_equal(ref.found, out.found.numpy())
         np.testing.assert_array_equal(ref.step_ok, out.step_ok.numpy())
