@@ -674,7 +674,7 @@ def _ray_pool(stack: contextlib.ExitStack, target: Target, run: ClipRun, clip_pl
     from flowfill.dist.cluster import connected, worker_count
     from flowfill.dist.driver import WindowPool
 
-    ray = stack.enter_context(connected(target))
+    ray = stack.enter_context(connected(target, run.args.quiet))
     pool = WindowPool(ray, ray_clip(run), clip_plan, worker_count(ray, target), Threads.here(),
                       progress, finished_windows(run.checkpoint, clip_plan))
     stack.callback(pool.close)

@@ -284,6 +284,16 @@ def test_a_worker_reads_only_its_frames_of_an_image_sequence(shots, tmp_path):
         read_items(Clip(str(broken), str(masks)), {1, 2}, options)
 
 
+def test_a_quiet_run_on_a_local_cluster_prints_nothing(tmp_path):
+    """``--ray local:1 --quiet``: Ray's start-up notice (token authentication) is silenced too,
+    and the output is written."""
+    done = run(flowfill_cmd(str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"), "--frames",
+                            "0:6", *FAST, "-o", str(tmp_path / "out"), "--ray", "local:1",
+                            "--quiet"))
+    assert done.stderr == "" and done.stdout == ""
+    assert len(os.listdir(tmp_path / "out")) == 6
+
+
 def test_without_ray_the_option_says_how_to_install_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     code = cli.main(["remove", str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"),

@@ -107,7 +107,7 @@ def batch_command(args: argparse.Namespace) -> int:
             from flowfill.dist.cluster import connected, worker_count
 
             with contextlib.ExitStack() as stack:
-                ray = stack.enter_context(connected(target))
+                ray = stack.enter_context(connected(target, args.quiet))
                 batch.run_ray(args.resume, ray, worker_count(ray, target))
     except BaseException:
         print(f"{PROG}: the batch was interrupted; "

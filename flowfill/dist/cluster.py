@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,22 +54,38 @@ def parse_target(text: str) -> Target:
 
 
 @contextmanager
-def connected(target: Target) -> Iterator[ModuleType]:
-    """Ray, connected to ``target`` for the duration (a local cluster is stopped after)."""
+def _warnings_off(quiet: bool) -> Iterator[None]:
+    """Ray's own start-up notices (the token authentication one) silenced under ``--quiet``."""
+    logger = logging.getLogger("ray")
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def connected(target: Target, quiet: bool = False) -> Iterator[ModuleType]:
+    """Ray, connected to ``target`` for the duration (a local cluster is stopped after);
+    ``quiet``: Ray's start-up notices are not shown."""
     ray = import_ray()
     if ray.is_initialized():  # the caller holds a connection: use it, leave it open
         yield ray
         return
-    quiet = {"log_to_driver": False, "configure_logging": False, "include_dashboard": False}
+    settings = {"log_to_driver": False, "configure_logging": False, "include_dashboard": False}
     if target.address is None:
-        ray.init(num_cpus=target.cpus or os.cpu_count() or 1, **quiet)
+        with _warnings_off(quiet):
+            ray.init(num_cpus=target.cpus or os.cpu_count() or 1, **settings)
     else:
-        quiet.pop("include_dashboard")
+        settings.pop("include_dashboard")
         host = target.address.rpartition(":")[0].removeprefix("ray://")
         if host.startswith("127.") or host == "localhost":  # a cluster on loopback: stay there
-            quiet["_node_ip_address"] = "127.0.0.1" if host == "localhost" else host
+            settings["_node_ip_address"] = "127.0.0.1" if host == "localhost" else host
         try:
-            ray.init(address=target.address, **quiet)
+            with _warnings_off(quiet):
+                ray.init(address=target.address, **settings)
         except (ConnectionError, ValueError, RuntimeError) as err:
             raise InputError("--ray", f"cannot connect to the cluster at {target.address}: "
                              f"{' '.join(str(err).split())[:200]}") from None
