@@ -190,7 +190,7 @@ def test_a_neighbour_that_fits_the_rim_beats_distant_sources_that_fit_nothing():
     """A fast pan's flat sky at the frame's edge: the neighbouring chain fails its round trip
     but lands on sky, two distant frames agree on a dark tree line that the colours around the
     hole (sky and a textured snow bank, so the rim is not flat) do not hold: the trees are
-    dropped, and the pixel, its one source untrusted, is left to the hallucination fill."""
+    dropped, and the sky, backed by the rim, is trusted."""
     stack = _stack()
     stack[0] = 0.85  # frame 0: the neighbour, sky
     stack[2] = 0.15  # frames 2 and 3: the distant frames, trees
@@ -204,6 +204,11 @@ def test_a_neighbour_that_fits_the_rim_beats_distant_sources_that_fit_nothing():
     cands = [none, ahead, *distant]
     g = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, rim=rim,
                here=1)
+    assert g.found[0]
+    np.testing.assert_allclose(g.colour[0], 0.85, atol=1e-6)
+    # alone, the same chain is not trusted (its round trip fails): left to the hallucination
+    g = gather([none, ahead], stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2,
+               rim=rim, here=1)
     assert not g.found[0]
     # a neighbour outside the rim too gives no reason to doubt the distant frames
     stack[0] = 0.05

@@ -98,7 +98,8 @@ def gather(
     flow between distant frames is unconstrained on flat picture and may land anywhere), and
     with ``here``, one outside any rim's range is dropped where a neighbouring chain within
     ``NEAR_SPAN`` lands inside it, however poor that chain's round trip (flat picture at a
-    frame's edge in a fast pan: the round trip fails, the colour is right).
+    frame's edge in a fast pan: the round trip fails, the colour is right); that chain is then
+    trusted as the rim backs it.
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -134,7 +135,7 @@ def gather(
             steps[ci, d, sel] = nb - val
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d, sel] = nexact & exact
-    near = vote = None
+    near = vote = backed = None
     if local is not None and local < k:
         trusted_near = ok[:local] & (dist[:local] <= max_err)
         if here is not None:  # a chain that ends far away in time is as distant as the others
@@ -150,7 +151,9 @@ def gather(
                 for ci in range(local):
                     fits |= (ok[ci] & (np.abs(candidates[ci].frame - here) <= NEAR_SPAN)
                              & ~outside_rim(colour[ci], rim, flat_only=False))
-                stray |= outside_rim(colour[local:], rim, flat_only=False) & fits
+                dropped = outside_rim(colour[local:], rim, flat_only=False) & fits
+                stray |= dropped
+                backed = dropped.any(axis=0)  # the neighbour is trusted there, as the rim backs it
             ok[local:][stray] = False
             dist[local:][stray] = np.inf
         # a trusted neighbour outweighs all the distant candidates together: they only decide
@@ -165,6 +168,8 @@ def gather(
     if robust:
         # a lone candidate above max_err is not trusted
         trusted = (ok.sum(axis=0) >= 2) | (np.min(np.where(ok, dist, np.inf), axis=0) <= max_err)
+        if backed is not None:
+            trusted |= backed
         ok &= trusted
         dist = np.where(ok, dist, np.inf)
     found = ok.any(axis=0)

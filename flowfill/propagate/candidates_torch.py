@@ -142,7 +142,7 @@ def gather_torch(
             steps[ci, d] = torch.where(has[:, None], nb - val, 0.0)
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d] = nexact & exact & has
-    near = vote = None
+    near = vote = backed = None
     if local is not None and local < k:  # as gather: nearest sources first
         trusted_near = ok[:local] & (dist[:local] <= max_err)
         if here is not None:
@@ -156,7 +156,9 @@ def gather_torch(
                 for ci in range(local):
                     fits |= (ok[ci] & ((candidates[ci].frame - here).abs() <= NEAR_SPAN)
                              & ~_outside(colour[ci], rim, flat_only=False))
-                stray |= _outside(colour[local:], rim, flat_only=False) & fits
+                dropped = _outside(colour[local:], rim, flat_only=False) & fits
+                stray |= dropped
+                backed = dropped.any(dim=0)
             ok[local:] = ok[local:] & ~stray
             dist[local:] = torch.where(stray, float("inf"), dist[local:])
         vote = torch.ones((k, n), dtype=torch.float32, device=dev)
@@ -170,6 +172,8 @@ def gather_torch(
         # a lone candidate above max_err is not trusted
         trusted = (ok.sum(dim=0) >= 2) | (torch.where(ok, dist, float("inf")).min(dim=0).values
                                           <= max_err)
+        if backed is not None:
+            trusted |= backed
         ok &= trusted
         dist = torch.where(ok, dist, float("inf"))
     found = ok.any(dim=0)
