@@ -284,9 +284,11 @@ def test_a_worker_reads_only_its_frames_of_an_image_sequence(shots, tmp_path):
         read_items(Clip(str(broken), str(masks)), {1, 2}, options)
 
 
-def test_a_quiet_run_on_a_local_cluster_prints_nothing(tmp_path):
+def test_a_quiet_run_on_a_local_cluster_prints_nothing(cluster, tmp_path, monkeypatch):
     """``--ray local:1 --quiet``: Ray's start-up notice (token authentication) is silenced too,
-    and the output is written."""
+    and the output is written; ``local`` starts its own cluster even where RAY_ADDRESS names
+    another (here the session's)."""
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
     done = run(flowfill_cmd(str(SAMPLE / "pan"), "-m", str(SAMPLE / "pan_mask"), "--frames",
                             "0:6", *FAST, "-o", str(tmp_path / "out"), "--ray", "local:1",
                             "--quiet"))

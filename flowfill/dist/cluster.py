@@ -77,7 +77,8 @@ def connected(target: Target, quiet: bool = False) -> Iterator[ModuleType]:
     settings = {"log_to_driver": False, "configure_logging": False, "include_dashboard": False}
     if target.address is None:
         with _warnings_off(quiet):
-            ray.init(num_cpus=target.cpus or os.cpu_count() or 1, **settings)
+            # address "local": a new cluster here, even where RAY_ADDRESS names another
+            ray.init(address="local", num_cpus=target.cpus or os.cpu_count() or 1, **settings)
     else:
         settings.pop("include_dashboard")
         host = target.address.rpartition(":")[0].removeprefix("ray://")
