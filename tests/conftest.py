@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from fractions import Fraction
+from pathlib import Path
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 
@@ -222,6 +224,47 @@ def _cmdline(pid: int) -> str:
             return fh.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def repo_env() -> dict[str, str]:
+    """The environment for a flowfill subprocess that imports this checkout's flowfill."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (_REPO, os.environ.get("PYTHONPATH")) if p))
+
+
+def watch(proc: subprocess.Popen, act, timeout: float = 300.0, every: float = 0.01) -> bool:
+    """Call ``act()`` while ``proc`` runs until it returns True (it has done what it waited
+    for: killed a worker, removed a node...); whether it did. ``proc`` is killed if an error
+    stops the watch."""
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if act():
+                return True
+            time.sleep(every)
+        return False
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def kill_once_saved(proc: subprocess.Popen, checkpoint: Path) -> None:
+    """SIGKILL ``proc`` (a driver) as soon as ``checkpoint`` holds a finished window, and
+    wait for it; the caller asserts it was killed, not done."""
+    def saved() -> bool:
+        if list(checkpoint.glob("window-*.npz")):
+            proc.send_signal(signal.SIGKILL)  # the driver dies without a word
+            return True
+        return False
+
+    watch(proc, saved)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class TwoNodes:

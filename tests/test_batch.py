@@ -14,13 +14,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import RAY_FAST as FAST
-from conftest import read_rgb
+from conftest import kill_once_saved, read_rgb, repo_env
 
 from flowfill import cli
 
@@ -32,14 +31,9 @@ ROWS = ("a,a_mask,out_a,,\n"  # the batch's options
 B_OPTIONS = ["--window", "5", "--no-nearest-first"]
 
 
-def env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-
-
 def flowfill(*args: str, code: int = 0) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "flowfill", *args], capture_output=True,
-                          text=True, timeout=300, env=env(), cwd=ROOT)
+                          text=True, timeout=300, env=repo_env(), cwd=ROOT)
     assert done.returncode == code, done.stderr
     return done
 
@@ -163,20 +157,9 @@ def test_resume_after_a_killed_driver_computes_only_what_is_missing(clips, remov
     path = manifest(tmp_path, clips)
     proc = subprocess.Popen([sys.executable, "-m", "flowfill", "batch", str(path), *FAST, *ray,
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env(), cwd=ROOT)
+                            env=repo_env(), cwd=ROOT)
     checkpoint = tmp_path / ".out_b.flowfill-resume"
-    try:
-        deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline:
-            if list(checkpoint.glob("window-*.npz")):  # clip a written, b's first window saved
-                proc.send_signal(signal.SIGKILL)  # the driver dies without a word
-                break
-            time.sleep(0.01)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_once_saved(proc, checkpoint)  # clip a written, b's first window saved
     assert proc.returncode == -signal.SIGKILL, "the batch ended before it could be killed"
     assert (tmp_path / "out_a").is_dir() and not (tmp_path / "out_b").exists()
     kept = sorted(int(p.stem.split("-")[1]) for p in checkpoint.glob("window-*.npz"))

@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import RAY_FAST as FAST
-from conftest import _alive, _cmdline, _descendants, read_rgb, write_rgb
+from conftest import (
+    _alive,
+    _cmdline,
+    _descendants,
+    kill_once_saved,
+    read_rgb,
+    repo_env,
+    watch,
+    write_rgb,
+)
 
 from flowfill import cli
 from flowfill.options import Options
@@ -32,10 +41,8 @@ def flowfill_cmd(*args: str) -> list[str]:
 
 
 def run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=ROOT)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                          env=repo_env(), cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -100,32 +107,27 @@ def test_several_shots_on_the_cluster_equal_the_local_run(cluster, shots, shots_
 def test_a_worker_killed_mid_window_changes_nothing(cluster, shots, shots_local, tmp_path):
     frames, masks = shots
     before = cluster.processes()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen(flowfill_cmd(str(frames), "-m", str(masks), "-o",
                                          str(tmp_path / "ray"), *FAST, "--ray", cluster.address,
                                          "--quiet"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=ROOT)
-    killed = None
-    try:
-        deadline = time.monotonic() + 300
-        while killed is None and proc.poll() is None and time.monotonic() < deadline:
-            for pid in cluster.processes() - before:  # a worker the run started...
-                if _cmdline(pid).startswith("ray::WindowWorker.fill"):  # ...inside a window
-                    time.sleep(0.2)
-                    os.kill(pid, signal.SIGKILL)
-                    killed = pid
-                    break
-            time.sleep(0.02)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert killed is not None, "no worker was seen filling a window"
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=repo_env(), cwd=ROOT)
+    killed = []
+
+    def kill_a_filling_worker() -> bool:
+        for pid in cluster.processes() - before:  # a worker the run started...
+            if _cmdline(pid).startswith("ray::WindowWorker.fill"):  # ...inside a window
+                time.sleep(0.2)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return True
+        return False
+
+    watch(proc, kill_a_filling_worker, every=0.02)
+    _, err = proc.communicate(timeout=300)
+    assert killed, "no worker was seen filling a window"
     assert proc.returncode == 0, err
-    assert not _alive(killed)
+    assert not _alive(killed[0])
     assert_identical(tmp_path / "ray", shots_local)
 
 
@@ -137,30 +139,23 @@ def test_a_node_removed_mid_run_changes_nothing(cluster, tmp_path):
     node = cluster.cluster.add_node(num_cpus=1, node_ip_address=RAY_THIRD)
     cluster.cluster.wait_for_nodes()
     node_pids = {info.process.pid for infos in node.all_processes.values() for info in infos}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     # 8 windows, 3 workers with 2 windows each in flight: the third node's worker gets some
     proc = subprocess.Popen(flowfill_cmd(*common, "-o", str(tmp_path / "ray"), "--ray",
                                          cluster.address),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=ROOT)
-    removed = False
-    try:
-        deadline = time.monotonic() + 300
-        while not removed and proc.poll() is None and time.monotonic() < deadline:
-            for pid in _descendants(sorted(node_pids)):  # a worker on the third node...
-                if _cmdline(pid).startswith("ray::WindowWorker.fill"):  # ...inside a window
-                    cluster.cluster.remove_node(node, allow_graceful=False)
-                    removed = True
-                    break
-            time.sleep(0.02)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if not removed:
-            cluster.cluster.remove_node(node, allow_graceful=False)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=repo_env(), cwd=ROOT)
+
+    def remove_the_node_of_a_filling_worker() -> bool:
+        for pid in _descendants(sorted(node_pids)):  # a worker on the third node...
+            if _cmdline(pid).startswith("ray::WindowWorker.fill"):  # ...inside a window
+                cluster.cluster.remove_node(node, allow_graceful=False)
+                return True
+        return False
+
+    removed = watch(proc, remove_the_node_of_a_filling_worker, every=0.02)
+    if not removed:
+        cluster.cluster.remove_node(node, allow_graceful=False)
+    _, err = proc.communicate(timeout=300)
     assert removed, "no worker was seen filling a window on the third node"
     assert proc.returncode == 0, err
     assert "(1 lost, their windows run again)" in err
@@ -176,23 +171,10 @@ def test_a_killed_driver_resumes_with_only_the_missing_windows(cluster, shots, s
     out = tmp_path / "ray"
     args = flowfill_cmd(str(frames), "-m", str(masks), "-o", str(out), *FAST, "--ray",
                         cluster.address)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([*args, "--quiet"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+                            stderr=subprocess.DEVNULL, env=repo_env(), cwd=ROOT)
     checkpoint = tmp_path / ".ray.flowfill-resume"
-    try:
-        deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline:
-            if list(checkpoint.glob("window-*.npz")):
-                proc.send_signal(signal.SIGKILL)  # the driver dies without a word
-                break
-            time.sleep(0.01)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_once_saved(proc, checkpoint)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not out.exists()
     kept = sorted(int(p.stem.split("-")[1]) for p in checkpoint.glob("window-*.npz"))
