@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowfill.grid import DIRECTIONS
-from flowfill.propagate.rim import outside_rim
+from flowfill.propagate.rim import flat_rim, outside_rim
 from flowfill.propagate.sample import sample_known
 from flowfill.propagate.sweeps import Pointers
 
@@ -137,21 +137,20 @@ def gather(
             steps_ok[ci, d, sel] = nexact & exact
     near = vote = backed = None
     if local is not None and local < k:
-        trusted_near = ok[:local] & (dist[:local] <= max_err)
-        if here is not None:  # a chain that ends far away in time is as distant as the others
-            for ci in range(local):
-                trusted_near[ci] &= np.abs(candidates[ci].frame - here) <= NEAR_SPAN
+        # a chain that ends far away in time (with ``here`` given) is as distant as the others
+        in_span = (np.ones((local, n), bool) if here is None else
+                   np.stack([np.abs(candidates[ci].frame - here) <= NEAR_SPAN
+                             for ci in range(local)]))
+        trusted_near = ok[:local] & (dist[:local] <= max_err) & in_span
         near = trusted_near.any(axis=0)
         if rim is not None:
-            stray = outside_rim(colour[local:], rim) & ~near
+            outside = outside_rim(colour, rim, flat_only=False)  # k x n, whatever the rim
+            stray = outside[local:] & flat_rim(rim) & ~near
             if here is not None:
                 # a neighbouring chain that fits the colours around, however poor its round
                 # trip, outweighs distant candidates that fit them nowhere
-                fits = np.zeros(n, bool)
-                for ci in range(local):
-                    fits |= (ok[ci] & (np.abs(candidates[ci].frame - here) <= NEAR_SPAN)
-                             & ~outside_rim(colour[ci], rim, flat_only=False))
-                dropped = outside_rim(colour[local:], rim, flat_only=False) & fits
+                fits = (ok[:local] & in_span & ~outside[:local]).any(axis=0)
+                dropped = outside[local:] & fits
                 stray |= dropped
                 backed = dropped.any(axis=0)  # the neighbour is trusted there, as the rim backs it
             ok[local:][stray] = False

@@ -91,12 +91,16 @@ def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Ten
     return torch.where(count.max(dim=0).values < 2, ok, keep)
 
 
-def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor],
-             flat_only: bool = True) -> torch.Tensor:
-    """As :func:`flowfill.propagate.rim.outside_rim`, on tensors."""
+def _flat(rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """As :func:`flowfill.propagate.rim.flat_rim`, on tensors."""
     low, high = rim
-    outside = ((colour < low - RIM_TOLERANCE) | (colour > high + RIM_TOLERANCE)).any(dim=-1)
-    return outside & ((high - low).amax(dim=-1) <= FLAT_SPAN) if flat_only else outside
+    return (high - low).amax(dim=-1) <= FLAT_SPAN
+
+
+def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """As :func:`flowfill.propagate.rim.outside_rim` with ``flat_only=False``, on tensors."""
+    low, high = rim
+    return ((colour < low - RIM_TOLERANCE) | (colour > high + RIM_TOLERANCE)).any(dim=-1)
 
 
 def gather_torch(
@@ -144,19 +148,17 @@ def gather_torch(
             steps_ok[ci, d] = nexact & exact & has
     near = vote = backed = None
     if local is not None and local < k:  # as gather: nearest sources first
-        trusted_near = ok[:local] & (dist[:local] <= max_err)
-        if here is not None:
-            for ci in range(local):
-                trusted_near[ci] &= (candidates[ci].frame - here).abs() <= NEAR_SPAN
+        in_span = (torch.ones((local, n), dtype=torch.bool, device=dev) if here is None else
+                   torch.stack([(candidates[ci].frame - here).abs() <= NEAR_SPAN
+                                for ci in range(local)]))
+        trusted_near = ok[:local] & (dist[:local] <= max_err) & in_span
         near = trusted_near.any(dim=0)
         if rim is not None:  # distant candidates alone must fit the colours around the hole
-            stray = _outside(colour[local:], rim) & ~near
+            outside = _outside(colour, rim)
+            stray = outside[local:] & _flat(rim) & ~near
             if here is not None:  # ...and, beside a neighbour that fits them, fit them too
-                fits = torch.zeros(n, dtype=torch.bool, device=dev)
-                for ci in range(local):
-                    fits |= (ok[ci] & ((candidates[ci].frame - here).abs() <= NEAR_SPAN)
-                             & ~_outside(colour[ci], rim, flat_only=False))
-                dropped = _outside(colour[local:], rim, flat_only=False) & fits
+                fits = (ok[:local] & in_span & ~outside[:local]).any(dim=0)
+                dropped = outside[local:] & fits
                 stray |= dropped
                 backed = dropped.any(dim=0)
             ok[local:] = ok[local:] & ~stray

@@ -39,11 +39,18 @@ def rim_range(frame: np.ndarray, known: np.ndarray, idx: np.ndarray, radius: int
     return np.where(none, -np.inf, low), np.where(none, np.inf, high)
 
 
+def flat_rim(rim: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Which hole pixels' rims (m) are flat: their colours span at most ``FLAT_SPAN``."""
+    low, high = rim
+    return (high - low).max(axis=-1) <= FLAT_SPAN
+
+
 def outside_rim(colour: np.ndarray, rim: tuple[np.ndarray, np.ndarray],
                 tolerance: float = RIM_TOLERANCE, flat_only: bool = True) -> np.ndarray:
     """Which candidate colours (... x m x C) fall outside a flat rim's range (m x C) by more than
     ``tolerance`` in some channel (a rim whose colours span more than ``FLAT_SPAN`` is textured:
-    the flow is held there, and the hole may well hold colours its rim does not)."""
+    the flow is held there, and the hole may well hold colours its rim does not).
+    ``flat_only=False``: outside the range whatever the rim."""
     low, high = rim
     outside = ((colour < low - tolerance) | (colour > high + tolerance)).any(axis=-1)
-    return outside & ((high - low).max(axis=-1) <= FLAT_SPAN) if flat_only else outside
+    return outside & flat_rim(rim) if flat_only else outside
