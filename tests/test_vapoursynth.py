@@ -66,9 +66,7 @@ def _fingerprint(python: str) -> dict[str, str]:
     """What the venv was built from; a change in any of it rebuilds the venv."""
     version = subprocess.run([python, "-c", "import sys; print(sys.version)"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    digest = hashlib.sha256()
-    for path in (PLUGIN / "pyproject.toml",):
-        digest.update(path.read_bytes())
+    digest = hashlib.sha256((PLUGIN / "pyproject.toml").read_bytes())
     return {"root": str(ROOT), "python": os.path.realpath(python), "version": version,
             "requirements": " ".join(REQUIREMENTS), "pyprojects": digest.hexdigest()}
 

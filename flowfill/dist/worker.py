@@ -47,7 +47,6 @@ def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item
     found: dict[int, Item] = {}
     if not wanted:
         return found
-    last = max(wanted)
     frames, masks = clip.open()
     shape = None
     if isinstance(frames, SequenceSource) and masks.random_access:
@@ -59,6 +58,7 @@ def read_items(clip: Clip, wanted: set[int], options: Options) -> dict[int, Item
                                          options, shape)
                 shape = found[index].frame.shape[:2]
     else:
+        last = max(wanted)
         for index, (frame, mask) in enumerate(zip(frames, masks, strict=False)):
             if index in wanted:
                 found[index] = make_item(index, frame, mask, options, shape)

@@ -87,7 +87,7 @@ class Connection:
 
     # -- framing --------------------------------------------------------------------------
 
-    def call(self, header: dict, payload: bytes | np.ndarray = b"") -> tuple[dict, bytes]:
+    def call(self, header: dict, payload: bytes | np.ndarray = b"") -> tuple[dict, bytearray]:
         """Send a request and return its reply (header, payload); ServerError on ``ok: false``."""
         self._next_id += 1
         header = {**header, "id": self._next_id}
@@ -105,15 +105,15 @@ class Connection:
                 raise ServerError(str(reply.get("code", "internal")), str(reply.get("error")))
             return reply, blob
 
-    def _receive(self) -> tuple[dict, bytes]:
+    def _receive(self) -> tuple[dict, bytearray]:
         magic, n_header, n_payload = _PREFIX.unpack(self._read(_PREFIX.size))
         if magic != _MAGIC:
             raise ServerError("protocol", f"the server at {self.where} does not speak the "
                                           "flowfill protocol")
         header = json.loads(self._read(n_header))
-        return header, self._read(n_payload) if n_payload else b""
+        return header, self._read(n_payload) if n_payload else bytearray()
 
-    def _read(self, n: int) -> bytes:
+    def _read(self, n: int) -> bytearray:
         buf = bytearray(n)
         view, got = memoryview(buf), 0
         while got < n:
@@ -122,7 +122,7 @@ class Connection:
                 raise ServerError("closed", f"the render server at {self.where} closed the "
                                             "connection (see its log)")
             got += k
-        return bytes(buf)
+        return buf  # not copied: a 4K frame is 100 MB
 
     # -- the shot -------------------------------------------------------------------------
 
