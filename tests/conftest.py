@@ -291,6 +291,14 @@ class TwoNodes:
         """The cluster's processes with every descendant (workers, actors)."""
         return _descendants(self.roots())
 
+    def wait_no_workers(self, timeout: float = 120.0) -> None:
+        """Wait until no flowfill worker of an earlier run is alive: the actors of a killed
+        driver hold their CPUs and memory until Ray notices the driver is gone."""
+        deadline = time.monotonic() + timeout
+        while any(_cmdline(p).startswith("ray::WindowWorker") for p in self.processes()):
+            assert time.monotonic() < deadline, "workers of a killed driver are still alive"
+            time.sleep(0.2)
+
     def stop(self) -> set[int]:
         """Shut the cluster down and end, by id, any of its processes left; return those."""
         started = self.processes()

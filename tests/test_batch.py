@@ -160,6 +160,8 @@ def test_resume_after_a_killed_driver_computes_only_what_is_missing(clips, remov
                             env=repo_env(), cwd=ROOT)
     checkpoint = tmp_path / ".out_b.flowfill-resume"
     kill_once_saved(proc, checkpoint)  # clip a written, b's first window saved
+    if where == "cluster":  # the resumed batch needs the CPUs the dead driver's workers held
+        request.getfixturevalue("cluster").wait_no_workers()
     assert proc.returncode == -signal.SIGKILL, "the batch ended before it could be killed"
     assert (tmp_path / "out_a").is_dir() and not (tmp_path / "out_b").exists()
     kept = sorted(int(p.stem.split("-")[1]) for p in checkpoint.glob("window-*.npz"))

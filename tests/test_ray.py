@@ -175,6 +175,7 @@ def test_a_killed_driver_resumes_with_only_the_missing_windows(cluster, shots, s
                             stderr=subprocess.DEVNULL, env=repo_env(), cwd=ROOT)
     checkpoint = tmp_path / ".ray.flowfill-resume"
     kill_once_saved(proc, checkpoint)
+    cluster.wait_no_workers()  # the resumed run needs the CPUs the dead driver's workers held
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not out.exists()
     kept = sorted(int(p.stem.split("-")[1]) for p in checkpoint.glob("window-*.npz"))
@@ -200,6 +201,7 @@ def test_workers_reserve_memory_by_resolution(cluster, shots):
     work = plan(np.zeros(12), [6], options)
     need = worker_memory((320, 180), options)
     assert need == 2**30 + 64 * 320 * 180 * (4 + options.reference_frames)
+    cluster.wait_no_workers()  # none of an earlier test's still reserving memory
     with connected(Target(cluster.address)) as ray:
         free = ray.available_resources()["memory"]
         pool = WindowPool(ray, Clip(str(frames), str(masks), None, (320, 180)), work, 2,
