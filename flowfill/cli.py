@@ -39,6 +39,7 @@ from flowfill.options import (
     FLOW_PRECISIONS,
     FLOW_TONES,
     GRAIN_MODES,
+    UNSEEN_MODES,
     Options,
 )
 from flowfill.pipeline import Stats, WindowFill, bound_heap, remove_stream
@@ -243,6 +244,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fill", metavar="METHOD",
                     help=f"fill for pixels no frame saw: {', '.join(FILL_METHODS)} "
                     f"(default {d.fill})")
+    parser.add_argument("--unseen", choices=UNSEEN_MODES, default=None,
+                    help="pixels the background never shows (a static logo on a still shot): "
+                    "background fills each frame from its own rim with detail that moves with "
+                    f"the background; flow carries them along the completed flow (default "
+                    f"{d.unseen})")
     parser.add_argument("--grain", choices=GRAIN_MODES, default=None,
                     help="film grain in the fill: auto adds grain matched to the ring around the "
                     "hole (strength per channel and luminance band, size, channel correlation) "
@@ -441,7 +447,8 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "max_chain_error", "agreement", "nearest_first", "colour_weight",
-                "object_flow", "grain", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
+                "object_flow", "grain", "unseen", "fill", "fill_budget", "tiny_hole", "flow",
+                "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
                 "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")

@@ -26,6 +26,7 @@ from flowfill.masks import scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate import Hops
+from flowfill.propagate.unseen import fit_background
 from flowfill.timing import StageClock
 
 
@@ -36,6 +37,9 @@ class WindowHops:
     to_prev: dict[int, Hops] = field(default_factory=dict)
     to_next: dict[int, Hops] = field(default_factory=dict)
     direct: dict[int, list[tuple[int, Hops]]] = field(default_factory=dict)
+    motion: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    """The background's motion (a, b) -> H of every pair whose flow was estimated and could
+    be fitted (:func:`flowfill.propagate.unseen.fit_background`), both ways."""
 
 
 def key_frames(n: int, count: int) -> list[int]:
@@ -136,6 +140,7 @@ class _WindowFlows:
         self._fills: dict[int, FrameFlowFill] = {}
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._proxies: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.motion: dict[tuple[int, int], np.ndarray] = {}
 
     def _proxy(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t and its hole on the proxy."""
@@ -179,6 +184,11 @@ class _WindowFlows:
                 res_fwd, res_bwd = self.estimator.pair(fa, warped, a)
                 fwd = homog.compose(hom, res_fwd)
                 bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
+            background = fit_background(fwd, self._proxy(a)[1], self._proxy(b)[1],
+                                        (self.grid.sx, self.grid.sy))
+            if background is not None:
+                self.motion[(a, b)] = background
+                self.motion[(b, a)] = np.linalg.inv(background)
         use = not far or self.nonlocal_edges
         with self.clock("completion"):
             return self._fill(a).complete(fwd, use), self._fill(b).complete(bwd, use)
@@ -229,4 +239,5 @@ def estimate_hops(
         flows.release(t)
         if t >= count_from:
             bar.update(1)
+    out.motion = flows.motion
     return out

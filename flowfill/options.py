@@ -16,6 +16,7 @@ FLOW_TONES = ("display", "linear")
 FILL_METHODS = ("csa", "dip", "siren", "telea")
 EDGE_MODES = ("auto", "on", "off")
 GRAIN_MODES = ("auto", "off")
+UNSEEN_MODES = ("background", "flow")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,12 @@ class Options:
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they
     invent is then carried to the other frames along the flow, so it stays put in time."""
+    unseen: str = "background"
+    """Pixels the background's motion never carries out of the hole (a static logo on a still
+    shot, burnt-in text): background (the default) fills them in every frame from that frame's
+    rim, with the fill's detail invented once per window and carried by the background's
+    motion, so it neither drifts nor flickers; flow carries them along the completed flow like
+    any other pixel, as FGVC (``flowfill.propagate.unseen``)."""
     fill_budget: float | None = None
     """Seconds an iterative fill (dip, siren) may spend on one keyframe (None: its step limit)."""
     max_keyframes: int = 8
@@ -140,6 +147,8 @@ class Options:
             raise InputError("--edges", f"unknown edge mode {self.edges!r}; choose {EDGE_MODES}")
         if self.grain not in GRAIN_MODES:
             raise InputError("--grain", f"unknown grain mode {self.grain!r}; choose {GRAIN_MODES}")
+        if self.unseen not in UNSEEN_MODES:
+            raise InputError("--unseen", f"unknown mode {self.unseen!r}; choose {UNSEEN_MODES}")
         if self.fill not in FILL_METHODS:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
         if self.fill_budget is not None and self.fill_budget <= 0:

@@ -224,7 +224,7 @@ def fill_values(
         np.stack([it.rgb for it in window] + [r.frame[..., :3] for r in refs]),
         np.stack([it.hole for it in window] + [r.hole for r in refs]),
         options, progress, count_from=count_from, estimator=estimator, clock=clock,
-        references=len(refs),
+        references=len(refs), masks=np.stack([it.mask for it in window]),
     )
     return WindowValues(
         [result.frames[j][it.mask] for j, it in enumerate(window)],

@@ -13,11 +13,13 @@ import numpy as np
 
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.hallucinate import ITERATIVE, get_fill
-from flowfill.hops import estimate_hops
-from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
+from flowfill.hallucinate.layered import detail_layer, fill_unseen
+from flowfill.hops import estimate_hops, key_frames
+from flowfill.masks import REFERENCE_SHORT_SIDE, dilate, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate.rim import rim_range
+from flowfill.propagate.unseen import chained, never_seen, smooth_path
 from flowfill.stages import pixel_stages
 from flowfill.timing import StageClock
 
@@ -30,6 +32,12 @@ class WindowResult:
     propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
 
+
+MOTION_SMOOTHING = 2.0
+"""Frames (Gaussian sigma) over which each frame's motion onto the anchor is averaged: the
+fits' noise (a few tenths of a pixel) would make the carried detail shimmer."""
+RIM_GROW = 0
+"""Pixels around the mask that an unseen region's smooth fill treats as unknown too."""
 
 RIM_RADIUS_480P = 32
 """Distant candidates that no neighbouring chain backs must fit the known colours this near
@@ -62,6 +70,7 @@ def fill_window(
     clock: StageClock | None = None,
     references: int = 0,
     backend: str = "auto",
+    masks: np.ndarray | None = None,
 ) -> WindowResult:
     """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
 
@@ -77,7 +86,9 @@ def fill_window(
     ``clock``: where the time of each stage is summed. ``references``: the last this many frames
     lie outside the window, elsewhere in the shot; they are only sources (of direct hops) and
     are neither filled nor returned. ``backend``: where the per-pixel stages run (numpy, torch,
-    or auto: torch on CUDA, numpy on CPU; see ``stages.py``).
+    or auto: torch on CUDA, numpy on CPU; see ``stages.py``). ``masks``: what the output
+    replaces in the window's frames (bool, within ``holes``; default the holes): the pixels no
+    frame shows are filled from the rim of these, not of the dilated holes.
     """
     progress = progress or Progress(enabled=False)
     clock = clock or StageClock()
@@ -98,6 +109,12 @@ def fill_window(
     to_next = {t: px.hops(hop) for t, hop in hops.to_next.items()}
     to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
     hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
+    # pixels no frame shows: never propagated, filled per frame at the end (unseen.py)
+    unseen = (never_seen(holes, hops.motion, n,
+                         {t: [k for k, _ in pairs] for t, pairs in hops.direct.items()})
+              if options.unseen == "background" else np.zeros((n, h, w), bool))
+    unseen_at = {t: px.array(unseen[t].reshape(-1)) for t in range(n) if unseen[t].any()}
+    unseen_count = unseen.reshape(n, -1).sum(1)
     # scaled with size, but never below a pixel: the flow's own round-trip noise does not shrink
     max_err = max(options.max_chain_error * min(h, w) / REFERENCE_SHORT_SIDE, 1.0)
     rim_px = max(scaled_px(RIM_RADIUS_480P, (h, w)), 16)  # the colours around: this near
@@ -110,8 +127,11 @@ def fill_window(
             image = method(px.host(cur[t]), px.host(px.mask_of(hole_now[t], (h, w))),
                            device=options.device, seed=options.seed, **kw)
         cur[t] = px.array(image)
+        # unseen pixels stay open (not a source) until their own fill at the end
+        rest = hole_now[t][unseen_at[t][hole_now[t]]] if t in unseen_at else hole_now[t][:0]
         known[t].reshape(-1)[hole_now[t]] = True
-        hole_now[t] = hole_now[t][:0]
+        known[t].reshape(-1)[rest] = False
+        hole_now[t] = rest
 
     while True:
         active = [t for t in range(n) if len(hole_now[t])]
@@ -127,6 +147,9 @@ def fill_window(
                     px.direct(px.subset(hop, hole_now[t]), k, (h, w))
                     for k, hop in to_key.get(t, [])
                 ]
+                if t in unseen_at:  # what chains "find" there is a drift, not a sighting
+                    for cand in candidates:
+                        cand.frame[unseen_at[t][cand.idx]] = -1
                 rim = None
                 if options.nearest_first and len(candidates) > 2:
                     low, high = rim_range(px.host(cur[t]), px.host(known[t]),
@@ -151,14 +174,56 @@ def fill_window(
         if first:
             bar.update(sum(1 for t in range(count_from, n) if t not in active))
         first = False
-        sizes = np.array([len(hole_now[t]) for t in range(n)])
+        sizes = np.array([len(hole_now[t]) for t in range(n)]) - unseen_count
         if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
             break
         k = int(np.argmax(sizes))
         invent(k, fill, budget=options.fill_budget, progress=progress)
         keyframes.append(k)
     for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
-        if len(hole_now[t]):
-            invent(t, get_fill("telea") if len(hole_now[t]) <= options.tiny_hole else leftover)
+        left = len(hole_now[t]) - unseen_count[t]
+        if left:
+            invent(t, get_fill("telea") if left <= options.tiny_hole else leftover)
     cur, propagated = px.host(cur), px.host(propagated)
+    if unseen_count.any():
+        with clock("hallucination"):
+            _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
+                         hops.motion, fill, options)
     return WindowResult(cur[:n], propagated, keyframes)
+
+
+def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:
+    """The background's motion from frame t onto the anchor: fitted directly where the two
+    were paired (key frames), else chained through the adjacent pairs."""
+    direct = motion.get((t, anchor)) if abs(t - anchor) > 1 else None
+    return direct if direct is not None else chained(motion, t, anchor)
+
+
+def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen: np.ndarray,
+                 motion: dict, fill, options: Options) -> None:
+    """Fill every frame's unseen pixels in place (``cur``, host frames): the smooth fill of the
+    rim of its mask (the picture between the mask and the dilated hole is put back: a smooth
+    fill reads its rim, and the nearest rim is the best one) plus the detail of one anchor frame
+    (the one with the most unseen pixels, invented by ``fill``) read through the background's
+    motion (:mod:`flowfill.hallucinate.layered`)."""
+    n = unseen.shape[0]
+    near = np.stack([dilate(m, RIM_GROW) for m in masks])
+    regions = unseen & near
+    images = [np.where(near[t][..., None], cur[t], frames[t]) for t in range(n)]
+    # the anchor: a key frame if there is one (every frame has its own fitted motion to a key
+    # frame; a chain of adjacent fits drifts by a pixel or more over a window)
+    size = regions.reshape(n, -1).sum(1)
+    keys = [k for k in key_frames(n, options.nonlocal_frames) if size[k]]
+    # (the nearest to the window's middle of those with nearly the most unseen pixels)
+    pool = keys or list(range(n))
+    most = max(size[k] for k in pool)
+    anchor = min((k for k in pool if size[k] >= 0.9 * most), key=lambda k: abs(2 * k - n))
+    detail = (detail_layer(images[anchor], regions[anchor], fill, device=options.device,
+                           seed=options.seed, budget=options.fill_budget)
+              if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
+    paths = smooth_path([_to(motion, t, anchor) for t in range(n)], MOTION_SMOOTHING)
+    for t in range(n):
+        if regions[t].any():
+            to_anchor = paths[t]
+            cur[t] = fill_unseen(images[t], regions[t], detail, to_anchor)
+

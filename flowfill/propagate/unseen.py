@@ -1,0 +1,163 @@
+"""Hole pixels that no frame of a window shows: the background's own motion never carries them
+out of the hole (a static logo over a static shot, burnt-in text), issue 16.
+
+The background's motion between two frames is a homography fitted robustly to their estimated
+flow outside both holes (people walking past are RANSAC's outliers). A hole pixel is *unseen*
+when, carried by the chained homographies to every other frame of the window (and by the fitted
+motion of each direct pair to the key and reference frames), it never lands clear of that
+frame's hole. Chains along the completed flow still "find" such pixels: the flow inside a hole
+is interpolated from whatever moves around it, and a chain that drifts a pixel or two out of a
+thin stroke copies its neighbour; the invented content then slides with the passers-by. Unseen
+pixels are instead filled frame by frame from their own rim, with one invented detail layer
+carried by the background (``flowfill.hallucinate.layered``).
+
+Where the motion of any pair a chain needs could not be fitted, nothing is claimed unseen
+(the frame keeps the flow's propagation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import cv2
+import numpy as np
+
+from flowfill.flow.homography import apply
+
+FIT_STEP = 6
+"""Grid spacing (proxy px) of the flow vectors the background motion is fitted to."""
+FIT_THRESHOLD = 1.0
+"""RANSAC reprojection threshold, proxy px."""
+MIN_INLIERS = 0.5
+"""Share of the fitted vectors the background motion must explain, or it is not trusted."""
+HOLE_GUARD = 2
+"""Proxy px around the holes whose flow is not fitted (it leans on the hole's filling)."""
+CLEAR_480P = 3.0
+"""A pixel counts as seen in a frame when it lands at least this far from that frame's hole
+(px at 480p, at least 1.5): the fitted motion's own error must not let it graze the rim."""
+
+Motion = Mapping[tuple[int, int], np.ndarray]
+"""The background motion of frame pairs: (a, b) -> H (3 x 3, full-resolution pixels of a onto
+b); a pair is absent where it was not estimated or could not be fitted."""
+
+
+def fit_background(flow: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
+                   scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray | None:
+    """The homography of the background (full-resolution px of a onto b) from a proxy flow
+    a -> b (h x w x 2) and the proxy holes; ``scale``: proxy over full size (sx, sy).
+    None when too few vectors lie outside the holes or too few agree."""
+    h, w = hole_a.shape
+    guard = cv2.dilate(hole_a.astype(np.uint8), np.ones((2 * HOLE_GUARD + 1,) * 2, np.uint8))
+    ys, xs = np.mgrid[FIT_STEP // 2:h:FIT_STEP, FIT_STEP // 2:w:FIT_STEP]
+    ys, xs = ys.ravel(), xs.ravel()
+    keep = guard[ys, xs] == 0
+    ys, xs = ys[keep], xs[keep]
+    vec = flow[ys, xs]
+    tx, ty = xs + vec[:, 0], ys + vec[:, 1]
+    bx, by = np.rint(tx).astype(np.int64), np.rint(ty).astype(np.int64)
+    inside = (bx >= 0) & (bx < w) & (by >= 0) & (by < h)
+    landed_clear = np.zeros_like(inside)
+    landed_clear[inside] = ~hole_b[by[inside], bx[inside]]
+    sel = landed_clear
+    if sel.sum() < 16:
+        return None
+    src = np.stack([xs[sel], ys[sel]], 1).astype(np.float32)
+    dst = np.stack([tx[sel], ty[sel]], 1).astype(np.float32)
+    hom, inliers = cv2.findHomography(src, dst, cv2.RANSAC, FIT_THRESHOLD, maxIters=500,
+                                      confidence=0.995)
+    if hom is None or inliers is None or inliers.mean() < MIN_INLIERS:
+        return None
+    sx, sy = scale
+    to_proxy = np.diag([sx, sy, 1.0])
+    return np.linalg.inv(to_proxy) @ hom @ to_proxy
+
+
+def chained(motion: Motion, a: int, b: int) -> np.ndarray | None:
+    """The background motion a -> b through the adjacent pairs between them (a direct fit if
+    there is one and no chain); None where a link is missing."""
+    if a == b:
+        return np.eye(3)
+    step = 1 if b > a else -1
+    hom = np.eye(3)
+    for s in range(a, b, step):
+        link = motion.get((s, s + step))
+        if link is None:
+            return motion.get((a, b))
+        hom = link @ hom
+    return hom
+
+
+def _clear(hole: np.ndarray, px: float) -> np.ndarray:
+    """Bool H x W: known pixels at least ``px`` from the hole."""
+    if not hole.any():
+        return np.ones_like(hole)
+    return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) >= px
+
+
+def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motion, n: int,
+               keys: Iterable[int]) -> np.ndarray | None:
+    """Bool per hole pixel of frame t (row-major): whether the background carries it clear of
+    the hole in some other frame; None when a link the answer needs is missing."""
+    h, w = holes.shape[1:]
+    ys, xs = np.nonzero(holes[t])
+    x, y = xs.astype(np.float64), ys.astype(np.float64)
+    seen = np.zeros(ys.size, dtype=bool)
+
+    def look(hom: np.ndarray, s: int) -> bool:  # True once every pixel is seen
+        sx, sy = apply(hom, x, y)
+        qx, qy = np.rint(sx).astype(np.int64), np.rint(sy).astype(np.int64)
+        inside = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
+        seen[inside] |= clear[s][qy[inside], qx[inside]]
+        return bool(seen.all())
+
+    for step in (1, -1):  # along the window each way, the links chained as they come
+        hom = np.eye(3)
+        for s in range(t + step, n if step > 0 else -1, step):
+            link = motion.get((s - step, s))
+            if link is None:
+                return None
+            hom = link @ hom
+            if look(hom, s):
+                return seen
+    for k in sorted(set(keys) - set(range(n))):  # the reference frames, fitted directly
+        hom = motion.get((t, k))
+        if hom is None:
+            return None
+        if look(hom, k):
+            break
+    return seen
+
+
+def never_seen(holes: np.ndarray, motion: Motion, n: int,
+               keys: Mapping[int, Iterable[int]] | None = None) -> np.ndarray:
+    """Bool n x H x W: the hole pixels of the window's first ``n`` frames that the background's
+    motion never carries clear of the hole in any frame of the window, nor, through ``keys[t]``
+    (the key and reference frames frame t has direct pairs with), in those. Frames where the
+    motion of a pair is missing claim none."""
+    count, h, w = holes.shape
+    clear_px = max(CLEAR_480P * min(h, w) / 480.0, 1.5)
+    clear = [_clear(holes[s], clear_px) for s in range(count)]
+    out = np.zeros((n, h, w), dtype=bool)
+    for t in range(n):
+        if not holes[t].any():
+            continue
+        seen = _seen_from(t, holes, clear, motion, n, (keys or {}).get(t, ()))
+        if seen is not None:
+            out[t][holes[t]] = ~seen
+    return out
+
+
+def smooth_path(path: list[np.ndarray | None], sigma: float) -> list[np.ndarray | None]:
+    """Each frame's motion (3 x 3, normalised) averaged with its neighbours' by a Gaussian of
+    ``sigma`` frames, element by element (the motions are near one another, so the average
+    is one too); None stays None and is left out of its neighbours' averages."""
+    have = [t for t, hom in enumerate(path) if hom is not None]
+    if not have or sigma <= 0:
+        return list(path)
+    stack = np.stack([path[t] / path[t][2, 2] for t in have])
+    at = np.asarray(have, dtype=np.float64)
+    out: list[np.ndarray | None] = [None] * len(path)
+    for t in have:
+        weight = np.exp(-0.5 * ((at - t) / sigma) ** 2)
+        out[t] = np.tensordot(weight / weight.sum(), stack, axes=1)
+    return out
