@@ -103,7 +103,8 @@ class Options:
     fill: str = "csa"
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they
-    invent is then carried to the other frames along the flow, so it stays put in time."""
+    invent is then carried to the other frames along the flow, so it stays put in time (and one
+    anchor frame per window invents the detail of pixels no frame shows; see ``unseen``)."""
     unseen: str = "background"
     """Pixels the background's motion never carries out of the hole (a static logo on a still
     shot, burnt-in text): background (the default) fills them in every frame from that frame's

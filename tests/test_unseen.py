@@ -1,0 +1,217 @@
+"""Pixels no frame shows (issue 16): the background's fitted motion, the test that finds what it
+never reveals, the smooth fills of the rim and the detail carried with the background; and the
+still-shot cases of the benchmark on the shared clip."""
+
+import cv2
+import numpy as np
+import pytest
+
+import flowfill
+from flowfill.evaluate import benchmark, hard
+from flowfill.evaluate.metrics import composite, score_clip, to_uint8
+from flowfill.hallucinate import patch, smooth
+from flowfill.hallucinate.layered import detail_layer, fill_unseen
+from flowfill.propagate.unseen import chained, fit_background, never_seen, smooth_path
+
+H, W = 96, 128
+
+
+def texture(h=H, w=W, seed=0):
+    """A smooth random picture with detail at every scale (a stand-in for a real background)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((h, w, 3), np.float32)
+    for size in (4, 8, 16, 32):
+        noise = rng.random((h // size + 2, w // size + 2, 3)).astype(np.float32)
+        out += cv2.resize(noise, (w + 2 * size, h + 2 * size),
+                          interpolation=cv2.INTER_CUBIC)[size:size + h, size:size + w] / 4
+    return np.clip(out, 0, 1)
+
+
+def disc(cx, cy, r, h=H, w=W):
+    y, x = np.mgrid[:h, :w]
+    return (x - cx) ** 2 + (y - cy) ** 2 <= r * r
+
+
+# --------------------------------------------------------------------------- the motion
+
+
+def test_background_motion_is_fitted_through_a_mover_and_around_the_holes():
+    """A known similarity of the background, recovered from a flow that a fast mover and
+    garbage inside the holes disturb; in full-resolution pixels from a half-size proxy."""
+    h, w = 60, 80
+    angle, zoom, shift = 0.01, 1.02, (1.5, -0.8)
+    true = np.array([[zoom * np.cos(angle), -zoom * np.sin(angle), shift[0] * 2],
+                     [zoom * np.sin(angle), zoom * np.cos(angle), shift[1] * 2], [0, 0, 1]])
+    to_proxy = np.diag([0.5, 0.5, 1.0])
+    proxy_h = to_proxy @ true @ np.linalg.inv(to_proxy)
+    ys, xs = np.mgrid[:h, :w].astype(np.float64)
+    d = proxy_h[2, 0] * xs + proxy_h[2, 1] * ys + proxy_h[2, 2]
+    flow = np.stack([(proxy_h[0, 0] * xs + proxy_h[0, 1] * ys + proxy_h[0, 2]) / d - xs,
+                     (proxy_h[1, 0] * xs + proxy_h[1, 1] * ys + proxy_h[1, 2]) / d - ys],
+                    -1).astype(np.float32)
+    mover = disc(20, 30, 12, h, w)
+    flow[mover] += (9.0, 4.0)  # a third of the frame's flow is something else
+    hole = disc(60, 20, 8, h, w)
+    flow[hole] = 40.0  # what a flow estimator makes of a blanked hole
+    fitted = fit_background(flow, hole, hole, (0.5, 0.5))
+    assert fitted is not None
+    np.testing.assert_allclose(fitted / fitted[2, 2], true, atol=2e-3)
+    # too much disagreement: no motion is claimed
+    noisy = np.random.default_rng(0).normal(0, 6, flow.shape).astype(np.float32)
+    assert fit_background(noisy, hole, hole) is None
+
+
+def test_chains_and_smoothing():
+    a = np.array([[1, 0, 2.0], [0, 1, 0], [0, 0, 1]])
+    motion = {(0, 1): a, (1, 2): a, (2, 1): np.linalg.inv(a), (1, 0): np.linalg.inv(a)}
+    np.testing.assert_allclose(chained(motion, 0, 2)[0, 2], 4.0)
+    np.testing.assert_allclose(chained(motion, 2, 0)[0, 2], -4.0)
+    assert chained(motion, 0, 3) is None
+    path = [np.eye(3) + np.diag([0, 0, 0.0]), None, np.eye(3)]
+    path[0] = path[0].copy()
+    path[0][0, 2] = 1.0
+    smoothed = smooth_path(path, 1.0)
+    assert smoothed[1] is None
+    assert 0 < smoothed[2][0, 2] < smoothed[0][0, 2] < 1.0  # pulled towards each other
+
+
+# --------------------------------------------------------------------------- what is unseen
+
+
+def _still(n):
+    return {(t, t + s): np.eye(3) for t in range(n) for s in (1, -1) if 0 <= t + s < n}
+
+
+def test_a_static_hole_on_a_still_shot_is_unseen_and_a_pan_reveals_it():
+    n = 6
+    holes = np.repeat(disc(64, 48, 10)[None], n, 0)
+    assert never_seen(holes, _still(n), n).sum() == holes.sum()
+    # the camera pans 6 px a frame: even frame 0 (one way only) sees all it hides 5 frames on
+    pan = np.array([[1, 0, 6.0], [0, 1, 0], [0, 0, 1]])
+    motion = {}
+    for t in range(n - 1):
+        motion[(t, t + 1)], motion[(t + 1, t)] = pan, np.linalg.inv(pan)
+    assert not never_seen(holes, motion, n).any()
+    # a moving hole on a still shot uncovers what it hid
+    moving = np.stack([disc(30 + 12 * t, 48, 10) for t in range(n)])
+    assert not never_seen(moving, _still(n), n).any()
+    # a pan whose motion could not be fitted somewhere: nothing is claimed
+    del motion[(2, 3)]
+    holes_wide = np.repeat(disc(64, 48, 30)[None], n, 0)
+    assert not never_seen(holes_wide, motion, n)[:3].any()
+
+
+def test_at_1080p_the_test_runs_on_blocks_with_the_same_answer():
+    n = 4
+    hole = np.zeros((1080, 1920), bool)
+    hole[100:161, 1500:1731] = True  # odd sizes: blocks half in the hole
+    holes = np.repeat(hole[None], n, 0)
+    assert never_seen(holes, _still(n), n).sum() == holes.sum()
+    pan = np.array([[1, 0, 90.0], [0, 1, 0], [0, 0, 1]])
+    motion = {}
+    for t in range(n - 1):
+        motion[(t, t + 1)], motion[(t + 1, t)] = pan, np.linalg.inv(pan)
+    assert not never_seen(holes, motion, n).any()
+
+
+def test_a_reference_frame_that_shows_the_background_makes_it_seen():
+    """A parked object on a still shot: a reference frame from elsewhere in the shot, where it
+    has gone, shows what it hides."""
+    n = 4
+    holes = np.concatenate([np.repeat(disc(64, 48, 10)[None], n, 0),
+                            np.zeros((1, H, W), bool)])
+    motion = _still(n)
+    for t in range(n):
+        motion[(t, n)] = np.eye(3)
+    assert not never_seen(holes, motion, n, {t: [n] for t in range(n)}).any()
+    assert never_seen(holes, motion, n).sum() == holes[:n].sum()
+
+
+# --------------------------------------------------------------------------- the fills
+
+
+def test_the_membrane_is_harmonic_and_the_thin_plate_continues_a_ramp():
+    y, x = np.mgrid[:H, :W].astype(np.float32)
+    ramp = np.stack([x / W, y / H, (x + y) / (W + H)], -1)
+    hole = disc(64, 48, 12)
+    for fill in (smooth.membrane, smooth.thin_plate):  # a plane is harmonic and biharmonic
+        out = fill(np.where(hole[..., None], 0.0, ramp), hole)
+        assert np.abs(out - ramp)[hole].max() < 1e-4
+        assert np.array_equal(out[~hole], ramp[~hole])
+    # a bright line across a thin stroke: the thin plate carries it through, the membrane sags
+    line = np.zeros((H, W, 3), np.float32)
+    line[40:44] = 1.0
+    stroke = np.zeros((H, W), bool)
+    stroke[:, 60:63] = True
+    plate = smooth.thin_plate(np.where(stroke[..., None], 0.0, line), stroke)
+    membrane = smooth.membrane(np.where(stroke[..., None], 0.0, line), stroke)
+    assert plate[41:43, 61].min() > membrane[41:43, 61].min()
+    assert plate[41:43, 61].min() > 0.85
+
+
+def test_the_smooth_fill_picks_by_width_and_touches_only_the_hole():
+    img = texture()
+    hole = disc(30, 30, 14) | np.pad(np.ones((60, 2), bool), ((20, 16), (90, 36)))
+    out = smooth.fill(np.where(hole[..., None], np.float32(0.5), img), hole)
+    assert np.array_equal(out[~hole], img[~hole])
+    wide, thin = disc(30, 30, 14), hole & ~disc(30, 30, 14)
+    blanked = np.where(hole[..., None], 0.5, img)
+    np.testing.assert_allclose(out[wide], smooth.membrane(blanked, hole)[wide], atol=1e-5)
+    np.testing.assert_allclose(out[thin], smooth.thin_plate(blanked, hole)[thin], atol=1e-5)
+    assert np.abs(out - img)[hole].mean() < 0.08  # a smooth guess of a smooth picture
+
+
+def test_the_detail_is_brought_towards_the_rims_and_moves_with_the_background():
+    img = texture(seed=1)
+    rng = np.random.default_rng(0)
+    img = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)  # grain
+    hole = disc(64, 48, 14)
+    blanked = np.where(hole[..., None], np.float32(0.5), img)
+    detail = detail_layer(blanked, hole, patch.fill)
+    assert detail.blur_base is None  # a random picture: no regular texture to continue
+    assert not detail.high[~hole].any()
+
+    def high(x):
+        return x - cv2.GaussianBlur(x, (0, 0), 2.0)
+
+    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~hole
+    smooth_only = fill_unseen(blanked, hole, None, None)
+    out = fill_unseen(blanked, hole, detail, np.eye(3))
+    inner = disc(64, 48, 10)  # away from the rim's own blur
+    strength = np.mean(high(out)[inner] ** 2) / np.mean(high(img)[ring] ** 2)
+    assert np.mean(high(smooth_only)[inner] ** 2) / np.mean(high(img)[ring] ** 2) < 0.1
+    # the patch fill's vote averages the grain away inside (its detail there is a seventh of
+    # the rim's; the gain is capped at 2): a third of the rim's is kept, against under a tenth
+    assert 0.3 < strength < 2.0
+    # read through a 3-px shift, the same detail lands 3 px further on
+    shift = np.array([[1, 0, 3.0], [0, 1, 0], [0, 0, 1]])
+    moved_hole = np.roll(hole, -3, axis=1)
+    moved = fill_unseen(np.where(moved_hole[..., None], 0.5, np.roll(img, -3, axis=1)),
+                        moved_hole, detail, shift)
+    both = inner & np.roll(inner, -3, axis=1)
+    np.testing.assert_allclose((moved - fill_unseen(np.where(
+        moved_hole[..., None], 0.5, np.roll(img, -3, axis=1)), moved_hole, None, None))[both],
+        np.roll(detail.high, -3, axis=1)[both], atol=1e-4)
+
+
+# --------------------------------------------------------------------------- the still shot
+
+
+@pytest.mark.parametrize("case", ["logo", "text"])
+def test_a_logo_and_text_on_the_still_shot_beat_telea(case):
+    """Issue 16's bars on the benchmark's static-camera clip (tennis held still, 16 frames):
+    hole-PSNR at least Telea's, flicker no higher, detail ratio at least 0.6. Before: -2.6 and
+    -5.9 dB, flicker 3x Telea's (40 frames)."""
+    clip = hard.load_hard("still", 16)
+    if clip is None:
+        pytest.skip("tennis is not in the shared clips")
+    holes = benchmark.case_masks(clip, case, 0)
+    frames, truth = benchmark.case_inputs(clip, case)
+    frames = np.where(holes[..., None], np.float32(0.5), frames)
+    truth8 = to_uint8(truth)
+    telea = score_clip(composite(benchmark.telea(frames, holes), truth8, holes), truth8, holes)
+    ours = score_clip(composite(to_uint8(flowfill.remove(frames, holes)), truth8, holes),
+                      truth8, holes)
+    assert ours.hole_psnr >= telea.hole_psnr
+    assert ours.flicker <= telea.flicker
+    assert ours.detail >= 0.6
