@@ -94,15 +94,6 @@ def _clear(hole: np.ndarray, px: float) -> np.ndarray:
     return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) >= px
 
 
-def _looked_at(offset: int) -> bool:
-    """Whether the frame ``offset`` frames away is checked: all of the first eight, then ever
-    sparser (every 2nd to 16, every 4th to 32, ...): a background carried clear of the hole stays
-    clear for a while, and a static hole on a still shot needs every check."""
-    if offset <= 8:
-        return True
-    return offset % (1 << (offset.bit_length() - 3)) == 0
-
-
 def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motion, n: int,
                keys: Iterable[int], cell: int) -> np.ndarray | None:
     """Bool per hole pixel of frame t (row-major): whether the background carries it clear of
@@ -125,13 +116,12 @@ def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motio
 
     for step in (1, -1):  # along the window each way, the links chained as they come
         hom = np.eye(3)
-        last = n - 1 if step > 0 else 0
-        for s in range(t + step, last + step, step):
+        for s in range(t + step, n if step > 0 else -1, step):
             link = motion.get((s - step, s))
             if link is None:
                 return None
             hom = link @ hom
-            if (_looked_at(abs(s - t)) or s == last) and look(hom, s):
+            if look(hom, s):
                 return seen[back]
     for k in sorted(set(keys) - set(range(n))):  # the reference frames, fitted directly
         hom = motion.get((t, k))
