@@ -141,7 +141,7 @@ def never_seen(holes: np.ndarray, motion: Motion, n: int,
     1080p, 4 x 4 at 2160p)."""
     count, h, w = holes.shape
     clear_px = max(CLEAR_480P * min(h, w) / 480.0, 1.5)
-    cell = max(1, round(min(h, w) / 480.0))
+    cell = max(1, min(h, w) // 480)
     clear = [_clear(holes[s], clear_px) for s in range(count)]
     out = np.zeros((n, h, w), dtype=bool)
     for t in range(n):
