@@ -342,3 +342,29 @@ def test_window_on_the_torch_stages_matches_the_numpy_stages():
     truth = np.stack(synthetic_frames(8, 48, 64, square=False)).astype(np.float32) / 255
     for t in range(len(frames)):
         assert hole_psnr(a.frames[t], truth[t], holes[t]) > 24
+
+
+def test_unseen_pixels_are_held_out_the_same_way_on_the_torch_stages():
+    """A still shot whose hole is seen by no frame in its left half and uncovered by a moving
+    hole in its right half: the torch stages hold the unseen pixels out of propagation and fill
+    them exactly as the numpy stages do."""
+    from conftest import synthetic_frames
+
+    from flowfill.options import Options
+    from flowfill.window import fill_window
+
+    n, h, w = 6, 48, 64
+    still = np.stack(synthetic_frames(1, h, w, square=False)).astype(np.float32)[0] / 255
+    frames = np.repeat(still[None], n, 0)
+    holes = np.zeros((n, h, w), bool)
+    holes[:, 16:30, 8:22] = True  # static: never seen
+    for t in range(n):
+        holes[t, 16:30, 34 + 4 * t:44 + 4 * t] = True  # moving: seen in other frames
+    options = Options(edges="off", device="cpu", nonlocal_frames=0)
+    a = fill_window(frames, holes, options, backend="numpy")
+    b = fill_window(frames, holes, options, backend="torch")
+    assert a.keyframes == b.keyframes == []
+    assert np.array_equal(a.propagated, b.propagated)
+    assert not a.propagated[:, 16:30, 8:22].any()  # the static hole: filled in place
+    assert a.propagated[:, 16:30, 34:].sum() > 0.9 * holes[:, :, 34:].sum()
+    assert np.abs(a.frames - b.frames).max() < 1e-5
