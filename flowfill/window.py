@@ -188,7 +188,7 @@ def fill_window(
     if unseen_count.any():
         with clock("hallucination"):
             _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
-                         hops.motion, fill, options)
+                         hops.motion, fill, options, progress)
     return WindowResult(cur[:n], propagated, keyframes)
 
 
@@ -200,7 +200,7 @@ def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:
 
 
 def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen: np.ndarray,
-                 motion: dict, fill, options: Options) -> None:
+                 motion: dict, fill, options: Options, progress: Progress) -> None:
     """Fill every frame's unseen pixels in place (``cur``, host frames): the smooth fill of the
     rim of its mask (the picture between the mask and the dilated hole is put back: a smooth
     fill reads its rim, and the nearest rim is the best one) plus the detail of one anchor frame
@@ -218,8 +218,11 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
     pool = keys or list(range(n))
     most = max(size[k] for k in pool)
     anchor = min((k for k in pool if size[k] >= 0.9 * most), key=lambda k: abs(2 * k - n))
-    detail = (detail_layer(images[anchor], regions[anchor], fill, device=options.device,
-                           seed=options.seed, budget=options.fill_budget)
+    # an iterative fill is run once (minutes at most, cancellable through progress), not also
+    # to test whether it continues a regular texture: that test is for the patch fill's copies
+    detail = (detail_layer(images[anchor], regions[anchor], fill,
+                           try_structure=options.fill not in ITERATIVE, device=options.device,
+                           seed=options.seed, budget=options.fill_budget, progress=progress)
               if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
     paths = smooth_path([_to(motion, t, anchor) for t in range(n)], MOTION_SMOOTHING)
     for t in range(n):

