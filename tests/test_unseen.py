@@ -82,15 +82,21 @@ def _still(n):
     return {(t, t + s): np.eye(3) for t in range(n) for s in (1, -1) if 0 <= t + s < n}
 
 
+def _pan(n, px):
+    """The motion of adjacent pairs of a camera panning ``px`` a frame, both ways."""
+    step = np.array([[1, 0, float(px)], [0, 1, 0], [0, 0, 1]])
+    motion = {}
+    for t in range(n - 1):
+        motion[(t, t + 1)], motion[(t + 1, t)] = step, np.linalg.inv(step)
+    return motion
+
+
 def test_a_static_hole_on_a_still_shot_is_unseen_and_a_pan_reveals_it():
     n = 6
     holes = np.repeat(disc(64, 48, 10)[None], n, 0)
     assert never_seen(holes, _still(n), n).sum() == holes.sum()
     # the camera pans 6 px a frame: even frame 0 (one way only) sees all it hides 5 frames on
-    pan = np.array([[1, 0, 6.0], [0, 1, 0], [0, 0, 1]])
-    motion = {}
-    for t in range(n - 1):
-        motion[(t, t + 1)], motion[(t + 1, t)] = pan, np.linalg.inv(pan)
+    motion = _pan(n, 6)
     assert not never_seen(holes, motion, n).any()
     # a moving hole on a still shot uncovers what it hid
     moving = np.stack([disc(30 + 12 * t, 48, 10) for t in range(n)])
@@ -107,11 +113,7 @@ def test_at_1080p_the_test_runs_on_blocks_with_the_same_answer():
     hole[100:161, 1500:1731] = True  # odd sizes: blocks half in the hole
     holes = np.repeat(hole[None], n, 0)
     assert never_seen(holes, _still(n), n).sum() == holes.sum()
-    pan = np.array([[1, 0, 90.0], [0, 1, 0], [0, 0, 1]])
-    motion = {}
-    for t in range(n - 1):
-        motion[(t, t + 1)], motion[(t + 1, t)] = pan, np.linalg.inv(pan)
-    assert not never_seen(holes, motion, n).any()
+    assert not never_seen(holes, _pan(n, 90), n).any()
 
 
 def test_a_reference_frame_that_shows_the_background_makes_it_seen():
