@@ -1,8 +1,9 @@
 """A real logo's shape over real footage the benchmark does not use: ``mask_logo.png`` (the
 ProPainter logo, a ring, a figure and lettering) laid still over ``running_car.mp4`` (a moving
 camera with a whip pan), and the same logo over the benchmark's still shot (``tennis`` held
-still), scored like ``flowfill evaluate``: hole blanked, flowfill against per-frame Telea on
-hole-PSNR, SSIM, flicker in the hole and detail ratio (issue 16's bars), and seconds per frame.
+still), scored and printed as ``flowfill evaluate`` does (``benchmark.run_case``, each case
+in its own process): hole blanked, flowfill against per-frame Telea on hole-PSNR, PSNR, SSIM,
+flicker in the hole and detail ratio (issue 16's bars), seconds per frame and peak memory.
 
     python benchmarks/real_logo.py [--frames 40] [--unseen flow]
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -22,10 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import flowfill  # noqa: E402
 from flowfill.evaluate import benchmark, hard  # noqa: E402
 from flowfill.evaluate import clips as clipmod  # noqa: E402
-from flowfill.evaluate.metrics import composite, score_clip, to_uint8  # noqa: E402
 from flowfill.io import open_frames  # noqa: E402
 
 
@@ -56,17 +54,10 @@ def running_car(frames: int) -> np.ndarray:
 
 
 def score(name: str, truth: np.ndarray, holes: np.ndarray, options: dict) -> None:
-    frames = np.where(holes[..., None], np.float32(0.5), truth)
-    truth8 = to_uint8(truth)
-    telea = score_clip(composite(benchmark.telea(frames, holes), truth8, holes), truth8, holes)
-    start = time.perf_counter()
-    out = flowfill.remove(frames, holes, **options)
-    seconds = (time.perf_counter() - start) / len(frames)
-    ours = score_clip(composite(to_uint8(out), truth8, holes), truth8, holes)
-    print(f"{name:<22}{len(frames):>4}{100 * holes.mean():>7.2f}  "
-          f"{ours.hole_psnr:>7.2f}{telea.hole_psnr:>7.2f}{ours.hole_psnr - telea.hole_psnr:>+7.2f}"
-          f"{ours.ssim:>8.4f}{telea.ssim:>8.4f}{ours.flicker:>8.2f}{telea.flicker:>7.2f}"
-          f"{ours.detail:>7.2f}{telea.detail:>7.2f}{seconds:>8.3f}", flush=True)
+    """One case scored as ``flowfill evaluate`` scores it (``benchmark.run_case``), printed as
+    its table prints it."""
+    clip = clipmod.EvalClip(name, truth, truth)
+    print(benchmark.format_case(benchmark.run_case(clip, "logo", holes, options)), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,15 +67,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="flowfill's --unseen (default: flowfill's default)")
     args = parser.parse_args(argv)
     options = {} if args.unseen is None else {"unseen": args.unseen}
-    print(f"{'clip':<22}{'n':>4}{'hole%':>7}  {'hPSNR':>7}{'telea':>7}{'gain':>7}{'SSIM':>8}"
-          f"{'telea':>8}{'flick':>8}{'telea':>7}{'detail':>7}{'telea':>7}{'s/frame':>8}")
+    print(benchmark.HEADER)
     car = running_car(args.frames)
-    score("running_car (540p)", car, np.repeat(logo_mask(car.shape[1:3])[None], len(car), 0),
+    score("running_car", car, np.repeat(logo_mask(car.shape[1:3])[None], len(car), 0),
           options)
     still = hard.load_hard("still", args.frames)
     if still is not None:
         holes = np.repeat(logo_mask(still.truth.shape[1:3], 0.6)[None], len(still.truth), 0)
-        score("still (tennis held)", still.truth, holes, options)
+        score("still", still.truth, holes, options)
     return 0
 
 

@@ -15,7 +15,7 @@ from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hallucinate.layered import detail_layer, fill_unseen
 from flowfill.hops import estimate_hops, key_frames
-from flowfill.masks import REFERENCE_SHORT_SIDE, dilate, scaled_px
+from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate.rim import rim_range
@@ -36,8 +36,6 @@ class WindowResult:
 MOTION_SMOOTHING = 2.0
 """Frames (Gaussian sigma) over which each frame's motion onto the anchor is averaged: the
 fits' noise (a few tenths of a pixel) would make the carried detail shimmer."""
-RIM_GROW = 0
-"""Pixels around the mask that an unseen region's smooth fill treats as unknown too."""
 
 RIM_RADIUS_480P = 32
 """Distant candidates that no neighbouring chain backs must fit the known colours this near
@@ -204,12 +202,11 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
     """Fill every frame's unseen pixels in place (``cur``, host frames): the smooth fill of the
     rim of its mask (the picture between the mask and the dilated hole is put back: a smooth
     fill reads its rim, and the nearest rim is the best one) plus the detail of one anchor frame
-    (the one with the most unseen pixels, invented by ``fill``) read through the background's
-    motion (:mod:`flowfill.hallucinate.layered`)."""
+    (a key frame near the window's middle with nearly the most unseen pixels, invented by
+    ``fill``) read through the background's motion (:mod:`flowfill.hallucinate.layered`)."""
     n = unseen.shape[0]
-    near = np.stack([dilate(m, RIM_GROW) for m in masks])
-    regions = unseen & near
-    images = [np.where(near[t][..., None], cur[t], frames[t]) for t in range(n)]
+    regions = unseen & masks
+    images = [np.where(masks[t][..., None], cur[t], frames[t]) for t in range(n)]
     # the anchor: a key frame if there is one (every frame has its own fitted motion to a key
     # frame; a chain of adjacent fits drifts by a pixel or more over a window)
     size = regions.reshape(n, -1).sum(1)
@@ -227,6 +224,5 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
     paths = smooth_path([_to(motion, t, anchor) for t in range(n)], MOTION_SMOOTHING)
     for t in range(n):
         if regions[t].any():
-            to_anchor = paths[t]
-            cur[t] = fill_unseen(images[t], regions[t], detail, to_anchor)
+            cur[t] = fill_unseen(images[t], regions[t], detail, paths[t])
 

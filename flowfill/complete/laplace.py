@@ -44,19 +44,22 @@ class MembraneFill:
         self.lu = splu(self.system.A.tocsc(), permc_spec="MMD_AT_PLUS_A")
 
     def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
-        """Complete each H x W x 2 flow (all solved together, one right-hand side per component)."""
+        """Complete each H x W x C field (a flow, C = 2, or an image: all solved together, one
+        right-hand side per component); float32 out."""
         if self.empty:
             return [f.copy() for f in flows]
         if self.full:  # nothing known to interpolate from
             return [np.zeros_like(f) for f in flows]
         h, w = self.mask.shape
-        values = np.concatenate([f.reshape(h * w, 2) for f in flows], axis=1).astype(np.float64)
+        columns = [f.reshape(h * w, -1) for f in flows]
+        values = np.concatenate(columns, axis=1).astype(np.float64)
         solution = self.lu.solve(self.system.dirichlet_rhs(values))
-        out = []
-        for k, f in enumerate(flows):
-            g = f.reshape(h * w, 2).copy()
-            g[self.system.unknown] = solution[:, 2 * k : 2 * k + 2]
-            out.append(g.reshape(h, w, 2).astype(np.float32))
+        out, start = [], 0
+        for f, col in zip(flows, columns, strict=True):
+            g = col.copy()
+            g[self.system.unknown] = solution[:, start : start + col.shape[1]]
+            start += col.shape[1]
+            out.append(g.reshape(f.shape).astype(np.float32))
         return out
 
 

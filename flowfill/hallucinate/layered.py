@@ -20,6 +20,8 @@ import numpy as np
 
 from flowfill.flow.homography import apply
 from flowfill.hallucinate import smooth
+from flowfill.hallucinate.region import blur
+from flowfill.masks import dilate
 
 DETAIL_SIGMA = 2.0
 """Scale (px at 240p, grown with the frame) below which the invented fill's detail is kept;
@@ -38,11 +40,6 @@ PATTERN_MARGIN = 0.8
 layered fill's."""
 
 
-def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    return np.stack([cv2.GaussianBlur(np.ascontiguousarray(image[..., c]), (0, 0), sigma)
-                     for c in range(image.shape[2])], -1)
-
-
 @dataclass
 class Detail:
     """An anchor frame's invented detail: its high frequencies (H x W x C, zero outside what
@@ -53,13 +50,8 @@ class Detail:
     blur_base: float | None = None
 
 
-def _grow(mask: np.ndarray, px: int) -> np.ndarray:
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(mask.astype(np.uint8), disc) > 0
-
-
 def _high(image: np.ndarray, sigma: float) -> np.ndarray:
-    return image - _blur(image, sigma)
+    return image - blur(image, sigma)
 
 
 def _gain(high: np.ndarray, base: np.ndarray, mask: np.ndarray, rim_px: int,
@@ -68,7 +60,7 @@ def _gain(high: np.ndarray, base: np.ndarray, mask: np.ndarray, rim_px: int,
     to their strength in a ring around it, less what the smooth ``base`` already carries there
     (across a thin hole the thin plate carries the rim's edges on), within :data:`MAX_GAIN`
     either way."""
-    ring = _grow(mask, rim_px) & ~mask
+    ring = dilate(mask, rim_px) & ~mask
     own = float(np.mean(high[mask] ** 2))
     want = (float(np.mean(high[ring] ** 2))
             - float(np.mean(_high(base, sigma)[mask] ** 2)))
@@ -82,14 +74,14 @@ def _patterned(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.ndarr
     """Whether the fill's own structure should be kept (a regular texture it continues) rather
     than only its detail on the smooth base: both are tried on the hole grown by a ring of known
     pixels, and the fill's structure is kept where it predicts that ring clearly better."""
-    big = _grow(mask, rim_px)
+    big = dilate(mask, rim_px)
     ring = big & ~mask
     if not ring.any() or big.all():
         return False
     copied = fill(image, big, **fill_kw).astype(np.float32)
     smooth_base = smooth.fill(image, big).astype(np.float32)
     layered = smooth_base + _high(copied, sigma)
-    kept = _blur(smooth_base, STRUCTURE_SIGMA * sigma / DETAIL_SIGMA) + _high(
+    kept = blur(smooth_base, STRUCTURE_SIGMA * sigma / DETAIL_SIGMA) + _high(
         copied, STRUCTURE_SIGMA * sigma / DETAIL_SIGMA)
 
     def error(x: np.ndarray) -> float:
@@ -132,7 +124,7 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
     if detail is None or to_anchor is None or not mask.any():
         return out
     if detail.blur_base is not None:
-        out = np.where(mask[..., None], _blur(out, detail.blur_base), out)
+        out = np.where(mask[..., None], blur(out, detail.blur_base), out)
     ys, xs = np.nonzero(mask)
     ax, ay = apply(to_anchor, xs.astype(np.float64), ys.astype(np.float64))
     maps = (ax.astype(np.float32)[None], ay.astype(np.float32)[None])

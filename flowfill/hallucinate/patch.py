@@ -15,14 +15,13 @@ interpolated. The result's local mean is then taken from Telea's smooth fill (se
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from flowfill.devices import resolve_device
 from flowfill.hallucinate import telea
-from flowfill.hallucinate.region import fill_on_crop
+from flowfill.hallucinate.region import blur, fill_on_crop
 
 PATCH = 5
 MAX_SIDE = 384
@@ -272,12 +271,7 @@ def solve(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu"
     """
     patches = attend(crop, hole, device)
     smooth = telea.fill(crop, hole)
-
-    def low(x: np.ndarray) -> np.ndarray:
-        return np.stack([cv2.GaussianBlur(np.ascontiguousarray(x[..., c]), (0, 0), sigma)
-                         for c in range(x.shape[2])], -1)
-
-    return low(smooth) + patches - low(patches)
+    return blur(smooth, sigma) + patches - blur(patches, sigma)
 
 
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,

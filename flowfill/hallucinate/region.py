@@ -35,6 +35,12 @@ def resize(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.n
     return np.stack(chans, axis=-1)
 
 
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """cv2.GaussianBlur of each channel of an H x W x C image (any channel count)."""
+    return np.stack([cv2.GaussianBlur(np.ascontiguousarray(image[..., c]), (0, 0), sigma)
+                     for c in range(image.shape[2])], axis=-1)
+
+
 Solver = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

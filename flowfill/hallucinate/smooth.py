@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from flowfill.grid import build_system
+from flowfill.complete.laplace import MembraneFill
 
 THIN_RADIUS = 3.0
 """A part of the hole whose farthest pixel lies at most this far from the rim (px at 240p,
@@ -33,15 +33,9 @@ def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
 def membrane(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The harmonic interpolation of ``image`` (H x W x C float) inside ``mask`` (bool H x W),
     Neumann at the image border: the smoothest fill, the mean of the rim where the hole is wide."""
-    out = image.astype(np.float64, copy=True)
     if not mask.any() or mask.all():
-        return out.astype(image.dtype)
-    system = build_system(mask)
-    h, w, c = image.shape
-    values = out.reshape(h * w, c)
-    solution = splu(system.A.tocsc()).solve(system.dirichlet_rhs(values))
-    values[system.unknown] = solution
-    return out.astype(image.dtype)
+        return image.copy()
+    return MembraneFill(mask)(image)[0].astype(image.dtype)
 
 
 def _laplacian(h: int, w: int) -> sp.csr_matrix:

@@ -73,16 +73,14 @@ def fit_background(flow: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
 
 
 def chained(motion: Motion, a: int, b: int) -> np.ndarray | None:
-    """The background motion a -> b through the adjacent pairs between them (a direct fit if
-    there is one and no chain); None where a link is missing."""
-    if a == b:
-        return np.eye(3)
+    """The background motion a -> b through the adjacent pairs between them; None where a link
+    is missing."""
     step = 1 if b > a else -1
     hom = np.eye(3)
     for s in range(a, b, step):
         link = motion.get((s, s + step))
         if link is None:
-            return motion.get((a, b))
+            return None
         hom = link @ hom
     return hom
 
