@@ -26,7 +26,7 @@ from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.fuse.grain import match_grain
 from flowfill.hops import edge_completer
-from flowfill.masks import dilate, dilate_by_thickness, scaled_px
+from flowfill.masks import dilate, dilate_by_thickness, scaled_px, still_margins
 from flowfill.options import MIN_SIZE, Options
 from flowfill.plan import Plan, Planner, Window
 from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
@@ -35,6 +35,9 @@ from flowfill.resume import Checkpoint, WindowRecord
 from flowfill.shots import CutDetector
 from flowfill.timing import StageClock
 from flowfill.window import fill_window, flow_estimator
+
+MARGIN_480P = 5
+"""The automatic margin of the hole around the mask, in pixels at 480p (scaled with size)."""
 
 
 @functools.cache
@@ -166,8 +169,8 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
     grown = dilate(mask, options.grow)
     if options.dilate is not None:
         hole = dilate(grown, options.dilate)
-    else:  # 5 px at 480p, less around thin parts (scratches, dust)
-        hole = dilate_by_thickness(grown, scaled_px(5, shape))
+    else:  # 5 px at 480p, less around thin parts (scratches, dust); none around still parts
+        hole = dilate_by_thickness(grown, scaled_px(MARGIN_480P, shape))  # (fill_values)
     finite = np.isfinite(frame)
     if finite.all():
         return Item(index, frame, grown, hole)
@@ -220,11 +223,20 @@ def fill_values(
 ) -> WindowValues:
     """Fill one window of a shot (with the shot's references outside it as extra sources)."""
     refs = references.for_window(window[0].index, window[-1].index) if references else []
+    masks = np.stack([it.mask for it in window])
+    holes = np.stack([it.hole for it in window])
+    if options.dilate is None:  # the automatic margin: none around still parts of the mask
+        shape = masks.shape[1:]
+        release = still_margins(masks, holes, scaled_px(MARGIN_480P, shape))
+        for j, it in enumerate(window):
+            if it.original is not None:  # a NaN or Inf pixel stays unknown
+                release[j] &= np.isfinite(it.original[..., :3]).all(axis=2)
+        holes &= ~release
     result = fill_window(
         np.stack([it.rgb for it in window] + [r.frame[..., :3] for r in refs]),
-        np.stack([it.hole for it in window] + [r.hole for r in refs]),
+        np.concatenate([holes] + [r.hole[None] for r in refs]) if refs else holes,
         options, progress, count_from=count_from, estimator=estimator, clock=clock,
-        references=len(refs), masks=np.stack([it.mask for it in window]),
+        references=len(refs), masks=masks,
     )
     return WindowValues(
         [result.frames[j][it.mask] for j, it in enumerate(window)],

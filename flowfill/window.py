@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flowfill.flow import FlowEstimator, make_estimator
+from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, get_fill
 from flowfill.hallucinate.layered import detail_layer, fill_unseen
 from flowfill.hops import estimate_hops, key_frames
@@ -187,6 +188,12 @@ def fill_window(
         with clock("hallucination"):
             _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
                          hops.motion, fill, options, progress)
+    if masks is not None:  # the fill meets the picture the output keeps around the mask
+        with clock("fusion"):
+            factorised: dict = {}
+            for t in range(n):
+                if (holes[t] & ~masks[t]).any():
+                    cur[t] = reanchor(cur[t], frames[t], masks[t], factorised)
     return WindowResult(cur[:n], propagated, keyframes)
 
 
