@@ -21,7 +21,6 @@ from flowfill.complete import FrameFlowFill
 from flowfill.edges import EdgeCompleter
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
-from flowfill.flow.hole_fill import smooth_over
 from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.masks import scaled_px
 from flowfill.options import Options
@@ -146,10 +145,8 @@ class _WindowFlows:
     def _proxy(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t and its hole on the proxy."""
         if t not in self._proxies:
-            hole = self.grid.hole(self.holes[t])
-            # the hole's content (a logo, an object, a blank) would pull the flow around it
-            frame = smooth_over(to_proxy(self.frames[t], self.grid.proxy), hole)
-            self._proxies[t] = (frame, hole)
+            self._proxies[t] = (to_proxy(self.frames[t], self.grid.proxy),
+                                self.grid.hole(self.holes[t]))
         return self._proxies[t]
 
     def _fill(self, t: int) -> FrameFlowFill:

@@ -1,0 +1,115 @@
+"""What lies right at the mask's edge (issue 16): no margin around still parts of the mask, and
+the fill re-anchored to the picture the output keeps around it."""
+
+import numpy as np
+import pytest
+from conftest import hole_psnr
+
+import flowfill
+from flowfill.complete.laplace import MembraneFill
+from flowfill.evaluate import benchmark
+from flowfill.evaluate import clips as clipmod
+from flowfill.fuse.anchor import reanchor
+from flowfill.masks import dilate, still_margins
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The shipped pan scene's background (its truth), 12 frames of real rendered pixels."""
+    return clipmod.load_sample(max_frames=12).truth
+
+
+def logo_mask(h, w):
+    """A static broadcaster-style mask: a ring and two bars, top left."""
+    y, x = np.mgrid[:h, :w]
+    r = np.hypot(x - 40, y - 36)
+    mask = (r <= 22) & (r >= 12)
+    mask |= (y >= 20) & (y < 52) & (((x >= 70) & (x < 78)) | ((x >= 88) & (x < 96)))
+    return mask
+
+
+# --------------------------------------------------------------------------- the margin
+
+
+def test_still_margins_free_the_ring_of_a_still_part_only():
+    n, h, w = 4, 48, 64
+    masks = np.zeros((n, h, w), bool)
+    masks[:, 4:10, 4:20] = True  # a still logo
+    for t in range(n):  # a moving object, far from it
+        masks[t, 30:40, 20 + 4 * t:30 + 4 * t] = True
+    holes = np.stack([dilate(m, 2) for m in masks])
+    free = still_margins(masks, holes, 2)
+    logo_ring = dilate(masks[0] & (np.arange(h)[:, None] < 20), 2) & ~masks[0]
+    assert free[:, logo_ring].all()  # the logo's margin is freed in every frame
+    assert not (free & masks).any()  # never a mask pixel
+    mover = np.zeros((h, w), bool)
+    mover[24:, :] = True
+    assert not free[:, mover].any()  # nothing around the moving object
+    # one frame shows nothing still; a bad shape is refused
+    assert not still_margins(masks[:1], holes[:1], 2).any()
+    with pytest.raises(ValueError, match="differ"):
+        still_margins(masks, holes[:2], 2)
+
+
+def test_a_still_logo_is_filled_from_the_picture_right_at_its_edge():
+    """The shipped scene with a still logo: the automatic margin (none around a still mask)
+    beats the old fixed margin on the hole's pixels; real rendered pixels, 10 frames."""
+    clip = clipmod.load_sample(max_frames=10)
+    n, h, w = clip.truth.shape[:3]
+    masks = np.repeat(logo_mask(h, w)[None], n, axis=0)
+    frames = np.where(masks[..., None], np.float32(0.5), clip.truth)
+    auto = flowfill.remove(frames, masks)
+    fixed = flowfill.remove(frames, masks, dilate=3)
+    gain = hole_psnr(auto, clip.truth, masks) - hole_psnr(fixed, clip.truth, masks)
+    assert gain > 1.0
+    np.testing.assert_array_equal(auto[~masks], frames[~masks])
+
+
+# --------------------------------------------------------------------------- the seam
+
+
+def test_reanchor_removes_an_offset_and_keeps_the_fill_gradients(sample):
+    frame = sample[5]
+    h, w = frame.shape[:2]
+    mask = logo_mask(h, w)
+    truth = frame.copy()
+    fill = frame + np.float32(0.2)  # right gradients, wrong level: a seam at the edge
+    out = reanchor(fill, frame, mask)
+    np.testing.assert_array_equal(out[~mask], fill[~mask])
+    assert hole_psnr(out, truth, mask) > 60
+    # a fill whose level drifts across the mask is pulled to the rim at its edge
+    ramp = np.linspace(0, 0.3, w, dtype=np.float32)[None, :, None]
+    out = reanchor(frame + ramp, frame, mask)
+    edge = dilate(~mask, 1) & mask
+    assert np.abs(out - frame)[edge].mean() < 0.25 * np.abs(ramp + 0 * frame)[edge].mean()
+
+
+def test_reanchor_keeps_one_factorisation_and_refuses_bad_shapes(sample):
+    frame = sample[0]
+    h, w = frame.shape[:2]
+    cache: dict = {}
+    mask = logo_mask(h, w)
+    reanchor(frame + 0.1, frame, mask, cache)
+    first = next(iter(cache.values()))
+    assert isinstance(first, MembraneFill)
+    reanchor(frame - 0.1, frame, mask, cache)
+    assert next(iter(cache.values())) is first  # a still mask: factorised once
+    reanchor(frame, frame, np.roll(mask, 5, axis=1), cache)  # moved, same shape: the same
+    assert next(iter(cache.values())) is first
+    reanchor(frame, frame, dilate(mask, 1), cache)
+    assert len(cache) == 1 and next(iter(cache.values())) is not first
+    with pytest.raises(ValueError, match="differ"):
+        reanchor(frame, frame[:10], mask)
+    empty = np.zeros((h, w), bool)
+    assert reanchor(frame, frame + 1, empty) is frame
+
+
+def test_benchmark_logo_on_the_sample_beats_telea_with_less_flicker():
+    """Issue 16's bars on the shipped scene's logo case (30 frames), as ``flowfill evaluate``
+    scores it: hole-PSNR and flicker at least Telea's, detail ratio at least 0.6."""
+    clip = clipmod.load_sample()
+    holes = benchmark.case_masks(clip, "logo", 0)
+    result = benchmark.run_case(clip, "logo", holes, {}, isolate=False)
+    assert result.flowfill.hole_psnr >= result.telea.hole_psnr
+    assert result.flowfill.flicker <= result.telea.flicker
+    assert result.flowfill.detail >= 0.6
