@@ -169,8 +169,9 @@ def make_item(index: int, frame: np.ndarray, mask: np.ndarray, options: Options,
     grown = dilate(mask, options.grow)
     if options.dilate is not None:
         hole = dilate(grown, options.dilate)
-    else:  # 5 px at 480p, less around thin parts (scratches, dust); none around still parts
-        hole = dilate_by_thickness(grown, scaled_px(MARGIN_480P, shape))  # (fill_values)
+    else:  # 5 px at 480p, less around thin parts (scratches, dust); fill_values takes the
+        # margin back around parts that stay still through a window
+        hole = dilate_by_thickness(grown, scaled_px(MARGIN_480P, shape))
     finite = np.isfinite(frame)
     if finite.all():
         return Item(index, frame, grown, hole)
