@@ -14,6 +14,15 @@ def scaled_px(px_at_480p: float, shape: tuple[int, int]) -> int:
     return max(1, int(px_at_480p * min(shape) / REFERENCE_SHORT_SIDE + 0.5))
 
 
+def box(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
+    """The bounding box of a non-empty bool ``mask`` (H x W) grown by ``pad`` on every side,
+    within the frame, as (rows, columns) slices: the crop a per-hole solve works on."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    h, w = mask.shape
+    return (slice(max(ys[0] - pad, 0), min(ys[-1] + pad + 1, h)),
+            slice(max(xs[0] - pad, 0), min(xs[-1] + pad + 1, w)))
+
+
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow a bool mask by ``px`` pixels with a disc, so the fringe of the object goes too."""
     if px <= 0 or not mask.any():

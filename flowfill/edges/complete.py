@@ -22,6 +22,7 @@ from flowfill.devices import resolve_device
 from flowfill.edges.canny import MIN_SPEED, canny, canny_sigma
 from flowfill.edges.net import MULTIPLE, EdgeNet
 from flowfill.errors import InputError
+from flowfill.masks import box
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "edge_net.pt"
 """The shipped weights, trained by ``flowfill train-edges`` (see MODEL_CARD.md beside them)."""
@@ -95,11 +96,8 @@ def _region(mask: np.ndarray) -> np.ndarray:
 
 def _bbox(region: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     """A crop (y0, y1, x0, x1) around ``region`` plus ``margin``, within the frame."""
-    h, w = region.shape
-    ys, xs = np.nonzero(region.any(1))[0], np.nonzero(region.any(0))[0]
-    y0, y1 = max(ys[0] - margin, 0), min(ys[-1] + 1 + margin, h)
-    x0, x1 = max(xs[0] - margin, 0), min(xs[-1] + 1 + margin, w)
-    return y0, y1, x0, x1
+    rows, cols = box(region, margin)
+    return rows.start, rows.stop, cols.start, cols.stop
 
 
 class EdgeCompleter:

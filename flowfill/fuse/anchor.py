@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowfill.complete.laplace import MembraneFill
+from flowfill.masks import box
 
 
 def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
@@ -28,11 +29,7 @@ def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
         raise ValueError(f"fill {fill.shape}, frame {frame.shape} and mask {mask.shape} differ")
     if not mask.any() or mask.all():
         return fill
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    y0, y1 = max(0, ys.min() - 1), min(h, ys.max() + 2)  # the crop keeps the mask's rim
-    x0, x1 = max(0, xs.min() - 1), min(w, xs.max() + 2)
-    crop = (slice(y0, y1), slice(x0, x1))
+    crop = box(mask, 1)  # the crop keeps the mask's rim
     local = mask[crop]
     if local.all():  # the mask fills its box: its rim is the frame's edge, nothing to meet
         return fill

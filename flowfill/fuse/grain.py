@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from flowfill.masks import dilate, scaled_px
+from flowfill.masks import box, dilate, scaled_px
 
 RESIDUAL_SIGMA = 1.0
 """Gaussian blur (px) whose difference from the image is the high-pass residual measured."""
@@ -330,13 +330,6 @@ def _consistent(std: np.ndarray, floor: np.ndarray) -> np.ndarray:
     return std * np.minimum(1.0, cap / np.maximum(level, 1e-30))[:, None]
 
 
-def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
-    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    h, w = mask.shape
-    return (slice(max(ys[0] - pad, 0), min(ys[-1] + pad + 1, h)),
-            slice(max(xs[0] - pad, 0), min(xs[-1] + pad + 1, w)))
-
-
 def _rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) % 2**63, int(index) % 2**63, _SEED_TAG])
 
@@ -351,11 +344,11 @@ def match_grain(frame: np.ndarray, mask: np.ndarray, values: np.ndarray, seed: i
     mask = np.asarray(mask, dtype=bool)
     if values.size == 0 or not mask.any():
         return values
-    box = _bbox(mask, ring_px(mask.shape)[1] + _ksize(BAND_SIGMA))
-    m = mask[box]
-    ok = np.ones(m.shape, bool) if valid is None else np.asarray(valid, bool)[box]
+    crop = box(mask, ring_px(mask.shape)[1] + _ksize(BAND_SIGMA))
+    m = mask[crop]
+    ok = np.ones(m.shape, bool) if valid is None else np.asarray(valid, bool)[crop]
     around = ring(m, ok, shape=mask.shape)
-    img = np.array(frame[box][..., :3], dtype=np.float32)
+    img = np.array(frame[crop][..., :3], dtype=np.float32)
     img[m] = values
     outside = ~m & ok
     grain = measure_ring(residual(img, outside), lowpass(img.mean(-1), outside, BAND_SIGMA),

@@ -15,19 +15,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from flowfill.complete.laplace import MembraneFill
+from flowfill.masks import box
 
 THIN_RADIUS = 3.0
 """A part of the hole whose farthest pixel lies at most this far from the rim (px at 240p,
 grown with the frame) is thin and gets the thin plate; wider parts get the membrane."""
 MARGIN = 4
 """Known pixels kept around a part's bounding box (the thin plate reads two rings of them)."""
-
-
-def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    return (slice(max(ys.min() - margin, 0), min(ys.max() + margin + 1, h)),
-            slice(max(xs.min() - margin, 0), min(xs.max() + margin + 1, w)))
 
 
 def membrane(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -92,7 +86,7 @@ def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0
         sel = parts[labels]
         if not sel.any():
             continue
-        ys, xs = _box(sel, MARGIN)
+        ys, xs = box(sel, MARGIN)
         crop = out[ys, xs]
         # other parts of the hole inside this crop are not data: the membrane/plate of one
         # kind is solved over them too, and only the selected pixels are written back
