@@ -13,7 +13,7 @@ import numpy as np
 
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.fuse.anchor import reanchor
-from flowfill.hallucinate import ITERATIVE, get_fill
+from flowfill.hallucinate import ITERATIVE, get_fill, steady
 from flowfill.hallucinate.layered import detail_layer, fill_unseen
 from flowfill.hops import estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
@@ -229,7 +229,21 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
                            seed=options.seed, budget=options.fill_budget, progress=progress)
               if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
     paths = smooth_path([_to(motion, t, anchor) for t in range(n)], MOTION_SMOOTHING)
-    for t in range(n):
-        if regions[t].any():
-            cur[t] = fill_unseen(images[t], regions[t], detail, paths[t])
+    # each frame's fill, then its average with its neighbours' along the background's motion
+    # (steady.py); a frame is written once the fills it averages over are all made
+    have = [t for t in range(n) if regions[t].any()]
+    crops: dict[int, steady.Crop] = {}
+    reach = steady.radius()
+    ahead = 0
+    for t in have:
+        while ahead < len(have) and have[ahead] <= t + reach:
+            s = have[ahead]
+            crops[s] = steady.crop(fill_unseen(images[s], regions[s], detail, paths[s]),
+                                   regions[s])
+            ahead += 1
+        for s in [s for s in crops if s < t - reach]:
+            del crops[s]
+        ys, xs = np.nonzero(regions[t])
+        images[t][ys, xs] = steady.steady(t, regions[t], crops, paths)
+        cur[t] = images[t]
 

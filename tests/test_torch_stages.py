@@ -117,10 +117,11 @@ def test_sweeps_and_direct_hops_match_numpy_exactly():
         assert (~ref.found).any() and ref.found.any()
 
 
-def test_sample_known_matches_numpy_at_edges_and_partial_footprints():
+@pytest.mark.parametrize("density", [0.7, 0.97])
+def test_sample_known_matches_numpy_at_edges_and_partial_footprints(density):
     rng = np.random.default_rng(3)
     stack = _smooth_frames(rng)
-    known = rng.random((N, H, W)) < 0.7
+    known = rng.random((N, H, W)) < density
     m = 5000
     f = rng.integers(0, N, m).astype(np.int32)
     x = rng.uniform(-2, W + 1, m).astype(np.float32)

@@ -9,7 +9,7 @@ import pytest
 import flowfill
 from flowfill.evaluate import benchmark, hard
 from flowfill.evaluate.metrics import composite, score_clip, to_uint8
-from flowfill.hallucinate import patch, smooth
+from flowfill.hallucinate import patch, smooth, steady
 from flowfill.hallucinate.layered import detail_layer, fill_unseen
 from flowfill.propagate.unseen import chained, fit_background, never_seen, smooth_path
 
@@ -194,6 +194,50 @@ def test_the_detail_is_brought_towards_the_rims_and_moves_with_the_background():
     np.testing.assert_allclose((moved - fill_unseen(np.where(
         moved_hole[..., None], 0.5, np.roll(img, -3, axis=1)), moved_hole, None, None))[both],
         np.roll(detail.high, -3, axis=1)[both], atol=1e-4)
+
+
+def _steadied(fills, regions, paths):
+    crops = {t: steady.crop(f, r) for t, (f, r) in enumerate(zip(fills, regions))}
+    return [steady.steady(t, regions[t], crops, paths) for t in range(len(fills))]
+
+
+def test_steady_averages_the_noise_of_a_still_fill_but_not_a_passer_by():
+    n = 9
+    rng = np.random.default_rng(2)
+    base = texture(seed=3)
+    hole = disc(64, 48, 12)
+    # each frame's fill: the picture plus a frame's worth of rim noise (1.5% of full scale)
+    fills = [base + rng.normal(0, 0.015, base.shape).astype(np.float32) for _ in range(n)]
+    # a passer-by: frame 4 alone shows something dark on the left half of the hole
+    passer = hole & (np.mgrid[:H, :W][1] < 64)
+    fills[4] = np.where(passer[..., None], np.float32(0.1), fills[4])
+    out = _steadied(fills, [hole] * n, [np.eye(3)] * n)
+    truth = base[hole]
+    right = (~passer)[hole]
+    noisy = np.mean([np.abs(fills[t][hole] - truth)[right].mean() for t in range(n)])
+    held = np.mean([np.abs(out[t] - truth)[right].mean() for t in range(n)])
+    assert held < 0.6 * noisy  # the noise averaged down
+    # the passer-by stays where it was and leaves no trail in the frames next to it
+    assert np.abs(out[4][~right] - 0.1).max() < 0.01
+    for t in (3, 5):
+        assert np.abs(out[t][~right] - truth[~right]).mean() < noisy
+
+
+def test_steady_follows_the_background_on_a_pan():
+    """A texture panning 2 px a frame under a still hole: frame t's fills are read where the
+    motion carries its pixels, so the average is the picture itself, not a blur of it."""
+    n = 7
+    wide = texture(h=H, w=W + 2 * n, seed=4)
+    hole = disc(64, 48, 12)
+    fills = [np.ascontiguousarray(wide[:, 2 * t:2 * t + W]) for t in range(n)]
+    # frame t's pixel x shows the picture's x + 2t: onto the anchor (frame 0) it is x + 2t
+    paths = [np.array([[1, 0, 2.0 * t], [0, 1, 0], [0, 0, 1]]) for t in range(n)]
+    out = _steadied(fills, [hole] * n, paths)
+    for t in range(n):
+        np.testing.assert_allclose(out[t], fills[t][hole], atol=1e-4)
+    # with the motion ignored, the same average smears the picture
+    still = _steadied(fills, [hole] * n, [np.eye(3)] * n)
+    assert np.abs(still[3] - fills[3][hole]).mean() > 0.01
 
 
 # --------------------------------------------------------------------------- the still shot

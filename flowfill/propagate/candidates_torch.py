@@ -1,7 +1,8 @@
 """Endpoint sampling and candidate blending on torch tensors, on whatever device the inputs live.
 
-The same maths as ``sample.py`` and ``candidates.py`` (read those for the why): bilinear samples
-over known pixels only, candidates blended with weights exp(-(d - best) / alpha), and link
+The same maths as ``sample.py`` and ``candidates.py`` (read those for the why): Catmull-Rom
+samples where the 4x4 footprint is known and bilinear ones over known pixels elsewhere,
+candidates blended with weights exp(-(d - best) / alpha), and link
 gradients taken only from samples whose whole footprint is known. Candidates without a source
 are sampled at a dummy position and masked out, so each candidate costs a fixed number of
 kernels; only the final selection of the pixels that got a source compacts the arrays.
@@ -16,6 +17,7 @@ import torch
 from flowfill.grid import DIRECTIONS
 from flowfill.propagate.candidates import NEAR_SPAN, Gathered
 from flowfill.propagate.rim import FLAT_SPAN, RIM_TOLERANCE
+from flowfill.propagate.sample import CUBIC_A
 from flowfill.propagate.sweeps import Pointers
 
 
@@ -26,7 +28,7 @@ def sample_known_torch(
     x: torch.Tensor,
     y: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Bilinear samples of ``stack`` (N x H x W x C) at (frame, x, y) over known pixels only.
+    """Samples of ``stack`` (N x H x W x C) at (frame, x, y) from known pixels only.
 
     As :func:`flowfill.propagate.sample_known`: returns (values n x C float32, valid n, exact n);
     positions are clamped to the image.
@@ -57,7 +59,30 @@ def sample_known_torch(
         wsum += wk
     valid = wsum > 1e-4
     acc = torch.where(valid[:, None], acc / torch.where(valid, wsum, 1.0)[:, None], acc)
-    return acc, valid, wsum > 1 - 1e-4
+    exact = wsum > 1 - 1e-4
+    # Catmull-Rom where all 16 taps (clamped at the image's edge) are known
+    wx, wy = _cubic_weights(fx), _cubic_weights(fy)
+    cubic = torch.zeros_like(acc)
+    whole = exact.clone()
+    cols = [(x0 + i - 1).clamp(0, w - 1) for i in range(4)]
+    for j in range(4):
+        row = base + (y0 + j - 1).clamp(0, h - 1) * w
+        for i in range(4):
+            idx = row + cols[i]
+            whole &= kflat[idx]
+            cubic += (wx[i] * wy[j])[:, None] * flat[idx]
+    return torch.where(whole[:, None], cubic, acc), valid, exact
+
+
+def _cubic_weights(t: torch.Tensor) -> list[torch.Tensor]:
+    """As :func:`flowfill.propagate.sample.cubic_weights`, on tensors."""
+    a = CUBIC_A
+    out = []
+    for s in (t + 1, t, 1 - t, 2 - t):
+        near = ((a + 2) * s - (a + 3)) * s * s + 1
+        far = ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+        out.append(torch.where(s <= 1, near, far))
+    return out
 
 
 def patch_distance_torch(colour: torch.Tensor, steps: torch.Tensor, steps_ok: torch.Tensor,

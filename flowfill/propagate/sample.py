@@ -1,17 +1,39 @@
-"""Sampling colours at chain endpoints: bilinear, using only known pixels of the source frame."""
+"""Sampling colours at chain endpoints: Catmull-Rom where the source's 4x4 footprint is known,
+bilinear over the known pixels elsewhere.
+
+Bilinear interpolation halves a picture's finest detail at half-pixel offsets, and a chain's
+end lands at an arbitrary sub-pixel position, so propagated fills came out visibly softer than
+the frames they were copied from; the cubic kernel keeps that detail.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+CUBIC_A = -0.5
+"""Keys's cubic convolution parameter: -0.5 is Catmull-Rom, the one that reproduces quadratics."""
+
+
+def cubic_weights(t: np.ndarray) -> list[np.ndarray]:
+    """The four Keys weights (float32) of the taps at offsets -1, 0, 1, 2 from the floor, for a
+    fractional position ``t`` in [0, 1)."""
+    a = CUBIC_A
+    out = []
+    for s in (t + 1, t, 1 - t, 2 - t):
+        near = ((a + 2) * s - (a + 3)) * s * s + 1
+        far = ((a * s - 5 * a) * s + 8 * a) * s - 4 * a
+        out.append(np.where(s <= 1, near, far).astype(np.float32))
+    return out
+
 
 def sample_known(
     stack: np.ndarray, known: np.ndarray, frame: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear samples of ``stack`` (N x H x W x C) at (frame, x, y), weighting only known pixels.
+    """Samples of ``stack`` (N x H x W x C) at (frame, x, y), from known pixels only.
 
-    Returns (values n x C, valid n, exact n): a sample whose four neighbours are all unknown is
-    invalid; ``exact`` marks samples whose whole bilinear footprint is known (no renormalising).
+    Returns (values n x C, valid n, exact n): a sample whose four bilinear neighbours are all
+    unknown is invalid; ``exact`` marks samples whose whole bilinear footprint is known (no
+    renormalising). Where the 4x4 footprint is known too, the value is the Catmull-Rom one.
     Positions are clamped to the image, so a step off the edge reads the edge pixel.
     """
     n_frames, h, w, c = stack.shape
@@ -40,4 +62,27 @@ def sample_known(
         wsum += wk
     valid = wsum > 1e-4
     acc[valid] /= wsum[valid, None]
-    return acc, valid, wsum > 1 - 1e-4
+    exact = wsum > 1 - 1e-4
+    sel = np.flatnonzero(exact)
+    if sel.size:
+        acc[sel] = _cubic(flat, kflat, base[sel], x0[sel], y0[sel], fx[sel], fy[sel], h, w,
+                          acc[sel])
+    return acc, valid, exact
+
+
+def _cubic(flat: np.ndarray, kflat: np.ndarray, base: np.ndarray, x0: np.ndarray,
+           y0: np.ndarray, fx: np.ndarray, fy: np.ndarray, h: int, w: int,
+           fallback: np.ndarray) -> np.ndarray:
+    """Catmull-Rom samples (n x C) where all 16 taps are known (clamped at the image's edge),
+    ``fallback`` elsewhere."""
+    wx, wy = cubic_weights(fx), cubic_weights(fy)
+    acc = np.zeros_like(fallback)
+    whole = np.ones(x0.size, bool)
+    cols = [np.clip(x0 + i - 1, 0, w - 1) for i in range(4)]
+    for j in range(4):
+        row = base + np.clip(y0 + j - 1, 0, h - 1) * w
+        for i in range(4):
+            idx = row + cols[i]
+            whole &= kflat[idx]
+            acc += (wx[i] * wy[j])[:, None] * flat[idx]
+    return np.where(whole[:, None], acc, fallback)
