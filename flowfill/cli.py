@@ -39,6 +39,7 @@ from flowfill.options import (
     FLOW_PRECISIONS,
     FLOW_TONES,
     GRAIN_MODES,
+    IMAGE_EDGE_MODES,
     UNSEEN_MODES,
     Options,
 )
@@ -182,7 +183,11 @@ training completes. After training, the decision threshold is calibrated on
 held-apart synthetic samples and the softness of the edges that cut the flow
 fill on held-apart clip flows (frames 60-70%; synthetic flows without the
 clips). --calibrate-only does just that to an existing OUT. Prints the final
-record on one line."""
+record on one line.
+
+--kind image trains the same net to continue a picture's own strong edges
+(luminance) through the hole instead, on layered synthetic pictures plus the
+shared clips' frames; only its threshold is calibrated."""
 
 def add_raft_options(parser: argparse.ArgumentParser) -> None:
     """Add --raft-weights, --raft-iters and --flow-max-side (unset: None) with their help."""
@@ -249,6 +254,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                     "background fills each frame from its own rim with detail that moves with "
                     f"the background; flow carries them along the completed flow (default "
                     f"{d.unseen})")
+    parser.add_argument("--image-edges", choices=IMAGE_EDGE_MODES, default=None,
+                    help="pixels no frame saw: on continues the picture's strong edges through "
+                    "the hole (the image-edge net) and fills each side from its own rim; off: "
+                    f"the plain smooth fill (default {d.image_edges})")
+    parser.add_argument("--image-edge-weights", metavar="PATH",
+                    help="image-edge-net checkpoint from `flowfill train-edges --kind image` "
+                    "(default: shipped)")
     parser.add_argument("--grain", choices=GRAIN_MODES, default=None,
                     help="film grain in the fill: auto adds grain matched to the ring around the "
                     "hole (strength per channel and luminance band, size, channel correlation) "
@@ -421,9 +433,12 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
         description=_TRAIN_EDGES_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    te.add_argument("--out", "-o", default=str(WEIGHTS), metavar="PATH",
-                    help="checkpoint to write (default: the shipped weights, "
-                    "flowfill/edges/weights/edge_net.pt)")
+    te.add_argument("--kind", choices=("flow", "image"), default="flow",
+                    help="flow: the motion-edge net of the flow fill (default); image: the net "
+                    "that continues a picture's edges through the hole (issue 16)")
+    te.add_argument("--out", "-o", default=None, metavar="PATH",
+                    help="checkpoint to write (default: the shipped weights of --kind, "
+                    f"flowfill/edges/weights/{WEIGHTS.name} or image_edge_net.pt)")
     te.add_argument("--steps", type=int, default=d.steps, metavar="N",
                     help=f"optimiser steps (default {d.steps})")
     te.add_argument("--batch", type=int, default=d.batch, metavar="N",
@@ -447,8 +462,8 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "max_chain_error", "agreement", "nearest_first", "colour_weight",
-                "object_flow", "grain", "unseen", "fill", "fill_budget", "tiny_hole", "flow",
-                "raft_weights",
+                "object_flow", "grain", "unseen", "image_edges", "image_edge_weights", "fill",
+                "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
                 "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
@@ -808,7 +823,7 @@ def train_edges_config(args: argparse.Namespace):  # -> flowfill.edges.train.Tra
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise InputError("--lr", f"must be a positive number, not {args.lr}")
     return TrainConfig(steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
-                       seed=args.seed)
+                       seed=args.seed, kind=args.kind)
 
 
 def _check_clip_crop(crop: int) -> None:
@@ -837,7 +852,13 @@ def train_edges_command(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.clips and not args.calibrate_only:
         _check_clip_crop(config.crop)
-    out = Path(args.out)
+    if args.out is None:
+        from flowfill.edges.complete import WEIGHTS
+        from flowfill.edges.image import IMAGE_WEIGHTS
+
+        out = IMAGE_WEIGHTS if config.kind == "image" else WEIGHTS
+    else:
+        out = Path(args.out)
     log = out.with_suffix(".log.jsonl")
     for target in (out, log):
         if target.is_dir():

@@ -15,6 +15,7 @@ FLOW_TONES = ("display", "linear")
 """How frame values encode light (``Options.flow_tone``; the curves: ``flowfill.flow.prep``)."""
 FILL_METHODS = ("csa", "dip", "siren", "telea")
 EDGE_MODES = ("auto", "on", "off")
+IMAGE_EDGE_MODES = ("on", "off")
 GRAIN_MODES = ("auto", "off")
 UNSEEN_MODES = ("background", "flow")
 
@@ -70,6 +71,13 @@ class Options:
     finds motion edges around the hole for the net to continue; off: the plain membrane."""
     edge_weights: str | None = None
     """Edge-net checkpoint (``flowfill train-edges``); None: the weights shipped with flowfill."""
+    image_edges: str = "off"
+    """Pixels no frame saw: on continues the picture's own strong edges through the hole first
+    (the image-edge net), draws the patch fill's patches from the same side of them and cuts
+    the smooth fills there, so each side takes its own rim's colour (structure before
+    texture); off (the default until it measures better on footage, RESULTS.md): no guide."""
+    image_edge_weights: str | None = None
+    """Image-edge-net checkpoint (``flowfill train-edges --kind image``); None: the shipped one."""
     object_flow: bool = True
     """Also re-estimate flow in a wider ring around the hole where it moves like the removed
     object (flow estimators smear an object's motion beyond its silhouette)."""
@@ -148,6 +156,9 @@ class Options:
             raise InputError("--flow-max-side", "must be at least 32 pixels")
         if self.edges not in EDGE_MODES:
             raise InputError("--edges", f"unknown edge mode {self.edges!r}; choose {EDGE_MODES}")
+        if self.image_edges not in IMAGE_EDGE_MODES:
+            raise InputError("--image-edges", f"unknown mode {self.image_edges!r}; choose "
+                             f"{IMAGE_EDGE_MODES}")
         if self.grain not in GRAIN_MODES:
             raise InputError("--grain", f"unknown grain mode {self.grain!r}; choose {GRAIN_MODES}")
         if self.unseen not in UNSEEN_MODES:

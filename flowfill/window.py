@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flowfill.edges.image import ImageEdgeCompleter
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.fuse.anchor import reanchor
-from flowfill.hallucinate import ITERATIVE, get_fill, steady
+from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import detail_layer, fill_unseen
 from flowfill.hops import estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
@@ -97,9 +98,14 @@ def fill_window(
         estimator = flow_estimator(options)
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
                          references)
-    fill = get_fill(options.fill)
+    # the picture's own edges continued through the hole guide what is invented (issue 16)
+    image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
+                   if options.image_edges == "on" else None)
+    guide = None if image_edges is None else image_edges.guide
+    fill = edge_guided(get_fill(options.fill), guide)
     # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one
-    leftover = get_fill("telea" if options.fill in ITERATIVE else options.fill)
+    leftover = edge_guided(get_fill("telea" if options.fill in ITERATIVE else options.fill),
+                           guide)
     px = pixel_stages(options.device, backend)
     cur = px.array(frames.copy())
     known = px.array(~holes)
@@ -187,7 +193,7 @@ def fill_window(
     if unseen_count.any():
         with clock("hallucination"):
             _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
-                         hops.motion, fill, options, progress)
+                         hops.motion, fill, options, progress, image_edges)
     if masks is not None:  # the fill meets the picture the output keeps around the mask
         with clock("fusion"):
             factorised: dict = {}
@@ -205,7 +211,8 @@ def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:
 
 
 def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen: np.ndarray,
-                 motion: dict, fill, options: Options, progress: Progress) -> None:
+                 motion: dict, fill, options: Options, progress: Progress,
+                 image_edges: ImageEdgeCompleter | None = None) -> None:
     """Fill every frame's unseen pixels in place (``cur``, host frames): the smooth fill of the
     rim of its mask (the picture between the mask and the dilated hole is put back: a smooth
     fill reads its rim, and the nearest rim is the best one) plus the detail of one anchor frame
@@ -238,7 +245,9 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
     for t in have:
         while ahead < len(have) and have[ahead] <= t + reach:
             s = have[ahead]
-            crops[s] = steady.crop(fill_unseen(images[s], regions[s], detail, paths[s]),
+            edges = (image_edges.guide(images[s], regions[s], whole=False)
+                     if image_edges is not None else None)
+            crops[s] = steady.crop(fill_unseen(images[s], regions[s], detail, paths[s], edges),
                                    regions[s])
             ahead += 1
         for s in [s for s in crops if s < t - reach]:

@@ -197,7 +197,7 @@ def test_the_detail_is_brought_towards_the_rims_and_moves_with_the_background():
 
 
 def _steadied(fills, regions, paths):
-    crops = {t: steady.crop(f, r) for t, (f, r) in enumerate(zip(fills, regions))}
+    crops = {t: steady.crop(f, r) for t, (f, r) in enumerate(zip(fills, regions, strict=True))}
     return [steady.steady(t, regions[t], crops, paths) for t in range(len(fills))]
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from flowfill.devices import resolve_device
-from flowfill.edges.canny import MIN_SPEED, canny, canny_sigma
+from flowfill.edges.canny import HIGH, LOW, MIN_SPEED, canny, canny_sigma
 from flowfill.edges.net import MULTIPLE, EdgeNet
 from flowfill.errors import InputError
 from flowfill.masks import box
@@ -110,16 +110,26 @@ class EdgeCompleter:
     net in memory (a run being calibrated) instead of ``weights``.
     """
 
+    default_weights = WEIGHTS
+    low, high = LOW, HIGH
+    """Canny's thresholds on the net's signal (see :func:`flowfill.edges.canny.canny`)."""
+
     def __init__(self, device: str | torch.device = "cpu", weights: str | Path | None = None,
                  threshold: float | None = None, need_context: bool = False,
                  softness: float | None = None,
                  net: EdgeNet | None = None) -> None:
         self.device = torch.device(resolve_device(str(device)))
-        self.net = load_edge_net(weights, self.device) if net is None else net.to(self.device)
+        self.net = (load_edge_net(self.default_weights if weights is None else weights,
+                                  self.device) if net is None else net.to(self.device))
         self.threshold = getattr(self.net, "threshold", THRESHOLD) if threshold is None \
             else threshold
         self.softness = getattr(self.net, "softness", SOFTNESS) if softness is None else softness
         self.need_context = need_context
+
+    def signal(self, data: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What edges are found in (1 x 1 x H x W) from ``data`` (1 x C x H x W) and the hole
+        (1 x 1 x H x W bool): the flow's magnitude over its maximum on the known pixels."""
+        return batch_magnitude(data, ~mask)
 
     def probability(self, flow: np.ndarray, mask: np.ndarray, whole: bool = True
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -128,12 +138,13 @@ class EdgeCompleter:
         edges come back empty); only the neighbourhood of the hole is worked on."""
         h, w = mask.shape
         dev = self.device
-        flow_t = torch.as_tensor(np.ascontiguousarray(flow), dtype=torch.float32, device=dev
-                                 ).permute(2, 0, 1)[None]
+        data = np.asarray(flow, dtype=np.float32)
+        data = data[..., None] if data.ndim == 2 else data
+        flow_t = torch.as_tensor(np.ascontiguousarray(data), device=dev).permute(2, 0, 1)[None]
         mask_t = torch.as_tensor(np.ascontiguousarray(mask), device=dev).bool()[None, None]
-        mag = batch_magnitude(flow_t, ~mask_t)
-        known = (canny(mag, ~mask_t, canny_sigma((h, w)))[0, 0].cpu().numpy() if whole
-                 else np.zeros((h, w), bool))
+        mag = self.signal(flow_t, mask_t)
+        known = (canny(mag, ~mask_t, canny_sigma((h, w)), self.low, self.high)[0, 0].cpu().numpy()
+                 if whole else np.zeros((h, w), bool))
         prob = np.zeros((h, w), np.float32)
         if not bool(mask_t.any()):
             return known, prob
@@ -150,7 +161,7 @@ class EdgeCompleter:
         # Canny only around the hole: the net's context plus the smoothing kernel's reach
         oy0, oy1, ox0, ox1 = _bbox(region_np, CONTEXT + int(2 * sigma) + 3)
         outer = (..., slice(oy0, oy1), slice(ox0, ox1))
-        edges_o = canny(mag_s[outer], ~mask_s[outer], sigma)
+        edges_o = canny(mag_s[outer], ~mask_s[outer], sigma, self.low, self.high)
         y0, y1, x0, x1 = _bbox(region_np, CONTEXT)
         inner = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
         if self.need_context and not bool(edges_o[inner].any()):

@@ -1,5 +1,10 @@
 """Train the edge net: ``flowfill train-edges`` runs this end to end, reproducibly from a seed.
 
+``kind="flow"`` (the default) trains the motion-edge net the flow fill uses; ``kind="image"``
+the same net on pictures' luminance (``flowfill.edges.image``): real crops are then the clips'
+frames themselves, synthetic ones ``layered_image``, and Canny's thresholds are the image ones;
+only the threshold is calibrated (softness is the flow fill's).
+
 Samples are crops of layered synthetic motion (unlimited) and, when the shared clips are at
 hand, of DIS flows of their first 60% of frames (the rest is held apart for the benchmark),
 with holes of object, blob and scratch shapes, half of them moved onto a motion boundary. The
@@ -21,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowfill.edges.canny import canny, canny_sigma
+from flowfill.edges.canny import HIGH, LOW, canny, canny_sigma
 from flowfill.edges.complete import batch_magnitude, net_inputs, predict_region
 from flowfill.edges.net import EdgeNet
 from flowfill.edges.synthetic import REFERENCE, layered_flow, random_hole
@@ -55,11 +60,14 @@ class TrainConfig:
     """Weight of edge pixels in the cross-entropy (a threshold is calibrated afterwards)."""
     calibration_samples: int = 40
     """Synthetic flows the softness is calibrated on when the shared clips are absent."""
+    kind: str = "flow"
+    """What the net completes: flow (motion edges of flow magnitude) or image (luminance)."""
 
 
 @dataclass
 class Sample:
-    """A training or test sample: flow (2 x H x W), hole (1 x H x W bool)."""
+    """A training or test sample: flow (2 x H x W) or, for the image net, luminance
+    (1 x H x W); hole (1 x H x W bool)."""
 
     flow: np.ndarray
     hole: np.ndarray
@@ -77,8 +85,11 @@ def clip_flows(frames: np.ndarray, first: int, last: int) -> list[np.ndarray]:
     return out
 
 
-def shared_training_data(quiet: bool = True) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """DIS flows and object silhouettes from the training part of each shared clip present."""
+def shared_training_data(quiet: bool = True, kind: str = "flow"
+                         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """DIS flows (``kind`` flow) or every other frame's luminance (image), and object
+    silhouettes, from the training part of each shared clip present."""
+    from flowfill.edges.image import luminance
     from flowfill.evaluate import clips as clipmod
 
     flows: list[np.ndarray] = []
@@ -88,9 +99,12 @@ def shared_training_data(quiet: bool = True) -> tuple[list[np.ndarray], list[np.
         if clip is None:
             continue
         n = int(len(clip.frames) * TRAIN_SHARE)
-        if not quiet:
-            print(f"train-edges: DIS flows of {name} frames 0..{n - 1}", file=sys.stderr)
-        flows += clip_flows(clip.frames, 0, n)
+        if kind == "image":
+            flows += [luminance(f)[..., None] for f in clip.frames[:n:2]]
+        else:
+            if not quiet:
+                print(f"train-edges: DIS flows of {name} frames 0..{n - 1}", file=sys.stderr)
+            flows += clip_flows(clip.frames, 0, n)
         mask_dir = clipmod.shared_clips_dir() / f"{name}_mask"
         if mask_dir.is_dir():
             masks = clipmod.load_mask_folder(mask_dir, n)
@@ -98,11 +112,13 @@ def shared_training_data(quiet: bool = True) -> tuple[list[np.ndarray], list[np.
     return flows, silhouettes
 
 
-def _onto_boundary(rng: np.random.Generator, flow: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``hole`` shifted so its centre lies on a random motion boundary of ``flow`` (if any)."""
+def _onto_boundary(rng: np.random.Generator, flow: np.ndarray, hole: np.ndarray,
+                   floor: float = 0.25) -> np.ndarray:
+    """``hole`` shifted so its centre lies on a random motion boundary of ``flow`` (H x W x C:
+    a flow, or a luminance with C = 1 and a lower ``floor`` on the gradient), if any."""
     mag = np.linalg.norm(flow, axis=-1)
     gy, gx = np.gradient(mag)
-    strong = np.hypot(gx, gy) > max(0.25, 0.05 * float(mag.max()))
+    strong = np.hypot(gx, gy) > max(floor, 0.05 * float(mag.max()))
     ys, xs = np.nonzero(strong)
     if ys.size == 0:
         return hole
@@ -113,34 +129,47 @@ def _onto_boundary(rng: np.random.Generator, flow: np.ndarray, hole: np.ndarray)
 
 def draw_sample(rng: np.random.Generator, crop: int, real: list[np.ndarray],
                 silhouettes: list[np.ndarray], real_share: float,
-                edge_focus: float = 0.0) -> Sample:
-    """One crop: real DIS flow (randomly flipped) with chance ``real_share``, else synthetic."""
+                edge_focus: float = 0.0, kind: str = "flow") -> Sample:
+    """One crop: real DIS flow or frame luminance (``kind``; randomly flipped) with chance
+    ``real_share``, else synthetic."""
+    image = kind == "image"
     if real and rng.random() < real_share:
         f = real[int(rng.integers(len(real)))]
         h, w = f.shape[:2]
         y, x = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
         f = f[y: y + crop, x: x + crop].copy()
+        flip_x, flip_y = ((1, 1) if image else (np.array([-1, 1], np.float32),
+                                                np.array([1, -1], np.float32)))
         if rng.random() < 0.5:
-            f = f[:, ::-1] * np.array([-1, 1], np.float32)
+            f = f[:, ::-1] * flip_x
         if rng.random() < 0.5:
-            f = f[::-1] * np.array([1, -1], np.float32)
+            f = f[::-1] * flip_y
+    elif image:
+        from flowfill.edges.image import layered_image
+
+        f = layered_image(rng, crop, crop, size=REFERENCE)[..., None]
     else:
         f = layered_flow(rng, crop, crop, size=REFERENCE)
     hole = random_hole(rng, crop, crop, size=REFERENCE, silhouettes=silhouettes)
     if edge_focus and rng.random() < edge_focus:
-        hole = _onto_boundary(rng, f, hole)
+        hole = _onto_boundary(rng, f, hole, 0.04 if image else 0.25)
     return Sample(np.ascontiguousarray(f.transpose(2, 0, 1)), hole[None])
 
 
 def prepare(samples: list[Sample], device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Batch tensors: net inputs, target (3-px edges of the unmasked flow), region, exact edges."""
+    """Batch tensors: net inputs, target (3-px edges of the unmasked flow or luminance),
+    region, exact edges."""
+    from flowfill.edges import image
+
     flow = torch.as_tensor(np.stack([s.flow for s in samples]), device=device)
     hole = torch.as_tensor(np.stack([s.hole for s in samples]), device=device)
     known = ~hole
-    mag = batch_magnitude(flow, known)
+    lum = flow.shape[1] == 1
+    mag = flow if lum else batch_magnitude(flow, known)
+    low, high = (image.LOW, image.HIGH) if lum else (LOW, HIGH)
     sigma = canny_sigma((int(REFERENCE), int(REFERENCE)))
-    known_edges = canny(mag, known, sigma)
-    truth = canny(mag, torch.ones_like(known), sigma)
+    known_edges = canny(mag, known, sigma, low, high)
+    truth = canny(mag, torch.ones_like(known), sigma, low, high)
     region = predict_region(hole)
     target = F.max_pool2d(truth.float(), 3, stride=1, padding=1)
     return net_inputs(mag, known_edges, hole), target, region, truth
@@ -198,7 +227,7 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
     dev = torch.device(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    real, silhouettes = shared_training_data(quiet) if use_clips else ([], [])
+    real, silhouettes = shared_training_data(quiet, config.kind) if use_clips else ([], [])
     val = validation_batches(config, dev)  # held-apart synthetic samples
     net = EdgeNet(config.widths, config.blocks, config.dilations).to(dev).train()
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
@@ -222,7 +251,7 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
                               "silhouettes": len(silhouettes)}) + "\n")
         for step in range(1, config.steps + 1):
             batch = [draw_sample(rng, config.crop, real, silhouettes, config.real_share,
-                                 config.edge_focus) for _ in range(config.batch)]
+                                 config.edge_focus, config.kind) for _ in range(config.batch)]
             x, target, region, _ = prepare(batch, dev)
             loss = edge_loss(net(x), target, region, config.pos_weight)
             opt.zero_grad(set_to_none=True)
@@ -246,8 +275,11 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
         log.write(json.dumps(calibrated) + "\n")
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     tmp = out.with_name(out.name + ".tmp")
-    torch.save({"config": net.config, "state": state, "train": asdict(config),
-                "threshold": calibrated["threshold"], "softness": calibrated["softness"]}, tmp)
+    blob = {"config": net.config, "state": state, "train": asdict(config), "kind": config.kind,
+            "threshold": calibrated["threshold"]}
+    if "softness" in calibrated:
+        blob["softness"] = calibrated["softness"]
+    torch.save(blob, tmp)
     tmp.replace(out)
     tmp_log.replace(log_path)
     return record
@@ -256,7 +288,7 @@ def train(config: TrainConfig, out: Path, device: str | torch.device = "cpu",
 def validation_batches(config: TrainConfig, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
     """The held-apart synthetic batches of a run: validation during training, threshold after."""
     val_rng = np.random.default_rng(10_000 + config.seed)
-    return [prepare([draw_sample(val_rng, config.crop, [], [], 0.0, 0.5)
+    return [prepare([draw_sample(val_rng, config.crop, [], [], 0.0, 0.5, config.kind)
                      for _ in range(8)], device) for _ in range(config.val_samples // 8)]
 
 
@@ -268,6 +300,8 @@ def calibrate(net: EdgeNet, val: list[tuple[torch.Tensor, ...]], config: TrainCo
     from flowfill.edges.complete import EdgeCompleter
 
     threshold, f1 = choose_threshold(net, val)
+    if config.kind == "image":  # softness is the flow fill's; the image net is thresholded
+        return {"threshold": threshold, "val_f1_at_threshold": round(f1, 4)}
     source, samples = softness_samples(use_clips, config.calibration_samples, quiet)
     completer = EdgeCompleter(next(net.parameters()).device, net=net, threshold=threshold)
     softness, errors = choose_softness(completer, samples)
@@ -296,7 +330,7 @@ def recalibrate(path: Path, device: str | torch.device = "cpu", use_clips: bool 
     torch.manual_seed(config.seed)
     calibrated = {"recalibrated": True,
                   **calibrate(net, validation_batches(config, dev), config, use_clips, quiet)}
-    blob.update(threshold=calibrated["threshold"], softness=calibrated["softness"])
+    blob.update({k: calibrated[k] for k in ("threshold", "softness") if k in calibrated})
     tmp = path.with_name(path.name + ".tmp")
     torch.save(blob, tmp)
     log_path = path.with_suffix(".log.jsonl")

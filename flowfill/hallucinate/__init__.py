@@ -26,4 +26,19 @@ def get_fill(name: str) -> Callable[..., np.ndarray]:
     return FILLS[name]
 
 
-__all__ = ["FILLS", "ITERATIVE", "get_fill"]
+def edge_guided(fill: Callable[..., np.ndarray],
+                edges: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+                ) -> Callable[..., np.ndarray]:
+    """``fill`` guided by the picture's edges completed into the hole (``edges(image, mask)``:
+    :meth:`flowfill.edges.image.ImageEdgeCompleter.guide`) where it can use them (the patch
+    fill draws patches from the same side of an edge); else ``fill`` itself."""
+    if edges is None or fill is not patch.fill:
+        return fill
+
+    def guided(image: np.ndarray, mask: np.ndarray, **kw: object) -> np.ndarray:
+        return fill(image, mask, edges=edges(image, mask), **kw)
+
+    return guided
+
+
+__all__ = ["FILLS", "ITERATIVE", "edge_guided", "get_fill"]

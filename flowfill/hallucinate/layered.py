@@ -115,12 +115,13 @@ def detail_layer(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.nda
 
 
 def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
-                to_anchor: np.ndarray | None) -> np.ndarray:
-    """``image`` with ``mask`` filled by the smooth fill of its rim plus ``detail`` (the
-    anchor's) read at each pixel's place in the anchor, ``to_anchor`` (3 x 3, this frame's
-    pixels onto the anchor's). No detail where either is None, nor where a pixel lands outside
-    what the anchor invented (the layer is zero there)."""
-    out = smooth.fill(image, mask)
+                to_anchor: np.ndarray | None, edges: np.ndarray | None = None) -> np.ndarray:
+    """``image`` with ``mask`` filled by the smooth fill of its rim (cut at ``edges``, the
+    picture's edges completed into the hole, when given) plus ``detail`` (the anchor's) read at
+    each pixel's place in the anchor, ``to_anchor`` (3 x 3, this frame's pixels onto the
+    anchor's). No detail where either is None, nor where a pixel lands outside what the anchor
+    invented (the layer is zero there)."""
+    out = smooth.fill(image, mask, edges=edges)
     if detail is None or to_anchor is None or not mask.any():
         return out
     if detail.blur_base is not None:

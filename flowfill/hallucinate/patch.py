@@ -15,10 +15,12 @@ interpolated. The result's local mean is then taken from Telea's smooth fill (se
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from flowfill.complete.laplace import MembraneFill
 from flowfill.devices import resolve_device
 from flowfill.hallucinate import telea
 from flowfill.hallucinate.region import blur, fill_on_crop
@@ -40,14 +42,22 @@ above which the local mean comes from Telea's smooth fill (see :func:`solve`).""
 KEY_LIMIT = 24000
 """Known patches compared at most per level (subsampled on a grid above this)."""
 CHUNK = 1024
+SIDE_WEIGHT = 2.0
+"""Weight of the side-of-edge embedding in a patch's features: two patches on different sides
+differ by about this much per pixel, more than any two colours (0..1) do."""
+SIDES = 3
+"""Random values per region that embed which side of the completed edges a pixel lies on."""
 
 
-def _features(img: torch.Tensor) -> torch.Tensor:
-    """C+2 x H x W: colour and the luminance gradient (both matter for 'similar')."""
+def _features(img: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+    """C+2 x H x W: colour and the luminance gradient (both matter for 'similar'); with
+    ``side`` (S x H x W, the embedding of the region between completed edges each pixel lies
+    in) also that, weighed ``SIDE_WEIGHT``, so patches are drawn from the same side of an edge."""
     lum = img.mean(0, keepdim=True)[None]
     gx = F.pad(lum[..., :, 1:] - lum[..., :, :-1], (0, 1, 0, 0))
     gy = F.pad(lum[..., 1:, :] - lum[..., :-1, :], (0, 0, 0, 1))
-    return torch.cat([img, gx[0], gy[0]], dim=0)
+    parts = [img, gx[0], gy[0]] + ([] if side is None else [SIDE_WEIGHT * side])
+    return torch.cat(parts, dim=0)
 
 
 def _patches(feat: torch.Tensor) -> torch.Tensor:
@@ -126,10 +136,12 @@ def _most_similar(query: torch.Tensor, keys: torch.Tensor, key_sq: torch.Tensor,
 
 
 def _refine(img: torch.Tensor, hole: torch.Tensor, iterations: int,
-            src: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            src: torch.Tensor | None, side: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Iterated attention and voting at one level. ``img`` (C x H x W) holds an estimate in
     the hole, which is replaced; ``src`` (flat source centre per hole pixel, row-major order,
-    or None) is the correspondence carried from the coarser level. Returns both, updated."""
+    or None) is the correspondence carried from the coarser level; ``side``: see _features.
+    Returns both, updated."""
     c, h, w = img.shape
     keys_at = _key_centres(hole)
     q_at = torch.nonzero(hole.flatten()).flatten()
@@ -144,7 +156,7 @@ def _refine(img: torch.Tensor, hole: torch.Tensor, iterations: int,
         src = torch.where(valid, src, keys_at[0])
         img = _vote(img, hole, q_at, src[:, None], valid[:, None].to(img.dtype))
     for _ in range(iterations):
-        pats = _patches(_features(img))
+        pats = _patches(_features(img, side))
         keys = pats[keys_at]
         key_sq = (keys * keys).sum(1)
         query = pats[q_at]
@@ -167,12 +179,14 @@ def _refine(img: torch.Tensor, hole: torch.Tensor, iterations: int,
     return img, src
 
 
-def _grow(img: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _grow(img: torch.Tensor, hole: torch.Tensor, side: torch.Tensor | None = None
+          ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fill the hole ring by ring from its rim inwards (the coarsest level's start): each rim
     pixel's partly known patch is compared, over its known pixels, with every known patch,
     and takes the centre colour of the most similar one blended with the continuations of
-    its filled neighbours' sources, each weighted by its normalised similarity. Returns the
-    filled image and each hole pixel's source (flat index, row-major hole order)."""
+    its filled neighbours' sources, each weighted by its normalised similarity (``side``: the
+    side-of-edge embedding, compared everywhere, hole pixels included). Returns the filled
+    image and each hole pixel's source (flat index, row-major hole order)."""
     c, h, w = img.shape
     dev = img.device
     keys_at = _key_centres(hole)
@@ -182,16 +196,22 @@ def _grow(img: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         return img, torch.zeros_like(q_all)
     key_pos = torch.full((h * w,), -1, dtype=torch.long, device=dev)
     key_pos[keys_at] = torch.arange(keys_at.numel(), device=dev)
-    keys = _patches(img)[keys_at]  # K x C*P*P
+    def stacked(image: torch.Tensor) -> torch.Tensor:
+        return image if side is None else torch.cat([image, SIDE_WEIGHT * side], 0)
+
+    keys = _patches(stacked(img))[keys_at]  # K x (C + S)*P*P
     keys_sq = keys * keys
     flat = img.reshape(c, -1)
     todo = hole.clone()
+    extra = 0 if side is None else side.shape[0]
     while bool(todo.any()):
         known = ~todo
         rim = todo & (F.max_pool2d(known[None, None].float(), 3, 1, 1)[0, 0] > 0)
         q_at = torch.nonzero(rim.flatten()).flatten()
-        m = _patches(known[None].float().expand(c, h, w).contiguous())[q_at]
-        q = _patches(img)[q_at] * m
+        seen = torch.cat([known[None].float().expand(c, h, w),
+                          torch.ones((extra, h, w), device=dev)], 0)  # the side is known
+        m = _patches(seen.contiguous())[q_at]
+        q = _patches(stacked(img))[q_at] * m
         top = _most_similar(q, keys, keys_sq, m)
         cands = [keys_at[top[:, i]] for i in range(top.shape[1])]
         cands += [_continuation(field, q_at, (dy, dx), (h, w), key_pos, cands[0])
@@ -224,10 +244,15 @@ def _upsample_field(field: torch.Tensor, coarse: tuple[int, int], fine: tuple[in
     return torch.where(ok, sy * w + sx, torch.full_like(parent, -1)).flatten()
 
 
-def attend(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
-    """Coarse-to-fine coherent patch attention on a normalised crop (H x W x C, 0..1)."""
+def attend(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu",
+           side: np.ndarray | None = None) -> np.ndarray:
+    """Coarse-to-fine coherent patch attention on a normalised crop (H x W x C, 0..1);
+    ``side`` (H x W x S): which region between completed edges each pixel lies in, embedded
+    (see :func:`side_embedding`), or None."""
     dev = resolve_device(str(device)) if not isinstance(device, torch.device) else device
-    levels = [(crop, hole)]
+    c = crop.shape[2]
+    both = crop if side is None else np.concatenate([crop, side.astype(crop.dtype)], axis=2)
+    levels = [(both, hole)]
     while min(levels[-1][1].shape) // 2 >= COARSEST:
         img, m = levels[-1]
         h, w = m.shape
@@ -236,10 +261,16 @@ def attend(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu
         mh = F.interpolate(torch.as_tensor(m, dtype=torch.float32)[None, None], (h // 2, w // 2),
                            mode="area")[0, 0].numpy() > 0
         levels.append((half, mh))
+
+    def split(level: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        t = torch.as_tensor(level, dtype=torch.float32, device=dev).permute(2, 0, 1)
+        return t[:c].contiguous(), (None if side is None else t[c:].contiguous())
+
     img0, m0 = levels[-1]
-    est = torch.as_tensor(img0, dtype=torch.float32, device=dev).permute(2, 0, 1).clone()
+    est, side0 = split(img0)
+    est = est.clone()
     hole0 = torch.as_tensor(m0, device=dev)
-    est, src0 = _grow(est, hole0)
+    est, src0 = _grow(est, hole0, side0)
     field = torch.full((m0.size,), -1, dtype=torch.long, device=dev)
     field[torch.nonzero(hole0.flatten()).flatten()] = src0
     for i in range(len(levels) - 1, -1, -1):
@@ -248,19 +279,20 @@ def attend(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu
         if est.shape[1:] != (h, w):
             field = _upsample_field(field, tuple(est.shape[1:]), (h, w))
             est = F.interpolate(est[None], (h, w), mode="bilinear", align_corners=False)[0]
-        known = torch.as_tensor(img, dtype=torch.float32, device=dev).permute(2, 0, 1)
+        known, side_i = split(img)
         hole_t = torch.as_tensor(m, device=dev)
         est = torch.where(hole_t[None], est, known)
         q_at = torch.nonzero(hole_t.flatten()).flatten()
         src = field[q_at]
-        est, src = _refine(est, hole_t, ITERATIONS[1] if i == 0 else ITERATIONS[0], src)
+        est, src = _refine(est, hole_t, ITERATIONS[1] if i == 0 else ITERATIONS[0], src,
+                           side_i)
         field = torch.full((h * w,), -1, dtype=torch.long, device=dev)
         field[q_at] = src
     return est.permute(1, 2, 0).cpu().numpy()
 
 
 def solve(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu",
-          sigma: float = BASE_SIGMA) -> np.ndarray:
+          sigma: float = BASE_SIGMA, side: np.ndarray | None = None) -> np.ndarray:
     """The patches' detail on Telea's local mean: ``lowpass(telea) + attend - lowpass(attend)``.
 
     Copied patches carry the right kind of texture but often a slightly wrong mean (the most
@@ -269,17 +301,49 @@ def solve(crop: np.ndarray, hole: np.ndarray, device: str | torch.device = "cpu"
     each gets right (measured in benchmarks/fills.py: better hole-PSNR, -SSIM and detail than
     either alone).
     """
-    patches = attend(crop, hole, device)
-    smooth = telea.fill(crop, hole)
+    patches = attend(crop, hole, device, side)
+    if side is None:
+        smooth = telea.fill(crop, hole)
+    else:  # the membrane cut where the side changes: each region takes its own rim's mean
+        cut = np.zeros(hole.shape, bool)
+        step_x = np.abs(np.diff(side, axis=1)).max(-1) > 1e-3
+        step_y = np.abs(np.diff(side, axis=0)).max(-1) > 1e-3
+        cut[:, 1:] |= step_x
+        cut[1:] |= step_y
+        smooth = MembraneFill(hole, cut & hole)(crop)[0]
     return blur(smooth, sigma) + patches - blur(patches, sigma)
 
 
+def side_embedding(edges: np.ndarray, seed: int = 0) -> np.ndarray:
+    """H x W x SIDES float32: for each pixel, the random values of the region of ``~edges``
+    (bool H x W, 4-connected) it lies in; an edge pixel takes its nearest region's. Two regions
+    get different values almost surely, so patches compare as far apart across an edge."""
+    regions = (~edges).astype(np.uint8)
+    count, labels = cv2.connectedComponents(regions, connectivity=4)
+    if edges.any() and count > 1:  # edge pixels: the label of the nearest non-edge pixel
+        _, nearest = cv2.distanceTransformWithLabels(regions, cv2.DIST_L2, 3,
+                                                     labelType=cv2.DIST_LABEL_PIXEL)
+        ys, xs = np.nonzero(regions)
+        lookup = np.zeros(int(nearest.max()) + 1, np.int32)
+        lookup[nearest[ys, xs]] = labels[ys, xs]
+        labels = np.where(edges, lookup[nearest], labels)
+    values = np.random.default_rng(seed).random((max(count, 1), SIDES)).astype(np.float32)
+    return values[labels]
+
+
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
-         budget: float | None = None, progress: object = None) -> np.ndarray:
+         budget: float | None = None, progress: object = None,
+         edges: np.ndarray | None = None) -> np.ndarray:
     """Fill ``mask`` (bool H x W) of ``image`` (float H x W x C) by coherent patch attention.
 
+    ``edges`` (bool H x W): the picture's edges with those completed into the hole
+    (:class:`flowfill.edges.image.ImageEdgeCompleter`); patches are then drawn from the same
+    side of them, so a region fenced off by edges is filled from the matching region outside.
     Deterministic (no randomness; ``seed`` is accepted for the common interface), and fast
     enough that ``budget`` (seconds) and ``progress`` are not needed.
     """
     sigma = BASE_SIGMA * max(1.0, min(mask.shape) / 240.0)
-    return fill_on_crop(image, mask, lambda c, h: solve(c, h, device, sigma), MAX_SIDE)
+    if edges is None or not edges.any():
+        return fill_on_crop(image, mask, lambda c, h: solve(c, h, device, sigma), MAX_SIDE)
+    return fill_on_crop(image, mask, lambda c, h, side: solve(c, h, device, sigma, side),
+                        MAX_SIDE, extra=side_embedding(edges))

@@ -45,8 +45,10 @@ Solver = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def fill_on_crop(image: np.ndarray, mask: np.ndarray, solve: Solver, max_side: int | None,
-                 margin_share: float = 0.75) -> np.ndarray:
-    """Fill ``mask`` of ``image`` (H x W x C float) by ``solve(crop, hole) -> crop``.
+                 margin_share: float = 0.75, extra: np.ndarray | None = None) -> np.ndarray:
+    """Fill ``mask`` of ``image`` (H x W x C float) by ``solve(crop, hole) -> crop``, or
+    ``solve(crop, hole, extra_crop)`` when ``extra`` (H x W x S float, known everywhere, such
+    as a side-of-edge embedding) is given: it is cropped and resized alongside.
 
     ``solve`` sees a crop normalised to 0..1 per channel over its known pixels (H' x W' x C
     float32) and its hole (bool), at most ``max_side`` pixels on its long side (a proxy,
@@ -68,6 +70,7 @@ def fill_on_crop(image: np.ndarray, mask: np.ndarray, solve: Solver, max_side: i
     span = np.maximum(hi - lo, 1e-6)
     norm = (crop - lo) / span
     norm[hole] = 0.0
+    side = None if extra is None else np.ascontiguousarray(extra[y0:y1, x0:x1], np.float32)
     h, w = hole.shape
     scale = 1.0 if max_side is None else min(1.0, max_side / max(h, w))
     if scale < 1.0:
@@ -76,10 +79,11 @@ def fill_on_crop(image: np.ndarray, mask: np.ndarray, solve: Solver, max_side: i
         small_hole = resize(hole[..., None].astype(np.float32), size, cv2.INTER_AREA)[..., 0] > 0
         # hole pixels of the proxy carry no colour (their area average mixed in the zeros)
         small[small_hole] = 0.0
-        filled = solve(small, small_hole)
+        filled = (solve(small, small_hole) if side is None else
+                  solve(small, small_hole, resize(side, size, cv2.INTER_AREA)))
         filled = resize(filled.astype(np.float32), (h, w), cv2.INTER_CUBIC)
     else:
-        filled = solve(norm, hole)
+        filled = solve(norm, hole) if side is None else solve(norm, hole, side)
     result = np.clip(filled, 0.0, 1.0) * span + lo
     out[y0:y1, x0:x1][hole] = result[hole].astype(out.dtype)
     return out

@@ -24,12 +24,15 @@ MARGIN = 4
 """Known pixels kept around a part's bounding box (the thin plate reads two rings of them)."""
 
 
-def membrane(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def membrane(image: np.ndarray, mask: np.ndarray, edges: np.ndarray | None = None
+             ) -> np.ndarray:
     """The harmonic interpolation of ``image`` (H x W x C float) inside ``mask`` (bool H x W),
-    Neumann at the image border: the smoothest fill, the mean of the rim where the hole is wide."""
+    Neumann at the image border: the smoothest fill, the mean of the rim where the hole is wide.
+    ``edges`` (bool H x W): links touching them are cut, so each region they fence off takes
+    the value of the rim on its own side (the picture's structure continued, issue 16)."""
     if not mask.any() or mask.all():
         return image.copy()
-    return MembraneFill(mask)(image)[0].astype(image.dtype)
+    return MembraneFill(mask, edges)(image)[0].astype(image.dtype)
 
 
 def _laplacian(h: int, w: int) -> sp.csr_matrix:
@@ -65,9 +68,11 @@ def thin_plate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
-         budget: float | None = None, progress: object = None) -> np.ndarray:
+         budget: float | None = None, progress: object = None,
+         edges: np.ndarray | None = None) -> np.ndarray:
     """Fill ``mask`` (bool H x W) of ``image`` (float H x W x C) smoothly from its rim: each
-    connected part by the thin plate where it is thin, by the membrane where it is wide.
+    connected part by the thin plate where it is thin, by the membrane where it is wide (cut at
+    ``edges``, bool H x W, when given: the image edges completed into the hole).
 
     Deterministic and CPU-only; ``device``, ``seed``, ``budget`` and ``progress`` are accepted
     for the common fill interface. Cost follows the hole (a crop around each part).
@@ -91,6 +96,7 @@ def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0
         # other parts of the hole inside this crop are not data: the membrane/plate of one
         # kind is solved over them too, and only the selected pixels are written back
         hole = mask[ys, xs]
-        solved = kind(crop, hole)
+        solved = (kind(crop, hole) if kind is thin_plate or edges is None else
+                  kind(crop, hole, edges[ys, xs]))
         out[ys, xs][sel[ys, xs]] = solved[sel[ys, xs]]
     return out
