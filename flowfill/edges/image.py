@@ -4,10 +4,10 @@ order for images, structure before texture.
 The same gated net as the motion edges (``net.py``), trained by ``flowfill train-edges --kind
 image`` on luminance instead of flow magnitude: its inputs are the luminance with the hole
 painted white, Canny's edges of the luminance outside the hole, and the mask; its target is
-Canny's edges of the whole picture. Canny's thresholds here are twice the motion edges', so
-that what is continued is a picture's structure (the border of a wall, a court line, a horizon)
-rather than its texture. Synthetic pictures (``layered_image``) are layers of random shapes,
-each with its own shading and grain, over a shaded background.
+Canny's edges of the whole picture. Canny's thresholds (``LOW``, ``HIGH``) are set on
+luminance so that what is continued is a picture's structure (the border of a wall, a court
+line, a horizon) rather than its grain. Synthetic pictures (``layered_image``) are layers of
+random shapes, each with its own shading and grain, over a shaded background.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from flowfill.edges.complete import EdgeCompleter
 from flowfill.edges.synthetic import REFERENCE, random_shape
 
 IMAGE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "image_edge_net.pt"
-"""The shipped image-edge weights (``flowfill train-edges --kind image``; MODEL_CARD.md)."""
+"""The shipped image-edge weights (``flowfill train-edges --kind image``; IMAGE_MODEL_CARD.md)."""
 LOW, HIGH = 0.06, 0.12
 """Canny's thresholds on luminance (0..1) at sigma 2: a step of about 0.1 starts an edge."""
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)

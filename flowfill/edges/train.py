@@ -28,6 +28,9 @@ import torch.nn.functional as F
 
 from flowfill.edges.canny import HIGH, LOW, canny, canny_sigma
 from flowfill.edges.complete import batch_magnitude, net_inputs, predict_region
+from flowfill.edges.image import HIGH as IMAGE_HIGH
+from flowfill.edges.image import LOW as IMAGE_LOW
+from flowfill.edges.image import layered_image, luminance
 from flowfill.edges.net import EdgeNet
 from flowfill.edges.synthetic import REFERENCE, layered_flow, random_hole
 
@@ -89,7 +92,6 @@ def shared_training_data(quiet: bool = True, kind: str = "flow"
                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """DIS flows (``kind`` flow) or every other frame's luminance (image), and object
     silhouettes, from the training part of each shared clip present."""
-    from flowfill.edges.image import luminance
     from flowfill.evaluate import clips as clipmod
 
     flows: list[np.ndarray] = []
@@ -145,8 +147,6 @@ def draw_sample(rng: np.random.Generator, crop: int, real: list[np.ndarray],
         if rng.random() < 0.5:
             f = f[::-1] * flip_y
     elif image:
-        from flowfill.edges.image import layered_image
-
         f = layered_image(rng, crop, crop, size=REFERENCE)[..., None]
     else:
         f = layered_flow(rng, crop, crop, size=REFERENCE)
@@ -159,14 +159,12 @@ def draw_sample(rng: np.random.Generator, crop: int, real: list[np.ndarray],
 def prepare(samples: list[Sample], device: torch.device) -> tuple[torch.Tensor, ...]:
     """Batch tensors: net inputs, target (3-px edges of the unmasked flow or luminance),
     region, exact edges."""
-    from flowfill.edges import image
-
     flow = torch.as_tensor(np.stack([s.flow for s in samples]), device=device)
     hole = torch.as_tensor(np.stack([s.hole for s in samples]), device=device)
     known = ~hole
     lum = flow.shape[1] == 1
     mag = flow if lum else batch_magnitude(flow, known)
-    low, high = (image.LOW, image.HIGH) if lum else (LOW, HIGH)
+    low, high = (IMAGE_LOW, IMAGE_HIGH) if lum else (LOW, HIGH)
     sigma = canny_sigma((int(REFERENCE), int(REFERENCE)))
     known_edges = canny(mag, known, sigma, low, high)
     truth = canny(mag, torch.ones_like(known), sigma, low, high)
