@@ -203,6 +203,7 @@ def estimate_hops(
     count_from: int = 0,
     clock: StageClock | None = None,
     references: int = 0,
+    extra_keys: tuple[int, ...] = (),
 ) -> WindowHops:
     """Adjacent and non-local hops of every frame's hole pixels in one window.
 
@@ -210,12 +211,14 @@ def estimate_hops(
     non-local flows are estimated only if it has a hole. ``count_from``: frames before it were
     already counted in progress (window overlap). ``clock``: where stage times are summed.
     ``references``: the last this many of ``frames`` lie outside the window (long-range
-    sources from elsewhere in the shot): they are key frames only, in no chain.
+    sources from elsewhere in the shot): they are key frames only, in no chain. ``extra_keys``:
+    window frames made key frames besides the spread ones (the shot's anchor, whose motion onto
+    every frame is then fitted directly, not chained).
     """
     n = holes.shape[0] - references
     idx = [np.flatnonzero(m) for m in holes[:n]]
     refs = list(range(n, n + references))
-    keys = key_frames(n, options.nonlocal_frames) + refs
+    keys = sorted(set(key_frames(n, options.nonlocal_frames)) | set(extra_keys)) + refs
     flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock())
     out = WindowHops()
     estimator.clear()  # cached per-frame work is keyed by window-local index

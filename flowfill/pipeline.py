@@ -25,16 +25,17 @@ import numpy as np
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.fuse.grain import match_grain
+from flowfill.hallucinate.layered import calmest
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, dilate_by_thickness, scaled_px, still_margins
 from flowfill.options import MIN_SIZE, Options
 from flowfill.plan import Plan, Planner, Window
 from flowfill.progress import CancelCheck, Progress, ProgressCallback, check_cancelled, hooked
-from flowfill.references import ReferenceFrames
+from flowfill.references import Reference, ReferenceFrames
 from flowfill.resume import Checkpoint, WindowRecord
 from flowfill.shots import CutDetector
 from flowfill.timing import StageClock
-from flowfill.window import fill_window, flow_estimator
+from flowfill.window import SharedAnchor, fill_window, flow_estimator
 
 MARGIN_480P = 5
 """The automatic margin of the hole around the mask, in pixels at 480p (scaled with size)."""
@@ -237,13 +238,45 @@ def fill_values(
         np.stack([it.rgb for it in window] + [r.frame[..., :3] for r in refs]),
         np.concatenate([holes] + [r.hole[None] for r in refs]) if refs else holes,
         options, progress, count_from=count_from, estimator=estimator, clock=clock,
-        references=len(refs), masks=masks,
+        references=len(refs), masks=masks, shared=shared_anchor(window, refs, references),
     )
     return WindowValues(
         [result.frames[j][it.mask] for j, it in enumerate(window)],
         [int((result.propagated[j] & it.mask).sum()) for j, it in enumerate(window)],
         len(result.keyframes),
     )
+
+
+ANCHOR_RING_480P = 12
+"""Width (px at 480p) of the ring around the masks whose pixels choose the shot's anchor."""
+
+
+def shared_anchor(window: list[Item], refs: list[Reference],
+                  references: ReferenceFrames | None) -> SharedAnchor | None:
+    """The anchor of the window's shot as the window sees it (one of its frames or one of its
+    references ``refs``): of the shot's picks, the one whose surroundings of the mask are the
+    most usual (:func:`flowfill.hallucinate.layered.calmest`). Every window of the shot has
+    all the picks at hand, so all choose the same. None when the shot has no picks (it fits in
+    a window) or a pick's mask is not known."""
+    picks = references.shot_picks(window[0].index) if references is not None else []
+    first, last = window[0].index, window[-1].index
+    at_ref = {r.index: j for j, r in enumerate(refs)}
+    found: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    for p in sorted(picks):
+        if first <= p <= last:
+            item = window[p - first]
+            found.append((p, p - first, item.rgb, item.mask))
+        elif p in at_ref and refs[at_ref[p]].mask is not None:
+            ref = refs[at_ref[p]]
+            found.append((p, len(window) + at_ref[p], ref.frame[..., :3], ref.mask))
+        else:  # without every pick, no choice the other windows are sure to share
+            return None
+    if not found:
+        return None
+    shape = found[0][3].shape
+    j = calmest([f[2] for f in found], [f[3] for f in found], scaled_px(ANCHOR_RING_480P, shape))
+    index, at, frame, mask = found[j]
+    return SharedAnchor(at, index, frame, mask, references.details)
 
 
 def cross_fade(carry: list[np.ndarray], values: list[np.ndarray]) -> list[np.ndarray]:

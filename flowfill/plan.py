@@ -131,14 +131,27 @@ def references_for(picks: Sequence[int], shots: Sequence[tuple[int, int]], first
     return [p for p in picks if a <= p < b and not first <= p <= last]
 
 
+def shot_picks(picks: Sequence[int], shots: Sequence[tuple[int, int]],
+               index: int) -> list[int]:
+    """The picks of the shot holding frame ``index`` (none for a frame outside ``shots``)."""
+    try:
+        a, b = shot_of(shots, index)
+    except IndexError:
+        return []
+    return [p for p in picks if a <= p < b]
+
+
 @dataclass(frozen=True)
 class Work:
-    """One window of a plan with all it needs besides its frames: its shot [start, stop) and
-    the clip-global indices of the reference frames it takes as extra sources."""
+    """One window of a plan with all it needs besides its frames: its shot [start, stop), the
+    clip-global indices of the reference frames it takes as extra sources, and all its shot's
+    picks (inside the window or among its references: every window of a shot chooses the same
+    anchor from them, ``pipeline.shared_anchor``)."""
 
     window: Window
     shot: tuple[int, int]
     references: tuple[int, ...]
+    picks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,8 @@ def plan(areas: Sequence[int] | np.ndarray, cuts: Iterable[int], options: Option
     shots = shots_from_cuts(count, cuts)
     picks = reference_picks(areas, shots, options)
     works = tuple(
-        Work(w, shot_of(shots, w.start), tuple(references_for(picks, shots, w.start, w.stop - 1)))
+        Work(w, shot_of(shots, w.start), tuple(references_for(picks, shots, w.start, w.stop - 1)),
+             tuple(shot_picks(picks, shots, w.start)))
         for w in plan_windows(count, cuts, options.window, options.overlap)
     )
     return Plan(count, cuts, tuple(picks), options, works)

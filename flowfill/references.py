@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowfill.options import Options
-from flowfill.plan import pick, reference_picks, references_for, shots_from_cuts
+from flowfill.plan import pick, reference_picks, references_for, shot_picks, shots_from_cuts
 from flowfill.progress import Progress
 
 __all__ = ["ClipScan", "Opener", "Reference", "ReferenceFrames", "pick", "scan_clip"]
@@ -28,19 +28,33 @@ Opener = Callable[[], tuple[Iterable[np.ndarray], Iterable[np.ndarray]]]
 
 @dataclass
 class Reference:
-    """A frame kept as a long-range source: its index in the clip, pixels and hole."""
+    """A frame kept as a long-range source: its index in the clip, pixels and hole, and what
+    the output replaces there (its mask; None: it cannot be its shot's anchor)."""
 
     index: int
     frame: np.ndarray
     hole: np.ndarray
+    mask: np.ndarray | None = None
 
 
 class ReferenceFrames:
     """The reference frames of a clip and the shots they belong to."""
 
-    def __init__(self, refs: list[Reference], shots: list[tuple[int, int]]) -> None:
+    def __init__(self, refs: list[Reference], shots: list[tuple[int, int]],
+                 picks: list[int] | None = None) -> None:
+        """``picks``: all the clip's picks, where ``refs`` are not all of them (a worker given
+        one window's references); default the indices of ``refs``."""
         self.refs = refs
         self.shots = shots
+        self.picks = [r.index for r in refs] if picks is None else list(picks)
+        self.details: dict = {}
+        """The detail each shot's anchor invents, per fill setting (``window.SharedAnchor``):
+        made by the first window that needs it, read by the others of the run."""
+
+    def shot_picks(self, index: int) -> list[int]:
+        """The picks of the shot holding frame ``index``: the candidates for the frame whose
+        invented detail every window of the shot reads where no frame shows the background."""
+        return shot_picks(self.picks, self.shots, index)
 
     def for_window(self, first: int, last: int) -> list[Reference]:
         """The references in the shot of frame ``first`` that lie outside [first, last]."""
@@ -59,7 +73,7 @@ class ReferenceFrames:
             last = max(wanted)
             for item, _ in prepared(*open_clip(), options, detect_cuts=False):
                 if item.index in wanted:
-                    refs.append(Reference(item.index, item.frame, item.hole))
+                    refs.append(Reference(item.index, item.frame, item.hole, item.mask))
                 if item.index >= last:
                     break
         return cls(refs, shots)

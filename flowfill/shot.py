@@ -214,7 +214,7 @@ class Shot:
         for p in self._picks:
             if p not in self._refs:
                 item = self._item(p)
-                self._refs[p] = Reference(p, item.frame, item.hole)
+                self._refs[p] = Reference(p, item.frame, item.hole, item.mask)
         shots = shots_from_cuts(self.count, scan.cuts)
         self._references = ReferenceFrames([self._refs[p] for p in self._picks], shots)
         self._plan = plan_windows(self.count, scan.cuts, self.options.window,

@@ -13,9 +13,10 @@ import numpy as np
 
 from flowfill.edges.image import ImageEdgeCompleter
 from flowfill.flow import FlowEstimator, make_estimator
+from flowfill.flow.homography import apply
 from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
-from flowfill.hallucinate.layered import detail_layer, fill_unseen
+from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
 from flowfill.hops import estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
@@ -34,6 +35,41 @@ class WindowResult:
     propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
 
+
+@dataclass
+class SharedAnchor:
+    """The frame whose invented detail every window of a shot reads where no frame shows the
+    background (issue 16: invented once per shot, so the fill does not change where windows
+    meet). ``at``: its index among the window's frames (references after the window's own);
+    ``index``: its index in the clip; ``frame`` (H x W x 3) and ``mask`` (what the output
+    replaces there); ``cache``: where the detail, once made, is kept for the other windows."""
+
+    at: int
+    index: int
+    frame: np.ndarray
+    mask: np.ndarray
+    cache: dict = field(default_factory=dict)
+
+    def detail(self, fill, options: Options, progress: Progress) -> Detail | None:
+        """The detail ``fill`` invents over the whole mask of the anchor: the same for every
+        window (made from the input frame alone, with the run's seed), so made only once."""
+        key = (self.index, options.fill, options.fill_budget, options.seed, options.device,
+               options.image_edges, options.image_edge_weights)
+        if key not in self.cache:
+            made = None
+            if self.mask.sum() > options.tiny_hole:
+                made = detail_layer(self.frame, self.mask, fill,
+                                    try_structure=options.fill not in ITERATIVE,
+                                    device=options.device, seed=options.seed,
+                                    budget=options.fill_budget, progress=progress).cropped()
+            self.cache[key] = made
+        return self.cache[key]
+
+
+SHARED_COVER = 0.5
+"""The shot's anchor is read only when at least this share of the window's unseen pixels land
+inside its mask (a moving mask, a pan that carries the hole elsewhere: the window's own anchor
+then invents what it needs)."""
 
 MOTION_SMOOTHING = 2.0
 """Frames (Gaussian sigma) over which each frame's motion onto the anchor is averaged: the
@@ -71,6 +107,7 @@ def fill_window(
     references: int = 0,
     backend: str = "auto",
     masks: np.ndarray | None = None,
+    shared: SharedAnchor | None = None,
 ) -> WindowResult:
     """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
 
@@ -88,7 +125,9 @@ def fill_window(
     are neither filled nor returned. ``backend``: where the per-pixel stages run (numpy, torch,
     or auto: torch on CUDA, numpy on CPU; see ``stages.py``). ``masks``: what the output
     replaces in the window's frames (bool, within ``holes``; default the holes): the pixels no
-    frame shows are filled from the rim of these, not of the dilated holes.
+    frame shows are filled from the rim of these, not of the dilated holes. ``shared``: the
+    shot's anchor (a key frame of the window if it lies inside it), whose detail the pixels no
+    frame shows read (default: an anchor of the window's own).
     """
     progress = progress or Progress(enabled=False)
     clock = clock or StageClock()
@@ -97,7 +136,8 @@ def fill_window(
     if estimator is None:
         estimator = flow_estimator(options)
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
-                         references)
+                         references,
+                         extra_keys=(shared.at,) if shared is not None and shared.at < n else ())
     # the picture's own edges continued through the hole guide what is invented (issue 16)
     image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
                    if options.image_edges == "on" else None)
@@ -193,7 +233,7 @@ def fill_window(
     if unseen_count.any():
         with clock("hallucination"):
             _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
-                         hops.motion, fill, options, progress, image_edges)
+                         hops.motion, fill, options, progress, image_edges, shared)
     if masks is not None:  # the fill meets the picture the output keeps around the mask
         with clock("fusion"):
             factorised: dict = {}
@@ -212,30 +252,26 @@ def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:
 
 def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen: np.ndarray,
                  motion: dict, fill, options: Options, progress: Progress,
-                 image_edges: ImageEdgeCompleter | None = None) -> None:
+                 image_edges: ImageEdgeCompleter | None = None,
+                 shared: SharedAnchor | None = None) -> None:
     """Fill every frame's unseen pixels in place (``cur``, host frames): the smooth fill of the
     rim of its mask (the picture between the mask and the dilated hole is put back: a smooth
     fill reads its rim, and the nearest rim is the best one) plus the detail of one anchor frame
-    (a key frame near the window's middle with nearly the most unseen pixels, invented by
-    ``fill``) read through the background's motion (:mod:`flowfill.hallucinate.layered`)."""
+    read through the background's motion (:mod:`flowfill.hallucinate.layered`). The anchor is
+    the shot's (``shared``) where it covers the window's unseen pixels, else a key frame near
+    the window's middle with nearly the most unseen pixels, its detail invented by ``fill``."""
     n = unseen.shape[0]
     regions = unseen & masks
     images = [np.where(masks[t][..., None], cur[t], frames[t]) for t in range(n)]
-    # the anchor: a key frame if there is one (every frame has its own fitted motion to a key
-    # frame; a chain of adjacent fits drifts by a pixel or more over a window)
-    size = regions.reshape(n, -1).sum(1)
-    keys = [k for k in key_frames(n, options.nonlocal_frames) if size[k]]
-    # (the nearest to the window's middle of those with nearly the most unseen pixels)
-    pool = keys or list(range(n))
-    most = max(size[k] for k in pool)
-    anchor = min((k for k in pool if size[k] >= 0.9 * most), key=lambda k: abs(2 * k - n))
-    # an iterative fill is run once (minutes at most, cancellable through progress), not also
-    # to test whether it continues a regular texture: that test is for the patch fill's copies
-    detail = (detail_layer(images[anchor], regions[anchor], fill,
-                           try_structure=options.fill not in ITERATIVE, device=options.device,
-                           seed=options.seed, budget=options.fill_budget, progress=progress)
-              if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
-    paths = smooth_path([_to(motion, t, anchor) for t in range(n)], MOTION_SMOOTHING)
+    detail, paths = None, None
+    if shared is not None:
+        paths = _paths(motion, n, shared.at)
+        if _covered(regions, paths, shared.mask) >= SHARED_COVER:
+            detail = shared.detail(fill, options, progress)
+        else:
+            paths = None
+    if paths is None:
+        detail, paths = _own_detail(images, regions, motion, fill, options, progress)
     # each frame's fill, then its average with its neighbours' along the background's motion
     # (steady.py); a frame is written once the fills it averages over are all made
     have = [t for t in range(n) if regions[t].any()]
@@ -256,3 +292,58 @@ def _fill_unseen(cur: np.ndarray, frames: np.ndarray, masks: np.ndarray, unseen:
         images[t][ys, xs] = steady.steady(t, regions[t], crops, paths)
         cur[t] = images[t]
 
+
+def _own_detail(images: list[np.ndarray], regions: np.ndarray, motion: dict, fill,
+                options: Options, progress: Progress
+                ) -> tuple[Detail | None, list[np.ndarray | None]]:
+    """The window's own anchor's detail and each frame's motion onto it: the anchor is a key
+    frame if there is one (every frame has its own fitted motion to a key frame; a chain of
+    adjacent fits drifts by a pixel or more over a window), the nearest to the window's middle
+    of those with nearly the most unseen pixels."""
+    n = len(images)
+    size = regions.reshape(n, -1).sum(1)
+    keys = [k for k in key_frames(n, options.nonlocal_frames) if size[k]]
+    pool = keys or list(range(n))
+    most = max(size[k] for k in pool)
+    anchor = min((k for k in pool if size[k] >= 0.9 * most), key=lambda k: abs(2 * k - n))
+    # an iterative fill is run once (minutes at most, cancellable through progress), not also
+    # to test whether it continues a regular texture: that test is for the patch fill's copies
+    detail = (detail_layer(images[anchor], regions[anchor], fill,
+                           try_structure=options.fill not in ITERATIVE, device=options.device,
+                           seed=options.seed, budget=options.fill_budget, progress=progress)
+              if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
+    return detail, _paths(motion, n, anchor)
+
+
+def _paths(motion: dict, n: int, anchor: int) -> list[np.ndarray | None]:
+    """Each frame's background motion onto the anchor, smoothed in time; a frame whose own fit
+    is missing (one failed pair) goes through its nearest frame that has one, by the adjacent
+    links between them, so its detail does not drop out for a frame."""
+    raw = [_to(motion, t, anchor) for t in range(n)]
+    have = [t for t in range(n) if raw[t] is not None]
+    for t in range(n):
+        if raw[t] is None and have:
+            s = min(have, key=lambda s: abs(s - t))
+            link = chained(motion, t, s)
+            if link is not None:
+                raw[t] = raw[s] @ link
+    return smooth_path(raw, MOTION_SMOOTHING)
+
+
+def _covered(regions: np.ndarray, paths: list[np.ndarray | None], mask: np.ndarray,
+             step: int = 3) -> float:
+    """The share of ``regions``' pixels (every ``step``-th) that ``paths`` (each frame's motion
+    onto the anchor; None: the pair could not be fitted) carry inside the anchor's ``mask``."""
+    h, w = mask.shape
+    inside = total = 0
+    for t, region in enumerate(regions):
+        ys, xs = np.nonzero(region)
+        ys, xs = ys[::step], xs[::step]
+        total += len(ys)
+        if paths[t] is None or not len(ys):
+            continue
+        ax, ay = apply(paths[t], xs.astype(np.float64), ys.astype(np.float64))
+        bx, by = np.rint(ax).astype(np.int64), np.rint(ay).astype(np.int64)
+        ok = (bx >= 0) & (bx < w) & (by >= 0) & (by < h)
+        inside += int(mask[by[ok], bx[ok]].sum())
+    return inside / total if total else 0.0

@@ -71,6 +71,9 @@ def test_references_are_clip_global_picks_of_the_window_shot_outside_it():
         want = [p for p in work.picks if w.shot[0] <= p < w.shot[1] and not first <= p <= last]
         assert list(w.references) == want
     assert work.works[0].references == (12, 18)  # frames 0-5: its shot's other picks
+    for w in work.works:  # every window knows all its shot's picks, its own frames' too
+        assert w.picks == tuple(p for p in work.picks if w.shot[0] <= p < w.shot[1])
+    assert work.works[0].picks == (3, 12, 18)
     assert work.works[-1].references == (25, 30)  # the second shot's picks, by clip index
     assert plan(areas, [], _options(40, 2)).picks == ()  # a window holds the clip: none
     assert plan(areas, [], _options(6, 2, refs=0)).picks == ()

@@ -113,8 +113,9 @@ class WindowWorker:
         estimator = self._engine(options)
         w = work.window
         items = read_items(clip, set(range(w.start, w.stop)) | set(work.references), options)
-        refs = ReferenceFrames([Reference(p, items[p].frame, items[p].hole)
-                                for p in work.references], [work.shot])
+        refs = ReferenceFrames([Reference(p, items[p].frame, items[p].hole, items[p].mask)
+                                for p in work.references], [work.shot],
+                               picks=list(work.picks))
         window = [items[t] for t in range(w.start, w.stop)]
         del items
         return fill_values(window, options, Progress(enabled=False), estimator,

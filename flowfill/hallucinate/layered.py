@@ -42,12 +42,26 @@ layered fill's."""
 
 @dataclass
 class Detail:
-    """An anchor frame's invented detail: its high frequencies (H x W x C, zero outside what
-    it invented), and the scale below which a frame's smooth base is blurred before the detail
-    is added (None: the base is kept as it is)."""
+    """An anchor frame's invented detail: its high frequencies (h x w x C, zero outside what
+    it invented, whose top-left pixel is the anchor's ``origin`` (x, y)), and the scale below
+    which a frame's smooth base is blurred before the detail is added (None: the base is kept
+    as it is)."""
 
     high: np.ndarray
     blur_base: float | None = None
+    origin: tuple[int, int] = (0, 0)
+
+    def cropped(self, pad: int = 2) -> Detail:
+        """The same detail held only over what was invented (and ``pad`` px of zeros around,
+        for the cubic interpolation): kept for a whole shot, it need not be frame-sized."""
+        ys, xs = np.nonzero(np.any(self.high != 0, axis=2))
+        if not len(ys):
+            return Detail(self.high[:0, :0], self.blur_base, self.origin)
+        h, w = self.high.shape[:2]
+        y0, x0 = max(int(ys.min()) - pad, 0), max(int(xs.min()) - pad, 0)
+        y1, x1 = min(int(ys.max()) + pad + 1, h), min(int(xs.max()) + pad + 1, w)
+        return Detail(self.high[y0:y1, x0:x1].copy(), self.blur_base,
+                      (self.origin[0] + x0, self.origin[1] + y0))
 
 
 def _high(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -90,6 +104,22 @@ def _patterned(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.ndarr
     return error(kept) < PATTERN_MARGIN * error(layered)
 
 
+def calmest(frames: list[np.ndarray], masks: list[np.ndarray], ring_px: int) -> int:
+    """Which of several frames of a shot (H x W x 3, with their masks) to invent the shared
+    detail on: the one whose ring around the masks is nearest the per-pixel median of all the
+    rings, so that someone passing by the hole in that frame is not copied into every frame's
+    fill; the first on a tie (two frames, or no ring)."""
+    if len(frames) < 3:
+        return 0
+    union = np.logical_or.reduce(masks)
+    ring = dilate(union, ring_px) & ~union
+    if not ring.any():
+        return 0
+    rings = np.stack([f[ring] for f in frames])
+    median = np.median(rings, axis=0)
+    return int(np.argmin(np.abs(rings - median).mean(axis=(1, 2))))
+
+
 def detail_layer(image: np.ndarray, mask: np.ndarray, fill: Callable[..., np.ndarray],
                  try_structure: bool = True, **fill_kw: object) -> Detail:
     """The detail that ``fill`` invents in ``mask`` of ``image`` (the anchor frame's, read by
@@ -126,10 +156,13 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
         return out
     if detail.blur_base is not None:
         out = np.where(mask[..., None], blur(out, detail.blur_base), out)
+    high = detail.high
+    if not high.size:
+        return out
     ys, xs = np.nonzero(mask)
     ax, ay = apply(to_anchor, xs.astype(np.float64), ys.astype(np.float64))
-    maps = (ax.astype(np.float32)[None], ay.astype(np.float32)[None])
-    high = detail.high
+    maps = ((ax - detail.origin[0]).astype(np.float32)[None],
+            (ay - detail.origin[1]).astype(np.float32)[None])
     sampled = np.stack([cv2.remap(np.ascontiguousarray(high[..., c]), *maps, cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[0]
                         for c in range(high.shape[2])], -1)

@@ -95,7 +95,8 @@ def _clear(hole: np.ndarray, px: float) -> np.ndarray:
 def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motion, n: int,
                keys: Iterable[int], cell: int) -> np.ndarray | None:
     """Bool per hole pixel of frame t (row-major): whether the background carries it clear of
-    the hole in some other frame; None when a link the answer needs is missing. The test runs
+    the hole in some other frame; None when a link of the window's chains is missing (a
+    reference frame whose motion could not be fitted only gives no evidence). The test runs
     once per ``cell`` x ``cell`` block of the hole, at the block's centre."""
     h, w = holes.shape[1:]
     ys, xs = np.nonzero(holes[t])
@@ -123,8 +124,8 @@ def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motio
                 return seen[back]
     for k in sorted(set(keys) - set(range(n))):  # the reference frames, fitted directly
         hom = motion.get((t, k))
-        if hom is None:
-            return None
+        if hom is None:  # no evidence either way; its direct hop is dropped where unseen
+            continue
         if look(hom, k):
             break
     return seen[back]
@@ -135,8 +136,9 @@ def never_seen(holes: np.ndarray, motion: Motion, n: int,
     """Bool n x H x W: the hole pixels of the window's first ``n`` frames that the background's
     motion never carries clear of the hole in any frame of the window, nor, through ``keys[t]``
     (the key and reference frames frame t has direct pairs with), in those. Frames where the
-    motion of a pair is missing claim none. Above 720p the test runs on blocks (2 x 2 px at
-    1080p, 4 x 4 at 2160p)."""
+    motion of an adjacent pair is missing claim none (a missing reference pair is skipped: one
+    failed fit must not hand a static logo back to the flow's drifting chains). Above 720p the
+    test runs on blocks (2 x 2 px at 1080p, 4 x 4 at 2160p)."""
     count, h, w = holes.shape
     clear_px = max(CLEAR_480P * min(h, w) / 480.0, 1.5)
     cell = max(1, min(h, w) // 480)
