@@ -56,13 +56,8 @@ class SharedAnchor:
         key = (self.index, options.fill, options.fill_budget, options.seed, options.device,
                options.image_edges, options.image_edge_weights)
         if key not in self.cache:
-            made = None
-            if self.mask.sum() > options.tiny_hole:
-                made = detail_layer(self.frame, self.mask, fill,
-                                    try_structure=options.fill not in ITERATIVE,
-                                    device=options.device, seed=options.seed,
-                                    budget=options.fill_budget, progress=progress).cropped()
-            self.cache[key] = made
+            made = _invent(self.frame, self.mask, fill, options, progress)
+            self.cache[key] = None if made is None else made.cropped()
         return self.cache[key]
 
 
@@ -306,13 +301,21 @@ def _own_detail(images: list[np.ndarray], regions: np.ndarray, motion: dict, fil
     pool = keys or list(range(n))
     most = max(size[k] for k in pool)
     anchor = min((k for k in pool if size[k] >= 0.9 * most), key=lambda k: abs(2 * k - n))
-    # an iterative fill is run once (minutes at most, cancellable through progress), not also
-    # to test whether it continues a regular texture: that test is for the patch fill's copies
-    detail = (detail_layer(images[anchor], regions[anchor], fill,
-                           try_structure=options.fill not in ITERATIVE, device=options.device,
-                           seed=options.seed, budget=options.fill_budget, progress=progress)
-              if size[anchor] > options.tiny_hole else None)  # a speck: the smooth fill alone
+    detail = _invent(images[anchor], regions[anchor], fill, options, progress)
     return detail, _paths(motion, n, anchor)
+
+
+def _invent(image: np.ndarray, region: np.ndarray, fill, options: Options,
+            progress: Progress) -> Detail | None:
+    """The detail ``fill`` invents in ``region`` of an anchor ``image``; None for a speck (the
+    smooth fill alone). An iterative fill is run once (minutes at most, cancellable through
+    progress), not also to test whether it continues a regular texture: that test is for the
+    patch fill's copies."""
+    if region.sum() <= options.tiny_hole:
+        return None
+    return detail_layer(image, region, fill, try_structure=options.fill not in ITERATIVE,
+                        device=options.device, seed=options.seed, budget=options.fill_budget,
+                        progress=progress)
 
 
 def _paths(motion: dict, n: int, anchor: int) -> list[np.ndarray | None]:
