@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from flowfill.complete import FrameFlowFill
+from flowfill.complete import FrameFlowFill, MembraneCache
 from flowfill.edges import EdgeCompleter
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
@@ -97,6 +97,18 @@ class _Grid:
                + (flat[y1 * pw + x0] * (1 - fx) + flat[y1 * pw + x1] * fx) * fy)
         return out.reshape((idx.size,) + field.shape[2:])
 
+    def box(self, idx: np.ndarray) -> tuple[int, int, int, int]:
+        """Proxy rows and columns (y0, y1, x0, x1) that :meth:`at` reads for ``idx``."""
+        ph, pw = self.proxy
+        if idx.size == 0:
+            return 0, 0, 0, 0
+        ys, xs = np.divmod(idx, self.full[1])
+        if self.same:
+            return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        # bilinear reads reach the next proxy pixel; one more for rounding
+        return (max(int(ys.min() * self.sy) - 2, 0), min(int((ys.max() + 1) * self.sy) + 3, ph),
+                max(int(xs.min() * self.sx) - 2, 0), min(int((xs.max() + 1) * self.sx) + 3, pw))
+
     def hole(self, hole: np.ndarray) -> np.ndarray:
         """The proxy hole: every proxy pixel that covers part of the full-resolution hole."""
         if self.same:
@@ -107,7 +119,7 @@ class _Grid:
 def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
     """The hops of full-resolution hole pixels ``idx`` along the proxy ``flow``, with the round
     trip through ``back``; vectors and errors are scaled to full-resolution pixels."""
-    err, ok = round_trip(flow, back)
+    err, ok = round_trip(flow, back, grid.box(idx))
     ok_idx = grid.at(ok, idx, nearest=True) if check else np.ones(idx.size, bool)
     vec = grid.at(flow, idx)
     err_idx = grid.at(err, idx)
@@ -138,6 +150,7 @@ class _WindowFlows:
         self.tone = options.flow_tone
         self.keys = set(keys)
         self._fills: dict[int, FrameFlowFill] = {}
+        self._membranes = MembraneCache(4)  # a still mask: one factorisation for every frame
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._proxies: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.motion: dict[tuple[int, int], np.ndarray] = {}
@@ -152,7 +165,7 @@ class _WindowFlows:
     def _fill(self, t: int) -> FrameFlowFill:
         if t not in self._fills:
             self._fills[t] = FrameFlowFill(self._proxy(t)[1], self.inner_px, self.outer_px,
-                                          self.edges)
+                                          self.edges, self._membranes)
         return self._fills[t]
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -191,7 +204,9 @@ class _WindowFlows:
                 self.motion[(b, a)] = np.linalg.inv(background)
         use = not far or self.nonlocal_edges
         with self.clock("completion"):
-            return self._fill(a).complete(fwd, use), self._fill(b).complete(bwd, use)
+            # distant pairs: smeared ring flow replaced, not solved for (no factorisation each)
+            return (self._fill(a).complete(fwd, use, joint=not far),
+                    self._fill(b).complete(bwd, use, joint=not far))
 
 
 def estimate_hops(

@@ -50,9 +50,13 @@ def dilate_by_thickness(mask: np.ndarray, px: int) -> np.ndarray:
         return mask.copy()
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-    half = np.asarray(ndimage.maximum(depth, labels, np.arange(1, count)))  # the half thickness
+    # each part's half thickness: its deepest pixel (a scatter over the mask's pixels; scipy's
+    # labelled maximum sorts the whole frame, 0.7 s at 1080p)
+    inside = mask.ravel().astype(bool)
+    half = np.zeros(count, dtype=np.float32)
+    np.maximum.at(half, labels.ravel()[inside], depth.ravel()[inside])
     grow = np.zeros(count, dtype=int)
-    grow[1:] = np.clip(np.round(half / 2), 1, px).astype(int)
+    grow[1:] = np.clip(np.round(half[1:] / 2), 1, px).astype(int)
     out = np.zeros_like(mask, dtype=bool)
     for amount in np.unique(grow[1:]):
         out |= dilate(grow[labels] == amount, int(amount))

@@ -1,7 +1,8 @@
 """Flow completion for one frame: the flow mask, plus the ring where object-like flow is cut.
 
 Built once per frame and reused for every flow that starts on it (to its neighbours and to the
-non-local key frames), so the factorisations are paid once per frame.
+non-local key frames). Each factorisation is made only when a flow needs it, and through a
+shared :class:`MembraneCache` when one is given, so frames with the same mask share them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from flowfill.complete.cache import MembraneCache
 from flowfill.complete.contamination import contaminated
 from flowfill.complete.laplace import MembraneFill
 from flowfill.masks import flow_mask
@@ -23,27 +25,55 @@ class FrameFlowFill:
     """
 
     def __init__(self, hole: np.ndarray, inner_px: int, outer_px: int,
-                 edges: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> None:
+                 edges: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                 cache: MembraneCache | None = None) -> None:
         self.hole = hole
         self.edges = edges
         self.inner = flow_mask(hole, inner_px)
-        outer = flow_mask(hole, outer_px)
-        self.ring = outer & ~self.inner
-        self.outer_fill = MembraneFill(outer) if self.ring.any() else None
-        self.inner_fill = MembraneFill(self.inner)
+        self.outer = flow_mask(hole, outer_px)
+        self.ring = self.outer & ~self.inner
+        self.cache = cache
+        self._inner_fill: MembraneFill | None = None
+        self._outer_fill: MembraneFill | None = None
 
-    def complete(self, flow: np.ndarray, edges: bool = True) -> np.ndarray:
+    def _shared(self, mask: np.ndarray) -> MembraneFill:
+        return self.cache(mask) if self.cache is not None else MembraneFill(mask)
+
+    @property
+    def inner_fill(self) -> MembraneFill:
+        """The plain membrane over the flow mask (factorised on first use)."""
+        if self._inner_fill is None:
+            self._inner_fill = self._shared(self.inner)
+        return self._inner_fill
+
+    @property
+    def outer_fill(self) -> MembraneFill:
+        """The plain membrane over the flow mask and its ring (factorised on first use)."""
+        if self._outer_fill is None:
+            self._outer_fill = self._shared(self.outer)
+        return self._outer_fill
+
+    def complete(self, flow: np.ndarray, edges: bool = True, joint: bool = True) -> np.ndarray:
         """The flow with the hole, and object-like flow in the ring, re-estimated (cut at the
-        flow's completed motion edges when an edge completer was given and ``edges``)."""
-        fill, mask = self.inner_fill, self.inner
-        if self.outer_fill is not None:
+        flow's completed motion edges when an edge completer was given and ``edges``).
+
+        ``joint``: object-like flow in the ring joins the hole's unknowns (a factorisation of
+        its own for this flow). Otherwise it takes the background membrane from beyond the
+        ring and the hole is completed from the cleaned ring with the frame's one flow-mask
+        factorisation: what a distant frame's flow gets, a fallback source when nearest-first
+        (no factorisation per flow; issue 19)."""
+        mask = self.inner
+        if self.ring.any():
             background = self.outer_fill(flow)[0]
             extra = contaminated(flow, self.hole, self.ring, background)
             if extra.any():
-                mask = self.inner | extra
-                fill = MembraneFill(mask)
-        if edges and self.edges is not None and not fill.empty and not fill.full:
+                if joint:
+                    mask = self.inner | extra
+                else:
+                    flow = np.where(extra[..., None], background, flow)
+        if edges and self.edges is not None and mask.any() and not mask.all():
             cut = self.edges(flow, mask)
             if np.any(cut[mask]):
                 return MembraneFill(mask, cut)(flow)[0]
+        fill = self.inner_fill if mask is self.inner else MembraneFill(mask)
         return fill(flow)[0]

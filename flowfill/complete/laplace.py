@@ -16,9 +16,8 @@ end-point error on the shared clips' flows for true and completed edges alike
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.linalg import splu
 
-from flowfill.grid import build_system
+from flowfill.grid import build_system, factorise
 
 
 class MembraneFill:
@@ -41,7 +40,7 @@ class MembraneFill:
         # the whole frame borders a known pixel, so nothing floats: an island fenced off by
         # edges hangs on its weak links and takes its surroundings' value.
         self.system = build_system(mask, cut_mask=self.edges)
-        self.lu = splu(self.system.A.tocsc(), permc_spec="MMD_AT_PLUS_A")
+        self.lu = factorise(self.system.A)
 
     def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
         """Complete each H x W x C field (a flow, C = 2, or an image: all solved together, one

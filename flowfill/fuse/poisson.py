@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
-from flowfill.grid import DIRECTIONS, build_system
+from flowfill.grid import DIRECTIONS, build_system, factorise
 
 OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
@@ -88,7 +87,7 @@ def poisson_fill(
     if floating.any():
         a = a + sp.diags(floating * FLOATING_WEIGHT)
         rhs[floating] += FLOATING_WEIGHT * f0[floating]
-    x = splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
+    x = factorise(a).solve(rhs)
     return keep_in_range(x, f0, known_vals.reshape(h, w, c)).astype(np.float32)
 
 
