@@ -355,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "folder beside the output) are not computed again; refused when another "
                     "flowfill version, other edge-net weights, input or options made them")
     rm.add_argument("--threads", type=int, metavar="N",
-                    help="CPU threads of torch and OpenCV (default: their defaults here); with "
+                    help="CPU threads of torch and OpenCV (default: their defaults here); the "
+                    "edge net and Canny on a hole's crop always use one torch thread; with "
                     "--ray every worker uses the same counts as this process, which keeps the "
                     "output the local run's bit for bit")
     rm.add_argument("--ray", metavar="CLUSTER",

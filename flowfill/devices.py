@@ -4,6 +4,8 @@ And the CPU thread counts of torch and OpenCV, which a run on other machines mus
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -51,3 +53,30 @@ class Threads:
 
         torch.set_num_threads(self.torch)
         cv2.setNumThreads(self.opencv)
+
+
+SMALL_WORK_THREADS = 1
+"""Torch intra-op threads for small per-hole work (the edge net and Canny on a hole's crop):
+two threads gain it little on an idle machine and, beside another busy process, their spinning
+team makes a run several times slower (RESULTS.md, issue 19). Big batched work (RAFT, the
+iterative fills, patch attention) keeps the process-wide count (``--threads``)."""
+
+
+@contextmanager
+def small_work(device: torch.device | str) -> Iterator[None]:
+    """Run torch on CPU with at most SMALL_WORK_THREADS intra-op threads inside the block
+    (restored after; nothing changes on CUDA). The count is a fixed rule, not the machine's
+    load, so every machine of a distributed run does the same arithmetic."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    if before <= SMALL_WORK_THREADS:
+        yield
+        return
+    torch.set_num_threads(SMALL_WORK_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+

@@ -92,3 +92,35 @@ def test_library_masks_checked_like_the_cli():
     keep = dict(fill="telea", nonlocal_frames=0, edges="off")
     assert np.array_equal(flowfill.remove(frames, masks[..., None], **keep),
                           flowfill.remove(frames, masks, **keep))
+
+
+def test_small_work_runs_torch_on_one_thread_and_gives_the_count_back():
+    import torch
+
+    from flowfill.devices import small_work
+    from flowfill.edges.complete import EdgeCompleter
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        completer = EdgeCompleter("cpu")
+        inner = completer._probability
+
+        def spy(*args):
+            seen.append(torch.get_num_threads())
+            return inner(*args)
+
+        completer._probability = spy
+        flow = np.zeros((48, 64, 2), np.float32)
+        flow[:, 32:, 0] = 3.0
+        hole = np.zeros((48, 64), bool)
+        hole[16:32, 24:40] = True
+        completer.strength(flow, hole, whole=False)  # the flow fill's call: small work
+        completer.strength(flow, hole, whole=True)  # the whole frame: the process's count
+        assert seen == [1, 2] and torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), small_work("cpu"):
+            raise RuntimeError("a failing stage")
+        assert torch.get_num_threads() == 2  # restored on the way out of an error too
+    finally:
+        torch.set_num_threads(before)

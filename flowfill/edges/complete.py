@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowfill.devices import resolve_device
+from flowfill.devices import resolve_device, small_work
 from flowfill.edges.canny import HIGH, LOW, MIN_SPEED, canny, canny_sigma
 from flowfill.edges.net import MULTIPLE, EdgeNet
 from flowfill.errors import InputError
@@ -135,7 +135,15 @@ class EdgeCompleter:
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Known Canny edges (bool H x W) and the net's edge probability (float H x W, 0 outside
         the region it predicts). ``whole=False``: skip Canny of the whole frame (the known
-        edges come back empty); only the neighbourhood of the hole is worked on."""
+        edges come back empty); only the neighbourhood of the hole is worked on, as small
+        work (one torch thread on the CPU, :func:`flowfill.devices.small_work`)."""
+        if whole:
+            return self._probability(flow, mask, whole)
+        with small_work(self.device):
+            return self._probability(flow, mask, whole)
+
+    def _probability(self, flow: np.ndarray, mask: np.ndarray, whole: bool
+                     ) -> tuple[np.ndarray, np.ndarray]:
         h, w = mask.shape
         dev = self.device
         data = np.asarray(flow, dtype=np.float32)
