@@ -94,6 +94,29 @@ def test_endpoint_samples_keep_fine_detail_and_fall_back_next_to_the_hole():
     assert ex[0] and abs(got[0, 0] - (stack[0, 20, 7, 0] + stack[0, 20, 8, 0]) / 2) < 1e-6
 
 
+def test_samples_with_their_neighbours_equal_five_single_samples():
+    # the fused gather must give the same numbers, bit for bit, as sampling each of the five
+    # positions alone: inside, next to unknown pixels, at the image's edges, off the image
+    from flowfill.grid import DIRECTIONS
+    from flowfill.propagate.sample import sample_with_steps
+
+    rng = np.random.default_rng(7)
+    stack = rng.random((3, 30, 41, 3), dtype=np.float32)
+    known = rng.random((3, 30, 41)) > 0.2
+    n = 4000
+    f = rng.integers(0, 3, n).astype(np.int32)
+    x = rng.uniform(-2, 43, n).astype(np.float32)
+    y = rng.uniform(-2, 32, n).astype(np.float32)
+    x[:50] = np.round(x[:50])
+    y[50:100] = 15.999999  # a step that rounds across a power of two
+    (val, valid, exact), steps = sample_with_steps(stack, known, f, x, y)
+    for got, want in zip((val, valid, exact), sample_known(stack, known, f, x, y), strict=True):
+        assert np.array_equal(got, want)
+    for (nb, nexact), (dy, dx) in zip(steps, DIRECTIONS, strict=True):
+        want, _, want_exact = sample_known(stack, known, f, x + dx, y + dy)
+        assert np.array_equal(nb, want) and np.array_equal(nexact, want_exact)
+
+
 def test_propagation_recovers_translating_texture_within_1_255():
     frames, masks = _translating_clip()
     stats = Stats()

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowfill.grid import DIRECTIONS
 from flowfill.propagate.rim import flat_rim, outside_rim
-from flowfill.propagate.sample import sample_known
+from flowfill.propagate.sample import sample_with_steps
 from flowfill.propagate.sweeps import Pointers
 
 
@@ -126,12 +125,11 @@ def gather(
         if not sel.size:
             continue
         f, x, y = ptr.frame[sel], ptr.x[sel], ptr.y[sel]
-        val, valid, exact = sample_known(stack, known, f, x, y)
+        (val, valid, exact), neighbours = sample_with_steps(stack, known, f, x, y)
         colour[ci, sel] = val
         ok[ci, sel] = valid
         dist[ci, sel] = np.where(valid, ptr.err[sel], np.inf)
-        for d, (dy, dx) in enumerate(DIRECTIONS):
-            nb, _, nexact = sample_known(stack, known, f, x + dx, y + dy)
+        for d, (nb, nexact) in enumerate(neighbours):  # towards DIRECTIONS[d]
             steps[ci, d, sel] = nb - val
             # a gradient only from fully known footprints: renormalised samples flatten it
             steps_ok[ci, d, sel] = nexact & exact
