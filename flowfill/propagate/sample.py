@@ -50,26 +50,34 @@ def sample_known(
     base = frame.astype(np.int64) * (h * w)
     flat = stack.reshape(-1, c)
     kflat = known.reshape(-1)
-    acc = np.zeros((x.size, c), dtype=np.float32)
-    wsum = np.zeros(x.size, dtype=np.float32)
-    for yy, xx, wgt in (
-        (y0, x0, (1 - fx) * (1 - fy)),
-        (y0, x1, fx * (1 - fy)),
-        (y1, x0, (1 - fx) * fy),
-        (y1, x1, fx * fy),
-    ):
-        i = base + yy * w + xx
-        wk = wgt * kflat[i]
-        acc += wk[:, None] * flat[i]
-        wsum += wk
-    valid = wsum > 1e-4
-    acc[valid] /= wsum[valid, None]
-    exact = wsum > 1 - 1e-4
+    corners = [base + yy * w + xx for yy, xx in ((y0, x0), (y0, x1), (y1, x0), (y1, x1))]
+    acc, valid, exact = _bilinear([flat[i] for i in corners], [kflat[i] for i in corners],
+                                  _weights(fx, fy))
     sel = np.flatnonzero(exact)
     if sel.size:
         acc[sel] = _cubic(flat, kflat, base[sel], x0[sel], y0[sel], fx[sel], fy[sel], h, w,
                           acc[sel])
     return acc, valid, exact
+
+
+def _weights(fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Bilinear weights of the corners (y0, x0), (y0, x1), (y1, x0), (y1, x1)."""
+    return (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy
+
+
+def _bilinear(taps: list[np.ndarray], known: list[np.ndarray], weights: tuple[np.ndarray, ...]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blend of the four corner ``taps`` (n x C) over the ``known`` ones, renormalised:
+    (values, valid, exact) as :func:`sample_known` defines them."""
+    acc = np.zeros(taps[0].shape, dtype=np.float32)
+    wsum = np.zeros(taps[0].shape[0], dtype=np.float32)
+    for tap, k, wgt in zip(taps, known, weights, strict=True):
+        wk = wgt * k
+        acc += wk[:, None] * tap
+        wsum += wk
+    valid = wsum > 1e-4
+    acc[valid] /= wsum[valid, None]
+    return acc, valid, wsum > 1 - 1e-4
 
 
 def _cubic(flat: np.ndarray, kflat: np.ndarray, base: np.ndarray, x0: np.ndarray,
@@ -145,19 +153,13 @@ def sample_with_steps(
         taps = [[flat[rows[r] + cols[q]] for q in range(6)] for r in range(6)]
         ktaps = [[kflat[rows[r] + cols[q]] for q in range(6)] for r in range(6)]
         sfx, sfy = fx[sel], fy[sel]
-        weights = ((1 - sfx) * (1 - sfy), sfx * (1 - sfy), (1 - sfx) * sfy, sfx * sfy)
+        weights = _weights(sfx, sfy)
         wx, wy = cubic_weights(sfx), cubic_weights(sfy)
         for k, (dy, dx) in enumerate(((0, 0),) + DIRECTIONS):
             r0, q0 = dy + 2, dx + 2  # the sample's corner in the block
-            acc = np.zeros((sel.size, c), dtype=np.float32)
-            wsum = np.zeros(sel.size, dtype=np.float32)
-            for (a, b), wgt in zip(((0, 0), (0, 1), (1, 0), (1, 1)), weights, strict=True):
-                wk = wgt * ktaps[r0 + a][q0 + b]
-                acc += wk[:, None] * taps[r0 + a][q0 + b]
-                wsum += wk
-            ok = wsum > 1e-4
-            acc[ok] /= wsum[ok, None]
-            ex = wsum > 1 - 1e-4
+            square = ((r0, q0), (r0, q0 + 1), (r0 + 1, q0), (r0 + 1, q0 + 1))
+            acc, ok, ex = _bilinear([taps[r][q] for r, q in square],
+                                    [ktaps[r][q] for r, q in square], weights)
             e = np.flatnonzero(ex)
             if e.size:
                 cub = np.zeros((e.size, c), dtype=np.float32)
