@@ -4,6 +4,7 @@ And the CPU thread counts of torch and OpenCV, which a run on other machines mus
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,21 +63,38 @@ team makes a run several times slower (RESULTS.md, issue 19). Big batched work (
 iterative fills, patch attention) keeps the process-wide count (``--threads``)."""
 
 
+class _SmallWork:
+    """Who is inside :func:`small_work` now: the thread count is process-wide, so the first
+    block to enter lowers it and the last to leave gives it back (concurrent renders in one
+    host process must not leave it at one, or restore it under another's feet)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.before = 0
+
+
+_SMALL = _SmallWork()
+
+
 @contextmanager
 def small_work(device: torch.device | str) -> Iterator[None]:
     """Run torch on CPU with at most SMALL_WORK_THREADS intra-op threads inside the block
-    (restored after; nothing changes on CUDA). The count is a fixed rule, not the machine's
+    (given back after; nothing changes on CUDA). The count is a fixed rule, not the machine's
     load, so every machine of a distributed run does the same arithmetic."""
     if torch.device(device).type != "cpu":
         yield
         return
-    before = torch.get_num_threads()
-    if before <= SMALL_WORK_THREADS:
-        yield
-        return
-    torch.set_num_threads(SMALL_WORK_THREADS)
+    with _SMALL.lock:
+        if _SMALL.depth == 0:
+            _SMALL.before = torch.get_num_threads()
+            if _SMALL.before > SMALL_WORK_THREADS:
+                torch.set_num_threads(SMALL_WORK_THREADS)
+        _SMALL.depth += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
-
+        with _SMALL.lock:
+            _SMALL.depth -= 1
+            if _SMALL.depth == 0 and _SMALL.before > SMALL_WORK_THREADS:
+                torch.set_num_threads(_SMALL.before)

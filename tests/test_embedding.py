@@ -122,5 +122,13 @@ def test_small_work_runs_torch_on_one_thread_and_gives_the_count_back():
         with pytest.raises(RuntimeError), small_work("cpu"):
             raise RuntimeError("a failing stage")
         assert torch.get_num_threads() == 2  # restored on the way out of an error too
+        # overlapping blocks (two renders in one host): the last to leave gives the count back
+        outer, inner = small_work("cpu"), small_work("cpu")
+        outer.__enter__()
+        inner.__enter__()
+        outer.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1
+        inner.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
