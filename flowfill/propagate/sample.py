@@ -39,12 +39,7 @@ def sample_known(
     Positions are clamped to the image, so a step off the edge reads the edge pixel.
     """
     n_frames, h, w, c = stack.shape
-    x = np.clip(x, 0, w - 1)
-    y = np.clip(y, 0, h - 1)
-    x0 = np.minimum(np.floor(x).astype(np.int64), max(w - 2, 0))
-    y0 = np.minimum(np.floor(y).astype(np.int64), max(h - 2, 0))
-    fx = (x - x0).astype(np.float32)
-    fy = (y - y0).astype(np.float32)
+    x0, y0, fx, fy = _corner(x, y, h, w)
     x1 = np.minimum(x0 + 1, w - 1)
     y1 = np.minimum(y0 + 1, h - 1)
     base = frame.astype(np.int64) * (h * w)
@@ -85,16 +80,23 @@ def _cubic(flat: np.ndarray, kflat: np.ndarray, base: np.ndarray, x0: np.ndarray
            fallback: np.ndarray) -> np.ndarray:
     """Catmull-Rom samples (n x C) where all 16 taps are known (clamped at the image's edge),
     ``fallback`` elsewhere."""
-    wx, wy = cubic_weights(fx), cubic_weights(fy)
-    acc = np.zeros_like(fallback)
-    whole = np.ones(x0.size, bool)
     cols = [np.clip(x0 + i - 1, 0, w - 1) for i in range(4)]
+    rows = [base + np.clip(y0 + j - 1, 0, h - 1) * w for j in range(4)]
+    taps = [[flat[row + col] for col in cols] for row in rows]
+    ktaps = [[kflat[row + col] for col in cols] for row in rows]
+    return _cubic_blend(taps, ktaps, cubic_weights(fx), cubic_weights(fy), fallback)
+
+
+def _cubic_blend(taps: list[list[np.ndarray]], known: list[list[np.ndarray]],
+                 wx: list[np.ndarray], wy: list[np.ndarray], fallback: np.ndarray) -> np.ndarray:
+    """The Catmull-Rom blend of a 4 x 4 footprint's ``taps`` (rows of n x C) where all 16 are
+    ``known``, ``fallback`` elsewhere."""
+    acc = np.zeros_like(fallback)
+    whole = np.ones(fallback.shape[0], bool)
     for j in range(4):
-        row = base + np.clip(y0 + j - 1, 0, h - 1) * w
         for i in range(4):
-            idx = row + cols[i]
-            whole &= kflat[idx]
-            acc += (wx[i] * wy[j])[:, None] * flat[idx]
+            whole &= known[j][i]
+            acc += (wx[i] * wy[j])[:, None] * taps[j][i]
     return np.where(whole[:, None], acc, fallback)
 
 
@@ -162,13 +164,10 @@ def sample_with_steps(
                                     [ktaps[r][q] for r, q in square], weights)
             e = np.flatnonzero(ex)
             if e.size:
-                cub = np.zeros((e.size, c), dtype=np.float32)
-                whole = np.ones(e.size, bool)
-                for j in range(4):
-                    for i in range(4):
-                        whole &= ktaps[r0 + j - 1][q0 + i - 1][e]
-                        cub += (wx[i][e] * wy[j][e])[:, None] * taps[r0 + j - 1][q0 + i - 1][e]
-                acc[e] = np.where(whole[:, None], cub, acc[e])
+                block = [(r0 + j - 1, [q0 + i - 1 for i in range(4)]) for j in range(4)]
+                acc[e] = _cubic_blend([[taps[r][q][e] for q in qs] for r, qs in block],
+                                      [[ktaps[r][q][e] for q in qs] for r, qs in block],
+                                      [v[e] for v in wx], [v[e] for v in wy], acc[e])
             if k == 0:
                 val[sel], valid[sel], exact[sel] = acc, ok, ex
             else:
