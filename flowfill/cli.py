@@ -285,6 +285,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nonlocal-frames", type=int, metavar="K",
                     help="key frames per window that every frame also gets flows to and from "
                     f"(default {d.nonlocal_frames}; 0: off)")
+    parser.add_argument("--nonlocal-scale", type=float, metavar="S",
+                    help="flows to and from key and reference frames are estimated and completed "
+                    "on a proxy this fraction of the adjacent flows' (its long side at least "
+                    f"480 px, so small clips are unaffected) (default {d.nonlocal_scale}; 1: "
+                    "the same proxy)")
     parser.add_argument("--reference-frames", type=int, metavar="K",
                     help="frames picked across a shot longer than a window that every window "
                     f"also takes candidates from (default {d.reference_frames}; 0: off)")
@@ -465,8 +470,8 @@ _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha",
                 "max_chain_error", "agreement", "nearest_first", "colour_weight",
                 "object_flow", "grain", "unseen", "image_edges", "image_edge_weights", "fill",
                 "fill_budget", "tiny_hole", "flow", "raft_weights",
-                "raft_iters", "flow_precision", "nonlocal_frames", "reference_frames",
-                "nonlocal_align", "edges",
+                "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",
+                "reference_frames", "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
 
 

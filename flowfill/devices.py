@@ -64,37 +64,55 @@ iterative fills, patch attention) keeps the process-wide count (``--threads``)."
 
 
 class _SmallWork:
-    """Who is inside :func:`small_work` now: the thread count is process-wide, so the first
-    block to enter lowers it and the last to leave gives it back (concurrent renders in one
-    host process must not leave it at one, or restore it under another's feet)."""
+    """Who is inside :func:`small_work` now. The first block to enter lowers the count and the
+    last to leave gives it back (blocks may overlap: two renders in one host process must not
+    leave the count at one, or restore it under another's feet)."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.depth = 0
         self.before = 0
 
 
+class _ThreadSmallWork(_SmallWork, threading.local):
+    """The same, kept per thread: where torch's count is each thread's own."""
+
+
+_LOCK = threading.Lock()
 _SMALL = _SmallWork()
+_SMALL_HERE = _ThreadSmallWork()
+_PER_THREAD: list[bool] = []
+
+
+def count_is_per_thread() -> bool:
+    """Whether torch's intra-op count belongs to each thread (OpenMP: ``set_num_threads`` sets
+    the calling thread's own, which threads started later inherit), not to the process."""
+    if not _PER_THREAD:
+        _PER_THREAD.append("OpenMP" in torch.__config__.parallel_info())
+    return _PER_THREAD[0]
 
 
 @contextmanager
 def small_work(device: torch.device | str) -> Iterator[None]:
     """Run torch on CPU with at most SMALL_WORK_THREADS intra-op threads inside the block
     (given back after; nothing changes on CUDA). The count is a fixed rule, not the machine's
-    load, so every machine of a distributed run does the same arithmetic."""
+    load, so every machine of a distributed run does the same arithmetic. Safe from several
+    threads at once (renders on threads of one host): where the count is each thread's own, each
+    thread lowers and gives back its own."""
     if torch.device(device).type != "cpu":
         yield
         return
-    with _SMALL.lock:
-        if _SMALL.depth == 0:
-            _SMALL.before = torch.get_num_threads()
-            if _SMALL.before > SMALL_WORK_THREADS:
+    state = _SMALL_HERE if count_is_per_thread() else _SMALL
+    with _LOCK:
+        if state.depth == 0:
+            state.before = torch.get_num_threads()
+            if state.before > SMALL_WORK_THREADS:
                 torch.set_num_threads(SMALL_WORK_THREADS)
-        _SMALL.depth += 1
+        state.depth += 1
     try:
         yield
     finally:
-        with _SMALL.lock:
-            _SMALL.depth -= 1
-            if _SMALL.depth == 0 and _SMALL.before > SMALL_WORK_THREADS:
-                torch.set_num_threads(_SMALL.before)
+        with _LOCK:
+            state.depth -= 1
+            if state.depth == 0 and state.before > SMALL_WORK_THREADS:
+                torch.set_num_threads(state.before)
+

@@ -59,7 +59,11 @@ class GridSystem:
 def factorise(a: sp.spmatrix) -> SuperLU:
     """Sparse LU of a symmetric, diagonally dominant system (every Laplacian built here, plus
     positive diagonals): no pivoting and a symmetric ordering, which SuperLU factorises about a
-    quarter faster than its general mode, to the same solution."""
+    quarter faster than its general mode, to the same solution.
+
+    Drop it in the thread that made it: scipy (1.15 on) books SuperLU's memory per thread, and a
+    factorisation freed by another thread is never given back (a leak of its whole size, measured
+    in RESULTS.md, issue 19). Stages make, use and drop theirs within one call of one window."""
     return splu(sp.csc_matrix(a), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True})
 

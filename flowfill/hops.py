@@ -29,6 +29,11 @@ from flowfill.propagate import Hops
 from flowfill.propagate.unseen import fit_background
 from flowfill.timing import StageClock
 
+FAR_MIN_SIDE = 480
+"""Long side (px) below which the distant pairs' proxy is not shrunk: about the size of the
+benchmark's clips, where distant flows at full size are what the quality figures were measured
+with (RESULTS.md, issue 19)."""
+
 
 @dataclass
 class WindowHops:
@@ -135,13 +140,23 @@ class _WindowFlows:
     def __init__(self, frames: np.ndarray, holes: np.ndarray, options: Options,
                  estimator: FlowEstimator, keys: list[int], clock: StageClock) -> None:
         full = holes.shape[1:]
-        self.grid = _Grid(full, proxy_size(*full, options.flow_max_side))
-        size = self.grid.proxy  # every per-pixel distance below is on the proxy
-        scale = 1.0 if self.grid.same else self.grid.sy
-        self.inner_px = (max(1, round(options.flow_dilate * scale))
-                         if options.flow_dilate is not None else scaled_px(15, size))
-        self.outer_px = (max(self.inner_px, scaled_px(40, size)) if options.object_flow
-                         else self.inner_px)
+        near = proxy_size(*full, options.flow_max_side)
+        # distant pairs on a coarser proxy: they are fallback sources (nearest first), so a
+        # quarter of the flow and completion work buys most of what they give
+        self.grids = {False: _Grid(full, near),
+                      True: _Grid(full, far_proxy(near, options.nonlocal_scale))}
+        self.grid = self.grids[False]
+        self.split = self.grids[True].proxy != near  # else both kinds share the per-frame work
+        self.inner_px: dict[bool, int] = {}
+        self.outer_px: dict[bool, int] = {}
+        for far, grid in self.grids.items():
+            size = grid.proxy  # every per-pixel distance below is on the proxy
+            scale = 1.0 if grid.same else grid.sy
+            inner = (max(1, round(options.flow_dilate * scale))
+                     if options.flow_dilate is not None else scaled_px(15, size))
+            self.inner_px[far] = inner
+            self.outer_px[far] = (max(inner, scaled_px(40, size)) if options.object_flow
+                                  else inner)
         self.frames, self.holes, self.estimator = frames, holes, estimator
         self.clock = clock
         self.edges = _hole_edges(edge_completer(options))
@@ -149,26 +164,29 @@ class _WindowFlows:
         self.align = options.nonlocal_align
         self.tone = options.flow_tone
         self.keys = set(keys)
-        self._fills: dict[int, FrameFlowFill] = {}
+        self._fills: dict[tuple[int, bool], FrameFlowFill] = {}
         self._membranes = MembraneCache(4)  # a still mask: one factorisation for every frame
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-        self._proxies: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._proxies: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self.motion: dict[tuple[int, int], np.ndarray] = {}
 
-    def _proxy(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame t and its hole on the proxy."""
-        if t not in self._proxies:
-            self._proxies[t] = (to_proxy(self.frames[t], self.grid.proxy),
-                                self.grid.hole(self.holes[t]))
-        return self._proxies[t]
+    def _proxy(self, t: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t and its hole on the adjacent pairs' proxy, or (``far``) the distant ones'."""
+        if (t, far) not in self._proxies:
+            grid = self.grids[far]
+            self._proxies[(t, far)] = (to_proxy(self.frames[t], grid.proxy),
+                                       grid.hole(self.holes[t]))
+        return self._proxies[(t, far)]
 
-    def _fill(self, t: int) -> FrameFlowFill:
-        if t not in self._fills:
-            self._fills[t] = FrameFlowFill(self._proxy(t)[1], self.inner_px, self.outer_px,
-                                          self.edges, self._membranes)
-        return self._fills[t]
+    def _fill(self, t: int, far: bool = False) -> FrameFlowFill:
+        if (t, far) not in self._fills:
+            self._fills[(t, far)] = FrameFlowFill(self._proxy(t, far)[1], self.inner_px[far],
+                                                  self.outer_px[far], self.edges,
+                                                  self._membranes)
+        return self._fills[(t, far)]
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Frame t's features for alignment, found on the adjacent pairs' (finer) proxy."""
         if t not in self._features:
             frame, hole = self._proxy(t)
             self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
@@ -177,36 +195,57 @@ class _WindowFlows:
     def release(self, t: int) -> None:
         """Forget frame t's per-frame work unless it is a key frame (used by every frame)."""
         if t not in self.keys:
-            self._fills.pop(t, None)
+            for far in (False, True):
+                self._fills.pop((t, far), None)
+                self._proxies.pop((t, far), None)
             self._features.pop(t, None)
-            self._proxies.pop(t, None)
 
-    def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Completed proxy flows a -> b and b -> a, distant pairs pre-aligned when asked to.
-        ``far``: b is not a's neighbour in time, whatever the indices say (a reference frame)."""
-        fa, fb = self._proxy(a)[0], self._proxy(b)[0]
+    def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray, _Grid]:
+        """Completed proxy flows a -> b and b -> a and the grid they lie on; distant pairs on
+        the coarser proxy, pre-aligned when asked to. ``far``: b is not a's neighbour in time,
+        whatever the indices say (a reference frame)."""
         far = far or abs(a - b) > 1
+        coarse = far and self.split  # on the distant pairs' own proxy
+        grid = self.grids[coarse]
+        fa, fb = self._proxy(a, coarse)[0], self._proxy(b, coarse)[0]
+        ka, kb = (("far", a), ("far", b)) if coarse else (a, b)  # the estimator's cache keys
         with self.clock("flow"):
             hom = None
             if self.align and far:
                 hom = homog.match(self._feat(a), self._feat(b))
             if hom is None:
-                fwd, bwd = self.estimator.pair(fa, fb, a, b)
+                fwd, bwd = self.estimator.pair(fa, fb, ka, kb)
             else:  # flow between a and b warped onto a, composed with the homography
+                if coarse:  # features are found on the finer proxy
+                    hom = _rescaled(hom, self.grid.proxy, grid.proxy)
                 warped = homog.warp_to(fb, hom, fa.shape[:2])
-                res_fwd, res_bwd = self.estimator.pair(fa, warped, a)
+                res_fwd, res_bwd = self.estimator.pair(fa, warped, ka)
                 fwd = homog.compose(hom, res_fwd)
                 bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
-            background = fit_background(fwd, self._proxy(a)[1], self._proxy(b)[1],
-                                        (self.grid.sx, self.grid.sy))
+            background = fit_background(fwd, self._proxy(a, coarse)[1],
+                                        self._proxy(b, coarse)[1], (grid.sx, grid.sy))
             if background is not None:
                 self.motion[(a, b)] = background
                 self.motion[(b, a)] = np.linalg.inv(background)
         use = not far or self.nonlocal_edges
         with self.clock("completion"):
             # distant pairs: smeared ring flow replaced, not solved for (no factorisation each)
-            return (self._fill(a).complete(fwd, use, joint=not far),
-                    self._fill(b).complete(bwd, use, joint=not far))
+            return (self._fill(a, coarse).complete(fwd, use, joint=not far),
+                    self._fill(b, coarse).complete(bwd, use, joint=not far), grid)
+
+
+def far_proxy(near: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The distant pairs' proxy: ``near`` (h, w) times ``scale``, its long side no shorter than
+    FAR_MIN_SIDE (or ``near``'s own, when that is shorter)."""
+    long_side = max(near)
+    side = max(round(long_side * scale), min(long_side, FAR_MIN_SIDE))
+    return proxy_size(*near, side)
+
+
+def _rescaled(hom: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
+    """A homography between frames of size ``src`` (h, w) for the same frames at ``dst``."""
+    scale = np.diag([dst[1] / src[1], dst[0] / src[0], 1.0])
+    return scale @ hom @ np.linalg.inv(scale)
 
 
 def estimate_hops(
@@ -231,28 +270,27 @@ def estimate_hops(
     every frame is then fitted directly, not chained).
     """
     n = holes.shape[0] - references
-    idx = [np.flatnonzero(m) for m in holes[:n]]
     refs = list(range(n, n + references))
     keys = sorted(set(key_frames(n, options.nonlocal_frames)) | set(extra_keys)) + refs
+    idx = [np.flatnonzero(m) for m in holes[:n]]
     flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock())
     out = WindowHops()
     estimator.clear()  # cached per-frame work is keyed by window-local index
     bar = progress.bar("flow")
     for t in range(n):
         if t + 1 < n and (idx[t].size or idx[t + 1].size):
-            fwd, bwd = flows.pair(t, t + 1)
+            fwd, bwd, grid = flows.pair(t, t + 1)
             with flows.clock("flow"):  # the round trips
                 if idx[t].size:
-                    out.to_next[t] = _hops(flows.grid, idx[t], fwd, bwd, options.consistency)
+                    out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
                 if idx[t + 1].size:
-                    out.to_prev[t + 1] = _hops(flows.grid, idx[t + 1], bwd, fwd,
-                                               options.consistency)
+                    out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
         if idx[t].size:
             for k in keys:
                 if k >= n or abs(k - t) > 1:
-                    to_key, from_key = flows.pair(t, k, far=k >= n)
+                    to_key, from_key, grid = flows.pair(t, k, far=k >= n)
                     with flows.clock("flow"):
-                        hop = _hops(flows.grid, idx[t], to_key, from_key, options.consistency)
+                        hop = _hops(grid, idx[t], to_key, from_key, options.consistency)
                     out.direct.setdefault(t, []).append((k, hop))
         flows.release(t)
         if t >= count_from:

@@ -53,6 +53,12 @@ class Options:
     nonlocal_frames: int = 3
     """Key frames spread through each window that every frame also gets flows to and from,
     giving candidates that adjacent chains cannot reach (FGVC uses 3); 0 turns them off."""
+    nonlocal_scale: float = 0.5
+    """Size of the proxy that flows to and from key and reference frames are estimated and
+    completed on, as a fraction of the adjacent flows' proxy, its long side never below 480 px
+    (so clips up to that size are unaffected): those frames are fallback sources (nearest
+    first), and at 1080p and above a coarser distant flow costs them little. 1: the adjacent
+    flows' proxy."""
     reference_frames: int = 3
     """Frames picked across the whole shot (in each of this many equal stretches, the one with
     the least hole) that every window of a longer shot also takes direct candidates from, so
@@ -154,6 +160,8 @@ class Options:
             raise InputError("--raft-iters", "needs at least 1 iteration")
         if self.flow_max_side is not None and self.flow_max_side < 32:
             raise InputError("--flow-max-side", "must be at least 32 pixels")
+        if not 0 < self.nonlocal_scale <= 1:  # NaN fails too
+            raise InputError("--nonlocal-scale", "must be above 0 and at most 1")
         if self.edges not in EDGE_MODES:
             raise InputError("--edges", f"unknown edge mode {self.edges!r}; choose {EDGE_MODES}")
         if self.image_edges not in IMAGE_EDGE_MODES:

@@ -52,23 +52,31 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
+M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-MMAP_FROM = 1 << 20
+MMAP_FROM = 4 << 20
 """Blocks from this size up are mapped and unmapped on their own. glibc's default threshold
 grows after each large free (up to 32 MB), after which frame-sized arrays come from the heap
 and fragment it: the resident size then creeps up window after window (measured on 432x240:
 peak +559 MB in the first window, +690 MB by the fourth; +488 -> +512 MB with the threshold
-fixed here)."""
+fixed). Not lower: every mapped block is zero-filled page by page when first touched, and at
+1 MB those page faults took a fifth of a 432x240 run's time (RESULTS.md, issue 19)."""
+TRIM_FROM = 512 << 20
+"""Free memory at the heap's top kept for reuse within a window (the default, 128 kB, gives it
+back after almost every free and faults it in again); :func:`give_back_memory` hands it all
+back after each window."""
 
 
 def bound_heap() -> None:
-    """Fix glibc's mmap threshold, so memory freed after a window goes back to the OS.
+    """Fix glibc's mmap and trim thresholds, so memory freed after a window goes back to the OS
+    and memory freed within one is reused without page faults.
 
     A process-wide allocator setting: the ``flowfill`` command calls it; the library never does
     (a host embedding flowfill keeps its own allocator tuning)."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_FROM)
 
 
 M_ARENA_MAX = -8

@@ -132,3 +132,43 @@ def test_small_work_runs_torch_on_one_thread_and_gives_the_count_back():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_small_work_in_two_threads_lowers_each_and_gives_each_its_count_back():
+    """Two renders on two threads of one host: torch's count is each thread's own (OpenMP), so
+    a block lowers its own thread's, and one leaving never lowers or restores the other's."""
+    import threading
+
+    import torch
+
+    from flowfill.devices import count_is_per_thread, small_work
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        inside, leave, seen = threading.Event(), threading.Event(), {}
+
+        def render() -> None:
+            torch.set_num_threads(2)
+            with small_work("cpu"):
+                seen["worker inside"] = torch.get_num_threads()
+                inside.set()
+                leave.wait(10)
+                seen["worker after main left"] = torch.get_num_threads()
+            seen["worker after"] = torch.get_num_threads()
+
+        worker = threading.Thread(target=render)
+        worker.start()
+        assert inside.wait(10)
+        with small_work("cpu"):  # entered while the worker's block is open
+            seen["main inside"] = torch.get_num_threads()
+        seen["main after"] = torch.get_num_threads()  # left first: its own count is back
+        leave.set()
+        worker.join(10)
+        # a process-wide count (torch without OpenMP) comes back when the last block leaves
+        assert seen == {"worker inside": 1, "main inside": 1,
+                        "main after": 2 if count_is_per_thread() else 1,
+                        "worker after main left": 1, "worker after": 2}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -98,3 +98,42 @@ def test_homography_alignment_recovers_a_large_zoom_and_shift():
     back_truth = np.stack([ix - gx, iy - gy], -1)
     inside_b = (ix > 8) & (ix < w - 8) & (iy > 8) & (iy < h - 8)
     assert np.median(np.abs(bwd - back_truth)[inside_b]) < 0.3
+
+
+def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still_land():
+    """Above FAR_MIN_SIDE, flows to key frames are estimated and completed on a proxy half the
+    adjacent flows' size (its long side at least FAR_MIN_SIDE): their hops still land where the
+    camera moved, within a fraction of a pixel, on the full-resolution grid."""
+    from flowfill.hops import FAR_MIN_SIDE, estimate_hops, far_proxy
+    from flowfill.progress import Progress
+
+    assert far_proxy((240, 432), 0.5) == (240, 432)  # the benchmark's clips: unchanged
+    assert far_proxy((360, 640), 0.5) == (270, FAR_MIN_SIDE)
+    assert far_proxy((576, 1024), 0.5) == (288, 512)
+    assert far_proxy((576, 1024), 1.0) == (576, 1024)
+    h, w, n = 288, 512, 7
+    big = _texture(h + 40, w + 60, seed=5)
+    offsets = [(3 * t, 2 * t) for t in range(n)]  # the camera pans right and down
+    frames = np.stack([big[oy:oy + h, ox:ox + w] for ox, oy in offsets])
+    holes = np.zeros((n, h, w), bool)
+    holes[:, 120:170, 200:260] = True
+    sizes = []
+
+    class Recording(DISEstimator):
+        def pair(self, a, b, key_a=None, key_b=None):
+            sizes.append((a.shape[:2], abs(key_a[1] - key_b[1]) if isinstance(key_a, tuple)
+                          and isinstance(key_b, tuple) else None))
+            return super().pair(a, b, key_a, key_b)
+
+    for scale in (0.5, 1.0):
+        sizes.clear()
+        opts = Options(nonlocal_scale=scale, nonlocal_frames=3)
+        hops = estimate_hops(frames, holes, opts, Recording(max_side=None), Progress(False))
+        seen = {size for size, _ in sizes}
+        assert seen == ({(h, w), (270, FAR_MIN_SIDE)} if scale < 1 else {(h, w)})
+        for t, pairs in hops.direct.items():
+            for k, hop in pairs:
+                truth = np.float32([offsets[t][0] - offsets[k][0], offsets[t][1] - offsets[k][1]])
+                # frame t's pixel p shows big[p + off_t], found in k at p + off_t - off_k
+                err = np.abs(hop.flow - truth).max(axis=1)
+                assert np.median(err) < 0.25, (scale, t, k, np.median(err))
