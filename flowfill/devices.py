@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 
@@ -80,15 +81,13 @@ class _ThreadSmallWork(_SmallWork, threading.local):
 _LOCK = threading.Lock()
 _SMALL = _SmallWork()
 _SMALL_HERE = _ThreadSmallWork()
-_PER_THREAD: list[bool] = []
 
 
+@cache
 def count_is_per_thread() -> bool:
     """Whether torch's intra-op count belongs to each thread (OpenMP: ``set_num_threads`` sets
     the calling thread's own, which threads started later inherit), not to the process."""
-    if not _PER_THREAD:
-        _PER_THREAD.append("OpenMP" in torch.__config__.parallel_info())
-    return _PER_THREAD[0]
+    return "OpenMP" in torch.__config__.parallel_info()
 
 
 @contextmanager

@@ -217,7 +217,8 @@ class _WindowFlows:
                 fwd, bwd = self.estimator.pair(fa, fb, ka, kb)
             else:  # flow between a and b warped onto a, composed with the homography
                 if coarse:  # features are found on the finer proxy
-                    hom = _rescaled(hom, self.grid.proxy, grid.proxy)
+                    fine = self.grid.proxy
+                    hom = homog.rescale(hom, (fine[1] / grid.proxy[1], fine[0] / grid.proxy[0]))
                 warped = homog.warp_to(fb, hom, fa.shape[:2])
                 res_fwd, res_bwd = self.estimator.pair(fa, warped, ka)
                 fwd = homog.compose(hom, res_fwd)
@@ -240,12 +241,6 @@ def far_proxy(near: tuple[int, int], scale: float) -> tuple[int, int]:
     long_side = max(near)
     side = max(round(long_side * scale), min(long_side, FAR_MIN_SIDE))
     return proxy_size(*near, side)
-
-
-def _rescaled(hom: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> np.ndarray:
-    """A homography between frames of size ``src`` (h, w) for the same frames at ``dst``."""
-    scale = np.diag([dst[1] / src[1], dst[0] / src[0], 1.0])
-    return scale @ hom @ np.linalg.inv(scale)
 
 
 def estimate_hops(

@@ -56,6 +56,13 @@ def warp_to(frame: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> np.nda
                                borderMode=cv2.BORDER_REPLICATE)
 
 
+def rescale(hom: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """``hom`` for frames resized so that a point x there lies at ``scale`` (sx, sy) times x
+    in the frames ``hom`` was found on."""
+    to_found = np.diag([scale[0], scale[1], 1.0])
+    return np.linalg.inv(to_found) @ hom @ to_found
+
+
 def apply(hom: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points (x, y) mapped through the homography ``hom``."""
     d = hom[2, 0] * x + hom[2, 1] * y + hom[2, 2]

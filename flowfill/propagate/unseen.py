@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
-from flowfill.flow.homography import apply
+from flowfill.flow.homography import apply, rescale
 
 FIT_STEP = 6
 """Grid spacing (proxy px) of the flow vectors the background motion is fitted to."""
@@ -67,9 +67,7 @@ def fit_background(flow: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
                                       confidence=0.995)
     if hom is None or inliers is None or inliers.mean() < MIN_INLIERS:
         return None
-    sx, sy = scale
-    to_proxy = np.diag([sx, sy, 1.0])
-    return np.linalg.inv(to_proxy) @ hom @ to_proxy
+    return rescale(hom, scale)
 
 
 def chained(motion: Motion, a: int, b: int) -> np.ndarray | None:
