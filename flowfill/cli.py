@@ -233,6 +233,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agreement", type=float, metavar="TOL",
                     help="blend only the candidates within this RMS colour (0..1) of the "
                     f"majority's (default {d.agreement}; inf: blend all)")
+    parser.add_argument("--refine-hops", action=argparse.BooleanOptionalAction, default=None,
+                        help="move each hop of a hole pixel to a neighbouring frame by the "
+                        "sub-pixel shift that best matches the known pixels around it in its own "
+                        "frame with those around where it lands "
+                        f"(default {'on' if d.refine_hops else 'off'})")
     parser.add_argument("--nearest-first", action=argparse.BooleanOptionalAction, default=None,
                         help="where a neighbouring frame gives a trusted source, take none from "
                         "distant (non-local, reference) frames, which may show a moving object "
@@ -467,7 +472,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "max_chain_error", "agreement", "nearest_first", "colour_weight",
+                "max_chain_error", "agreement", "refine_hops", "nearest_first", "colour_weight",
                 "object_flow", "grain", "unseen", "image_edges", "image_edge_weights", "fill",
                 "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",

@@ -26,6 +26,7 @@ from flowfill.masks import scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate import Hops
+from flowfill.propagate.refine import refine_ends
 from flowfill.propagate.unseen import fit_background
 from flowfill.timing import StageClock
 
@@ -119,6 +120,27 @@ class _Grid:
         if self.same:
             return hole
         return to_proxy(hole.astype(np.float32), self.proxy) > 0
+
+
+def _refine(hop: Hops, frames: np.ndarray, holes: np.ndarray, t: int, s: int) -> None:
+    """Move the hops of frame ``t`` towards frame ``s`` to where the known pixels around each
+    hole pixel match what surrounds its landing point, on the luminance (in place;
+    ``propagate.refine``)."""
+    w = holes.shape[2]
+    py, px = np.divmod(hop.idx, w)
+    x = (px + hop.flow[:, 0]).astype(np.float32)
+    y = (py + hop.flow[:, 1]).astype(np.float32)
+    pair = np.stack([_luma(frames[t]), _luma(frames[s])])[..., None]
+    nx, ny = refine_ends(pair, holes[[t, s]], 0, hop.idx, np.ones(hop.idx.size, np.int64), x, y)
+    hop.flow[:, 0] = nx - px
+    hop.flow[:, 1] = ny - py
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance (H x W float32) of a frame's first three channels (or its only one)."""
+    if frame.shape[-1] < 3:
+        return frame[..., 0].astype(np.float32)
+    return frame[..., :3].astype(np.float32) @ np.float32([0.2126, 0.7152, 0.0722])
 
 
 def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
@@ -278,8 +300,12 @@ def estimate_hops(
             with flows.clock("flow"):  # the round trips
                 if idx[t].size:
                     out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
+                    if options.refine_hops:
+                        _refine(out.to_next[t], frames, holes, t, t + 1)
                 if idx[t + 1].size:
                     out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
+                    if options.refine_hops:
+                        _refine(out.to_prev[t + 1], frames, holes, t + 1, t)
         if idx[t].size:
             for k in keys:
                 if k >= n or abs(k - t) > 1:

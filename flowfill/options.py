@@ -101,6 +101,13 @@ class Options:
     agreement: float = 0.12
     """Colour tolerance (RMS, 0..1) within which candidates agree: only the majority's are
     blended, so a source that disagrees with the others is dropped. inf: blend all."""
+    refine_hops: bool = True
+    """Move each hop of a hole pixel to a neighbouring frame by the sub-pixel shift (at most
+    1.5 px) that best matches the known pixels of its 5 x 5 window in its own frame with what
+    surrounds its landing point (``propagate.refine``): completed flow is interpolated across
+    the hole, and where the motion changes inside it (parallax, a fence before a house) a thin
+    hole's fill showed specks along every edge. Pixels with fewer than 8 known neighbours in
+    the window keep their hop."""
     nearest_first: bool = True
     """Where a neighbouring frame's flow chain gives a trusted source, do not take sources from
     distant (non-local, reference) frames: they are the likeliest to show a moving object where

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from flowfill.devices import resolve_device, small_work
 from flowfill.edges.canny import HIGH, LOW, MIN_SPEED, canny, canny_sigma
 from flowfill.edges.net import MULTIPLE, EdgeNet
+from flowfill.edges.strips import edge_strips
 from flowfill.errors import InputError
 from flowfill.masks import box
 
@@ -165,6 +166,12 @@ class EdgeCompleter:
             sh, sw, mag_s, mask_s = h, w, mag, mask_t
         region_s = predict_region(mask_s)
         region_np = region_s[0, 0].cpu().numpy() > 0
+        strips = edge_strips(region_np)  # one side to continue from: the membrane alone
+        if strips.any():
+            region_np &= ~strips
+            if not region_np.any():
+                return known, prob
+            region_s = torch.as_tensor(region_np, device=dev)[None, None].float()
         sigma = canny_sigma((sh, sw))
         # Canny only around the hole: the net's context plus the smoothing kernel's reach
         oy0, oy1, ox0, ox1 = _bbox(region_np, CONTEXT + int(2 * sigma) + 3)

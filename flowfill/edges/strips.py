@@ -1,0 +1,39 @@
+"""Which parts of a hole the edge net leaves alone: strips along the frame's edge.
+
+A stabilised frame's uncovered border is a strip along the frame's edge whose bounding box is
+the whole frame, so the net worked on the whole frame for it, and there it has only one side
+to continue an edge from. Such strips keep the plain membrane.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STRIP_DEPTH = 0.15
+"""A part of the hole lying wholly within this fraction of the frame's short side from its
+edge is a strip along the edge (a stabilised frame's uncovered border)."""
+
+
+def edge_strips(region: np.ndarray, depth: float = STRIP_DEPTH) -> np.ndarray:
+    """The connected parts of bool ``region`` (H x W) that touch the frame's edge and lie
+    wholly within ``depth`` of its short side from it (bool H x W).
+
+    There the net has one side to continue an edge from, and it measured no gain on the
+    benchmark's stabilisation borders (within 0.2 dB either way) for half the flow
+    completion's time, so such strips keep the plain membrane. An object that reaches deeper
+    into the frame is not a strip, even where it touches the edge."""
+    import cv2
+    from scipy import ndimage
+
+    h, w = region.shape
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return np.zeros_like(region, dtype=bool)
+    ys, xs = np.mgrid[:h, :w]
+    inward = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))
+    ids = np.arange(1, count)
+    deepest = ndimage.maximum(inward, labels, ids)
+    nearest = ndimage.minimum(inward, labels, ids)
+    strip = np.zeros(count, bool)
+    strip[1:] = (nearest == 0) & (deepest <= depth * min(h, w))
+    return strip[labels]
