@@ -19,6 +19,7 @@ import numpy as np
 
 from flowfill.complete import FrameFlowFill, MembraneCache
 from flowfill.edges import EdgeCompleter
+from flowfill.edges.image import luminance
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
 from flowfill.flow.prep import proxy_size, to_proxy
@@ -122,25 +123,18 @@ class _Grid:
         return to_proxy(hole.astype(np.float32), self.proxy) > 0
 
 
-def _refine(hop: Hops, frames: np.ndarray, holes: np.ndarray, t: int, s: int) -> None:
-    """Move the hops of frame ``t`` towards frame ``s`` to where the known pixels around each
-    hole pixel match what surrounds its landing point, on the luminance (in place;
-    ``propagate.refine``)."""
-    w = holes.shape[2]
+def _refine(hop: Hops, pair: np.ndarray, pair_holes: np.ndarray, here: int) -> None:
+    """Move the hops of frame ``here`` of a neighbouring ``pair`` (2 x H x W x 1 luminance,
+    its holes 2 x H x W) towards the other frame, to where the known pixels around each hole
+    pixel match what surrounds its landing point (in place; ``propagate.refine``)."""
+    w = pair_holes.shape[2]
     py, px = np.divmod(hop.idx, w)
     x = (px + hop.flow[:, 0]).astype(np.float32)
     y = (py + hop.flow[:, 1]).astype(np.float32)
-    pair = np.stack([_luma(frames[t]), _luma(frames[s])])[..., None]
-    nx, ny = refine_ends(pair, holes[[t, s]], 0, hop.idx, np.ones(hop.idx.size, np.int64), x, y)
+    other = np.full(hop.idx.size, 1 - here, np.int64)
+    nx, ny = refine_ends(pair, pair_holes, here, hop.idx, other, x, y)
     hop.flow[:, 0] = nx - px
     hop.flow[:, 1] = ny - py
-
-
-def _luma(frame: np.ndarray) -> np.ndarray:
-    """Rec. 709 luminance (H x W float32) of a frame's first three channels (or its only one)."""
-    if frame.shape[-1] < 3:
-        return frame[..., 0].astype(np.float32)
-    return frame[..., :3].astype(np.float32) @ np.float32([0.2126, 0.7152, 0.0722])
 
 
 def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
@@ -298,14 +292,17 @@ def estimate_hops(
         if t + 1 < n and (idx[t].size or idx[t + 1].size):
             fwd, bwd, grid = flows.pair(t, t + 1)
             with flows.clock("flow"):  # the round trips
+                if options.refine_hops:  # the pair's luminance, for both directions
+                    pair = np.stack([luminance(frames[t]), luminance(frames[t + 1])])[..., None]
+                    pair_holes = holes[t : t + 2]
                 if idx[t].size:
                     out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
                     if options.refine_hops:
-                        _refine(out.to_next[t], frames, holes, t, t + 1)
+                        _refine(out.to_next[t], pair, pair_holes, 0)
                 if idx[t + 1].size:
                     out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
                     if options.refine_hops:
-                        _refine(out.to_prev[t + 1], frames, holes, t + 1, t)
+                        _refine(out.to_prev[t + 1], pair, pair_holes, 1)
         if idx[t].size:
             for k in keys:
                 if k >= n or abs(k - t) > 1:
