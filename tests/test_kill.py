@@ -74,3 +74,37 @@ def test_sigkill_then_resume_gives_the_uninterrupted_output(tmp_path, clip, seed
         back = np.stack(list(MovieSource(str(out))))
         want = np.stack(list(reference.values())).astype(np.float32) / 255
         np.testing.assert_array_equal(np.round(back * 255), np.round(want * 255))  # FFV1
+
+
+def _catches_sigint(pid: int) -> bool:
+    """Whether the process has a handler for SIGINT (Linux: the SigCgt mask in /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_during_start_up_stops_a_child_started_with_sigint_ignored(tmp_path, clip):
+    """A host (or a background shell) starts flowfill with SIGINT ignored and cancels at once:
+    the handler is there before the engine loads, so the run stops with 130 and writes nothing.
+    """
+    frames, masks, _ = clip
+    out = tmp_path / "out"
+    args = [FLOWFILL, "remove", str(frames), "-m", str(masks), "-o", str(out), *FLAGS]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 60
+    while not _catches_sigint(proc.pid):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.0005)
+    with open(f"/proc/{proc.pid}/maps") as maps:
+        assert "libtorch" not in maps.read(), "the handler came only after the engine loaded"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "flowfill: interrupted; no output was written"
+    assert "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == []
