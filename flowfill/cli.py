@@ -233,6 +233,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agreement", type=float, metavar="TOL",
                     help="blend only the candidates within this RMS colour (0..1) of the "
                     f"majority's (default {d.agreement}; inf: blend all)")
+    parser.add_argument("--flow-prefill", action=argparse.BooleanOptionalAction, default=None,
+                        help="estimate flow on frames whose hole is smoothed over from the pixels "
+                        "around it, not on the logo, blank or object it holds "
+                        f"(default {'on' if d.flow_prefill else 'off'})")
     parser.add_argument("--refine-hops", action=argparse.BooleanOptionalAction, default=None,
                         help="move each hop of a hole pixel to a neighbouring frame by the "
                         "sub-pixel shift that best matches the known pixels around it in its own "
@@ -472,9 +476,9 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "max_chain_error", "agreement", "refine_hops", "nearest_first", "colour_weight",
-                "object_flow", "grain", "unseen", "image_edges", "image_edge_weights", "fill",
-                "fill_budget", "tiny_hole", "flow", "raft_weights",
+                "max_chain_error", "agreement", "refine_hops", "flow_prefill", "nearest_first",
+                "colour_weight", "object_flow", "grain", "unseen", "image_edges",
+                "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",
                 "reference_frames", "nonlocal_align", "edges",
                 "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")

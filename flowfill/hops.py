@@ -22,6 +22,7 @@ from flowfill.edges import EdgeCompleter
 from flowfill.edges.image import luminance
 from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
+from flowfill.flow.hole_fill import smooth_over
 from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.masks import scaled_px
 from flowfill.options import Options
@@ -174,6 +175,7 @@ class _WindowFlows:
             self.outer_px[far] = (max(inner, scaled_px(40, size)) if options.object_flow
                                   else inner)
         self.frames, self.holes, self.estimator = frames, holes, estimator
+        self.prefill = options.flow_prefill
         self.clock = clock
         self.edges = _hole_edges(edge_completer(options))
         self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
@@ -223,8 +225,17 @@ class _WindowFlows:
         far = far or abs(a - b) > 1
         coarse = far and self.split  # on the distant pairs' own proxy
         grid = self.grids[coarse]
-        fa, fb = self._proxy(a, coarse)[0], self._proxy(b, coarse)[0]
+        (fa, ha), (fb, hb) = self._proxy(a, coarse), self._proxy(b, coarse)
         ka, kb = (("far", a), ("far", b)) if coarse else (a, b)  # the estimator's cache keys
+        if self.prefill:
+            # what a hole holds would pull the flow around it: each frame smoothed over its own
+            # hole, and a distant pair over both (far apart in time, one frame's smooth patch
+            # would lie over the other's picture of the same place: a still camera, an object
+            # that has left)
+            sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
+            ka = ka if np.array_equal(sa, ha) else None  # cached work is of the frame itself
+            kb = kb if np.array_equal(sb, hb) else None
+            fa, fb = smooth_over(fa, sa), smooth_over(fb, sb)
         with self.clock("flow"):
             hom = None
             if self.align and far:

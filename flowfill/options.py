@@ -67,6 +67,13 @@ class Options:
     nonlocal_align: bool = True
     """Pre-align distant frames by a homography (SIFT outside the holes, RANSAC) before
     estimating non-local flow, so the flow only has to explain what the camera motion does not."""
+    flow_prefill: bool = True
+    """Flow is estimated on frames whose hole is smoothed over first (a push-pull fill of the
+    pixels around it), not on what the hole holds: a logo's, a blank's or an object's edges
+    pull the flow around them towards their own motion, well past the flow mask's margin, and
+    the completion carries that error into the hole. Neighbouring frames are smoothed over
+    their own holes, a distant pair over both (docs/METHOD.md 1.2a). Off: the frames as they
+    are, better only where the hole shows the scene itself."""
     flow_dilate: int | None = None
     """Extra dilation of the hole for flow completion (flow near the object is unreliable).
     None: scaled with size (FGVC's 15 px at 480p)."""

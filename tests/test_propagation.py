@@ -118,13 +118,29 @@ def test_samples_with_their_neighbours_equal_five_single_samples():
 
 
 def test_propagation_recovers_translating_texture_within_1_255():
+    """Where the hole shows the scene itself (4/255 off), flow that sees it is exact, and so is
+    the propagation along it. The flow prefill hides what a hole holds (a logo, an object)
+    from the flow, and with it this scene: off here, on in the test below."""
     frames, masks = _translating_clip()
     stats = Stats()
-    out = flowfill.remove(_marked(frames, masks), masks, stats=stats, max_keyframes=0)
+    out = flowfill.remove(_marked(frames, masks), masks, stats=stats, max_keyframes=0,
+                          flow_prefill=False)
     err = np.abs(out - frames)[masks]
     assert stats.filled_propagation == stats.hole_pixels  # every pixel came from other frames
     assert err.mean() < 1 / 255  # 0.18/255 here; the input kept: 4/255, Telea's blur 23/255
     assert np.percentile(err, 99) < 3 / 255  # 0.86/255
+
+
+def test_the_flow_prefill_costs_little_where_the_hole_shows_the_scene():
+    """The prefill's worst case: the hole held the scene, and the flow no longer sees it. The
+    smoothed-over hole stands still while the texture pans past it, which pulls the flow next
+    to it a little: still far under the 4/255 of an output that kept the input."""
+    frames, masks = _translating_clip()
+    stats = Stats()
+    out = flowfill.remove(_marked(frames, masks), masks, stats=stats, max_keyframes=0)
+    err = np.abs(out - frames)[masks]
+    assert stats.filled_propagation == stats.hole_pixels
+    assert err.mean() < 2 / 255  # 1.25/255 here
 
 
 def test_output_equals_input_outside_the_mask_bit_for_bit():
@@ -168,8 +184,9 @@ def test_windows_stitch_without_losing_quality():
     masks[:] = False
     masks[:, 24:48, 40:52] = True  # 12 px wide at 3 px/frame: a window of 8 sees behind it
     marked = _marked(frames, masks)
-    whole = flowfill.remove(marked, masks, window=40)
-    windowed = flowfill.remove(marked, masks, window=8, overlap=3)
+    # the hole shows the scene: flow that sees it is exact (see the test above)
+    whole = flowfill.remove(marked, masks, window=40, flow_prefill=False)
+    windowed = flowfill.remove(marked, masks, window=8, overlap=3, flow_prefill=False)
     err_whole = np.abs(whole - frames)[masks].mean()
     err_win = np.abs(windowed - frames)[masks].mean()
     assert err_whole < 1 / 255 and err_win < 1 / 255  # 0.14 and 0.12 / 255 here
