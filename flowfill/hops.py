@@ -186,6 +186,7 @@ class _WindowFlows:
         self._membranes = MembraneCache(4)  # a still mask: one factorisation for every frame
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._proxies: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._smoothed: dict[tuple[int, bool], np.ndarray] = {}
         self.motion: dict[tuple[int, int], np.ndarray] = {}
 
     def _proxy(self, t: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +204,16 @@ class _WindowFlows:
                                                   self._membranes)
         return self._fills[(t, far)]
 
+    def _smooth(self, t: int, far: bool, frame: np.ndarray, hole: np.ndarray,
+                region: np.ndarray, key: object) -> tuple[np.ndarray, object]:
+        """Frame t's proxy smoothed over ``region`` and the estimator's cache key for it: the
+        frame's own key (and a kept copy) when the region is its own hole, else none."""
+        if not np.array_equal(region, hole):
+            return smooth_over(frame, region), None
+        if (t, far) not in self._smoothed:
+            self._smoothed[(t, far)] = smooth_over(frame, hole)
+        return self._smoothed[(t, far)], key
+
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Frame t's features for alignment, found on the adjacent pairs' (finer) proxy."""
         if t not in self._features:
@@ -216,6 +227,7 @@ class _WindowFlows:
             for far in (False, True):
                 self._fills.pop((t, far), None)
                 self._proxies.pop((t, far), None)
+                self._smoothed.pop((t, far), None)
             self._features.pop(t, None)
 
     def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray, _Grid]:
@@ -227,16 +239,15 @@ class _WindowFlows:
         grid = self.grids[coarse]
         (fa, ha), (fb, hb) = self._proxy(a, coarse), self._proxy(b, coarse)
         ka, kb = (("far", a), ("far", b)) if coarse else (a, b)  # the estimator's cache keys
-        if self.prefill:
-            # what a hole holds would pull the flow around it: each frame smoothed over its own
-            # hole, and a distant pair over both (far apart in time, one frame's smooth patch
-            # would lie over the other's picture of the same place: a still camera, an object
-            # that has left)
-            sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
-            ka = ka if np.array_equal(sa, ha) else None  # cached work is of the frame itself
-            kb = kb if np.array_equal(sb, hb) else None
-            fa, fb = smooth_over(fa, sa), smooth_over(fb, sb)
         with self.clock("flow"):
+            if self.prefill:
+                # what a hole holds would pull the flow around it: each frame smoothed over its
+                # own hole, and a distant pair over both (far apart in time, one frame's smooth
+                # patch would lie over the other's picture of the same place: a still camera,
+                # an object that has left)
+                sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
+                fa, ka = self._smooth(a, coarse, fa, ha, sa, ka)
+                fb, kb = self._smooth(b, coarse, fb, hb, sb, kb)
             hom = None
             if self.align and far:
                 hom = homog.match(self._feat(a), self._feat(b))
