@@ -204,10 +204,11 @@ class _WindowFlows:
                                                   self._membranes)
         return self._fills[(t, far)]
 
-    def _smooth(self, t: int, far: bool, frame: np.ndarray, hole: np.ndarray,
-                region: np.ndarray, key: object) -> tuple[np.ndarray, object]:
+    def _smooth(self, t: int, far: bool, region: np.ndarray,
+                key: object) -> tuple[np.ndarray, object]:
         """Frame t's proxy smoothed over ``region`` and the estimator's cache key for it: the
         frame's own key (and a kept copy) when the region is its own hole, else none."""
+        frame, hole = self._proxy(t, far)
         if not np.array_equal(region, hole):
             return smooth_over(frame, region), None
         if (t, far) not in self._smoothed:
@@ -246,8 +247,8 @@ class _WindowFlows:
                 # patch would lie over the other's picture of the same place: a still camera,
                 # an object that has left)
                 sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
-                fa, ka = self._smooth(a, coarse, fa, ha, sa, ka)
-                fb, kb = self._smooth(b, coarse, fb, hb, sb, kb)
+                fa, ka = self._smooth(a, coarse, sa, ka)
+                fb, kb = self._smooth(b, coarse, sb, kb)
             hom = None
             if self.align and far:
                 hom = homog.match(self._feat(a), self._feat(b))
@@ -310,12 +311,16 @@ def estimate_hops(
     out = WindowHops()
     estimator.clear()  # cached per-frame work is keyed by window-local index
     bar = progress.bar("flow")
+    carried: tuple[int, np.ndarray] | None = None  # the last pair's second frame's luminance
     for t in range(n):
         if t + 1 < n and (idx[t].size or idx[t + 1].size):
             fwd, bwd, grid = flows.pair(t, t + 1)
             with flows.clock("flow"):  # the round trips
                 if options.refine_hops:  # the pair's luminance, for both directions
-                    pair = np.stack([luminance(frames[t]), luminance(frames[t + 1])])[..., None]
+                    first = (carried[1] if carried is not None and carried[0] == t
+                             else luminance(frames[t]))
+                    carried = (t + 1, luminance(frames[t + 1]))
+                    pair = np.stack([first, carried[1]])[..., None]
                     pair_holes = holes[t : t + 2]
                 if idx[t].size:
                     out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
