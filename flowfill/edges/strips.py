@@ -23,17 +23,18 @@ def edge_strips(region: np.ndarray, depth: float = STRIP_DEPTH) -> np.ndarray:
     completion's time, so such strips keep the plain membrane. An object that reaches deeper
     into the frame is not a strip, even where it touches the edge."""
     import cv2
-    from scipy import ndimage
 
     h, w = region.shape
     count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
     if count < 2:
         return np.zeros_like(region, dtype=bool)
-    ys, xs = np.mgrid[:h, :w]
-    inward = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))
-    ids = np.arange(1, count)
-    deepest = ndimage.maximum(inward, labels, ids)
-    nearest = ndimage.minimum(inward, labels, ids)
-    strip = np.zeros(count, bool)
-    strip[1:] = (nearest == 0) & (deepest <= depth * min(h, w))
+    ys, xs = np.nonzero(region)  # the parts' pixels only: a per-label reduction over the
+    inward = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))  # whole frame
+    ids = labels[ys, xs]  # sorted it (scipy's labelled extrema), 12 ms a call at 240p
+    deepest = np.zeros(count, np.int64)
+    np.maximum.at(deepest, ids, inward)
+    nearest = np.full(count, max(h, w), np.int64)
+    np.minimum.at(nearest, ids, inward)
+    strip = (nearest == 0) & (deepest <= depth * min(h, w))
+    strip[0] = False
     return strip[labels]

@@ -29,12 +29,20 @@ def rim_range(frame: np.ndarray, known: np.ndarray, idx: np.ndarray, radius: int
     h, w, c = frame.shape
     size = (2 * radius + 1, 2 * radius + 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
-    known3 = known[..., None]
+    ys, xs = np.divmod(idx, w)
+    if not idx.size:
+        return np.zeros((0, c), np.float32), np.zeros((0, c), np.float32)
+    # only the hole pixels' windows are read: the crop around them (the frame's edge stays
+    # where it was, so the ranges are the same as over the whole frame)
+    y0, y1 = max(int(ys.min()) - radius, 0), min(int(ys.max()) + radius + 1, h)
+    x0, x1 = max(int(xs.min()) - radius, 0), min(int(xs.max()) + radius + 1, w)
+    part, known3 = frame[y0:y1, x0:x1], known[y0:y1, x0:x1, None]
     big = np.float32(3.0e38)
-    high = cv2.dilate(np.where(known3, frame, -big).astype(np.float32), kernel)
-    low = cv2.erode(np.where(known3, frame, big).astype(np.float32), kernel)
-    high = high.reshape(h * w, c)[idx]
-    low = low.reshape(h * w, c)[idx]
+    high = cv2.dilate(np.where(known3, part, -big).astype(np.float32), kernel)
+    low = cv2.erode(np.where(known3, part, big).astype(np.float32), kernel)
+    local = (ys - y0) * (x1 - x0) + (xs - x0)
+    high = high.reshape(-1, c)[local]
+    low = low.reshape(-1, c)[local]
     none = high < -1.0e38
     return np.where(none, -np.inf, low), np.where(none, np.inf, high)
 
