@@ -17,6 +17,7 @@ from flowfill.flow.homography import apply
 from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
+from flowfill.hallucinate.strips import strips_first
 from flowfill.hops import estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
@@ -138,9 +139,10 @@ def fill_window(
                    if options.image_edges == "on" else None)
     guide = None if image_edges is None else image_edges.guide
     fill = edge_guided(get_fill(options.fill), guide)
-    # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one
-    leftover = edge_guided(get_fill("telea" if options.fill in ITERATIVE else options.fill),
-                           guide)
+    # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one, and
+    # Telea for strips along the frame's edge
+    leftover = strips_first(edge_guided(
+        get_fill("telea" if options.fill in ITERATIVE else options.fill), guide))
     px = pixel_stages(options.device, backend)
     cur = px.array(frames.copy())
     known = px.array(~holes)

@@ -218,3 +218,39 @@ def test_remove_takes_the_fill_options():
         assert hole_psnr(to_uint8(out[t]), truth8, holes[0]) > 9.0
     default = flowfill.remove(frames, holes)  # csa: another fill, so other pixels
     assert np.abs(out - default)[holes].mean() > 0.02
+
+
+def test_leftover_strips_along_the_frame_edge_take_telea_the_rest_the_chosen_fill() -> None:
+    """A leftover strip along the frame's top edge is filled by Telea (its one side continued,
+    no whole-frame patch search); an interior part of the same hole by the chosen fill."""
+    from flowfill.evaluate import clips as clipmod
+    from flowfill.hallucinate import patch, telea
+    from flowfill.hallucinate.strips import strips_first
+
+    frame = clipmod.load_sample(1).truth[0]
+    h, w = frame.shape[:2]
+    strip = np.zeros((h, w), bool)
+    strip[:3, 40:200] = True  # 3 px deep along the top edge
+    inner = np.zeros((h, w), bool)
+    inner[90:110, 150:180] = True
+    calls = []
+
+    def painted(image, mask, **kw):
+        calls.append(mask.copy())
+        out = image.copy()
+        out[mask] = 0.25
+        return out
+
+    out = strips_first(painted)(frame, strip | inner, seed=0)
+    assert len(calls) == 1 and np.array_equal(calls[0], inner)  # the strip never reached it
+    assert np.allclose(out[inner], 0.25)
+    assert np.array_equal(out[strip], telea.fill(frame, strip)[strip])
+    assert np.array_equal(out[~(strip | inner)], frame[~(strip | inner)])
+    # Telea continues the sample's sky along the strip: close to the truth there
+    assert np.abs(out[strip] - frame[strip]).mean() < 0.05
+    # a hole with no strip goes to the fill alone, untouched; Telea itself is not wrapped
+    calls.clear()
+    strips_first(painted)(frame, inner)
+    assert len(calls) == 1 and np.array_equal(calls[0], inner)
+    assert strips_first(telea.fill) is telea.fill
+    assert strips_first(patch.fill) is not patch.fill
