@@ -28,9 +28,11 @@ def edge_strips(region: np.ndarray, depth: float = STRIP_DEPTH) -> np.ndarray:
     count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
     if count < 2:
         return np.zeros_like(region, dtype=bool)
-    ys, xs = np.nonzero(region)  # the parts' pixels only: a per-label reduction over the
-    inward = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))  # whole frame
-    ids = labels[ys, xs]  # sorted it (scipy's labelled extrema), 12 ms a call at 240p
+    # each part's nearest and deepest pixel, from its own pixels (scipy's labelled extrema
+    # sorted the whole frame: 12 ms a call at 240p)
+    ys, xs = np.nonzero(region)
+    inward = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))
+    ids = labels[ys, xs]
     deepest = np.zeros(count, np.int64)
     np.maximum.at(deepest, ids, inward)
     nearest = np.full(count, max(h, w), np.int64)

@@ -29,9 +29,9 @@ def rim_range(frame: np.ndarray, known: np.ndarray, idx: np.ndarray, radius: int
     h, w, c = frame.shape
     size = (2 * radius + 1, 2 * radius + 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
-    ys, xs = np.divmod(idx, w)
     if not idx.size:
         return np.zeros((0, c), np.float32), np.zeros((0, c), np.float32)
+    ys, xs = np.divmod(idx, w)
     # only the hole pixels' windows are read: the crop around them (the frame's edge stays
     # where it was, so the ranges are the same as over the whole frame)
     y0, y1 = max(int(ys.min()) - radius, 0), min(int(ys.max()) + radius + 1, h)
