@@ -220,3 +220,50 @@ def test_a_neighbour_that_fits_the_rim_beats_distant_sources_that_fit_nothing():
     g = gather(cands, stack, known, alpha=0.1, max_err=4.0, agree=0.06, local=2, rim=rim,
                here=9)
     np.testing.assert_allclose(g.colour[0], 0.15, atol=1e-6)
+
+
+def test_a_neighbour_far_closer_to_a_round_trip_than_any_distant_source_is_trusted():
+    stack = _stack()
+    known = np.ones(stack.shape[:3], bool)
+    idx = np.array([3 * W + 2])
+    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    # flat picture in a fast pan: every round trip fails. The adjacent frame's chain (grey) fails
+    # by 3 px, above the 2-px bound; two distant frames agree on red at 20 and 25 px.
+    back = _ptr(idx, 2, 2, 3, 3.0)
+    far = [_ptr(idx, 1, 2, 3, 20.0), _ptr(idx, 1, 2, 3, 25.0)]
+    g = gather([back, none, *far], stack, known, alpha=0.1, max_err=2.0, agree=0.06, local=2,
+               here=0)
+    np.testing.assert_allclose(g.colour[0], stack[2, 3, 2], atol=1e-6)
+    # distant sources only twice as poor: the neighbour is not trusted, their majority wins
+    far = [_ptr(idx, 1, 2, 3, 6.0), _ptr(idx, 1, 2, 3, 7.0)]
+    g = gather([back, none, *far], stack, known, alpha=0.1, max_err=2.0, agree=0.06, local=2,
+               here=0)
+    np.testing.assert_allclose(g.colour[0], stack[1, 3, 2], atol=1e-6)
+
+
+def test_disagreeing_distant_sources_alone_on_flat_picture_the_one_that_fits_around_wins():
+    from flowfill.propagate.rim import rim_range
+
+    stack = _stack()
+    stack[3] = 0.62  # lighter grey: close enough to the rim's colours to pass its check
+    known = np.ones(stack.shape[:3], bool)
+    known[0, 2:5, 2:5] = False  # the hole in the hole's frame (0), flat grey around it
+    idx = np.array([3 * W + 3])
+    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    # no neighbouring chain; two distant frames disagree, the lighter one with the smaller error
+    far = [_ptr(idx, 3, 3, 3, 5.0), _ptr(idx, 2, 2, 3, 9.0)]
+    kw = dict(alpha=0.1, max_err=2.0, agree=0.06, local=2)
+    g = gather([none, none, *far], stack, known, rim=rim_range(stack[0], known[0], idx, 3),
+               here=0, **kw)
+    assert g.found[0]
+    np.testing.assert_allclose(g.colour[0], stack[2, 3, 2], atol=1e-6)  # grey, as around
+    # on textured picture (a rim spanning black to white) the chain errors still decide
+    textured = stack.copy()
+    textured[0, :, :2] = 0.0
+    textured[0, :, 6:] = 1.0
+    g = gather([none, none, *far], textured, known, rim=rim_range(textured[0], known[0], idx, 4),
+               here=0, **kw)
+    np.testing.assert_allclose(g.colour[0], 0.62, atol=1e-6)
+    # without the hole's frame to compare with, as before too
+    g = gather([none, none, *far], stack, known, **kw)
+    np.testing.assert_allclose(g.colour[0], 0.62, atol=1e-6)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowfill.propagate.rim import flat_rim, outside_rim
+from flowfill.flow.hole_fill import smooth_over
+from flowfill.propagate.rim import flat_rim, outside_rim, rim_span
 from flowfill.propagate.sample import sample_with_steps
 from flowfill.propagate.sweeps import Pointers
 
@@ -45,9 +46,31 @@ NEAR_SPAN = 3
 many frames away: a long chain crosses the hole on completed flow the round trip cannot check."""
 
 
+NEAR_RATIO = 3.0
+"""A neighbouring chain above ``max_err`` is still trusted where its round-trip error is this many
+times smaller than every distant candidate's: on flat picture in a fast pan every round trip
+fails, and the adjacent frame's is still the one that fails least (and the likeliest right)."""
+NEAR_CAP = 6.0
+"""...but only up to this many times ``max_err``."""
+
+
+def agreement(colour: np.ndarray, ok: np.ndarray, agree: float, steps: np.ndarray,
+              steps_ok: np.ndarray) -> np.ndarray:
+    """Which valid candidates agree (k x k x n bool): their sources' patches
+    (``patch_distance``) lie within ``agree`` RMS; ``[i, i]`` says whether i is valid."""
+    k, n = ok.shape
+    pairs = np.zeros((k, k, n), bool)
+    for i in range(k):
+        pairs[i, i] = ok[i]
+        for j in range(i + 1, k):
+            pairs[i, j] = pairs[j, i] = ok[i] & ok[j] & (
+                patch_distance(colour, steps, steps_ok, i, j) <= agree)
+    return pairs
+
+
 def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: float,
-                   steps: np.ndarray, steps_ok: np.ndarray, vote: np.ndarray | None = None
-                   ) -> np.ndarray:
+                   steps: np.ndarray, steps_ok: np.ndarray, vote: np.ndarray | None = None,
+                   pairs: np.ndarray | None = None) -> np.ndarray:
     """The candidates (k x n bool) that agree with the pixel's majority.
 
     Two valid candidates agree when their sources' patches (``patch_distance``) lie within
@@ -55,21 +78,42 @@ def select_inliers(colour: np.ndarray, ok: np.ndarray, dist: np.ndarray, agree: 
     included; the one with the most votes wins (ties go to the smaller chain error) and the
     candidates agreeing with it are kept. Where no two agree there is no majority to follow
     and every valid candidate is kept (the blend's error weights decide, as without this step).
-    ``vote`` (k x n): what each candidate's vote weighs (default 1 each).
+    ``vote`` (k x n): what each candidate's vote weighs (default 1 each). ``pairs``: the
+    ``agreement`` of these candidates, when the caller has it already.
     """
     k, n = ok.shape
-    near = np.zeros((k, k, n), bool)  # near[i, j]: i and j agree (i == j: i is valid)
-    for i in range(k):
-        near[i, i] = ok[i]
-        for j in range(i + 1, k):
-            near[i, j] = near[j, i] = ok[i] & ok[j] & (
-                patch_distance(colour, steps, steps_ok, i, j) <= agree)
+    near = agreement(colour, ok, agree, steps, steps_ok) if pairs is None else pairs
     count = near.sum(axis=1, dtype=np.float32)
     votes = count if vote is None else np.einsum("ijn,jn->in", near, vote.astype(np.float32))
     # ties: the smaller error wins (errors are below 1e3 px; the vote step is at least 1)
     star = np.argmax(np.where(ok, votes - 1e-4 * np.minimum(dist, 1e3), -np.inf), axis=0)
     keep = near[star, :, np.arange(n)].T
     return np.where(count.max(axis=0) < 2, ok, keep)
+
+
+DISPUTE_SPAN = 0.4
+"""Distant candidates that disagree are judged by the picture around them where its colours
+(per channel, 0..1) span at most this: up to faint texture (a sky shading into a car's roof in
+a whip pan). Beyond it the chain errors decide (on `tests/test_nonlocal.py`'s texture a smooth
+guess picked wrong sources)."""
+SURROUNDINGS_MARGIN = 32
+"""Known pixels around the disputed ones that the smooth guess reads (px)."""
+
+
+def surroundings_guess(frame: np.ndarray, known: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
+    """A smooth guess (m x C) at the hole pixels ``idx`` (flat indices into ``frame``'s H x W
+    grid) from the known pixels around them: the push-pull fill of the crop they and a margin
+    cover. None where that crop holds no known pixel."""
+    h, w = known.shape
+    ys, xs = np.divmod(idx, w)
+    m = SURROUNDINGS_MARGIN
+    y0, y1 = max(int(ys.min()) - m, 0), min(int(ys.max()) + m + 1, h)
+    x0, x1 = max(int(xs.min()) - m, 0), min(int(xs.max()) + m + 1, w)
+    seen = known[y0:y1, x0:x1]
+    if not seen.any():
+        return None
+    part = smooth_over(frame[y0:y1, x0:x1], ~seen)
+    return part[ys - y0, xs - x0]
 
 
 def gather(
@@ -98,7 +142,12 @@ def gather(
     with ``here``, one outside any rim's range is dropped where a neighbouring chain within
     ``NEAR_SPAN`` lands inside it, however poor that chain's round trip (flat picture at a
     frame's edge in a fast pan: the round trip fails, the colour is right); that chain is then
-    trusted as the rim backs it.
+    trusted as the rim backs it. A neighbouring chain above ``max_err`` (up to ``NEAR_CAP``
+    times it) is trusted too where its error is ``NEAR_RATIO`` times smaller than every distant
+    candidate's. Where only distant candidates are left, no two agree and the rim's colours span
+    at most ``DISPUTE_SPAN``, the one closest to a smooth guess from the known pixels around
+    (``surroundings_guess``) is taken and trusted (on textured picture the chain errors still
+    decide).
 
     All candidates describe the same hole pixels; ``d`` is a candidate's chain error (the largest
     round-trip error along its chain, px). With ``agree`` finite and several candidates, they are
@@ -140,6 +189,11 @@ def gather(
                    np.stack([np.abs(candidates[ci].frame - here) <= NEAR_SPAN
                              for ci in range(local)]))
         trusted_near = ok[:local] & (dist[:local] <= max_err) & in_span
+        # above max_err, a neighbour far closer to a round trip than any distant source
+        far_best = np.min(np.where(ok[local:], dist[local:], np.inf), axis=0)
+        least_bad = ok[:local] & in_span & (
+            dist[:local] <= np.minimum(far_best / NEAR_RATIO, NEAR_CAP * max_err))
+        trusted_near |= least_bad
         near = trusted_near.any(axis=0)
         if rim is not None:
             outside = outside_rim(colour, rim, flat_only=False)  # k x n, whatever the rim
@@ -158,7 +212,22 @@ def gather(
         vote = np.ones((k, n), np.float32)
         vote[:local][trusted_near] = k
     if robust:
-        ok = select_inliers(colour, ok, dist, agree, steps, steps_ok, vote)
+        pairs = agreement(colour, ok, agree, steps, steps_ok)
+        torn = None
+        if near is not None and here is not None and rim is not None:
+            # only distant sources on (nearly) flat picture, and no two of them agree: the chain
+            # errors cannot tell them apart there (any flow passes its round trip or none
+            # does), so the one closest to a smooth guess from the pixels around is taken
+            torn = ((ok.sum(axis=0) >= 2) & (pairs.sum(axis=1).max(axis=0) < 2)
+                    & ~ok[:local].any(axis=0) & (rim_span(rim) <= DISPUTE_SPAN))
+        ok = select_inliers(colour, ok, dist, agree, steps, steps_ok, vote, pairs)
+        if torn is not None and torn.any():
+            guess = surroundings_guess(stack[here], known[here], idx[torn])
+            if guess is not None:
+                gap = np.abs(colour[:, torn] - guess[None]).max(axis=-1)  # k x m
+                pick = np.argmin(np.where(ok[:, torn], gap, np.inf), axis=0)
+                ok[:, torn] = np.arange(k)[:, None] == pick[None]
+                backed = torn if backed is None else backed | torn
     if near is not None:
         ok[local:, near] = False
         dist[local:, near] = np.inf
@@ -167,6 +236,8 @@ def gather(
         trusted = (ok.sum(axis=0) >= 2) | (np.min(np.where(ok, dist, np.inf), axis=0) <= max_err)
         if backed is not None:
             trusted |= backed
+        if near is not None:
+            trusted |= least_bad.any(axis=0)
         ok &= trusted
         dist = np.where(ok, dist, np.inf)
     found = ok.any(axis=0)

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 import torch
 
 from flowfill.grid import DIRECTIONS
-from flowfill.propagate.candidates import NEAR_SPAN, Gathered
+from flowfill.propagate.candidates import (
+    DISPUTE_SPAN,
+    NEAR_CAP,
+    NEAR_RATIO,
+    NEAR_SPAN,
+    Gathered,
+    surroundings_guess,
+)
 from flowfill.propagate.rim import FLAT_SPAN, RIM_TOLERANCE
 from flowfill.propagate.sample import CUBIC_A
 from flowfill.propagate.sweeps import Pointers
@@ -97,23 +104,41 @@ def patch_distance_torch(colour: torch.Tensor, steps: torch.Tensor, steps_ok: to
     return torch.sqrt(total / ((1.0 + both.sum(dim=0)) * colour.shape[-1]))
 
 
-def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Tensor,
-                         agree: float, steps: torch.Tensor, steps_ok: torch.Tensor,
-                         vote: torch.Tensor | None = None) -> torch.Tensor:
-    """As :func:`flowfill.propagate.select_inliers`, on tensors (k x n bool)."""
+def agreement_torch(colour: torch.Tensor, ok: torch.Tensor, agree: float, steps: torch.Tensor,
+                    steps_ok: torch.Tensor) -> torch.Tensor:
+    """As :func:`flowfill.propagate.candidates.agreement`, on tensors (k x k x n bool)."""
     k, n = ok.shape
-    near = torch.zeros((k, k, n), dtype=torch.bool, device=ok.device)
+    pairs = torch.zeros((k, k, n), dtype=torch.bool, device=ok.device)
     for i in range(k):
-        near[i, i] = ok[i]
+        pairs[i, i] = ok[i]
         for j in range(i + 1, k):
             agrees = ok[i] & ok[j] & (patch_distance_torch(colour, steps, steps_ok, i, j) <= agree)
-            near[i, j] = agrees
-            near[j, i] = agrees
+            pairs[i, j] = agrees
+            pairs[j, i] = agrees
+    return pairs
+
+
+def select_inliers_torch(colour: torch.Tensor, ok: torch.Tensor, dist: torch.Tensor,
+                         agree: float, steps: torch.Tensor, steps_ok: torch.Tensor,
+                         vote: torch.Tensor | None = None,
+                         pairs: torch.Tensor | None = None) -> torch.Tensor:
+    """As :func:`flowfill.propagate.select_inliers`, on tensors (k x n bool)."""
+    k, n = ok.shape
+    near = agreement_torch(colour, ok, agree, steps, steps_ok) if pairs is None else pairs
     count = near.sum(dim=1).to(torch.float32)
     votes = count if vote is None else (near.to(torch.float32) * vote[None]).sum(dim=1)
     star = torch.where(ok, votes - 1e-4 * dist.clamp(max=1e3), float("-inf")).argmax(dim=0)
     keep = near[star, :, torch.arange(n, device=ok.device)].T
     return torch.where(count.max(dim=0).values < 2, ok, keep)
+
+
+def _surroundings_guess(stack: torch.Tensor, known: torch.Tensor, here: int,
+                        idx: torch.Tensor) -> torch.Tensor | None:
+    """As :func:`flowfill.propagate.candidates.surroundings_guess`, for the tensors' frame
+    ``here`` (the push-pull runs on the host: few pixels, seldom)."""
+    guess = surroundings_guess(stack[here].cpu().numpy(), known[here].cpu().numpy(),
+                               idx.cpu().numpy())
+    return None if guess is None else torch.from_numpy(guess).to(stack.device)
 
 
 def _flat(rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -177,6 +202,10 @@ def gather_torch(
                    torch.stack([(candidates[ci].frame - here).abs() <= NEAR_SPAN
                                 for ci in range(local)]))
         trusted_near = ok[:local] & (dist[:local] <= max_err) & in_span
+        far_best = torch.where(ok[local:], dist[local:], float("inf")).min(dim=0).values
+        least_bad = ok[:local] & in_span & (
+            dist[:local] <= torch.clamp(far_best / NEAR_RATIO, max=NEAR_CAP * max_err))
+        trusted_near = trusted_near | least_bad
         near = trusted_near.any(dim=0)
         if rim is not None:  # distant candidates alone must fit the colours around the hole
             outside = _outside(colour, rim)
@@ -191,7 +220,20 @@ def gather_torch(
         vote = torch.ones((k, n), dtype=torch.float32, device=dev)
         vote[:local] = torch.where(trusted_near, float(k), 1.0)
     if robust:
-        ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok, vote)
+        pairs = agreement_torch(colour, ok, agree, steps, steps_ok)
+        torn = None
+        if near is not None and here is not None and rim is not None:  # as gather
+            torn = ((ok.sum(dim=0) >= 2) & (pairs.sum(dim=1).amax(dim=0) < 2)
+                    & ~ok[:local].any(dim=0)
+                    & ((rim[1] - rim[0]).amax(dim=-1) <= DISPUTE_SPAN))
+        ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok, vote, pairs)
+        if torn is not None and bool(torn.any()):
+            guess = _surroundings_guess(stack, known, here, idx[torn])
+            if guess is not None:
+                gap = (colour[:, torn] - guess[None]).abs().amax(dim=-1)  # k x m
+                pick = torch.where(ok[:, torn], gap, float("inf")).argmin(dim=0)
+                ok[:, torn] = torch.arange(k, device=dev)[:, None] == pick[None]
+                backed = torn if backed is None else backed | torn
     if near is not None:
         ok[local:, near] = False
         dist[local:, near] = float("inf")
@@ -201,6 +243,8 @@ def gather_torch(
                                           <= max_err)
         if backed is not None:
             trusted |= backed
+        if near is not None:
+            trusted |= least_bad.any(dim=0)
         ok &= trusted
         dist = torch.where(ok, dist, float("inf"))
     found = ok.any(dim=0)
@@ -219,4 +263,4 @@ def gather_torch(
     return Gathered(idx, found, fused.to(torch.float32), step.to(torch.float32), step_ok)
 
 
-__all__ = ["gather_torch", "sample_known_torch", "select_inliers_torch"]
+__all__ = ["agreement_torch", "gather_torch", "sample_known_torch", "select_inliers_torch"]

@@ -47,10 +47,16 @@ def rim_range(frame: np.ndarray, known: np.ndarray, idx: np.ndarray, radius: int
     return np.where(none, -np.inf, low), np.where(none, np.inf, high)
 
 
+def rim_span(rim: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """How far each hole pixel's rim colours (m) spread: the widest channel's range (inf where
+    no known pixel is near)."""
+    low, high = rim
+    return (high - low).max(axis=-1)
+
+
 def flat_rim(rim: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Which hole pixels' rims (m) are flat: their colours span at most ``FLAT_SPAN``."""
-    low, high = rim
-    return (high - low).max(axis=-1) <= FLAT_SPAN
+    return rim_span(rim) <= FLAT_SPAN
 
 
 def outside_rim(colour: np.ndarray, rim: tuple[np.ndarray, np.ndarray],
