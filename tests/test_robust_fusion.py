@@ -27,6 +27,12 @@ def _ptr(idx, frame, x, y, err):
                     np.full(n, y, np.float32), np.full(n, err, np.float32))
 
 
+def _nowhere(idx):
+    """A candidate that found no source for any of the pixels ``idx``."""
+    n = idx.size
+    return Pointers(idx, np.full(n, -1, np.int32), *np.zeros((3, n), np.float32))
+
+
 def test_majority_wins_over_the_candidate_with_the_smallest_error():
     stack = _stack()
     known = np.ones(stack.shape[:3], bool)
@@ -56,8 +62,7 @@ def test_a_lone_source_above_the_error_bound_is_not_trusted_but_an_agreed_one_is
     stack = _stack()
     known = np.ones(stack.shape[:3], bool)
     idx = np.array([3 * W + 2])
-    lone = [_ptr(idx, 1, 2, 3, 5.0), Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1),
-                                                                                       np.float32))]
+    lone = [_ptr(idx, 1, 2, 3, 5.0), _nowhere(idx)]
     assert not gather(lone, stack, known, alpha=0.1, max_err=2.0, agree=0.06).found[0]
     pair = [_ptr(idx, 0, 2, 3, 5.0), _ptr(idx, 3, 2, 3, 6.0)]  # both far, but they agree
     g = gather(pair, stack, known, alpha=0.1, max_err=2.0, agree=0.06)
@@ -110,7 +115,7 @@ def test_nearest_first_drops_distant_sources_where_a_neighbour_gives_a_trusted_o
     stack = _stack()
     known = np.ones(stack.shape[:3], bool)
     idx = np.array([3 * W + 3, 4 * W + 4])
-    none = Pointers(idx, np.full(2, -1, np.int32), *np.zeros((3, 2), np.float32))
+    none = _nowhere(idx)
     # pixel 0: the backward chain (grey, 0.5 px) is trusted; two distant frames show red there,
     # as a moving object seen elsewhere in time would. Pixel 1: only the chain's error is
     # above the bound, so the distant sources are all there is.
@@ -150,7 +155,7 @@ def test_a_chain_that_ends_far_in_time_does_not_outweigh_distant_sources():
     stack = _stack()
     known = np.ones(stack.shape[:3], bool)
     idx = np.array([3 * W + 3])
-    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    none = _nowhere(idx)
     # the forward chain crossed the hole for many frames and lands on red (frame 1); two
     # distant frames agree on grey
     ahead = _ptr(idx, 1, 3, 3, 0.2)
@@ -197,7 +202,7 @@ def test_a_neighbour_that_fits_the_rim_beats_distant_sources_that_fit_nothing():
     stack[3] = 0.15
     known = np.ones(stack.shape[:3], bool)
     idx = np.array([3 * W + 3])
-    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    none = _nowhere(idx)
     ahead = _ptr(idx, 0, 3, 3, 30.0)  # the round trip fails (flat sky, a large pan)
     distant = [_ptr(idx, 2, 3, 3, 2.0), _ptr(idx, 3, 3, 3, 3.0)]
     rim = (np.full((1, 3), 0.5, np.float32), np.full((1, 3), 0.95, np.float32))  # textured
@@ -226,7 +231,7 @@ def test_a_neighbour_far_closer_to_a_round_trip_than_any_distant_source_is_trust
     stack = _stack()
     known = np.ones(stack.shape[:3], bool)
     idx = np.array([3 * W + 2])
-    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    none = _nowhere(idx)
     # flat picture in a fast pan: every round trip fails. The adjacent frame's chain (grey) fails
     # by 3 px, above the 2-px bound; two distant frames agree on red at 20 and 25 px.
     back = _ptr(idx, 2, 2, 3, 3.0)
@@ -249,7 +254,7 @@ def test_disagreeing_distant_sources_alone_on_flat_picture_the_one_that_fits_aro
     known = np.ones(stack.shape[:3], bool)
     known[0, 2:5, 2:5] = False  # the hole in the hole's frame (0), flat grey around it
     idx = np.array([3 * W + 3])
-    none = Pointers(idx, np.full(1, -1, np.int32), *np.zeros((3, 1), np.float32))
+    none = _nowhere(idx)
     # no neighbouring chain; two distant frames disagree, the lighter one with the smaller error
     far = [_ptr(idx, 3, 3, 3, 5.0), _ptr(idx, 2, 2, 3, 9.0)]
     kw = dict(alpha=0.1, max_err=2.0, agree=0.06, local=2)
