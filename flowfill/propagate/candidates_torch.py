@@ -141,10 +141,15 @@ def _surroundings_guess(stack: torch.Tensor, known: torch.Tensor, here: int,
     return None if guess is None else torch.from_numpy(guess).to(stack.device)
 
 
+def _span(rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """As :func:`flowfill.propagate.rim.rim_span`, on tensors."""
+    low, high = rim
+    return (high - low).amax(dim=-1)
+
+
 def _flat(rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """As :func:`flowfill.propagate.rim.flat_rim`, on tensors."""
-    low, high = rim
-    return (high - low).amax(dim=-1) <= FLAT_SPAN
+    return _span(rim) <= FLAT_SPAN
 
 
 def _outside(colour: torch.Tensor, rim: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -224,8 +229,7 @@ def gather_torch(
         torn = None
         if near is not None and here is not None and rim is not None:  # as gather
             torn = ((ok.sum(dim=0) >= 2) & (pairs.sum(dim=1).amax(dim=0) < 2)
-                    & ~ok[:local].any(dim=0)
-                    & ((rim[1] - rim[0]).amax(dim=-1) <= DISPUTE_SPAN))
+                    & ~ok[:local].any(dim=0) & (_span(rim) <= DISPUTE_SPAN))
         ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok, vote, pairs)
         if torn is not None and bool(torn.any()):
             guess = _surroundings_guess(stack, known, here, idx[torn])
