@@ -272,3 +272,37 @@ def test_disagreeing_distant_sources_alone_on_flat_picture_the_one_that_fits_aro
     # without the hole's frame to compare with, as before too
     g = gather([none, none, *far], stack, known, **kw)
     np.testing.assert_allclose(g.colour[0], 0.62, atol=1e-6)
+
+
+def test_a_chain_ending_out_of_span_is_a_distant_source_in_a_dispute():
+    """A neighbouring chain that ends many frames away is one distant source among others: on
+    nearly flat picture, where it and a distant frame disagree, the one that fits around wins, not
+    the smaller round trip (a white shoe from the clip's last frame on clay, `still` text)."""
+    import torch
+
+    from flowfill.propagate.candidates import NEAR_SPAN
+    from flowfill.propagate.candidates_torch import gather_torch
+    from flowfill.propagate.rim import rim_range
+
+    far = NEAR_SPAN + 1  # the chain's end: grey, as around the hole
+    stack = np.concatenate([_stack(), np.full((2, H, W, 3), 0.52, np.float32)])
+    stack[far + 1] = 0.9  # a distant frame showing white there
+    # the hole in frame 0: around it a shading over 0.33 (faint texture, not flat: the
+    # distant white is not dropped by the rim check)
+    stack[0] = np.linspace(0.3, 0.8, W, dtype=np.float32)[None, :, None]
+    known = np.ones(stack.shape[:3], bool)
+    known[0, 2:5, 2:5] = False
+    idx = np.array([3 * W + 3])
+    # the forward chain crossed the hole for many frames and lands on grey, poorly; the distant
+    # frame gives white with a round trip three times better
+    cands = [_nowhere(idx), _ptr(idx, far, 3, 3, 15.0), _ptr(idx, far + 1, 3, 3, 5.0)]
+    kw = dict(alpha=0.1, max_err=3.5, agree=0.06, local=2, here=0)
+    rim = rim_range(stack[0], known[0], idx, 3)
+    g = gather(cands, stack, known, rim=rim, **kw)
+    assert g.found[0]
+    np.testing.assert_allclose(g.colour[0], 0.52, atol=1e-6)  # grey, as around: not white
+    t = torch.from_numpy
+    tg = gather_torch([Pointers(*(t(np.ascontiguousarray(a)) for a in (c.idx, c.frame, c.x, c.y,
+                                                                       c.err))) for c in cands],
+                      t(stack), t(known), rim=(t(rim[0]), t(rim[1])), **kw)
+    np.testing.assert_allclose(tg.colour.numpy(), g.colour, atol=1e-6)

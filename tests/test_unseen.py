@@ -218,6 +218,32 @@ def test_the_detail_is_brought_towards_the_rims_and_moves_with_the_background():
         img, -3, axis=1)), moved_hole, cropped, shift), moved, atol=1e-6)
 
 
+def test_a_stroke_stays_within_the_picture_beside_it_and_a_wide_part_keeps_its_detail():
+    """Burnt-in text crossing a court line's shadow on `still`: the detail invented on the
+    anchor dipped below anything around the stroke, a dark dot on the shadow at every letter.
+    Within a stroke the fill keeps to the range of the known pixels in reach; a wide part,
+    whose middle no known pixel reaches, keeps the detail as it is."""
+    from flowfill.hallucinate.layered import Detail
+
+    img = np.full((H, W, 3), 0.6, np.float32)
+    img[50:52] = 0.3  # the shadow line
+    stroke = np.zeros((H, W), bool)
+    stroke[40:62, 30:33] = True  # a 3-px letter stroke across it
+    wide = disc(90, 48, 14)
+    hole = stroke | wide
+    high = np.zeros_like(img)
+    high[hole] = 0.05
+    high[50:52, 30:33] = -0.25  # the anchor's fill: darker still where the stroke meets the line
+    high[48, 90] = -0.4  # and a dark speck in the middle of the wide part
+    blanked = np.where(hole[..., None], np.float32(0.5), img)
+    out = fill_unseen(blanked, hole, Detail(high), np.eye(3))
+    assert out[50:52, 30:33].min() >= 0.3 - 1e-6  # not below the shadow beside it
+    assert out[40:48, 30:33].max() <= 0.6 + 1e-6  # nor above the flat picture
+    plain = fill_unseen(blanked, hole, None, None)
+    assert abs(out[48, 90, 0] - plain[48, 90, 0] + 0.4) < 1e-3  # deep in the wide part: kept
+    assert np.array_equal(out[~hole], img[~hole])
+
+
 def test_the_shared_detail_is_invented_on_the_frame_nobody_passes():
     """Of a shot's picks, the one whose surroundings of the logo are the usual ones: a player
     passing the logo in one pick would otherwise be copied into the fill of every frame."""

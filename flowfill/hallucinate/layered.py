@@ -167,4 +167,9 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)[0]
                         for c in range(high.shape[2])], -1)
     out[ys, xs] = out[ys, xs] + sampled.astype(out.dtype)
-    return out
+    # a stroke is all rim: nothing it holds may leave the range of the picture beside it
+    thin = smooth.thin_parts(mask)
+    if not thin.any():
+        return out
+    reach = int(np.ceil(smooth.thin_radius(mask.shape))) + 1
+    return np.where(thin[..., None], smooth.within_reach(out, image, mask, reach), out)

@@ -67,6 +67,41 @@ def thin_plate(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out.astype(image.dtype)
 
 
+def thin_radius(shape: tuple[int, ...]) -> float:
+    """:data:`THIN_RADIUS` at the size of a frame of ``shape`` (H, W, ...)."""
+    return THIN_RADIUS * max(1.0, min(shape[:2]) / 240.0)
+
+
+def thin_parts(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (bool H x W) in connected parts whose farthest pixel lies at most
+    :func:`thin_radius` from the rim: strokes and scratches, where the thin plate fills."""
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    peak = np.zeros(count)
+    np.maximum.at(peak, labels.ravel(), depth.ravel())
+    thin = peak <= thin_radius(mask.shape)
+    thin[0] = False
+    return thin[labels]
+
+
+def within_reach(values: np.ndarray, image: np.ndarray, mask: np.ndarray, radius: int
+                 ) -> np.ndarray:
+    """``values`` (H x W x C) clipped, inside ``mask``, per channel to the range of ``image``'s
+    known pixels within ``radius`` px (a square window). A pixel with no known pixel in reach
+    is left as it is."""
+    out = values.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+    for ch in range(image.shape[2]):
+        plane = image[..., ch].astype(np.float32)
+        low = cv2.erode(np.where(mask, np.float32(np.inf), plane), kernel,
+                        borderType=cv2.BORDER_REPLICATE)
+        high = cv2.dilate(np.where(mask, np.float32(-np.inf), plane), kernel,
+                          borderType=cv2.BORDER_REPLICATE)
+        inside = mask & np.isfinite(low)
+        out[..., ch][inside] = np.clip(values[..., ch][inside], low[inside], high[inside])
+    return out
+
+
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
          budget: float | None = None, progress: object = None,
          edges: np.ndarray | None = None) -> np.ndarray:
@@ -80,15 +115,9 @@ def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0
     out = image.copy()
     if not mask.any():
         return out
-    thin = THIN_RADIUS * max(1.0, min(mask.shape) / 240.0)
-    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    peak = np.zeros(count)
-    np.maximum.at(peak, labels.ravel(), depth.ravel())
+    thin = thin_parts(mask)
     for kind in (thin_plate, membrane):
-        parts = (peak <= thin) if kind is thin_plate else (peak > thin)
-        parts[0] = False
-        sel = parts[labels]
+        sel = thin if kind is thin_plate else mask & ~thin
         if not sel.any():
             continue
         ys, xs = box(sel, MARGIN)

@@ -215,11 +215,12 @@ def gather(
         pairs = agreement(colour, ok, agree, steps, steps_ok)
         torn = None
         if near is not None and here is not None and rim is not None:
-            # only distant sources on (nearly) flat picture, and no two of them agree: the chain
-            # errors cannot tell them apart there (any flow passes its round trip or none
-            # does), so the one closest to a smooth guess from the pixels around is taken
+            # only distant sources (a chain ending out of span is one) on (nearly) flat picture,
+            # and no two of them agree: the chain errors cannot tell them apart there (any flow
+            # passes its round trip or none does), so the one closest to a smooth guess from
+            # the pixels around is taken
             torn = ((ok.sum(axis=0) >= 2) & (pairs.sum(axis=1).max(axis=0) < 2)
-                    & ~ok[:local].any(axis=0) & (rim_span(rim) <= DISPUTE_SPAN))
+                    & ~(ok[:local] & in_span).any(axis=0) & (rim_span(rim) <= DISPUTE_SPAN))
         ok = select_inliers(colour, ok, dist, agree, steps, steps_ok, vote, pairs)
         if torn is not None and torn.any():
             guess = surroundings_guess(stack[here], known[here], idx[torn])

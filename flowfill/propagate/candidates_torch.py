@@ -229,7 +229,7 @@ def gather_torch(
         torn = None
         if near is not None and here is not None and rim is not None:  # as gather
             torn = ((ok.sum(dim=0) >= 2) & (pairs.sum(dim=1).amax(dim=0) < 2)
-                    & ~ok[:local].any(dim=0) & (_span(rim) <= DISPUTE_SPAN))
+                    & ~(ok[:local] & in_span).any(dim=0) & (_span(rim) <= DISPUTE_SPAN))
         ok = select_inliers_torch(colour, ok, dist, agree, steps, steps_ok, vote, pairs)
         if torn is not None and bool(torn.any()):
             guess = _surroundings_guess(stack, known, here, idx[torn])
