@@ -223,7 +223,7 @@ def test_a_stroke_stays_within_the_picture_beside_it_and_a_wide_part_keeps_its_d
     anchor dipped below anything around the stroke, a dark dot on the shadow at every letter.
     Within a stroke the fill keeps to the range of the known pixels in reach; a wide part,
     whose middle no known pixel reaches, keeps the detail as it is."""
-    from flowfill.hallucinate.layered import Detail
+    from flowfill.hallucinate.layered import STROKE_SLACK, Detail
 
     img = np.full((H, W, 3), 0.6, np.float32)
     img[50:52] = 0.3  # the shadow line
@@ -237,8 +237,9 @@ def test_a_stroke_stays_within_the_picture_beside_it_and_a_wide_part_keeps_its_d
     high[48, 90] = -0.4  # and a dark speck in the middle of the wide part
     blanked = np.where(hole[..., None], np.float32(0.5), img)
     out = fill_unseen(blanked, hole, Detail(high), np.eye(3))
-    assert out[50:52, 30:33].min() >= 0.3 - 1e-6  # not below the shadow beside it
-    assert out[40:48, 30:33].max() <= 0.6 + 1e-6  # nor above the flat picture
+    slack = STROKE_SLACK + 1e-6  # room for grain
+    assert out[50:52, 30:33].min() >= 0.3 - slack  # not below the shadow beside it
+    assert out[40:48, 30:33].max() <= 0.6 + slack  # nor above the flat picture
     plain = fill_unseen(blanked, hole, None, None)
     assert abs(out[48, 90, 0] - plain[48, 90, 0] + 0.4) < 1e-3  # deep in the wide part: kept
     assert np.array_equal(out[~hole], img[~hole])

@@ -38,6 +38,10 @@ STRUCTURE_SIGMA = 3.0
 PATTERN_MARGIN = 0.8
 """The fill's structure is kept only where its error on the ring is below this share of the
 layered fill's."""
+STROKE_SLACK = 0.02
+"""In a stroke (a thin part of the region) the fill keeps within the colours of the picture in
+reach, widened by this much (0..1) each way: room for grain-sized detail. Clipped exactly, the
+real logo on the still shot kept too little of its texture (RESULTS.md)."""
 
 
 @dataclass
@@ -172,4 +176,5 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
     if not thin.any():
         return out
     reach = int(np.ceil(smooth.thin_radius(mask.shape))) + 1
-    return np.where(thin[..., None], smooth.within_reach(out, image, mask, reach), out)
+    return np.where(thin[..., None], smooth.within_reach(out, image, mask, reach, STROKE_SLACK),
+                    out)

@@ -84,11 +84,11 @@ def thin_parts(mask: np.ndarray) -> np.ndarray:
     return thin[labels]
 
 
-def within_reach(values: np.ndarray, image: np.ndarray, mask: np.ndarray, radius: int
-                 ) -> np.ndarray:
+def within_reach(values: np.ndarray, image: np.ndarray, mask: np.ndarray, radius: int,
+                 slack: float = 0.0) -> np.ndarray:
     """``values`` (H x W x C) clipped, inside ``mask``, per channel to the range of ``image``'s
-    known pixels within ``radius`` px (a square window). A pixel with no known pixel in reach
-    is left as it is."""
+    known pixels within ``radius`` px (a square window), widened by ``slack`` each way. A pixel
+    with no known pixel in reach is left as it is."""
     out = values.copy()
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
     for ch in range(image.shape[2]):
@@ -98,7 +98,8 @@ def within_reach(values: np.ndarray, image: np.ndarray, mask: np.ndarray, radius
         high = cv2.dilate(np.where(mask, np.float32(-np.inf), plane), kernel,
                           borderType=cv2.BORDER_REPLICATE)
         inside = mask & np.isfinite(low)
-        out[..., ch][inside] = np.clip(values[..., ch][inside], low[inside], high[inside])
+        out[..., ch][inside] = np.clip(values[..., ch][inside], low[inside] - slack,
+                                       high[inside] + slack)
     return out
 
 
