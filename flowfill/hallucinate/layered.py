@@ -21,7 +21,7 @@ import numpy as np
 from flowfill.flow.homography import apply
 from flowfill.hallucinate import smooth
 from flowfill.hallucinate.region import blur
-from flowfill.masks import dilate
+from flowfill.masks import box, dilate
 
 DETAIL_SIGMA = 2.0
 """Scale (px at 240p, grown with the frame) below which the invented fill's detail is kept;
@@ -176,5 +176,7 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
     if not thin.any():
         return out
     reach = int(np.ceil(smooth.thin_radius(mask.shape))) + 1
-    return np.where(thin[..., None], smooth.within_reach(out, image, mask, reach, STROKE_SLACK),
-                    out)
+    ys, xs = box(thin, reach)  # all that a stroke pixel's window reaches
+    kept = smooth.within_reach(out[ys, xs], image[ys, xs], mask[ys, xs], reach, STROKE_SLACK)
+    out[ys, xs] = np.where(thin[ys, xs][..., None], kept, out[ys, xs])
+    return out
