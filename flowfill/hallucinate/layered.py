@@ -21,7 +21,8 @@ import numpy as np
 from flowfill.flow.homography import apply
 from flowfill.hallucinate import smooth
 from flowfill.hallucinate.region import blur
-from flowfill.masks import box, dilate
+from flowfill.masks import dilate
+from flowfill.propagate.rim import rim_range
 
 DETAIL_SIGMA = 2.0
 """Scale (px at 240p, grown with the frame) below which the invented fill's detail is kept;
@@ -176,7 +177,8 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
     if not thin.any():
         return out
     reach = int(np.ceil(smooth.thin_radius(mask.shape))) + 1
-    ys, xs = box(thin, reach)  # all that a stroke pixel's window reaches
-    kept = smooth.within_reach(out[ys, xs], image[ys, xs], mask[ys, xs], reach, STROKE_SLACK)
-    out[ys, xs] = np.where(thin[ys, xs][..., None], kept, out[ys, xs])
+    idx = np.flatnonzero(thin)
+    low, high = rim_range(image, ~mask, idx, reach)  # +-inf where nothing is in reach
+    ys, xs = np.divmod(idx, mask.shape[1])
+    out[ys, xs] = np.clip(out[ys, xs], low - STROKE_SLACK, high + STROKE_SLACK)
     return out

@@ -84,25 +84,6 @@ def thin_parts(mask: np.ndarray) -> np.ndarray:
     return thin[labels]
 
 
-def within_reach(values: np.ndarray, image: np.ndarray, mask: np.ndarray, radius: int,
-                 slack: float = 0.0) -> np.ndarray:
-    """``values`` (H x W x C) clipped, inside ``mask``, per channel to the range of ``image``'s
-    known pixels within ``radius`` px (a square window), widened by ``slack`` each way. A pixel
-    with no known pixel in reach is left as it is."""
-    out = values.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-    for ch in range(image.shape[2]):
-        plane = image[..., ch].astype(np.float32)
-        low = cv2.erode(np.where(mask, np.float32(np.inf), plane), kernel,
-                        borderType=cv2.BORDER_REPLICATE)
-        high = cv2.dilate(np.where(mask, np.float32(-np.inf), plane), kernel,
-                          borderType=cv2.BORDER_REPLICATE)
-        inside = mask & np.isfinite(low)
-        out[..., ch][inside] = np.clip(values[..., ch][inside], low[inside] - slack,
-                                       high[inside] + slack)
-    return out
-
-
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
          budget: float | None = None, progress: object = None,
          edges: np.ndarray | None = None) -> np.ndarray:
