@@ -156,8 +156,11 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
     each pixel's place in the anchor, ``to_anchor`` (3 x 3, this frame's pixels onto the
     anchor's). No detail where either is None, nor where a pixel lands outside what the anchor
     invented (the layer is zero there)."""
-    out = smooth.fill(image, mask, edges=edges)
-    if detail is None or to_anchor is None or not mask.any():
+    if not mask.any():
+        return image.copy()
+    thin = smooth.thin_parts(mask)  # the thin plate's parts, and the strokes clipped below
+    out = smooth.fill(image, mask, edges=edges, thin=thin)
+    if detail is None or to_anchor is None:
         return out
     if detail.blur_base is not None:
         out = np.where(mask[..., None], blur(out, detail.blur_base), out)
@@ -173,12 +176,11 @@ def fill_unseen(image: np.ndarray, mask: np.ndarray, detail: Detail | None,
                         for c in range(high.shape[2])], -1)
     out[ys, xs] = out[ys, xs] + sampled.astype(out.dtype)
     # a stroke is all rim: nothing it holds may leave the range of the picture beside it
-    thin = smooth.thin_parts(mask)
     if not thin.any():
         return out
     reach = int(np.ceil(smooth.thin_radius(mask.shape))) + 1
     idx = np.flatnonzero(thin)
-    low, high = rim_range(image, ~mask, idx, reach)  # +-inf where nothing is in reach
+    floor, ceiling = rim_range(image, ~mask, idx, reach)  # +-inf where nothing is in reach
     ys, xs = np.divmod(idx, mask.shape[1])
-    out[ys, xs] = np.clip(out[ys, xs], low - STROKE_SLACK, high + STROKE_SLACK)
+    out[ys, xs] = np.clip(out[ys, xs], floor - STROKE_SLACK, ceiling + STROKE_SLACK)
     return out

@@ -86,10 +86,11 @@ def thin_parts(mask: np.ndarray) -> np.ndarray:
 
 def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0,
          budget: float | None = None, progress: object = None,
-         edges: np.ndarray | None = None) -> np.ndarray:
+         edges: np.ndarray | None = None, thin: np.ndarray | None = None) -> np.ndarray:
     """Fill ``mask`` (bool H x W) of ``image`` (float H x W x C) smoothly from its rim: each
     connected part by the thin plate where it is thin, by the membrane where it is wide (cut at
-    ``edges``, bool H x W, when given: the image edges completed into the hole).
+    ``edges``, bool H x W, when given: the image edges completed into the hole). ``thin``: the
+    :func:`thin_parts` of ``mask``, when the caller has them already.
 
     Deterministic and CPU-only; ``device``, ``seed``, ``budget`` and ``progress`` are accepted
     for the common fill interface. Cost follows the hole (a crop around each part).
@@ -97,7 +98,8 @@ def fill(image: np.ndarray, mask: np.ndarray, device: str = "cpu", seed: int = 0
     out = image.copy()
     if not mask.any():
         return out
-    thin = thin_parts(mask)
+    if thin is None:
+        thin = thin_parts(mask)
     for kind in (thin_plate, membrane):
         sel = thin if kind is thin_plate else mask & ~thin
         if not sel.any():
