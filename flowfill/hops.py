@@ -24,13 +24,21 @@ from flowfill.flow import FlowEstimator, round_trip, to_gray8
 from flowfill.flow import homography as homog
 from flowfill.flow.hole_fill import smooth_over
 from flowfill.flow.prep import proxy_size, to_proxy
-from flowfill.masks import scaled_px
+from flowfill.masks import box, scaled_px
 from flowfill.options import Options
 from flowfill.progress import Progress
 from flowfill.propagate import Hops
 from flowfill.propagate.refine import refine_ends
 from flowfill.propagate.unseen import fit_background
 from flowfill.timing import StageClock
+
+FAR_CONTEXT = 24
+"""Proxy px (at 480p) of picture around a distant pair's ring that its flow is estimated on:
+beyond that box the residual motion left by the alignment is taken as zero (RESULTS.md, issue
+19)."""
+FAR_CROP_SHARE = 0.5
+"""A distant pair's flow is estimated on the whole frame when the box would cover more than
+this share of it (nothing worth saving, and the background fit keeps its evidence)."""
 
 FAR_MIN_SIDE = 480
 """Long side (px) below which the distant pairs' proxy is not shrunk: about the size of the
@@ -187,6 +195,7 @@ class _WindowFlows:
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._proxies: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._smoothed: dict[tuple[int, bool], np.ndarray] = {}
+        self._crops: dict[tuple[int, bool], tuple[slice, slice] | None] = {}
         self.motion: dict[tuple[int, int], np.ndarray] = {}
 
     def _proxy(self, t: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -222,6 +231,40 @@ class _WindowFlows:
             self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
         return self._features[t]
 
+    def _crop(self, t: int, far: bool) -> tuple[slice, slice] | None:
+        """The box of frame t's proxy that its distant pairs' flow is estimated on: its hole
+        grown by the completion's ring and FAR_CONTEXT (None: the whole frame). Only the hole's
+        hops are read, and completion reads no further than the ring."""
+        if (t, far) not in self._crops:
+            hole = self._proxy(t, far)[1]
+            crop = None
+            if hole.any():
+                rows, cols = box(hole, self.outer_px[far] + 1 + scaled_px(FAR_CONTEXT, hole.shape))
+                area = (rows.stop - rows.start) * (cols.stop - cols.start)
+                crop = (rows, cols) if area <= FAR_CROP_SHARE * hole.size else None
+            self._crops[(t, far)] = crop
+        return self._crops[(t, far)]
+
+    def _cropped_pair(self, a: int, b: int, coarse: bool, hom: np.ndarray,
+                      crop: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+        """Residual flows a -> (b warped onto a by ``hom``) and back on a's grid, estimated
+        inside ``crop`` only and zero beyond it (the alignment's motion alone). With the
+        prefill both crops are smoothed over a's hole and b's, warped onto the crop."""
+        (fa, ha), (fb, hb) = self._proxy(a, coarse), self._proxy(b, coarse)
+        rows, cols = crop
+        size = (rows.stop - rows.start, cols.stop - cols.start)
+        moved = hom @ np.array([[1.0, 0.0, cols.start], [0.0, 1.0, rows.start], [0.0, 0.0, 1.0]])
+        crop_a, crop_b = np.ascontiguousarray(fa[rows, cols]), homog.warp_to(fb, moved, size)
+        if self.prefill:
+            region = ha[rows, cols] | (homog.warp_to(hb.astype(np.float32), moved, size) > 0)
+            crop_a, crop_b = smooth_over(crop_a, region), smooth_over(crop_b, region)
+        out = []
+        for res in self.estimator.pair(crop_a, crop_b):
+            whole = np.zeros(fa.shape[:2] + (2,), np.float32)
+            whole[rows, cols] = res
+            out.append(whole)
+        return out[0], out[1]
+
     def release(self, t: int) -> None:
         """Forget frame t's per-frame work unless it is a key frame (used by every frame)."""
         if t not in self.keys:
@@ -229,6 +272,7 @@ class _WindowFlows:
                 self._fills.pop((t, far), None)
                 self._proxies.pop((t, far), None)
                 self._smoothed.pop((t, far), None)
+                self._crops.pop((t, far), None)
             self._features.pop(t, None)
 
     def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray, _Grid]:
@@ -241,29 +285,35 @@ class _WindowFlows:
         (fa, ha), (fb, hb) = self._proxy(a, coarse), self._proxy(b, coarse)
         ka, kb = (("far", a), ("far", b)) if coarse else (a, b)  # the estimator's cache keys
         with self.clock("flow"):
-            if self.prefill:
-                # what a hole holds would pull the flow around it: each frame smoothed over its
-                # own hole, and a distant pair over both (far apart in time, one frame's smooth
-                # patch would lie over the other's picture of the same place: a still camera,
-                # an object that has left)
-                sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
-                fa, ka = self._smooth(a, coarse, sa, ka)
-                fb, kb = self._smooth(b, coarse, sb, kb)
             hom = None
             if self.align and far:
                 hom = homog.match(self._feat(a), self._feat(b))
-            if hom is None:
-                fwd, bwd = self.estimator.pair(fa, fb, ka, kb)
-            else:  # flow between a and b warped onto a, composed with the homography
-                if coarse:  # features are found on the finer proxy
+                if hom is not None and coarse:  # features are found on the finer proxy
                     fine = self.grid.proxy
                     hom = homog.rescale(hom, (fine[1] / grid.proxy[1], fine[0] / grid.proxy[0]))
-                warped = homog.warp_to(fb, hom, fa.shape[:2])
-                res_fwd, res_bwd = self.estimator.pair(fa, warped, ka)
+            crop = self._crop(a, coarse) if hom is not None else None
+            if crop is not None:  # only a's hole hops: the flow around it is enough
+                res_fwd, res_bwd = self._cropped_pair(a, b, coarse, hom, crop)
+            else:
+                if self.prefill:
+                    # what a hole holds would pull the flow around it: each frame smoothed over
+                    # its own hole, and a distant pair over both (far apart in time, one frame's
+                    # smooth patch would lie over the other's picture of the same place: a still
+                    # camera, an object that has left)
+                    sa, sb = (ha | hb, ha | hb) if far else (ha, hb)
+                    fa, ka = self._smooth(a, coarse, sa, ka)
+                    fb, kb = self._smooth(b, coarse, sb, kb)
+                if hom is None:
+                    fwd, bwd = self.estimator.pair(fa, fb, ka, kb)
+                else:
+                    res_fwd, res_bwd = self.estimator.pair(
+                        fa, homog.warp_to(fb, hom, fa.shape[:2]), ka)
+            if hom is not None:  # flow between a and b warped onto a, composed with hom
                 fwd = homog.compose(hom, res_fwd)
                 bwd = homog.compose_back(hom, res_bwd, fb.shape[:2])
+            # a cropped pair's fit reads the crop's own flow: beyond it lies only the alignment
             background = fit_background(fwd, self._proxy(a, coarse)[1],
-                                        self._proxy(b, coarse)[1], (grid.sx, grid.sy))
+                                        self._proxy(b, coarse)[1], (grid.sx, grid.sy), crop)
             if background is not None:
                 self.motion[(a, b)] = background
                 self.motion[(b, a)] = np.linalg.inv(background)

@@ -100,12 +100,16 @@ def test_homography_alignment_recovers_a_large_zoom_and_shift():
     assert np.median(np.abs(bwd - back_truth)[inside_b]) < 0.3
 
 
-def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still_land():
+def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still_land(
+        monkeypatch):
     """Above FAR_MIN_SIDE, flows to key frames are estimated and completed on a proxy half the
     adjacent flows' size (its long side at least FAR_MIN_SIDE): their hops still land where the
     camera moved, within a fraction of a pixel, on the full-resolution grid."""
+    from flowfill import hops as hopsmod
     from flowfill.hops import FAR_MIN_SIDE, estimate_hops, far_proxy
     from flowfill.progress import Progress
+
+    monkeypatch.setattr(hopsmod, "FAR_CROP_SHARE", 0.0)  # whole frames: the proxy's size shows
 
     assert far_proxy((240, 432), 0.5) == (240, 432)  # the benchmark's clips: unchanged
     assert far_proxy((360, 640), 0.5) == (270, FAR_MIN_SIDE)
@@ -138,3 +142,61 @@ def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still
                 # frame t's pixel p shows big[p + off_t], found in k at p + off_t - off_k
                 err = np.abs(hop.flow - truth).max(axis=1)
                 assert np.median(err) < 0.25, (scale, t, k, np.median(err))
+
+
+def _panned(h, w, n, hole_box, seed=5):
+    """n frames of a textured scene panning right and down (3, 2 px a frame) and a still hole."""
+    big = _texture(h + 40, w + 60, seed=seed)
+    offsets = [(3 * t, 2 * t) for t in range(n)]
+    frames = np.stack([big[oy:oy + h, ox:ox + w] for ox, oy in offsets])
+    holes = np.zeros((n, h, w), bool)
+    holes[(slice(None),) + hole_box] = True
+    return frames, holes, offsets
+
+
+def _distant_hops(frames, holes, share, monkeypatch):
+    """Direct hops of every frame with FAR_CROP_SHARE = ``share``, and the sizes the distant
+    pairs' flows were estimated at."""
+    from flowfill import hops as hopsmod
+    from flowfill.progress import Progress
+
+    monkeypatch.setattr(hopsmod, "FAR_CROP_SHARE", share)
+    sizes = []
+
+    class Recording(DISEstimator):
+        def pair(self, a, b, key_a=None, key_b=None):
+            sizes.append(a.shape[:2])
+            return super().pair(a, b, key_a, key_b)
+
+    opts = Options(nonlocal_frames=3, flow_prefill=False)
+    hops = hopsmod.estimate_hops(frames, holes, opts, Recording(max_side=None), Progress(False))
+    return hops.direct, sizes
+
+
+def test_a_distant_pair_is_estimated_on_a_box_around_the_hole_and_lands_as_on_the_whole_frame(
+        monkeypatch):
+    """Only a hole's hops are read from a distant pair, so its residual flow is estimated on the
+    hole's box grown by the completion's ring and some context: a small hole's distant flows
+    cost a fraction of the frame's, and land where the whole frame's do, where the camera went."""
+    h, w, n = 240, 432, 7
+    frames, holes, offsets = _panned(h, w, n, (slice(100, 140), slice(190, 230)))
+    cropped, sizes = _distant_hops(frames, holes, 0.5, monkeypatch)
+    whole, whole_sizes = _distant_hops(frames, holes, 0.0, monkeypatch)
+    assert set(whole_sizes) == {(h, w)}
+    far = [s for s in sizes if s != (h, w)]
+    assert far and all(s[0] * s[1] < 0.5 * h * w for s in far)  # a box, under half the frame
+    assert len(sizes) - len(far) == n - 1  # the adjacent pairs keep the whole frame
+    for t, pairs in cropped.items():
+        for (k, hop), (k2, hop2) in zip(pairs, whole[t], strict=True):
+            assert k == k2
+            truth = np.float32([offsets[t][0] - offsets[k][0], offsets[t][1] - offsets[k][1]])
+            err = np.abs(hop.flow - truth).max(axis=1)
+            assert np.median(err) < 0.25 and np.percentile(err, 95) < 0.6, (t, k)
+            assert np.median(np.abs(hop.err - hop2.err)) < 0.25
+
+
+def test_a_large_hole_keeps_its_distant_flows_on_the_whole_frame(monkeypatch):
+    h, w, n = 240, 432, 5
+    frames, holes, _ = _panned(h, w, n, (slice(40, 200), slice(80, 350)))
+    _, sizes = _distant_hops(frames, holes, 0.5, monkeypatch)
+    assert set(sizes) == {(h, w)}

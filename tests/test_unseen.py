@@ -61,6 +61,22 @@ def test_background_motion_is_fitted_through_a_mover_and_around_the_holes():
     assert fit_background(noisy, hole, hole) is None
 
 
+def test_the_background_fit_reads_only_the_box_the_flow_was_estimated_on():
+    """A distant pair's flow is estimated on a box around the hole and is only the alignment's
+    motion beyond it: the fit reads the box, and finds the motion the box shows."""
+    h, w = 60, 80
+    flow = np.zeros((h, w, 2), np.float32)  # beyond the box: nothing moves
+    rows, cols = slice(10, 40), slice(20, 60)
+    flow[rows, cols] = (2.5, -1.0)
+    hole = disc(25, 40, 5, h, w)
+    inside = fit_background(flow, hole, hole, within=(rows, cols))
+    assert inside is not None
+    np.testing.assert_allclose(inside / inside[2, 2], [[1, 0, 2.5], [0, 1, -1.0], [0, 0, 1]],
+                               atol=1e-3)
+    whole = fit_background(flow, hole, hole)  # most of the frame stands still
+    assert whole is not None and abs(whole[0, 2]) < 0.1
+
+
 def test_chains_and_smoothing():
     a = np.array([[1, 0, 2.0], [0, 1, 0], [0, 0, 1]])
     motion = {(0, 1): a, (1, 2): a, (2, 1): np.linalg.inv(a), (1, 0): np.linalg.inv(a)}

@@ -42,13 +42,17 @@ b); a pair is absent where it was not estimated or could not be fitted."""
 
 
 def fit_background(flow: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
-                   scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray | None:
+                   scale: tuple[float, float] = (1.0, 1.0),
+                   within: tuple[slice, slice] | None = None) -> np.ndarray | None:
     """The homography of the background (full-resolution px of a onto b) from a proxy flow
-    a -> b (h x w x 2) and the proxy holes; ``scale``: proxy over full size (sx, sy).
+    a -> b (h x w x 2) and the proxy holes; ``scale``: proxy over full size (sx, sy);
+    ``within``: the box of a (rows, columns) where the flow was estimated (default: all).
     None when too few vectors lie outside the holes or too few agree."""
     h, w = hole_a.shape
     guard = cv2.dilate(hole_a.astype(np.uint8), np.ones((2 * HOLE_GUARD + 1,) * 2, np.uint8))
-    ys, xs = np.mgrid[FIT_STEP // 2:h:FIT_STEP, FIT_STEP // 2:w:FIT_STEP]
+    rows, cols = within if within is not None else (slice(0, h), slice(0, w))
+    ys, xs = np.mgrid[rows.start + FIT_STEP // 2:rows.stop:FIT_STEP,
+                      cols.start + FIT_STEP // 2:cols.stop:FIT_STEP]
     ys, xs = ys.ravel(), xs.ravel()
     keep = guard[ys, xs] == 0
     ys, xs = ys[keep], xs[keep]
