@@ -74,9 +74,9 @@ def apply(hom: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
 def compose(hom: np.ndarray, residual: np.ndarray) -> np.ndarray:
     """Flow a -> b from the residual flow a -> (b warped onto a by ``hom``): H(p + r(p)) - p."""
     h, w = residual.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    gx, gy = _axes(h, w)  # broadcast, not a meshgrid: the same numbers for less memory
     x, y = apply(hom, gx + residual[..., 0], gy + residual[..., 1])
-    return np.stack([x - gx, y - gy], axis=-1).astype(np.float32)
+    return _flow(x - gx, y - gy)
 
 
 def compose_back(hom: np.ndarray, back: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -84,10 +84,20 @@ def compose_back(hom: np.ndarray, back: np.ndarray, size: tuple[int, int]) -> np
 
     A point q of b sits at H^-1 q on the warped grid; it goes to H^-1 q + back(H^-1 q) in a.
     """
-    h, w = size
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    gx, gy = _axes(*size)
     wx, wy = apply(np.linalg.inv(hom), gx, gy)
     sampled = cv2.remap(back, wx.astype(np.float32), wy.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
-    return np.stack([wx + sampled[..., 0] - gx, wy + sampled[..., 1] - gy],
-                    axis=-1).astype(np.float32)
+    return _flow(wx + sampled[..., 0] - gx, wy + sampled[..., 1] - gy)
+
+
+def _axes(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel columns (1 x w) and rows (h x 1), float64, to broadcast over an h x w grid."""
+    return (np.arange(w, dtype=np.float64)[None, :], np.arange(h, dtype=np.float64)[:, None])
+
+
+def _flow(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """float32 H x W x 2 from the two float64 components (rounded as ``astype`` rounds)."""
+    out = np.empty(dx.shape + (2,), np.float32)
+    out[..., 0], out[..., 1] = dx, dy
+    return out
