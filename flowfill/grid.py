@@ -41,11 +41,13 @@ class GridSystem:
     def n(self) -> int:
         return int(self.unknown.size)
 
-    def dirichlet_rhs(self, values: np.ndarray) -> np.ndarray:
+    def dirichlet_rhs(self, values: np.ndarray, linked: bool = False) -> np.ndarray:
         """Right-hand side from known values (flat pixels x C): sum of w * value over known links.
-        """
+        ``linked``: ``values`` holds only the linked known pixels' values, in ``uk_k``'s order
+        (what a caller gathers from a large frame instead of converting all of it)."""
+        data = values if linked else values[self.uk_k]
         rhs = np.zeros((self.n, values.shape[1]), dtype=np.float64)
-        np.add.at(rhs, self.uk_i, self.uk_w[:, None] * values[self.uk_k])
+        np.add.at(rhs, self.uk_i, self.uk_w[:, None] * data)
         return rhs
 
     def anchored(self) -> np.ndarray:

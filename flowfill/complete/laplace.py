@@ -51,14 +51,16 @@ class MembraneFill:
             return [np.zeros_like(f) for f in flows]
         h, w = self.mask.shape
         columns = [f.reshape(h * w, -1) for f in flows]
-        values = np.concatenate(columns, axis=1).astype(np.float64)
-        solution = self.lu.solve(self.system.dirichlet_rhs(values))
+        # only the known pixels linked to the hole enter the right-hand side: gathered before
+        # the conversion, not the whole frame
+        linked = np.concatenate([c[self.system.uk_k] for c in columns], axis=1)
+        solution = self.lu.solve(self.system.dirichlet_rhs(linked.astype(np.float64), True))
         out, start = [], 0
         for f, col in zip(flows, columns, strict=True):
-            g = col.copy()
+            g = col.astype(np.float32)  # a copy, float32 as the solution is stored into it
             g[self.system.unknown] = solution[:, start : start + col.shape[1]]
             start += col.shape[1]
-            out.append(g.reshape(f.shape).astype(np.float32))
+            out.append(g.reshape(f.shape))
         return out
 
 
