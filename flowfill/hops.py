@@ -240,6 +240,9 @@ class _WindowFlows:
             crop = None
             if hole.any():
                 rows, cols = box(hole, self.outer_px[far] + 1 + scaled_px(FAR_CONTEXT, hole.shape))
+                least = getattr(self.estimator, "min_side", 1)  # RAFT's coarsest level needs room
+                rows, cols = _at_least(rows, least, hole.shape[0]), _at_least(cols, least,
+                                                                              hole.shape[1])
                 area = (rows.stop - rows.start) * (cols.stop - cols.start)
                 crop = (rows, cols) if area <= FAR_CROP_SHARE * hole.size else None
             self._crops[(t, far)] = crop
@@ -322,6 +325,15 @@ class _WindowFlows:
             # distant pairs: smeared ring flow replaced, not solved for (no factorisation each)
             return (self._fill(a, coarse).complete(fwd, use, joint=not far),
                     self._fill(b, coarse).complete(bwd, use, joint=not far), grid)
+
+
+def _at_least(span: slice, least: int, size: int) -> slice:
+    """``span`` grown about its middle to at least ``least`` (within 0..size)."""
+    grow = least - (span.stop - span.start)
+    if grow <= 0:
+        return span
+    start = min(max(span.start - grow // 2, 0), max(size - least, 0))
+    return slice(start, min(start + least, size))
 
 
 def far_proxy(near: tuple[int, int], scale: float) -> tuple[int, int]:

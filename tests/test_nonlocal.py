@@ -154,9 +154,9 @@ def _panned(h, w, n, hole_box, seed=5):
     return frames, holes, offsets
 
 
-def _distant_hops(frames, holes, share, monkeypatch):
+def _distant_hops(frames, holes, share, monkeypatch, min_side=None):
     """Direct hops of every frame with FAR_CROP_SHARE = ``share``, and the sizes the distant
-    pairs' flows were estimated at."""
+    pairs' flows were estimated at (by an estimator that takes no side under ``min_side``)."""
     from flowfill import hops as hopsmod
     from flowfill.progress import Progress
 
@@ -166,10 +166,14 @@ def _distant_hops(frames, holes, share, monkeypatch):
     class Recording(DISEstimator):
         def pair(self, a, b, key_a=None, key_b=None):
             sizes.append(a.shape[:2])
+            assert min_side is None or min(a.shape[:2]) >= min_side
             return super().pair(a, b, key_a, key_b)
 
+    estimator = Recording(max_side=None)
+    if min_side is not None:
+        estimator.min_side = min_side
     opts = Options(nonlocal_frames=3, flow_prefill=False)
-    hops = hopsmod.estimate_hops(frames, holes, opts, Recording(max_side=None), Progress(False))
+    hops = hopsmod.estimate_hops(frames, holes, opts, estimator, Progress(False))
     return hops.direct, sizes
 
 
@@ -200,3 +204,19 @@ def test_a_large_hole_keeps_its_distant_flows_on_the_whole_frame(monkeypatch):
     frames, holes, _ = _panned(h, w, n, (slice(40, 200), slice(80, 350)))
     _, sizes = _distant_hops(frames, holes, 0.5, monkeypatch)
     assert set(sizes) == {(h, w)}
+
+
+def test_a_distant_pairs_box_is_grown_to_what_the_estimator_takes(monkeypatch):
+    """RAFT needs 121 px a side: a small hole's box is grown to that (within the frame), and
+    the hops still land where the camera went."""
+    from flowfill.flow.raft import RAFTFlow
+
+    h, w, n = 240, 432, 5
+    frames, holes, offsets = _panned(h, w, n, (slice(2, 22), slice(400, 430)))  # in a corner
+    direct, sizes = _distant_hops(frames, holes, 0.5, monkeypatch, RAFTFlow.min_side)
+    far = [s for s in sizes if s != (h, w)]
+    assert far and all(min(s) == RAFTFlow.min_side for s in far)
+    for t, pairs in direct.items():
+        for k, hop in pairs:
+            truth = np.float32([offsets[t][0] - offsets[k][0], offsets[t][1] - offsets[k][1]])
+            assert np.median(np.abs(hop.flow - truth).max(axis=1)) < 0.25, (t, k)

@@ -22,7 +22,10 @@ T = TypeVar("T")
 
 
 class FlowEstimator(Protocol):
-    """Optical flow between two frames, on the first frame's grid, float32 H x W x 2 (dx, dy)."""
+    """Optical flow between two frames, on the first frame's grid, float32 H x W x 2 (dx, dy).
+
+    A backend with a ``min_side`` attribute takes no frame with a shorter side: callers that
+    crop frames (a distant pair's box, ``flowfill.hops``) grow their crops to it."""
 
     def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
         """Flow from ``frame_a`` to ``frame_b``."""

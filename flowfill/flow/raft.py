@@ -53,6 +53,9 @@ def raft_proxy_size(height: int, width: int, max_side: int | None) -> tuple[int,
 class RAFTFlow:
     """RAFT (official checkpoints, large or small) behind the FlowEstimator protocol."""
 
+    min_side = MIN_PADDED - 7
+    """The shortest side a frame given to RAFT may have (a caller cropping frames keeps to it)."""
+
     def __init__(self, weights: str | os.PathLike | None, small: bool = False, iters: int = 20,
                  device: str | torch.device = "auto", max_side: int | None = 1024,
                  precision: str = "fp32", cache: int = 8, tone: str = "display") -> None:
