@@ -27,16 +27,27 @@ def contaminated(
     the flow completed from outside the ring. Nothing is marked where the object moves like the
     background (then the flow around it is right, whatever it is).
     """
-    if not ring.any() or not hole.any():
-        return np.zeros_like(ring)
-    obj = np.median(flow[hole], axis=0)
-    f = flow[ring]
-    bg = background[ring]
+    return contaminated_at(flow, np.flatnonzero(hole), np.flatnonzero(ring), background,
+                           tolerance)
+
+
+def contaminated_at(flow: np.ndarray, hole_idx: np.ndarray, ring_idx: np.ndarray,
+                    background: np.ndarray, tolerance: float = 0.3) -> np.ndarray:
+    """:func:`contaminated` with the hole and the ring given as flat pixel indices (ascending),
+    for a caller that tests many flows around one hole: the same result, without a pass over
+    the whole frame per mask."""
+    h, w = flow.shape[:2]
+    out = np.zeros((h, w), bool)
+    if ring_idx.size == 0 or hole_idx.size == 0:
+        return out
+    flat = flow.reshape(h * w, -1)
+    obj = np.median(np.take(flat, hole_idx, axis=0), axis=0)
+    f = np.take(flat, ring_idx, axis=0)
+    bg = np.take(background.reshape(h * w, -1), ring_idx, axis=0)
     towards = obj - bg
     span = np.linalg.norm(towards, axis=1)
     along = np.einsum("nc,nc->n", f - bg, towards) / np.maximum(span, 1e-6)  # px towards object
     bg_speed = np.linalg.norm(bg, axis=1)
     distinct = span > 0.5 + 0.1 * bg_speed
-    out = np.zeros_like(ring)
-    out[ring] = (along > tolerance + 0.05 * bg_speed) & distinct
+    out.reshape(-1)[ring_idx] = (along > tolerance + 0.05 * bg_speed) & distinct
     return out

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flowfill.complete.cache import MembraneCache
-from flowfill.complete.contamination import contaminated
+from flowfill.complete.contamination import contaminated_at
 from flowfill.complete.laplace import MembraneFill
 from flowfill.masks import flow_mask
 
@@ -32,6 +32,7 @@ class FrameFlowFill:
         self.inner = flow_mask(hole, inner_px)
         self.outer = flow_mask(hole, outer_px)
         self.ring = self.outer & ~self.inner
+        self._hole_idx, self._ring_idx = np.flatnonzero(hole), np.flatnonzero(self.ring)
         self.cache = cache
         self._inner_fill: MembraneFill | None = None
         self._outer_fill: MembraneFill | None = None
@@ -63,9 +64,9 @@ class FrameFlowFill:
         factorisation: what a distant frame's flow gets, a fallback source when nearest-first
         (no factorisation per flow; issue 19)."""
         mask = self.inner
-        if self.ring.any():
+        if self._ring_idx.size:
             background = self.outer_fill(flow)[0]
-            extra = contaminated(flow, self.hole, self.ring, background)
+            extra = contaminated_at(flow, self._hole_idx, self._ring_idx, background)
             if extra.any():
                 if joint:
                     mask = self.inner | extra
