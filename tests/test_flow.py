@@ -145,3 +145,24 @@ def test_round_trip_in_a_box_reads_the_same_as_over_the_frame():
         assert np.array_equal(grid.at(err, idx), grid.at(whole_err, idx))
         assert np.array_equal(grid.at(ok, idx, nearest=True), grid.at(whole_ok, idx, nearest=True))
         assert not ok[0, 0] and err[0, 0] == 0  # outside the box: nothing worked out
+
+
+def test_dis_estimates_a_pair_the_same_after_a_small_one():
+    """OpenCV's DIS lowers its finest scale for good on a small image (a distant pair's box):
+    a larger pair after it must still be estimated as by a fresh instance (a batch's or a
+    server's clips share one)."""
+    from flowfill.flow.dis import DISFlow
+
+    rng = np.random.default_rng(3)
+
+    def pair(h, w):
+        a = cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.uint8), (0, 0), 2)
+        return a, np.roll(a, 2, axis=1)
+
+    big, small = pair(90, 160), pair(42, 44)
+    dis = DISFlow()
+    first = dis(*big)
+    alone = DISFlow()(*small)
+    np.testing.assert_array_equal(dis(*small), alone)
+    np.testing.assert_array_equal(dis(*big), first)
+    np.testing.assert_array_equal(dis(*small), alone)

@@ -207,11 +207,17 @@ def test_a_large_hole_keeps_its_distant_flows_on_the_whole_frame(monkeypatch):
 
 
 def test_a_distant_pairs_box_is_grown_to_what_the_estimator_takes(monkeypatch):
-    """RAFT needs 121 px a side: a small hole's box is grown to that (within the frame), and
-    the hops still land where the camera went."""
+    """RAFT needs 121 px a side, DIS 48 (OpenCV's DIS crashed on a 15-px strip): a small
+    hole's box is grown to that (within the frame), and the hops still land where the camera
+    went."""
+    from flowfill.flow.dis import MIN_SIDE
     from flowfill.flow.raft import RAFTFlow
 
     h, w, n = 240, 432, 5
+    frames, holes, _ = _panned(h, w, n, (slice(0, 2), slice(200, 212)))  # a sliver at the top
+    _, sizes = _distant_hops(frames, holes, 0.5, monkeypatch)
+    far = [s for s in sizes if s != (h, w)]
+    assert far and all(min(s) == MIN_SIDE for s in far)
     frames, holes, offsets = _panned(h, w, n, (slice(2, 22), slice(400, 430)))  # in a corner
     direct, sizes = _distant_hops(frames, holes, 0.5, monkeypatch, RAFTFlow.min_side)
     far = [s for s in sizes if s != (h, w)]

@@ -28,6 +28,11 @@ the occlusion-free pixels of large and blurred motion, for 3-5x the time; end to
 hole PSNR on the evaluation clips and 3 dB more on fast blurred pans (``benchmarks/RESULTS.md``,
 "Flow backends for large and blurred motion")."""
 
+MIN_SIDE = 48
+"""The shortest side a cropped frame given to DIS should have: below it OpenCV's medium preset
+has fewer pyramid levels than it stops at, lowers its own finest scale (for good, see
+``DISFlow._kept``), and on a side under 16 px it crashed the process (a 15-px strip)."""
+
 
 class DISFlow:
     """DIS flow with the medium preset; one instance serves all pairs of a run.
@@ -42,6 +47,7 @@ class DISFlow:
                  finest_scale: int | None = None) -> None:
         self._settings = (preset, finest_scale)
         self._dis = self._create()
+        self._as_made = _parameters(self._dis)
         self._seeded = False
 
     def _create(self) -> cv2.DISOpticalFlow:
@@ -57,8 +63,24 @@ class DISFlow:
         if initial is not None:  # (a non-number would send DIS's search out of the image)
             self._seeded = True
             start = np.nan_to_num(np.array(initial, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-            return self._dis.calc(gray_a, gray_b, start)
+            return self._kept(self._dis.calc(gray_a, gray_b, start))
         if self._seeded:  # OpenCV keeps the last initial flow and would use it again (and, at
             self._dis = self._create()  # another size, read outside it): start afresh
             self._seeded = False
-        return self._dis.calc(gray_a, gray_b, None)
+        return self._kept(self._dis.calc(gray_a, gray_b, None))
+
+    def _kept(self, flow: np.ndarray) -> np.ndarray:
+        """``flow``, after making sure the next call starts from the preset: on a small image
+        OpenCV lowers the finest scale (and may change the patch size) for good, so a later,
+        larger pair would otherwise be estimated differently than by a fresh instance."""
+        if _parameters(self._dis) != self._as_made:
+            self._dis = self._create()
+            self._seeded = False
+        return flow
+
+
+def _parameters(dis: cv2.DISOpticalFlow) -> tuple:
+    """The settings OpenCV's DIS may change by itself while estimating."""
+    return (dis.getFinestScale(), dis.getPatchSize(), dis.getPatchStride(),
+            dis.getGradientDescentIterations(), dis.getVariationalRefinementIterations(),
+            dis.getUseMeanNormalization(), dis.getUseSpatialPropagation())

@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 import cv2
 import numpy as np
 
-from flowfill.flow.dis import DIS_VARIANTS, DISFlow, to_gray8
+from flowfill.flow.dis import DIS_VARIANTS, MIN_SIDE, DISFlow, to_gray8
 from flowfill.flow.prep import check_tone, from_proxy, proxy_size, to_proxy
 
 T = TypeVar("T")
@@ -116,6 +116,8 @@ class ProxyEstimator:
 class DISEstimator(ProxyEstimator):
     """DIS flow (OpenCV, medium preset; ``variant`` one of ``DIS_VARIANTS``) on a proxy of at
     most ``max_side`` pixels; CPU only."""
+
+    min_side = MIN_SIDE
 
     def __init__(self, max_side: int | None = None, cache: int = 8,
                  preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, tone: str = "display",

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from flowfill.errors import InputError
-from flowfill.flow.dis import DIS_VARIANTS, DISFlow, to_gray8
+from flowfill.flow.dis import DIS_VARIANTS, MIN_SIDE, DISFlow, to_gray8
 from flowfill.flow.estimator import ProxyEstimator
 
 GRID_STEP = 8
@@ -57,6 +57,8 @@ def sparse_to_dense(gray_a: np.ndarray, gray_b: np.ndarray, interpolator: object
 
 class SparseDISEstimator(ProxyEstimator):
     """DIS (full resolution) helped by sparse-to-dense flow, on a proxy; CPU only."""
+
+    min_side = MIN_SIDE
 
     def __init__(self, max_side: int | None = None, cache: int = 8,
                  tone: str = "display") -> None:
