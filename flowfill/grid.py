@@ -41,13 +41,12 @@ class GridSystem:
     def n(self) -> int:
         return int(self.unknown.size)
 
-    def dirichlet_rhs(self, values: np.ndarray, linked: bool = False) -> np.ndarray:
-        """Right-hand side from known values (flat pixels x C): sum of w * value over known links.
-        ``linked``: ``values`` holds only the linked known pixels' values, in ``uk_k``'s order
-        (what a caller gathers from a large frame instead of converting all of it)."""
-        data = values if linked else values[self.uk_k]
-        rhs = np.zeros((self.n, values.shape[1]), dtype=np.float64)
-        np.add.at(rhs, self.uk_i, self.uk_w[:, None] * data)
+    def dirichlet_rhs(self, linked: np.ndarray) -> np.ndarray:
+        """Right-hand side from the known values on the links (``linked``: the value of each
+        link's known pixel ``uk_k``, links x C): sum of w * value over each unknown's links. A
+        caller gathers them from its frame, not the whole frame converted."""
+        rhs = np.zeros((self.n, linked.shape[1]), dtype=np.float64)
+        np.add.at(rhs, self.uk_i, self.uk_w[:, None] * linked)
         return rhs
 
     def anchored(self) -> np.ndarray:

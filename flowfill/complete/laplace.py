@@ -54,7 +54,7 @@ class MembraneFill:
         # only the known pixels linked to the hole enter the right-hand side: gathered before
         # the conversion, not the whole frame
         linked = np.concatenate([c[self.system.uk_k] for c in columns], axis=1)
-        solution = self.lu.solve(self.system.dirichlet_rhs(linked.astype(np.float64), True))
+        solution = self.lu.solve(self.system.dirichlet_rhs(linked.astype(np.float64)))
         out, start = [], 0
         for f, col in zip(flows, columns, strict=True):
             g = col.astype(np.float32)  # a copy, float32 as the solution is stored into it
