@@ -240,7 +240,7 @@ class _WindowFlows:
             crop = None
             if hole.any():
                 rows, cols = box(hole, self.outer_px[far] + 1 + scaled_px(FAR_CONTEXT, hole.shape))
-                least = getattr(self.estimator, "min_side", 1)  # RAFT's coarsest level needs room
+                least = getattr(self.estimator, "min_side", 1)  # the backend's smallest frame
                 rows, cols = _at_least(rows, least, hole.shape[0]), _at_least(cols, least,
                                                                               hole.shape[1])
                 area = (rows.stop - rows.start) * (cols.stop - cols.start)
