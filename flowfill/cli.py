@@ -242,6 +242,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         "sub-pixel shift that best matches the known pixels around it in its own "
                         "frame with those around where it lands "
                         f"(default {'on' if d.refine_hops else 'off'})")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="fill the hole N times; from the second round on, the neighbouring "
+                        "frames' flow is estimated again through the previous fill, which keeps "
+                        "the motion edges the completed flow blurs (1: one round, the fastest; "
+                        "each round costs about a third to a half of the first) "
+                        f"(default {d.rounds})")
     parser.add_argument("--nearest-first", action=argparse.BooleanOptionalAction, default=None,
                         help="where a neighbouring frame gives a trusted source, take none from "
                         "distant (non-local, reference) frames, which may show a moving object "
@@ -476,7 +482,8 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
-                "max_chain_error", "agreement", "refine_hops", "flow_prefill", "nearest_first",
+                "max_chain_error", "agreement", "refine_hops", "rounds", "flow_prefill",
+                "nearest_first",
                 "colour_weight", "object_flow", "grain", "unseen", "image_edges",
                 "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",

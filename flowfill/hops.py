@@ -163,7 +163,8 @@ class _WindowFlows:
     """Completed flows between frames of one window; per-frame completion kept while needed."""
 
     def __init__(self, frames: np.ndarray, holes: np.ndarray, options: Options,
-                 estimator: FlowEstimator, keys: list[int], clock: StageClock) -> None:
+                 estimator: FlowEstimator, keys: list[int], clock: StageClock,
+                 filled: bool = False) -> None:
         full = holes.shape[1:]
         near = proxy_size(*full, options.flow_max_side)
         # distant pairs on a coarser proxy: they are fallback sources (nearest first), so a
@@ -183,6 +184,7 @@ class _WindowFlows:
             self.outer_px[far] = (max(inner, scaled_px(40, size)) if options.object_flow
                                   else inner)
         self.frames, self.holes, self.estimator = frames, holes, estimator
+        self.filled = filled  # the holes hold a first fill: adjacent flows are taken as they are
         self.prefill = options.flow_prefill
         self.clock = clock
         self.edges = _hole_edges(edge_completer(options))
@@ -287,6 +289,13 @@ class _WindowFlows:
         grid = self.grids[coarse]
         (fa, ha), (fb, hb) = self._proxy(a, coarse), self._proxy(b, coarse)
         ka, kb = (("far", a), ("far", b)) if coarse else (a, b)  # the estimator's cache keys
+        if self.filled and not far:
+            # the second round: the holes hold the first fill, moving with the picture around
+            # it, so the flow estimated through them is the hole's flow (no smoothing, no
+            # completion, whose interpolation across the hole blurs every motion edge)
+            with self.clock("flow"):
+                fwd, bwd = self.estimator.pair(fa, fb, ka, kb)
+            return fwd, bwd, grid
         with self.clock("flow"):
             hom = None
             if self.align and far:
@@ -354,6 +363,7 @@ def estimate_hops(
     clock: StageClock | None = None,
     references: int = 0,
     extra_keys: tuple[int, ...] = (),
+    first_round: WindowHops | None = None,
 ) -> WindowHops:
     """Adjacent and non-local hops of every frame's hole pixels in one window.
 
@@ -363,14 +373,21 @@ def estimate_hops(
     ``references``: the last this many of ``frames`` lie outside the window (long-range
     sources from elsewhere in the shot): they are key frames only, in no chain. ``extra_keys``:
     window frames made key frames besides the spread ones (the shot's anchor, whose motion onto
-    every frame is then fitted directly, not chained).
+    every frame is then fitted directly, not chained). ``first_round``: its hops, given
+    when ``frames`` hold a fill in their holes (a further round, ``Options.rounds``): the
+    adjacent flows are estimated through the fill and taken as they are; the distant hops and
+    the background's motion are the first round's (a distant flow is a fallback source,
+    estimated on a coarser proxy, and not worth a second estimate).
     """
     n = holes.shape[0] - references
     refs = list(range(n, n + references))
     keys = sorted(set(key_frames(n, options.nonlocal_frames)) | set(extra_keys)) + refs
     idx = [np.flatnonzero(m) for m in holes[:n]]
-    flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock())
+    flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock(),
+                         filled=first_round is not None)
     out = WindowHops()
+    if first_round is not None:
+        out.direct, out.motion = first_round.direct, first_round.motion
     estimator.clear()  # cached per-frame work is keyed by window-local index
     bar = progress.bar("flow")
     carried: tuple[int, np.ndarray] | None = None  # the last pair's second frame's luminance
@@ -392,7 +409,7 @@ def estimate_hops(
                     out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
                     if options.refine_hops:
                         _refine(out.to_prev[t + 1], pair, pair_holes, 1)
-        if idx[t].size:
+        if idx[t].size and first_round is None:
             for k in keys:
                 if k >= n or abs(k - t) > 1:
                     to_key, from_key, grid = flows.pair(t, k, far=k >= n)
@@ -402,5 +419,6 @@ def estimate_hops(
         flows.release(t)
         if t >= count_from:
             bar.update(1)
-    out.motion = flows.motion
+    if first_round is None:
+        out.motion = flows.motion
     return out

@@ -115,6 +115,13 @@ class Options:
     the hole, and where the motion changes inside it (parallax, a fence before a house) a thin
     hole's fill showed specks along every edge. Pixels with fewer than 8 known neighbours in
     the window keep their hop."""
+    rounds: int = 2
+    """How many times the hole is filled. From the second round on, the neighbouring frames'
+    flow is estimated again through the previous fill (which moves with the picture around it)
+    and taken as it is: flow completed across the hole interpolates every motion edge it
+    crosses (a fence before a house, a limb), and chains along it land on the wrong side. Each
+    further round costs another round of adjacent flow, propagation and fills (the distant
+    flows are the first round's); 1 is the single round of FGVC."""
     nearest_first: bool = True
     """Where a neighbouring frame's flow chain gives a trusted source, do not take sources from
     distant (non-local, reference) frames: they are the likeliest to show a moving object where
@@ -189,6 +196,8 @@ class Options:
             raise InputError("--fill", f"unknown fill {self.fill!r}; choose {FILL_METHODS}")
         if self.fill_budget is not None and self.fill_budget <= 0:
             raise InputError("--fill-budget", "must be positive")
+        if self.rounds < 1:
+            raise InputError("--rounds", "needs at least 1 round")
         for name in ("grow", "max_keyframes", "overlap", "nonlocal_frames", "tiny_hole",
                      "reference_frames"):
             if getattr(self, name) < 0:

@@ -55,6 +55,28 @@ class Progress:
         self._bars.clear()
 
 
+def renamed(progress: Progress, names: dict[str, str]) -> Progress:
+    """``progress`` with the stages in ``names`` reported under other names (a second round of
+    the same stages gets bars of its own)."""
+    return _RenamedProgress(progress, names)
+
+
+class _RenamedProgress(Progress):
+    def __init__(self, inner: Progress, names: dict[str, str]) -> None:
+        super().__init__(enabled=False, total=inner.total)
+        self.enabled = inner.enabled
+        self.inner, self.names = inner, names
+
+    def bar(self, stage: str, total: int | None = None, unit: str = "f") -> Bar:
+        return self.inner.bar(self.names.get(stage, stage), total, unit)
+
+    def done(self, stage: str) -> None:
+        self.inner.done(self.names.get(stage, stage))
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class _NullBar:
     def update(self, n: int = 1) -> None:
         pass

@@ -18,10 +18,10 @@ from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
 from flowfill.hallucinate.strips import strips_first
-from flowfill.hops import estimate_hops, key_frames
+from flowfill.hops import WindowHops, estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
-from flowfill.progress import Progress
+from flowfill.progress import Progress, renamed
 from flowfill.propagate.rim import rim_range
 from flowfill.propagate.unseen import chained, never_seen, smooth_path
 from flowfill.stages import pixel_stages
@@ -107,33 +107,79 @@ def fill_window(
 ) -> WindowResult:
     """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
 
-    Rounds: both sweeps give every hole pixel up to two sources, the candidates are blended and
-    fused by a Poisson solve per frame; then the frame with the most hole left gets the
+    One round (``_fill_round``) estimates flow around the hole, completes it across, and
+    propagates, fuses and invents; each further round (``options.rounds``) estimates the
+    neighbouring frames' flow again through the previous round's fill, which moves with the
+    picture around it, and fills the hole again from the same known pixels: the completed flow
+    blurs every motion edge it interpolates across, the flow through the fill keeps them
+    (RESULTS.md, issue 16). Progress of the second round is reported as the stages
+    ``reflow`` and ``repropagate`` (``reflow3``... after). ``count_from``: frames before it
+    were already counted in progress (window overlap). ``estimator``: the flow backend
+    (default: from options). ``clock``: where the time of each stage is summed.
+    ``references``: the last this many frames lie outside the window, elsewhere in the shot;
+    they are only sources (of direct hops) and are neither filled nor returned. ``backend``:
+    where the per-pixel stages run (numpy, torch, or auto: torch on CUDA, numpy on CPU; see
+    ``stages.py``). ``masks``: what the output replaces in the window's frames (bool, within
+    ``holes``; default the holes): the pixels no frame shows are filled from the rim of these,
+    not of the dilated holes. ``shared``: the shot's anchor (a key frame of the window if it
+    lies inside it), whose detail the pixels no frame shows read (default: an anchor of the
+    window's own).
+    """
+    progress = progress or Progress(enabled=False)
+    if estimator is None:
+        estimator = flow_estimator(options)
+    result, hops, filled = _fill_round(frames, holes, options, progress, count_from, estimator,
+                                       clock, references, backend, masks, shared)
+    if not holes[:holes.shape[0] - references].any():
+        return result
+    for again in range(2, options.rounds + 1):
+        del result  # its frames are a view of ``filled``, which the next round fills again
+        names = {stage: f"re{stage}" + ("" if again == 2 else str(again))
+                 for stage in ("flow", "propagate")}
+        result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
+                                        count_from, estimator, clock, references, backend, masks,
+                                        shared, first_round=hops, picture=frames)
+    return result
+
+
+def _fill_round(
+    frames: np.ndarray,
+    holes: np.ndarray,
+    options: Options,
+    progress: Progress,
+    count_from: int,
+    estimator: FlowEstimator,
+    clock: StageClock | None,
+    references: int,
+    backend: str,
+    masks: np.ndarray | None,
+    shared: SharedAnchor | None,
+    first_round: WindowHops | None = None,
+    picture: np.ndarray | None = None,
+) -> tuple[WindowResult, WindowHops, np.ndarray]:
+    """One round of :func:`fill_window`, and its hops.
+
+    Both sweeps give every hole pixel up to two sources, the candidates are blended and fused
+    by a Poisson solve per frame; then the frame with the most hole left gets the
     hallucination fill, becomes a source, and the sweeps run again, so what was invented is
     carried to the other frames and stays put in time. The loop ends when no frame has more
     than ``options.tiny_hole`` pixels left or after ``options.max_keyframes`` keyframes; what
     remains is filled frame by frame.
     Each hole pixel's candidates: the sources its backward and forward chains reach, and one
-    direct hop into each non-local key frame. ``count_from``: frames before it were already
-    counted in progress (window overlap). ``estimator``: the flow backend (default: from options).
-    ``clock``: where the time of each stage is summed. ``references``: the last this many frames
-    lie outside the window, elsewhere in the shot; they are only sources (of direct hops) and
-    are neither filled nor returned. ``backend``: where the per-pixel stages run (numpy, torch,
-    or auto: torch on CUDA, numpy on CPU; see ``stages.py``). ``masks``: what the output
-    replaces in the window's frames (bool, within ``holes``; default the holes): the pixels no
-    frame shows are filled from the rim of these, not of the dilated holes. ``shared``: the
-    shot's anchor (a key frame of the window if it lies inside it), whose detail the pixels no
-    frame shows read (default: an anchor of the window's own).
+    direct hop into each non-local key frame. ``first_round``: the first round's hops, when
+    ``frames`` hold the previous round's fill in their holes (``estimate_hops``); the round fills
+    ``frames`` in place, and ``picture`` holds the window's frames as given (the picture
+    between the mask and the dilated hole that the fill is anchored to). Returns the result,
+    the hops and the whole filled array (the references' frames too), of which the result's
+    frames are a view.
     """
-    progress = progress or Progress(enabled=False)
     clock = clock or StageClock()
     n_all, h, w, c = frames.shape
     n = n_all - references
-    if estimator is None:
-        estimator = flow_estimator(options)
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
                          references,
-                         extra_keys=(shared.at,) if shared is not None and shared.at < n else ())
+                         extra_keys=(shared.at,) if shared is not None and shared.at < n else (),
+                         first_round=first_round)
     # the picture's own edges continued through the hole guide what is invented (issue 16)
     image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
                    if options.image_edges == "on" else None)
@@ -144,7 +190,9 @@ def fill_window(
     leftover = strips_first(edge_guided(
         get_fill("telea" if options.fill in ITERATIVE else options.fill), guide))
     px = pixel_stages(options.device, backend)
-    cur = px.array(frames.copy())
+    picture = frames if picture is None else picture
+    # the second round works in the first's array: its hole values are never read, only solved
+    cur = px.array(frames if first_round is not None else frames.copy())
     known = px.array(~holes)
     propagated = px.array(np.zeros_like(holes[:n]))
     to_prev = {t: px.hops(hop) for t, hop in hops.to_prev.items()}
@@ -229,15 +277,15 @@ def fill_window(
     cur, propagated = px.host(cur), px.host(propagated)
     if unseen_count.any():
         with clock("hallucination"):
-            _fill_unseen(cur, frames[:n], holes[:n] if masks is None else masks, unseen,
+            _fill_unseen(cur, picture[:n], holes[:n] if masks is None else masks, unseen,
                          hops.motion, fill, options, progress, image_edges, shared)
     if masks is not None:  # the fill meets the picture the output keeps around the mask
         with clock("fusion"):
             factorised: dict = {}
             for t in range(n):
                 if (holes[t] & ~masks[t]).any():
-                    cur[t] = reanchor(cur[t], frames[t], masks[t], factorised)
-    return WindowResult(cur[:n], propagated, keyframes)
+                    cur[t] = reanchor(cur[t], picture[t], masks[t], factorised)
+    return WindowResult(cur[:n], propagated, keyframes), hops, cur
 
 
 def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:

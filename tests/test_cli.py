@@ -331,14 +331,14 @@ def test_method_switches_reach_the_options():
     args = build_parser().parse_args(
         ["remove", "in", "-m", "m", "-o", "o.mp4", "--no-object-flow", "--consistency",
          "--window", "12", "--overlap", "3", "--edges", "off", "--edge-weights", "w.pt",
-         "--no-refine-hops", "--no-flow-prefill"])
+         "--no-refine-hops", "--no-flow-prefill", "--rounds", "1"])
     opts = options_from_args(args)
     assert (opts.object_flow, opts.consistency, opts.window, opts.overlap) == (False, True, 12, 3)
     assert (opts.edges, opts.edge_weights, opts.refine_hops) == ("off", "w.pt", False)
-    assert not opts.flow_prefill
+    assert not opts.flow_prefill and opts.rounds == 1
     defaults = options_from_args(build_parser().parse_args(["remove", "in", "-m", "m", "-o", "o"]))
     assert defaults.object_flow and not defaults.consistency and defaults.refine_hops
-    assert defaults.flow_prefill
+    assert defaults.flow_prefill and defaults.rounds == 2
 
 
 # ---------------------------------------------------------------- damaged movies, --frames
