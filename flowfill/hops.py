@@ -146,6 +146,18 @@ def _refine(hop: Hops, pair: np.ndarray, pair_holes: np.ndarray, here: int) -> N
     hop.flow[:, 1] = ny - py
 
 
+def _keep_invented(hop: Hops, first: Hops, moving: np.ndarray | None, t: int) -> None:
+    """Frame t's hops through a fill (in place) put back to the first round's ``first`` at the
+    hole pixels outside ``moving`` (their fill was invented: it moves with nothing, and the flow
+    through it says nothing of the picture's motion)."""
+    if moving is None:
+        return
+    keep = ~moving[t].reshape(-1)[hop.idx]
+    hop.flow[keep] = first.flow[keep]
+    hop.err[keep] = first.err[keep]
+    hop.ok[keep] = first.ok[keep]
+
+
 def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
     """The hops of full-resolution hole pixels ``idx`` along the proxy ``flow``, with the round
     trip through ``back``; vectors and errors are scaled to full-resolution pixels."""
@@ -364,6 +376,7 @@ def estimate_hops(
     references: int = 0,
     extra_keys: tuple[int, ...] = (),
     first_round: WindowHops | None = None,
+    moving: np.ndarray | None = None,
 ) -> WindowHops:
     """Adjacent and non-local hops of every frame's hole pixels in one window.
 
@@ -375,9 +388,12 @@ def estimate_hops(
     window frames made key frames besides the spread ones (the shot's anchor, whose motion onto
     every frame is then fitted directly, not chained). ``first_round``: its hops, given
     when ``frames`` hold a fill in their holes (a further round, ``Options.rounds``): the
-    adjacent flows are estimated through the fill and taken as they are; the distant hops and
-    the background's motion are the first round's (a distant flow is a fallback source,
-    estimated on a coarser proxy, and not worth a second estimate).
+    adjacent flows are estimated through the fill and taken as they are at the hole pixels
+    ``moving`` (n x H x W bool: filled from other frames, so moving with the picture; None:
+    all); the
+    other hole pixels (invented: a smooth guess or a patch moves with nothing) and the distant
+    hops and the background's motion keep the first round's (a distant flow is a fallback
+    source, estimated on a coarser proxy, and not worth a second estimate).
     """
     n = holes.shape[0] - references
     refs = list(range(n, n + references))
@@ -405,10 +421,15 @@ def estimate_hops(
                     out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
                     if options.refine_hops:
                         _refine(out.to_next[t], pair, pair_holes, 0)
+                    if first_round is not None:
+                        _keep_invented(out.to_next[t], first_round.to_next[t], moving, t)
                 if idx[t + 1].size:
                     out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
                     if options.refine_hops:
                         _refine(out.to_prev[t + 1], pair, pair_holes, 1)
+                    if first_round is not None:
+                        _keep_invented(out.to_prev[t + 1], first_round.to_prev[t + 1], moving,
+                                       t + 1)
         if idx[t].size and first_round is None:
             for k in keys:
                 if k >= n or abs(k - t) > 1:

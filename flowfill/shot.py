@@ -37,15 +37,34 @@ from flowfill.progress import Progress, check_cancelled, hooked
 from flowfill.references import Reference, ReferenceFrames, pick
 from flowfill.shots import CutDetector
 from flowfill.timing import StageClock
-from flowfill.window import flow_estimator
+from flowfill.window import flow_estimator, round_stages
 
 Reader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 """``read(i)`` -> (frame float32 H x W x 3 or 4, mask bool H x W) of clip frame ``i``."""
 FractionCallback = Callable[[float, str], None]
 """``on_progress(fraction, stage)``: how far this render is, 0..1, and the stage it is in."""
 
-_STAGE_SPAN = {"flow": (0.0, 0.7), "propagate": (0.7, 0.95)}
-"""Share of a window's time each counted stage ends at (flow with its completion dominates)."""
+FIRST_ROUND_FLOW = 0.74
+"""Share of the first round's time that its flow (with the completion) takes."""
+LATER_ROUND = (0.5, 0.4)
+"""A further round's time against the first's, and the share of it its flow takes (no
+completion; RESULTS.md, issue 16)."""
+
+
+def stage_spans(rounds: int) -> dict[str, tuple[float, float]]:
+    """Where each counted stage of a window's fill starts and ends, as fractions of the fill
+    (up to 0.95: the image fills' own bars take the rest)."""
+    weights = [1.0] + [LATER_ROUND[0]] * (rounds - 1)
+    unit = 0.95 / sum(weights)
+    spans: dict[str, tuple[float, float]] = {}
+    start = 0.0
+    for number, weight in enumerate(weights, 1):
+        flow, propagate = round_stages(number)
+        end = start + weight * unit
+        mid = start + (end - start) * (FIRST_ROUND_FLOW if number == 1 else LATER_ROUND[1])
+        spans[flow], spans[propagate] = (start, mid), (mid, end)
+        start = end
+    return spans
 
 
 class NeedFrames(Exception):  # noqa: N818 - a request, not a failure
@@ -162,7 +181,8 @@ class Shot:
             todo = [w for w in self._windows_for(k, index - self._plan[k].start)
                     if w not in self._raw]
             for n, w in enumerate(todo):
-                self._fill(w, _fraction(on_progress, n, len(todo)), cancelled)
+                self._fill(w, _fraction(on_progress, n, len(todo),
+                                        stage_spans(self.options.rounds)), cancelled)
             values = self._value(k, index - self._plan[k].start)
             item = self._item(index)
             if on_progress is not None:
@@ -267,17 +287,22 @@ class Shot:
         give_back_memory()
 
 
-def _fraction(on_progress: FractionCallback | None, n: int,
-              total: int) -> Callable[[str, int, int | None], None] | None:
+def _fraction(on_progress: FractionCallback | None, n: int, total: int,
+              spans: dict[str, tuple[float, float]]) -> Callable[[str, int, int | None],
+                                                               None] | None:
     """A stage listener for the ``n``-th of ``total`` window fills of one render that reports
-    the render's overall fraction."""
+    the render's overall fraction (``spans``: ``stage_spans``; any other stage, such as an
+    image fill's, reports where the fill stands, so the fraction never goes back)."""
     if on_progress is None:
         return None
+    reached = [float(n) / total]
 
     def listener(stage: str, done: int, stage_total: int | None) -> None:
-        lo, hi = _STAGE_SPAN.get(stage, (0.95, 1.0))
-        part = min(1.0, done / stage_total) if stage_total else 0.0
-        on_progress((n + lo + (hi - lo) * part) / total, stage)
+        if stage in spans:
+            lo, hi = spans[stage]
+            part = min(1.0, done / stage_total) if stage_total else 0.0
+            reached[0] = max(reached[0], (n + lo + (hi - lo) * part) / total)
+        on_progress(reached[0], stage)
 
     return listener
 

@@ -35,6 +35,7 @@ class WindowResult:
     frames: np.ndarray  # N x H x W x C, the hole filled
     propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
+    carried: np.ndarray | None = None  # N x H x W bool: filled along flow, in any pass
 
 
 @dataclass
@@ -133,13 +134,21 @@ def fill_window(
     if not holes[:holes.shape[0] - references].any():
         return result
     for again in range(2, options.rounds + 1):
-        del result  # its frames are a view of ``filled``, which the next round fills again
-        names = {stage: f"re{stage}" + ("" if again == 2 else str(again))
-                 for stage in ("flow", "propagate")}
+        names = dict(zip(round_stages(1), round_stages(again), strict=True))
         result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
                                         count_from, estimator, clock, references, backend, masks,
-                                        shared, first_round=hops, picture=frames)
+                                        shared, first_round=hops, moving=result.carried,
+                                        picture=frames)
     return result
+
+
+def round_stages(number: int) -> tuple[str, str]:
+    """The progress stages of round ``number``'s flow and propagation: flow and propagate,
+    then reflow and repropagate, then reflow3 and repropagate3..."""
+    if number == 1:
+        return "flow", "propagate"
+    suffix = "" if number == 2 else str(number)
+    return f"reflow{suffix}", f"repropagate{suffix}"
 
 
 def _fill_round(
@@ -155,6 +164,7 @@ def _fill_round(
     masks: np.ndarray | None,
     shared: SharedAnchor | None,
     first_round: WindowHops | None = None,
+    moving: np.ndarray | None = None,
     picture: np.ndarray | None = None,
 ) -> tuple[WindowResult, WindowHops, np.ndarray]:
     """One round of :func:`fill_window`, and its hops.
@@ -167,7 +177,8 @@ def _fill_round(
     remains is filled frame by frame.
     Each hole pixel's candidates: the sources its backward and forward chains reach, and one
     direct hop into each non-local key frame. ``first_round``: the first round's hops, when
-    ``frames`` hold the previous round's fill in their holes (``estimate_hops``); the round fills
+    ``frames`` hold the previous round's fill in their holes, and ``moving`` where that fill
+    was taken from other frames (``estimate_hops``); the round fills
     ``frames`` in place, and ``picture`` holds the window's frames as given (the picture
     between the mask and the dilated hole that the fill is anchored to). Returns the result,
     the hops and the whole filled array (the references' frames too), of which the result's
@@ -179,7 +190,7 @@ def _fill_round(
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
                          references,
                          extra_keys=(shared.at,) if shared is not None and shared.at < n else (),
-                         first_round=first_round)
+                         first_round=first_round, moving=moving)
     # the picture's own edges continued through the hole guide what is invented (issue 16)
     image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
                    if options.image_edges == "on" else None)
@@ -195,6 +206,7 @@ def _fill_round(
     cur = px.array(frames if first_round is not None else frames.copy())
     known = px.array(~holes)
     propagated = px.array(np.zeros_like(holes[:n]))
+    carried = px.array(np.zeros_like(holes[:n]))
     to_prev = {t: px.hops(hop) for t, hop in hops.to_prev.items()}
     to_next = {t: px.hops(hop) for t, hop in hops.to_next.items()}
     to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
@@ -259,6 +271,7 @@ def _fill_round(
         for t, idx, solution in updates:
             cur[t].reshape(-1, c)[idx] = solution
             known[t].reshape(-1)[idx] = True
+            carried[t].reshape(-1)[idx] = True
             if first:
                 propagated[t].reshape(-1)[idx] = True
         if first:
@@ -274,7 +287,7 @@ def _fill_round(
         left = len(hole_now[t]) - unseen_count[t]
         if left:
             invent(t, get_fill("telea") if left <= options.tiny_hole else leftover)
-    cur, propagated = px.host(cur), px.host(propagated)
+    cur, propagated, carried = px.host(cur), px.host(propagated), px.host(carried)
     if unseen_count.any():
         with clock("hallucination"):
             _fill_unseen(cur, picture[:n], holes[:n] if masks is None else masks, unseen,
@@ -285,7 +298,7 @@ def _fill_round(
             for t in range(n):
                 if (holes[t] & ~masks[t]).any():
                     cur[t] = reanchor(cur[t], picture[t], masks[t], factorised)
-    return WindowResult(cur[:n], propagated, keyframes), hops, cur
+    return WindowResult(cur[:n], propagated, keyframes, carried), hops, cur
 
 
 def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:

@@ -76,6 +76,11 @@ def test_a_still_logo_over_a_pan_is_filled_closer_to_the_truth(sample_logo):
         diff = composite(to_uint8(out), truth8, holes).astype(np.float64) - truth8
         return float(np.mean(diff[holes] ** 2))
 
+    # the prefill shapes the completed flow: one round shows it alone
+    on = hole_mse(flowfill.remove(frames, holes, rounds=1))
+    off = hole_mse(flowfill.remove(frames, holes, flow_prefill=False, rounds=1))
+    assert on < 0.8 * off, (on, off)  # 0.69x
+    # a second round estimates the flow again through the fill, and still starts from it
     on = hole_mse(flowfill.remove(frames, holes))
     off = hole_mse(flowfill.remove(frames, holes, flow_prefill=False))
-    assert on < 0.8 * off, (on, off)  # 0.69x
+    assert on < 0.9 * off, (on, off)  # 0.83x

@@ -101,3 +101,22 @@ def test_the_second_round_reports_progress_under_its_own_stages():
     counts.clear()
     list(remove_stream(frames, holes, Options(rounds=1), on_progress=on_progress))
     assert set(counts) >= {"flow", "propagate"} and not any(s.startswith("re") for s in counts)
+
+
+def test_a_render_reports_every_round_in_order():
+    """``Shot`` maps each round's stages onto one fraction: contiguous, in round order, up to
+    the image fills' share; a render with three rounds never goes back."""
+    from flowfill import Shot
+    from flowfill.shot import stage_spans
+
+    for rounds in (1, 2, 3):
+        spans = list(stage_spans(rounds).values())
+        assert spans[0][0] == 0.0 and abs(spans[-1][1] - 0.95) < 1e-9 and len(spans) == 2 * rounds
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+    _, _, holes, frames = _pan(5, "blob")
+    shot = Shot(5, lambda i: (frames[i], holes[i]), Options(rounds=3, fill="telea"))
+    seen = []
+    shot.render(2, on_progress=lambda fraction, stage: seen.append((fraction, stage)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"reflow3", "repropagate3"} <= {s for _, s in seen}
