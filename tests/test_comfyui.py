@@ -320,6 +320,17 @@ def test_progress_reaches_comfyuis_bar(node_class, comfy):
     assert comfy.checks > len(images)  # checked within the run, not only between frames
 
 
+def test_progress_counts_every_round(package, comfy):
+    meter = sys.modules[NAME + ".nodes"]._Meter(30, rounds=2)
+    seen = []
+    for stage in ("flow", "propagate", "reflow", "repropagate", "write"):
+        meter.update(stage, 30)
+        seen.append(meter.value)
+    # the first round (flow with its completion) costs about twice a later one
+    assert seen[1] == 50 and seen[3] == 75 and seen[4] == 95
+    assert 25 < seen[0] < 50 and 50 < seen[2] < 75
+
+
 def test_interrupt_stops_the_run(node_class, comfy):
     images, masks = tiny_clip()
     comfy.interrupt_after = 2

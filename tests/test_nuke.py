@@ -262,18 +262,45 @@ SUMMARY = ("flowfill: 30 frames, 32,199 hole pixels\r\n  filled by propagation: 
 
 def test_progress_parser_reads_bars_split_anywhere():
     for cut in (5, 70, 131, len(TQDM) - 3):
-        parser = fn.ProgressParser()
+        parser = fn.ProgressParser(rounds=1)
         parser.feed(TQDM[:cut])
         parser.feed(TQDM[cut:] + "\r\n")
         assert parser.stages == {"scan": (30, 30), "flow": (1, 30), "propagate": (15, 30),
                                  "write": (6, 30)}
-        expected = 0.05 + 0.35 / 30 + 0.4 * 0.5 + 0.2 * 0.2
+        # one round: flow 0.75 * 0.74 of the run, propagate 0.75 * 0.26
+        expected = 0.05 + 0.555 / 30 + 0.195 * 0.5 + 0.2 * 0.2
         assert parser.fraction == pytest.approx(expected)
         assert parser.message == "flowfill: write 6/30"
-    parser = fn.ProgressParser()
+    parser = fn.ProgressParser(rounds=1)
     parser.feed("\rflow       :  50%|\u2588 | 15/30\r\n")
     parser.feed("\rflow       :  10%|\u2588 | 3/30\r\n")  # a new window counts again
-    assert parser.fraction == pytest.approx(0.35 * 0.5)  # never goes back
+    assert parser.fraction == pytest.approx(0.555 * 0.5)  # never goes back
+
+
+def bar(stage: str, done: int, total: int = 30) -> str:
+    return f"\r{stage:<11}:  {100 * done // total}%|\u2588 | {done}/{total}\r\n"
+
+
+def test_progress_parser_counts_each_round():
+    argv = ["flowfill", "remove", "in.%04d.exr", "--rounds", "3"]
+    assert fn.rounds_in(argv) == 3 and fn.rounds_in(["--rounds=1"]) == 1
+    assert fn.rounds_in(["flowfill", "remove"]) == 2  # flowfill's default
+    parser = fn.ProgressParser(rounds=fn.rounds_in(argv))
+    reached = []
+    for stage in ("scan", "flow", "propagate", "reflow", "repropagate", "reflow3",
+                  "repropagate3", "write"):
+        parser.feed(bar(stage, 30))
+        reached.append(parser.fraction)
+        assert parser.message == f"flowfill: {stage} 30/30"
+    # rounds of weight 1, 0.5, 0.5 share the fill's 0.75: 0.375, then 0.1875 each
+    assert reached == pytest.approx([0.05, 0.05 + 0.2775, 0.425, 0.5, 0.6125, 0.6875, 0.8, 1.0])
+    parser = fn.ProgressParser(rounds=1)  # a second round the parser was not told of
+    parser.feed(bar("scan", 30) + bar("flow", 30) + bar("propagate", 30))
+    assert parser.fraction == pytest.approx(0.8)
+    parser.feed(bar("reflow", 30))
+    assert parser.fraction == pytest.approx(0.8)  # stays, then moves on with the round
+    parser.feed(bar("repropagate", 30) + bar("write", 30))
+    assert parser.fraction == pytest.approx(1.0)
 
 
 def test_summary_and_errors():
@@ -555,7 +582,7 @@ def test_end_to_end_command_on_nuke_style_exrs(tmp_path):
     assert result.summary["wrote"] == layout.result
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    assert any(m.startswith("flowfill: propagate") for _, m in reports)
+    assert any(m.startswith(("flowfill: propagate", "flowfill: repropagate")) for _, m in reports)
     assert "wrote" in Path(layout.log).read_text()
 
 

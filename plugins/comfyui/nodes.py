@@ -17,6 +17,7 @@ try:
     import flowfill
     from flowfill.options import EDGE_MODES, FILL_METHODS, FLOW_METHODS, Options
     from flowfill.progress import Progress, hooked
+    from flowfill.shot import stage_spans
 except ImportError as err:  # pragma: no cover - depends on the installation
     raise ImportError(
         "the flowfill custom node needs the flowfill package in ComfyUI's Python: run "
@@ -24,8 +25,9 @@ except ImportError as err:  # pragma: no cover - depends on the installation
     ) from err
 
 DEVICES = ("auto", "cpu", "cuda")
-STAGE_WEIGHTS = {"scan": 0.05, "flow": 0.35, "propagate": 0.4, "write": 0.2}
-"""Share of a run each of flowfill's stages stands for, for the one progress bar."""
+STAGE_WEIGHTS = {"scan": 0.05, "fill": 0.75, "write": 0.2}
+"""Share of a run each part stands for, for the one progress bar; ``fill`` is the rounds' flow
+and propagate stages, split as flowfill's own fraction splits them (``shot.stage_spans``)."""
 PROGRESS_STEPS = 100
 """The ComfyUI progress bar counts percent."""
 
@@ -158,7 +160,7 @@ def _masks(mask: Any, count: int, height: int, width: int, threshold: float) -> 
 def _fill(frames: np.ndarray, masks: np.ndarray, options: Options) -> np.ndarray:
     """The frames with the masks filled (a 4th channel passes through), reported to ComfyUI."""
     count = len(frames)
-    meter = _Meter(count)
+    meter = _Meter(count, options.rounds)
 
     def clip() -> tuple[Iterator[np.ndarray], Iterator[np.ndarray]]:
         return (frames[i, :, :, :3] for i in range(count)), (masks[i] for i in range(count))
@@ -188,8 +190,12 @@ def _like(array: np.ndarray, images: Any) -> Any:
 class _Meter:
     """One fraction from flowfill's stages, sent to ComfyUI's ProgressBar; the interrupt check."""
 
-    def __init__(self, frames: int) -> None:
+    def __init__(self, frames: int, rounds: int) -> None:
         self.frames = frames
+        spans = stage_spans(rounds)
+        scale = STAGE_WEIGHTS["fill"] / max(end for _, end in spans.values())
+        self.weights = {"scan": STAGE_WEIGHTS["scan"], "write": STAGE_WEIGHTS["write"]}
+        self.weights.update({name: (end - start) * scale for name, (start, end) in spans.items()})
         self.stages: dict[str, tuple[int, int]] = {}
         self.value = 0
         self.bar = _comfy_bar(PROGRESS_STEPS)
@@ -198,7 +204,7 @@ class _Meter:
     def update(self, stage: str, done: int, total: int | None = None) -> None:
         """A stage reached ``done`` of ``total`` (None: the clip's frames)."""
         self.stages[stage] = (done, total or self.frames)
-        share = sum(weight * min(d / t, 1.0) for name, weight in STAGE_WEIGHTS.items()
+        share = sum(weight * min(d / t, 1.0) for name, weight in self.weights.items()
                     for d, t in [self.stages.get(name, (0, 1))])
         value = min(int(share * PROGRESS_STEPS), PROGRESS_STEPS - 1)
         if value > self.value:

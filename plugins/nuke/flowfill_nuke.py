@@ -456,8 +456,37 @@ def subprocess_env(environ: Mapping[str, str], host_dirs: Iterable[str] = ()) ->
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BAR = re.compile(r"^\s*([A-Za-z][\w-]*)\s*:\s*(\d+)%\|[^|]*\|\s*(\d+)/(\d+)")
-STAGE_WEIGHTS = {"scan": 0.05, "flow": 0.35, "propagate": 0.4, "write": 0.2}
-"""Share of a run each of flowfill's progress bars stands for (measured roughly on CPU)."""
+STAGE_WEIGHTS = {"scan": 0.05, "fill": 0.75, "write": 0.2}
+"""Share of a run each part stands for (measured roughly on CPU); ``fill`` is the rounds' flow
+and propagate bars together, split by :func:`round_weights`."""
+_ROUND_STAGE = re.compile(r"^re(flow|propagate)(\d*)$")
+
+
+def round_weights(rounds: int) -> dict[str, float]:
+    """Each flow and propagate bar's share of the fill for a run of ``rounds`` rounds: a later
+    round costs about half the first and spends 40% of it on flow, the first 74% (the same
+    figures as flowfill.shot, which this module cannot import inside a host)."""
+    weights = [1.0] + [0.5] * (max(rounds, 1) - 1)
+    out: dict[str, float] = {}
+    for number, weight in enumerate(weights, 1):
+        share = weight / sum(weights)
+        flow = 0.74 if number == 1 else 0.4
+        suffix = "" if number == 2 else str(number)
+        names = ("flow", "propagate") if number == 1 else (f"reflow{suffix}",
+                                                            f"repropagate{suffix}")
+        out[names[0]], out[names[1]] = share * flow, share * (1 - flow)
+    return out
+
+
+def rounds_in(argv: Sequence[str]) -> int:
+    """The ``--rounds`` a flowfill command line asks for (flowfill's default, 2, without)."""
+    rounds = 2
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--rounds=") else (
+            argv[i + 1] if arg == "--rounds" and i + 1 < len(argv) else None)
+        if value is not None and value.isdigit():
+            rounds = int(value)
+    return rounds
 
 
 @dataclass
@@ -465,6 +494,7 @@ class ProgressParser:
     """Reads flowfill's progress bars (tqdm lines, shown when its stderr is a terminal) from
     chunks of its output and turns them into one fraction and a message."""
 
+    rounds: int = 2
     stages: dict[str, tuple[int, int]] = field(default_factory=dict)
     fraction: float = 0.0
     message: str = "starting flowfill"
@@ -490,8 +520,13 @@ class ProgressParser:
 
     def overall(self) -> float:
         """The weighted share of the known stages done (0..1)."""
+        weights = {"scan": STAGE_WEIGHTS["scan"], "write": STAGE_WEIGHTS["write"]}
+        rounds = max([self.rounds] + [int(m.group(2) or 2) for m in map(
+            _ROUND_STAGE.match, self.stages) if m])  # more rounds than asked: count them too
+        weights.update({name: STAGE_WEIGHTS["fill"] * share
+                        for name, share in round_weights(rounds).items()})
         done = 0.0
-        for stage, weight in STAGE_WEIGHTS.items():
+        for stage, weight in weights.items():
             count, total = self.stages.get(stage, (0, 0))
             if total:
                 done += weight * min(count / total, 1.0)
@@ -605,7 +640,7 @@ def run_flowfill(
 
     thread = threading.Thread(target=pump, name="flowfill-output", daemon=True)
     thread.start()
-    parser = ProgressParser()
+    parser = ProgressParser(rounds=rounds_in(argv))
     seen = 0
     was_cancelled = False
     last_report: tuple[float, str] | None = None
