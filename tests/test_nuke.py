@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import sys
 import types
 from pathlib import Path
@@ -586,23 +587,39 @@ def test_end_to_end_command_on_nuke_style_exrs(tmp_path):
     assert "wrote" in Path(layout.log).read_text()
 
 
-def test_cancel_stops_flowfill_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("host_ignores_ctrl_c", [False, True])
+def test_cancel_stops_flowfill_and_leaves_nothing(tmp_path, host_ignores_ctrl_c):
+    """Cancelled at once, before flowfill has its Ctrl-C handler: the interrupt waits for it,
+    also where the host ignores Ctrl-C (its children start ignoring it too, and an interrupt
+    sent at once was lost: the render ran on and finished)."""
     layout = fn.WorkLayout(str(tmp_path / "work"))
     fn.prepare_work_folder(layout)
     frames, _, mattes = plate()
     write_inputs(layout, frames, mattes)
     argv = fn.build_command(fn.validate(knob_values()), layout, [str(FLOWFILL)])
-    result = fn.run_flowfill(argv, cancelled=lambda: True, use_pty=False, grace=20,
-                             frames_written=lambda: fn.written_frames(layout), total_frames=6)
-    assert result.cancelled and not result.ok and result.returncode != 0
+    before = signal.signal(signal.SIGINT,
+                           signal.SIG_IGN if host_ignores_ctrl_c else signal.default_int_handler)
+    try:
+        result = fn.run_flowfill(argv, cancelled=lambda: True, use_pty=False, grace=20,
+                                 frames_written=lambda: fn.written_frames(layout),
+                                 total_frames=6)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert result.cancelled and not result.ok and result.returncode == 130, result.output
+    assert "interrupted; no output was written" in result.output
     fn.remove_unfinished(layout)
     assert os.listdir(os.path.join(layout.folder, "result")) == []
     assert not [e for e in os.listdir(layout.folder) if e.startswith(".result")]
 
-    # now mid-run, its output open: inside a Deep Image Prior keyframe (seconds each; the
-    # default run of these 6 small frames can end, in 0.5 s, before an interrupt lands). The
-    # matte is a still strip on the right edge, where the scene pans in: the last frames' strip
-    # no frame saw, so a keyframe must be invented
+
+def test_cancel_mid_run_stops_flowfill_and_leaves_nothing(tmp_path):
+    """Cancelled mid-run, its output open: inside a Deep Image Prior keyframe (seconds each; the
+    default run of these 6 small frames can end, in 0.5 s, before an interrupt lands). The
+    matte is a still strip on the right edge, where the scene pans in: the last frames' strip
+    no frame saw, so a keyframe must be invented."""
+    layout = fn.WorkLayout(str(tmp_path / "work"))
+    fn.prepare_work_folder(layout)
+    frames, _, _ = plate()
     strip = np.zeros((H, W), np.float32)
     strip[:, W - 10:] = 1.0
     write_inputs(layout, frames, [strip] * len(frames))

@@ -668,7 +668,7 @@ def run_flowfill(
             break
         if cancelled is not None and cancelled():
             was_cancelled = True
-            _stop(proc, grace)
+            _stop(proc, grace, started)
             break
         time.sleep(poll)
     thread.join(timeout=5.0)
@@ -740,12 +740,21 @@ def _spawn_pipe(argv: Sequence[str], env: Mapping[str, str] | None,
     return proc, read
 
 
-def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """Interrupt flowfill (it then deletes its partial output) and kill it if it lingers."""
+HANDLER_WAIT = 5.0
+"""Seconds a cancel waits at most for a just-started flowfill to catch Ctrl-C."""
+STARTUP = 0.5
+"""A child's age by which flowfill has its own Ctrl-C handler (installed before it loads
+anything; Python's own, there from the start, ends an interrupt in a traceback)."""
+
+
+def _stop(proc: subprocess.Popen, grace: float, started: float) -> None:
+    """Interrupt flowfill (it then deletes its partial output) and kill it if it lingers.
+    ``started``: when it was spawned (``time.monotonic``)."""
     if proc.poll() is not None:
         return
     try:
         if os.name == "posix":
+            _await_interrupt_handler(proc, started)
             proc.send_signal(signal.SIGINT)
         else:
             proc.send_signal(signal.CTRL_BREAK_EVENT)
@@ -756,6 +765,32 @@ def _stop(proc: subprocess.Popen, grace: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _await_interrupt_handler(proc: subprocess.Popen, started: float) -> None:
+    """Wait until a just-started flowfill catches SIGINT (at most ``HANDLER_WAIT`` s): a host
+    that ignores Ctrl-C starts its children ignoring it too, and an interrupt sent before
+    flowfill's own handler is in place, in its first tens of milliseconds, is lost: the render
+    would run on until killed. The child is given ``STARTUP`` seconds, and on Linux, where its
+    caught-signal mask can be read, until it catches SIGINT."""
+    deadline = time.monotonic() + HANDLER_WAIT
+    while proc.poll() is None and time.monotonic() < deadline:
+        if time.monotonic() - started >= STARTUP and _catches_sigint(proc.pid) is not False:
+            return
+        time.sleep(0.005)
+
+
+def _catches_sigint(pid: int) -> bool | None:
+    """Whether process ``pid`` has a handler for SIGINT (the SigCgt mask of Linux's /proc);
+    None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    except OSError:
+        return None
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
