@@ -125,7 +125,7 @@ def test_helper_knobs_match_flowfill_options():
     assert by_name["fill"].choices == FILL_METHODS and by_name["fill"].default == d.fill
     assert by_name["flow"].choices == FLOW_METHODS and by_name["flow"].default == d.flow
     assert by_name["edges"].choices == EDGE_MODES and by_name["edges"].default == d.edges
-    for name in ("grow", "window", "overlap", "device"):
+    for name in ("grow", "window", "overlap", "rounds", "device"):
         assert by_name[name].default == getattr(d, name), name
     assert d.dilate is None and by_name["dilate"].default == -1  # -1 stands for auto
     assert d.raft_weights is None and by_name["raft_weights"].default == ""
@@ -140,7 +140,7 @@ def test_exact_command(tmp_path):
     weights.write_bytes(b"x")
     values = fn.validate(knob_values(
         fill="telea", dilate=3, grow=2.0, window=40, overlap=8, flow="raft",
-        raft_weights=f"  {weights}  ", edges="off", device="cuda:1",
+        raft_weights=f"  {weights}  ", edges="off", rounds=1, device="cuda:1",
         extra_args="--nonlocal-frames 0 --seed=7", work_folder=str(work)))
     argv = fn.build_command(values, layout, ["/opt/ff/bin/flowfill"])
     assert argv == [
@@ -150,7 +150,8 @@ def test_exact_command(tmp_path):
         "--output", str(work / "result" / "result.%04d.exr"),
         "--fill", "telea", "--dilate", "3", "--grow", "2", "--window", "40",
         "--overlap", "8", "--flow", "raft", "--raft-weights", str(weights),
-        "--edges", "off", "--device", "cuda:1", "--nonlocal-frames", "0", "--seed=7",
+        "--edges", "off", "--rounds", "1", "--device", "cuda:1", "--nonlocal-frames", "0",
+        "--seed=7",
     ]
     text = fn.command_text(argv, windows=False)
     assert shlex.split(text) == argv and "'" in text  # the spaces are quoted
@@ -163,7 +164,8 @@ def test_default_command_leaves_auto_values_to_flowfill(tmp_path):
     layout = fn.WorkLayout(str(tmp_path))
     argv = fn.build_command(fn.validate(knob_values()), layout, ["flowfill"])
     assert argv[7:] == ["--fill", "csa", "--grow", "0", "--window", "80", "--overlap", "10",
-                        "--flow", "dis", "--edges", "auto", "--device", "auto"]
+                        "--flow", "dis", "--edges", "auto", "--rounds", "2", "--device",
+                        "auto"]
 
 
 def test_command_parses_with_flowfills_own_cli(tmp_path):
@@ -172,13 +174,14 @@ def test_command_parses_with_flowfills_own_cli(tmp_path):
 
     layout = fn.WorkLayout(str(tmp_path))
     values = fn.validate(knob_values(fill="dip", dilate=0, grow=4, window=12, overlap=3,
-                                     edges="on", device="cpu", extra_args="--tiny-hole 9"))
+                                     edges="on", rounds=1, device="cpu",
+                                     extra_args="--tiny-hole 9"))
     argv = fn.build_command(values, layout, ["flowfill"])
     args = build_parser().parse_args(argv[1:])
     assert (args.input, args.mask, args.output) == (layout.source, layout.matte, layout.result)
     opts = options_from_args(args)
     assert (opts.fill, opts.dilate, opts.grow, opts.window, opts.overlap, opts.edges,
-            opts.device, opts.tiny_hole) == ("dip", 0, 4, 12, 3, "on", "cpu", 9)
+            opts.rounds, opts.device, opts.tiny_hole) == ("dip", 0, 4, 12, 3, "on", 1, "cpu", 9)
     auto = build_parser().parse_args(fn.build_command(fn.validate(knob_values()), layout,
                                                       ["flowfill"])[1:])
     assert options_from_args(auto).dilate is None
@@ -187,12 +190,13 @@ def test_command_parses_with_flowfills_own_cli(tmp_path):
 def test_validate_reports_every_problem(tmp_path):
     with pytest.raises(fn.KnobError) as err:
         fn.validate(knob_values(fill="magic", window=10, overlap=10, first_frame=20,
-                                last_frame=10, device="gpu", dilate=-2,
+                                last_frame=10, device="gpu", dilate=-2, rounds=0,
                                 work_folder="/w/sh#10", extra_args="--output x.mov"), {})
     text = str(err.value)
     assert "fill: 'magic' is not one of csa, dip, siren, telea" in text
     assert "dilate: -2 is below -1" in text
-    assert len(err.value.problems) == 2  # value errors first; the cross checks need them
+    assert "rounds: 0 is below 1" in text
+    assert len(err.value.problems) == 3  # value errors first; the cross checks need them
     with pytest.raises(fn.KnobError) as err:
         fn.validate(knob_values(window=10, overlap=10, first_frame=20, last_frame=10,
                                 device="gpu", work_folder="/w/sh#10",
