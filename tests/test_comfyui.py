@@ -111,7 +111,7 @@ def test_node_declaration(node_class):
     defaults = widget_defaults(node_class)
     assert defaults["dilate"] == -1 and d.dilate is None  # -1: auto, as flowfill's None
     for name in ("grow", "window", "overlap", "edges", "device", "nonlocal_frames",
-                 "reference_frames", "max_keyframes"):
+                 "reference_frames", "max_keyframes", "rounds"):
         assert defaults[name] == getattr(d, name), name
     for group in (required, optional):
         for name, spec in group.items():
@@ -200,6 +200,17 @@ def test_windows_and_reference_frames_match_flowfill_remove(node_class, comfy):
     expected = flowfill.remove(images.numpy(), masks.numpy() > 0, **options)
     assert float(np.abs(out.numpy() - expected).max()) <= 1e-5
     check_bar(comfy)
+
+
+def test_rounds_reach_the_engine(node_class):
+    """One round (a preview) is flowfill.remove's one round, not its default two."""
+    images, masks = tiny_clip(8)
+    options = dict(fill="telea", nonlocal_frames=0, edges="off", rounds=1)
+    out = run_node(node_class, images, masks, **options)
+    one = flowfill.remove(images.numpy(), masks.numpy() > 0, **options)
+    two = flowfill.remove(images.numpy(), masks.numpy() > 0, **{**options, "rounds": 2})
+    assert float(np.abs(out.numpy() - one).max()) <= 1e-5
+    assert float(np.abs(one - two).max()) > 1e-3
 
 
 # ------------------------------------------------------------------------------------------

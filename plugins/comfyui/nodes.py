@@ -50,6 +50,9 @@ def _options_help() -> dict[str, str]:
         "nonlocal_frames": "key frames per window every frame also gets flows to (0: off)",
         "reference_frames": "frames picked across a clip longer than a window (0: off)",
         "max_keyframes": "hallucinated keyframes per window at most",
+        "rounds": "times the hole is filled: from the second on, the flow is estimated again "
+                  "through the previous fill (sharper motion edges, a third to a half more "
+                  "time each); 1: fastest, for a preview",
         "mask_threshold": "mask values above this are removed (0: any nonzero value)",
     }
 
@@ -93,6 +96,7 @@ class FlowfillRemove:
                 "nonlocal_frames": integer(d.nonlocal_frames, 0, 16, "nonlocal_frames"),
                 "reference_frames": integer(d.reference_frames, 0, 64, "reference_frames"),
                 "max_keyframes": integer(d.max_keyframes, 0, 64, "max_keyframes"),
+                "rounds": integer(d.rounds, 1, 8, "rounds"),
                 "mask_threshold": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 1.0,
                                              "step": 0.01, "tooltip": tip["mask_threshold"]}),
             },
@@ -102,7 +106,7 @@ class FlowfillRemove:
                grow: int = 0, window: int = 80, overlap: int = 10, flow: str = "dis",
                edges: str = "auto", device: str = "auto", raft_weights: str = "",
                nonlocal_frames: int = 3, reference_frames: int = 3, max_keyframes: int = 8,
-               mask_threshold: float = 0.0) -> tuple[Any]:
+               mask_threshold: float = 0.0, rounds: int = 2) -> tuple[Any]:
         """Fill ``mask`` in ``images``; returns ``(images,)`` on the input's device and dtype."""
         frames = _frames(images)
         count, height, width, channels = frames.shape
@@ -119,7 +123,7 @@ class FlowfillRemove:
                 window=int(window), overlap=int(overlap), flow=flow, edges=edges,
                 device=device, raft_weights=raft_weights.strip() or None,
                 nonlocal_frames=int(nonlocal_frames), reference_frames=int(reference_frames),
-                max_keyframes=int(max_keyframes))
+                max_keyframes=int(max_keyframes), rounds=int(rounds))
             out = _fill(frames, masks, options)
         except flowfill.InputError as err:
             raise FlowfillNodeError(f"flowfill Remove: {err}") from err
