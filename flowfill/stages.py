@@ -70,6 +70,18 @@ class PixelStages:
         mask[idx] = True
         return mask.reshape(shape)
 
+    def reaching(self, candidates: list[Any], frames: set[int]) -> Any:
+        """Which hole pixels (bool, aligned with the candidates' ``idx``) have a candidate whose
+        source lies in one of ``frames``."""
+        keys = sorted(frames)
+        if self.device is None:
+            return np.logical_or.reduce([np.isin(c.frame, keys) for c in candidates])
+        wanted = torch.tensor(keys, dtype=candidates[0].frame.dtype, device=self.device)
+        out = torch.isin(candidates[0].frame, wanted)
+        for c in candidates[1:]:
+            out |= torch.isin(c.frame, wanted)
+        return out
+
 
 NUMPY = PixelStages("numpy", None, sweep, direct, lambda hops, idx: hops.subset(idx), gather,
                     poisson_fill)

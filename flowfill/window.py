@@ -223,6 +223,7 @@ def _fill_round(
     keyframes: list[int] = []
     bar = progress.bar("propagate")
     first = True
+    changed: set[int] | None = None  # frames changed since the last gather (None: all)
 
     def invent(t: int, method, **kw) -> None:  # a keyframe or leftover fill, on the host
         with clock("hallucination"):
@@ -252,20 +253,35 @@ def _fill_round(
                 if t in unseen_at:  # what chains "find" there is a drift, not a sighting
                     for cand in candidates:
                         cand.frame[unseen_at[t][cand.idx]] = -1
+                # a pixel that nothing was found for last time, in a frame that has not changed
+                # since, whose sources all lie in frames that have not changed either, would be
+                # found by nothing again: only the others are gathered, the rest stays open
+                ask = (None if changed is None or t in changed
+                       else px.reaching(candidates, changed))
+                if ask is not None:
+                    if not ask.any():
+                        continue
+                    candidates = [cand.where(ask) for cand in candidates]
                 rim = None
                 if options.nearest_first and len(candidates) > 2:
                     low, high = rim_range(px.host(cur[t]), px.host(known[t]),
-                                          px.host(hole_now[t]), rim_px)
+                                          px.host(candidates[0].idx), rim_px)
                     rim = (px.array(low), px.array(high))
                 g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
                               local=2 if options.nearest_first else None, rim=rim, here=t)
+                if ask is None:
+                    still_open = g.idx[~g.found]
+                else:
+                    stays = ~ask
+                    stays[ask] = ~g.found
+                    still_open = hole_now[t][stays]
             if g.found.any():
                 with clock("fusion"):
                     solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
-                                          px.mask_of(g.idx[~g.found], (h, w)),
+                                          px.mask_of(still_open, (h, w)),
                                           g.colour, g.step, g.step_ok, options.colour_weight)
                 updates.append((t, g.idx[g.found], solution))
-            hole_now[t] = g.idx[~g.found]
+            hole_now[t] = still_open
             if first and t >= count_from:
                 bar.update(1)
         for t, idx, solution in updates:
@@ -282,6 +298,7 @@ def _fill_round(
             break
         k = int(np.argmax(sizes))
         invent(k, fill, budget=options.fill_budget, progress=progress)
+        changed = {t for t, _, _ in updates} | {k}
         keyframes.append(k)
     for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
         left = len(hole_now[t]) - unseen_count[t]

@@ -29,6 +29,12 @@ class Pointers:
     def found(self) -> np.ndarray:
         return self.frame >= 0
 
+    def where(self, keep: np.ndarray) -> Pointers:
+        """The pointers of the pixels where ``keep`` (bool, aligned with ``idx``; numpy or, for
+        tensor fields, a tensor) is True."""
+        return Pointers(self.idx[keep], self.frame[keep], self.x[keep], self.y[keep],
+                        self.err[keep])
+
 
 @dataclass
 class Hops:
