@@ -57,16 +57,19 @@ def remove(
     H x W x 4 whose alpha comes back unchanged).
 
     Returns the completed clip as float32 N x H x W x C; outside the masks it equals the input.
-    Keyword options are the fields of :class:`flowfill.Options` (plus ``stats=Stats()``).
+    Keyword options are the fields of :class:`flowfill.Options` (plus ``stats=Stats()``, and
+    ``progress=True`` for the command's progress bars on stderr).
     A clip longer than a window also gets reference frames picked across it (see Options).
     """
     import numpy as np
 
     from flowfill.options import Options
     from flowfill.pipeline import remove_stream
+    from flowfill.progress import Progress
     from flowfill.references import ReferenceFrames
 
     stats = options.pop("stats", None)
+    bars = bool(options.pop("progress", False))
     opts = Options.from_kwargs(**options)
     frames = list(frames)
     masks = list(masks)
@@ -77,4 +80,9 @@ def remove(
     references = None
     if opts.reference_frames and len(frames) > opts.window:
         references = ReferenceFrames.scan(lambda: (frames, masks), opts)
-    return np.stack(list(remove_stream(frames, masks, opts, stats=stats, references=references)))
+    progress = Progress(enabled=bars, total=len(frames))
+    try:
+        return np.stack(list(remove_stream(frames, masks, opts, progress=progress, stats=stats,
+                                           references=references)))
+    finally:
+        progress.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import cv2
@@ -217,8 +218,12 @@ def test_option_pass_through() -> None:
 def test_benchmark_quick_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.json"
     assert benchmark.main(["--quick", "--clips", "sample", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "telea" in text and "s/frame" in text
+    # the case being run goes to stderr; no bars there when it is not a terminal
+    assert captured.err.count("... sample/") == len(benchmark.CASES)
+    assert "propagate" not in captured.err
     report = json.loads(out.read_text())
     assert {c["case"] for c in report["cases"]} == set(benchmark.CASES)
     # hole-PSNR gain over Telea measured here, the hole blanked in the input: blob +15.2,
@@ -270,8 +275,10 @@ def test_stabilise_benchmark_takes_the_shake_out(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "s.json"
     assert benchmark.main(["--stabilise", "--clips", "sample", "--frames", "16", "--fill",
-                           "telea", "--out", str(out)]) == 0
-    assert "shake in px" in capsys.readouterr().out
+                           "telea", "--out", str(out), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "shake in px" in captured.out
+    assert captured.err == ""  # --quiet: nothing on stderr
     (row,) = json.loads(out.read_text())["stabilise"]
     assert row["frames"] == 16 and row["black_left"] == 0
     assert 0 < row["uncovered_percent"] < 20
@@ -361,12 +368,18 @@ def test_archival_fill_scores() -> None:
 
 
 def test_archival_benchmark_runs_the_detector_and_both_fills(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "a.json"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: flowfill's bars
     assert benchmark.main(["--archival", "--clips", "sample", "--frames", "10", "--in-process",
                            "--out", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "dust>=4" in text and "detection/fill" in text
+    assert "... sample/grainy" in captured.err
+    for stage in ("flow", "propagate", "reflow", "repropagate"):
+        assert f"{stage:<11}" in captured.err, stage
     report = json.loads(out.read_text())
     rows = report["archival"]
     assert [(r["clip"], r["variant"], r["frames"]) for r in rows] == [

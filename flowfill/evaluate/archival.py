@@ -296,9 +296,10 @@ class ArchivalResult:
 
 
 def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: int = 0,
-                 isolate: bool = True) -> ArchivalResult:
+                 isolate: bool = True, bars: bool = False) -> ArchivalResult:
     """Paint defects over ``clip``'s ``variant`` truth, detect them, fill the detected masks
-    with flowfill (``options``; in a fresh process when ``isolate``) and Telea, score all."""
+    with flowfill (``options``; in a fresh process when ``isolate``; ``bars``: its progress
+    bars on stderr) and Telea, score all."""
     from flowfill.evaluate import benchmark as bench
 
     options = {"grain": "auto", **options}  # as `flowfill remove --mask auto` runs
@@ -315,8 +316,9 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
     telea = score_fill(bench.telea(defects.frames, detected), truth8, region, detected)
     n = len(truth)
     try:
-        call = (bench._in_subprocess(bench._flowfill_call, defects.frames, detected, options)
-                if isolate else bench._flowfill_call(defects.frames, detected, options))
+        call = (bench._in_subprocess(bench._flowfill_call, defects.frames, detected, options,
+                                     bars)
+                if isolate else bench._flowfill_call(defects.frames, detected, options, bars))
     except Exception as exc:  # a failing case is reported, the others still run
         return ArchivalResult(clip.name, variant, n, scores, clean_false, detect_seconds, telea,
                               None, None, error=f"{type(exc).__name__}: {exc}")
@@ -327,8 +329,9 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
     call.output = None
     painted = near(defects.footprint, MARGIN)
     try:
-        oracle = (bench._in_subprocess(bench._flowfill_call, defects.frames, painted, options)
-                  if isolate else bench._flowfill_call(defects.frames, painted, options))
+        oracle = (bench._in_subprocess(bench._flowfill_call, defects.frames, painted, options,
+                                       bars)
+                  if isolate else bench._flowfill_call(defects.frames, painted, options, bars))
     except Exception as exc:
         result.error = f"painted masks: {type(exc).__name__}: {exc}"
         return result

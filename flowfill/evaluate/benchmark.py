@@ -82,8 +82,10 @@ def _stats_dict(stats: object) -> dict[str, Any]:
     return dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else {}
 
 
-def _flowfill_call(frames: np.ndarray, masks: np.ndarray, options: dict[str, Any]) -> CallReport:
-    """Run ``flowfill.remove`` here, timing it and measuring this process's peak during it."""
+def _flowfill_call(frames: np.ndarray, masks: np.ndarray, options: dict[str, Any],
+                   bars: bool = False) -> CallReport:
+    """Run ``flowfill.remove`` here, timing it and measuring this process's peak during it;
+    ``bars``: its progress bars on stderr."""
     import flowfill
 
     stats = flowfill.Stats()
@@ -92,7 +94,7 @@ def _flowfill_call(frames: np.ndarray, masks: np.ndarray, options: dict[str, Any
     if not memory.reset_peak():
         before = None
     t0 = time.perf_counter()
-    out = flowfill.remove(frames, masks, stats=stats, **options)
+    out = flowfill.remove(frames, masks, stats=stats, progress=bars, **options)
     seconds = time.perf_counter() - t0
     peak = memory.peak_rss()
     return CallReport(to_uint8(out), seconds, len(frames), before, peak, _stats_dict(stats))
@@ -226,8 +228,9 @@ def case_inputs(clip: clipmod.EvalClip, case: str) -> tuple[np.ndarray, np.ndarr
 
 
 def run_case(clip: clipmod.EvalClip, case: str, holes: np.ndarray, options: dict[str, Any],
-             isolate: bool = True) -> CaseResult:
-    """Fill ``holes`` with flowfill and Telea and score both against the clip's truth."""
+             isolate: bool = True, bars: bool = False) -> CaseResult:
+    """Fill ``holes`` with flowfill and Telea and score both against the clip's truth
+    (``bars``: flowfill's progress bars on stderr)."""
     frames, truth = case_inputs(clip, case)
     # the hole is blanked: a method handed the truth inside it could not be told from one
     # that returns its input (it never reads the hole, so its scores do not change)
@@ -237,8 +240,8 @@ def run_case(clip: clipmod.EvalClip, case: str, holes: np.ndarray, options: dict
     telea_scores = score_clip(base, truth8, holes)
     hole_percent = 100.0 * float(holes.mean())
     try:
-        call = (_in_subprocess(_flowfill_call, frames, holes, options) if isolate
-                else _flowfill_call(frames, holes, options))
+        call = (_in_subprocess(_flowfill_call, frames, holes, options, bars) if isolate
+                else _flowfill_call(frames, holes, options, bars))
     except Exception as exc:  # a failing case is reported, the others still run
         return CaseResult(clip.name, case, len(frames), hole_percent, None, telea_scores, None,
                           f"{type(exc).__name__}: {exc}")
@@ -428,6 +431,9 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list
                         help="grow each hole by a 3x3 cross ITER times (ProPainter test masks: 4)")
     parser.add_argument("--in-process", action="store_true",
                         help="run flowfill in this process (faster start, less exact memory)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (the case being run, flowfill's bars); the "
+                             "table still goes to stdout")
     parser.add_argument("--memory-clip", type=int, default=None, metavar="N",
                         help="instead, run one synthetic N-frame 432x240 clip with a moving blob "
                              "and report peak memory and s/frame")
@@ -504,9 +510,11 @@ def main(argv: list[str] | None = None) -> int:
         from flowfill.evaluate.archival import FRAMES as archival_frames
 
         return _archival_table(clip_names, frames_cap or archival_frames, options,
-                               args.mask_seed, report, args.out, isolate=not args.in_process)
+                               args.mask_seed, report, args.out, isolate=not args.in_process,
+                               quiet=args.quiet)
     if args.stabilise:
-        return _stabilise_table(clip_names, frames_cap, options, args.mask_seed, report, args.out)
+        return _stabilise_table(clip_names, frames_cap, options, args.mask_seed, report, args.out,
+                                quiet=args.quiet)
     results: list[CaseResult] = []
     print(HEADER)
     print("-" * len(HEADER))
@@ -519,8 +527,9 @@ def main(argv: list[str] | None = None) -> int:
             if holes is None:
                 continue
             holes = maskmod.dilate_cross(holes, args.mask_dilate)
-            print(f"... {name}/{case}: {len(holes)} frames", file=sys.stderr, flush=True)
-            result = run_case(clip, case, holes, options, isolate=not args.in_process)
+            _note(f"{name}/{case}: {len(holes)} frames", args.quiet)
+            result = run_case(clip, case, holes, options, isolate=not args.in_process,
+                              bars=_bars(args.quiet))
             results.append(result)
             print(format_case(result), flush=True)
     summary = summarise(results)
@@ -541,7 +550,8 @@ def _loaded(clip_names: list[str], frames_cap: int | None) -> Iterator[clipmod.E
 
 
 def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dict[str, Any],
-                     seed: int, report: dict[str, Any], out: str | None) -> int:
+                     seed: int, report: dict[str, Any], out: str | None,
+                     quiet: bool = False) -> int:
     """The --stabilise run: one row per clip."""
     from flowfill.evaluate import stabilise as stab
 
@@ -550,8 +560,8 @@ def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dic
     rows = []
     for clip in _loaded(clip_names, frames_cap):
         name = clip.name
-        print(f"... {name}/stabilise: {len(clip.truth)} frames", file=sys.stderr, flush=True)
-        result = stab.run_stabilise(clip, options, seed)
+        _note(f"{name}/stabilise: {len(clip.truth)} frames", quiet)
+        result = stab.run_stabilise(clip, options, seed, bars=_bars(quiet))
         rows.append(result.as_dict())
         print(stab.format_result(result), flush=True)
     report["stabilise"] = rows
@@ -560,7 +570,8 @@ def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dic
 
 
 def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, Any], seed: int,
-                    report: dict[str, Any], out: str | None, isolate: bool = True) -> int:
+                    report: dict[str, Any], out: str | None, isolate: bool = True,
+                    quiet: bool = False) -> int:
     """The --archival run: one row per clip x variant (clean, grainy), then a summary."""
     from flowfill.evaluate import archival
 
@@ -570,8 +581,9 @@ def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, A
     for clip in _loaded(clip_names, frames_cap):
         name = clip.name
         for variant in archival.VARIANTS:
-            print(f"... {name}/{variant}: {len(clip.truth)} frames", file=sys.stderr, flush=True)
-            result = archival.run_archival(clip, variant, options, seed, isolate=isolate)
+            _note(f"{name}/{variant}: {len(clip.truth)} frames", quiet)
+            result = archival.run_archival(clip, variant, options, seed, isolate=isolate,
+                                           bars=_bars(quiet))
             results.append(result)
             print(archival.format_result(result), flush=True)
     summary = archival.summarise(results)
@@ -581,6 +593,17 @@ def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, A
     report["archival_summary"] = summary
     _write_json(out, report)
     return 1 if any(r.error for r in results) else 0
+
+
+def _note(text: str, quiet: bool) -> None:
+    """The case about to run, on stderr (nothing with --quiet)."""
+    if not quiet:
+        print(f"... {text}", file=sys.stderr, flush=True)
+
+
+def _bars(quiet: bool) -> bool:
+    """Whether flowfill's progress bars are shown: on a terminal, unless --quiet."""
+    return not quiet and sys.stderr is not None and sys.stderr.isatty()
 
 
 def _in_process(fn: Callable[..., CallReport], *args: object) -> CallReport:

@@ -41,10 +41,13 @@ class StabiliseResult:
                 "seconds_per_frame": self.seconds / max(self.frames, 1)}
 
 
-def run_stabilise(clip: EvalClip, options: dict[str, Any], seed: int = 0) -> StabiliseResult:
+def run_stabilise(clip: EvalClip, options: dict[str, Any], seed: int = 0,
+                  bars: bool = False) -> StabiliseResult:
     """Shake ``clip``'s truth, stabilise it with flowfill (fill mode, ``options`` for the
-    engine) and measure the shake of both (the same tracker measures each)."""
+    engine; ``bars``: its progress bars on stderr) and measure the shake of both (the same
+    tracker measures each)."""
     from flowfill.options import Options
+    from flowfill.progress import Progress
     from flowfill.stabilise.render import warp_frame
     from flowfill.stabilise.stream import measure_path, plan_warps, stabilised
 
@@ -53,7 +56,12 @@ def run_stabilise(clip: EvalClip, options: dict[str, Any], seed: int = 0) -> Sta
     t0 = time.perf_counter()
     path = measure_path(shaky)
     warps, _ = plan_warps(path, "fill")
-    out = np.stack(list(stabilised(shaky, warps, "fill", Options.from_kwargs(**options))))
+    progress = Progress(enabled=bars, total=len(shaky))
+    try:
+        out = np.stack(list(stabilised(shaky, warps, "fill", Options.from_kwargs(**options),
+                                       progress=progress)))
+    finally:
+        progress.close()
     seconds = time.perf_counter() - t0
     uncovered = np.stack([warp_frame(f, w)[1] for f, w in zip(shaky, warps, strict=True)])
     black = uncovered & (out[..., :3] < BLACK).all(axis=-1)
