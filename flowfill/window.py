@@ -17,7 +17,7 @@ from flowfill.flow.homography import apply
 from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
-from flowfill.hallucinate.strips import strips_first
+from flowfill.hallucinate.strips import by_edge, strips_first
 from flowfill.hops import WindowHops, estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
@@ -196,6 +196,8 @@ def _fill_round(
                    if options.image_edges == "on" else None)
     guide = None if image_edges is None else image_edges.guide
     fill = edge_guided(get_fill(options.fill), guide)
+    # keyframes: a border along two edges on two thin crops, not the whole frame
+    key_fill = by_edge(fill)
     # per-frame leftovers: the chosen fill when it is cheap, Telea after an iterative one, and
     # Telea for strips along the frame's edge
     leftover = strips_first(edge_guided(
@@ -297,7 +299,7 @@ def _fill_round(
         if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
             break
         k = int(np.argmax(sizes))
-        invent(k, fill, budget=options.fill_budget, progress=progress)
+        invent(k, key_fill, budget=options.fill_budget, progress=progress)
         changed = {t for t, _, _ in updates} | {k}
         keyframes.append(k)
     for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
