@@ -21,18 +21,7 @@ from flowfill.hallucinate import telea
 def strips_first(fill: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """``fill`` with the hole's strips along the frame's edge (:func:`edge_strips`) filled
     first by Telea; the rest of the hole, if any, by ``fill`` after them."""
-    if fill is telea.fill:
-        return fill
-
-    def filled(image: np.ndarray, mask: np.ndarray, **kw: object) -> np.ndarray:
-        strips = edge_strips(mask)
-        if not strips.any():
-            return fill(image, mask, **kw)
-        image = telea.fill(image, strips)
-        rest = mask & ~strips
-        return fill(image, rest, **kw) if rest.any() else image
-
-    return filled
+    return _strips_then_rest(fill, lambda image, strips, **kw: telea.fill(image, strips))
 
 
 def by_edge(fill: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -40,6 +29,18 @@ def by_edge(fill: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     rest of the hole: a border along two edges is two thin crops, not the whole frame (the
     patch fill matched every hole patch against the whole frame's). A strip pixel goes to the
     nearest edge the strip runs along (:func:`edges_along`)."""
+    def one_edge_at_a_time(image: np.ndarray, strips: np.ndarray, **kw: object) -> np.ndarray:
+        for part in edges_along(strips):
+            image = fill(image, part, **kw)
+        return image
+
+    return _strips_then_rest(fill, one_edge_at_a_time)
+
+
+def _strips_then_rest(fill: Callable[..., np.ndarray],
+                      strips_fill: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """A fill that gives the hole's strips along the frame's edge to ``strips_fill(image,
+    strips, **kw)`` and the rest of the hole to ``fill``; ``fill`` itself when it is Telea's."""
     if fill is telea.fill:
         return fill
 
@@ -47,8 +48,7 @@ def by_edge(fill: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         strips = edge_strips(mask)
         if not strips.any():
             return fill(image, mask, **kw)
-        for part in edges_along(strips):
-            image = fill(image, part, **kw)
+        image = strips_fill(image, strips, **kw)
         rest = mask & ~strips
         return fill(image, rest, **kw) if rest.any() else image
 
