@@ -80,9 +80,6 @@ def remove(
     references = None
     if opts.reference_frames and len(frames) > opts.window:
         references = ReferenceFrames.scan(lambda: (frames, masks), opts)
-    progress = Progress(enabled=bars, total=len(frames))
-    try:
+    with Progress(enabled=bars, total=len(frames)) as progress:
         return np.stack(list(remove_stream(frames, masks, opts, progress=progress, stats=stats,
                                            references=references)))
-    finally:
-        progress.close()

@@ -45,7 +45,7 @@ from flowfill.options import (
 )
 from flowfill.pipeline import Stats, WindowFill, bound_heap, remove_stream
 from flowfill.plan import Plan, plan
-from flowfill.progress import Progress
+from flowfill.progress import Progress, bars_wanted
 from flowfill.references import ReferenceFrames, scan_clip
 from flowfill.resume import Checkpoint, fingerprint, folder_for, run_identity
 from flowfill.server.command import add_serve_parser, serve_command
@@ -649,7 +649,7 @@ def remove_command(args: argparse.Namespace) -> int:
     bound_heap()  # a process-wide allocator setting: the command's to make, not the library's
     run = prepare_clip(args)
     checkpoint = run.checkpoint
-    show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
+    show_bars = bars_wanted(args.quiet)
     progress = Progress(enabled=show_bars, total=run.source.info.count)
     stats = Stats()
     try:
@@ -748,7 +748,7 @@ def stabilise_command(args: argparse.Namespace) -> int:
         raise InputError("--fps", f"the input movie runs at {source.info.fps} fps and keeps "
                          "its own timing and audio; --fps is for image-sequence input")
     check_output_encoding(args.output, args.codec, args.quality)
-    show_bars = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
+    show_bars = bars_wanted(args.quiet)
     progress = Progress(enabled=show_bars, total=source.info.count)
     stats = Stats()
     try:

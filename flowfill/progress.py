@@ -14,6 +14,11 @@ CancelCheck = Callable[[], bool]
 """``cancelled()``: True once the caller wants the run stopped."""
 
 
+def bars_wanted(quiet: bool) -> bool:
+    """Whether a command shows progress bars: on a terminal, unless ``--quiet``."""
+    return not quiet and sys.stderr is not None and sys.stderr.isatty()
+
+
 class Bar(Protocol):
     def update(self, n: int = 1) -> None: ...
     def close(self) -> None: ...
@@ -53,6 +58,12 @@ class Progress:
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def renamed(progress: Progress, names: dict[str, str]) -> Progress:

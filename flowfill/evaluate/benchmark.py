@@ -40,6 +40,7 @@ from flowfill.evaluate.metrics import (
     to_uint8,
 )
 from flowfill.evaluate.metrics import format_value as _fmt
+from flowfill.progress import bars_wanted
 
 CASES = ("blob", "parked", "logo", "text", "scratches", "borders", "object")
 """Mask cases: the three synthetic damages, and ``object`` (true removal; sample clip only)."""
@@ -529,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             holes = maskmod.dilate_cross(holes, args.mask_dilate)
             _note(f"{name}/{case}: {len(holes)} frames", args.quiet)
             result = run_case(clip, case, holes, options, isolate=not args.in_process,
-                              bars=_bars(args.quiet))
+                              bars=bars_wanted(args.quiet))
             results.append(result)
             print(format_case(result), flush=True)
     summary = summarise(results)
@@ -561,7 +562,7 @@ def _stabilise_table(clip_names: list[str], frames_cap: int | None, options: dic
     for clip in _loaded(clip_names, frames_cap):
         name = clip.name
         _note(f"{name}/stabilise: {len(clip.truth)} frames", quiet)
-        result = stab.run_stabilise(clip, options, seed, bars=_bars(quiet))
+        result = stab.run_stabilise(clip, options, seed, bars=bars_wanted(quiet))
         rows.append(result.as_dict())
         print(stab.format_result(result), flush=True)
     report["stabilise"] = rows
@@ -583,7 +584,7 @@ def _archival_table(clip_names: list[str], frames_cap: int, options: dict[str, A
         for variant in archival.VARIANTS:
             _note(f"{name}/{variant}: {len(clip.truth)} frames", quiet)
             result = archival.run_archival(clip, variant, options, seed, isolate=isolate,
-                                           bars=_bars(quiet))
+                                           bars=bars_wanted(quiet))
             results.append(result)
             print(archival.format_result(result), flush=True)
     summary = archival.summarise(results)
@@ -599,11 +600,6 @@ def _note(text: str, quiet: bool) -> None:
     """The case about to run, on stderr (nothing with --quiet)."""
     if not quiet:
         print(f"... {text}", file=sys.stderr, flush=True)
-
-
-def _bars(quiet: bool) -> bool:
-    """Whether flowfill's progress bars are shown: on a terminal, unless --quiet."""
-    return not quiet and sys.stderr is not None and sys.stderr.isatty()
 
 
 def _in_process(fn: Callable[..., CallReport], *args: object) -> CallReport:

@@ -56,12 +56,9 @@ def run_stabilise(clip: EvalClip, options: dict[str, Any], seed: int = 0,
     t0 = time.perf_counter()
     path = measure_path(shaky)
     warps, _ = plan_warps(path, "fill")
-    progress = Progress(enabled=bars, total=len(shaky))
-    try:
+    with Progress(enabled=bars, total=len(shaky)) as progress:
         out = np.stack(list(stabilised(shaky, warps, "fill", Options.from_kwargs(**options),
                                        progress=progress)))
-    finally:
-        progress.close()
     seconds = time.perf_counter() - t0
     uncovered = np.stack([warp_frame(f, w)[1] for f, w in zip(shaky, warps, strict=True)])
     black = uncovered & (out[..., :3] < BLACK).all(axis=-1)
