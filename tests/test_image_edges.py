@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from flowfill import cli
+from flowfill.edges import thinning
 from flowfill.edges.image import IMAGE_WEIGHTS, ImageEdgeCompleter, layered_image, luminance
 from flowfill.edges.train import TrainConfig, draw_sample, precision_recall, prepare, train
 from flowfill.hallucinate import edge_guided, get_fill, patch, smooth
@@ -148,3 +149,28 @@ def test_shipped_image_net_finds_the_edges_in_held_apart_holes():
     # a lettered or textured hole, where the net paints a blob, gets no guide at all
     img, line, hole = line_scene()
     assert completer(img, hole)[hole].mean() > 0.2 and not completer.guide(img, hole).any()
+
+
+def test_thinning_without_opencv_contrib_draws_the_same_lines(monkeypatch):
+    """Hosts with the plain OpenCV (no ``cv2.ximgproc``) get the numpy Zhang-Suen: the same
+    skeleton pixel for pixel on blobs, bands and the net's own thick predictions."""
+    rng = np.random.default_rng(3)
+    specks = (rng.random((60, 90)) < 0.08).astype(np.uint8)
+    shapes = [cv2.dilate(specks, np.ones((3, 3)), iterations=i) > 0 for i in (1, 2, 4)]
+    img, line, hole = line_scene()
+    shapes.append(cv2.dilate(line.astype(np.uint8), np.ones((3, 3))) > 0)
+    for region in shapes:
+        expected = cv2.ximgproc.thinning(region.astype(np.uint8) * 255) > 0
+        assert np.array_equal(thinning.zhang_suen(region), expected)
+        assert 0 < expected.sum() < 0.6 * region.sum()
+    tiny = np.ones((3, 3), bool)  # the outer rows and columns stay, as in OpenCV
+    assert np.array_equal(thinning.zhang_suen(tiny), tiny)
+    # the guide through a hole in a layered picture: the net's band thinned to a line
+    picture = layered_image(np.random.default_rng(4), H, W)
+    y, x = np.mgrid[:H, :W]
+    disc = (x - 80) ** 2 + (y - 60) ** 2 <= 14 ** 2
+    net = ImageEdgeCompleter()
+    with_contrib = net.guide(picture, disc)
+    assert 0 < with_contrib[disc].sum() < 0.5 * net(picture, disc)[disc].sum()
+    monkeypatch.delattr(cv2, "ximgproc")
+    assert np.array_equal(net.guide(picture, disc), with_contrib)

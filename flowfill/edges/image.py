@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from flowfill.edges import thinning
 from flowfill.edges.complete import EdgeCompleter
 from flowfill.edges.synthetic import REFERENCE, random_shape
 
@@ -95,7 +96,7 @@ class ImageEdgeCompleter(EdgeCompleter):
         inside = edges & mask
         if not inside.any() or inside.sum() > MAX_DENSITY * mask.sum():
             return np.zeros_like(edges)
-        thin = cv2.ximgproc.thinning(inside.astype(np.uint8) * 255) > 0
+        thin = thinning.thin(inside)
         lines = thin | (edges & ~mask)
         _, labels = cv2.connectedComponents(lines.astype(np.uint8), connectivity=8)
         through = np.unique(labels[thin])
