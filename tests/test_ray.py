@@ -156,9 +156,9 @@ def test_a_node_removed_mid_run_changes_nothing(cluster, tmp_path):
     if not removed:
         cluster.cluster.remove_node(node, allow_graceful=False)
     _, err = proc.communicate(timeout=300)
-    # the next run sizes its pool by the cluster's CPUs: until Ray has marked the removed node
-    # dead it still counts that node's CPU, and a worker placed on it never starts (one CI
-    # run's next test waited past its 300 s for a first window)
+    # until Ray has marked the removed node dead it still counts that node's CPU, and the next
+    # run's pool asks for a worker too many (which now gets no window: the test below); the
+    # next tests start from a settled cluster
     cluster.cluster.wait_for_nodes(timeout=120)
     cluster.wait_no_workers()
     assert removed, "no worker was seen filling a window on the third node"
@@ -219,6 +219,45 @@ def test_workers_reserve_memory_by_resolution(cluster, shots):
             pool._reserve(10**15)  # a frame no node can hold
             assert pool.reserve == max(n["Resources"]["memory"] for n in ray.nodes()
                                        if n["Alive"])
+        finally:
+            pool.close()
+
+
+def test_windows_go_only_to_workers_that_started(cluster, shots):
+    """A pool asked for more workers than the cluster can place (a dead node Ray still counts,
+    CPUs another job holds): the worker that never starts is given no window, and every window
+    is filled by the others. Before, it was given windows like the rest, and the run waited
+    for them for ever."""
+    import threading
+
+    from flowfill.devices import Threads
+    from flowfill.dist.cluster import Target, cluster_cpus, connected
+    from flowfill.dist.driver import WindowPool
+    from flowfill.dist.worker import Clip
+
+    frames, masks = shots
+    # 6 windows: two each in flight on three workers, so the unplaced one would get two
+    options = Options(window=3, overlap=1, fill="telea", edges="off").validated()
+    work = plan(np.zeros(12), [6], options)
+    cluster.wait_no_workers()
+    with connected(Target(cluster.address)) as ray:
+        workers = cluster_cpus(ray) + 1  # one more than there are CPUs: it cannot be placed
+        pool = WindowPool(ray, Clip(str(frames), str(masks)), work, workers, Threads.here())
+        filled: dict[int, object] = {}
+
+        def fill_all() -> None:
+            for w in work.to_fill:
+                filled[w.window.start] = pool.fill(w.window, [])
+
+        try:
+            runner = threading.Thread(target=fill_all, daemon=True)
+            runner.start()
+            runner.join(timeout=180)
+            assert not runner.is_alive(), (f"{len(filled)} of {len(work.to_fill)} windows "
+                                           "filled in 180 s: they wait on a worker never placed")
+            assert len(pool.actors) == workers and sum(pool.ready) == workers - 1
+            assert pool.busy[pool.ready.index(False)] == 0
+            assert pool.computed == len(work.to_fill) > 2 * (workers - 1) and pool.lost == 0
         finally:
             pool.close()
 

@@ -67,6 +67,8 @@ class ClipPool:
         self.actors: list = []  # None where a worker was lost
         self.running: dict[object, tuple[int, object, Work]] = {}  # ref -> (actor, key, work)
         self.busy: list[int] = []
+        self.ready: list[bool] = []  # a worker gets windows once it has started
+        self.starting: dict[object, int] = {}  # its first answer's ref -> worker
         self.done: dict[tuple[object, int], object] = {}  # (key, window start) -> values
         self.tries: dict[tuple[object, int], int] = {}
         self.reserve: int | None = None  # bytes each new worker reserves
@@ -110,8 +112,11 @@ class ClipPool:
 
         remote = self.remote if self.reserve is None else self.remote.options(
             memory=self.reserve)
-        self.actors.append(remote.remote(None, None, self.threads, __version__))
+        actor = remote.remote(None, None, self.threads, __version__)
+        self.starting[actor.pid.remote()] = len(self.actors)
+        self.actors.append(actor)
         self.busy.append(0)
+        self.ready.append(False)
 
     @property
     def pending(self) -> int:
@@ -125,18 +130,29 @@ class ClipPool:
         self.clips.pop(key, None)
 
     def _submit(self) -> None:
-        """Queue the next windows on the workers with room."""
+        """Queue the next windows on the started workers with room. A worker Ray cannot place
+        (a node that died but is still counted, CPUs another job holds) is given none: windows
+        queued on it would wait for it for ever."""
         for k, actor in enumerate(self.actors):
-            while actor is not None and self.queue and self.busy[k] < IN_FLIGHT:
+            while actor is not None and self.ready[k] and self.queue and self.busy[k] < IN_FLIGHT:
                 key, work = self.queue.popleft()
                 clip, options = self.clips[key]
                 self.running[actor.fill.remote(work, clip, options)] = (k, key, work)
                 self.busy[k] += 1
 
     def _collect(self) -> None:
-        """Wait for at least one running window to finish, and refill the workers."""
-        ready, _ = self.ray.wait(list(self.running), num_returns=1)
+        """Wait for at least one running window to finish or one worker to start, and refill
+        the workers."""
+        ready, _ = self.ray.wait([*self.running, *self.starting], num_returns=1)
         for ref in ready:
+            if ref in self.starting:
+                k = self.starting.pop(ref)
+                try:
+                    self.ray.get(ref)
+                    self.ready[k] = self.actors[k] is not None
+                except self.ray.exceptions.RayActorError:
+                    self._lose(k)
+                continue
             k, key, work = self.running.pop(ref)
             self.busy[k] -= 1
             try:
@@ -159,6 +175,8 @@ class ClipPool:
             return
         self.ray.kill(self.actors[k])
         self.actors[k] = None
+        self.ready[k] = False
+        self.starting = {ref: j for ref, j in self.starting.items() if j != k}
         self.lost += 1
         if not any(a is not None for a in self.actors):
             self._start_worker()
@@ -182,7 +200,7 @@ class ClipPool:
         """The fill of ``window`` of the clip under ``key``, computed by a worker (``items``
         are not sent anywhere)."""
         while (key, window.start) not in self.done:
-            if not self.running:
+            if not self.running and not self.starting:
                 raise RuntimeError(f"window at frame {window.start} was never planned")
             self._collect()
         values = self.done.pop((key, window.start))
@@ -200,6 +218,7 @@ class ClipPool:
             if actor is not None:
                 self.ray.kill(actor)
         self.actors, self.running, self.done, self.queue = [], {}, {}, deque()
+        self.busy, self.ready, self.starting = [], [], {}
 
 
 class WindowPool(ClipPool):
