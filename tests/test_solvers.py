@@ -221,3 +221,60 @@ def test_poisson_never_leaves_the_frames_range_of_values():
                                                          step_ok)))
     np.testing.assert_allclose(t.numpy(), got, atol=1e-5)
     assert (got >= 0).all() and (got <= 1 + 1e-3).all()
+
+
+def _disc_system(radius: int):
+    """The membrane of a disc of ``radius`` px (with its one-pixel rim of known pixels)."""
+    from flowfill.grid import build_system
+
+    size = 2 * radius + 5
+    yy, xx = np.mgrid[0:size, 0:size]
+    return build_system((yy - size // 2) ** 2 + (xx - size // 2) ** 2 <= radius**2)
+
+
+def test_large_systems_are_solved_by_multigrid_to_the_lus_answer():
+    """Above MULTIGRID_MIN unknowns the solver is multigrid CG; it gives the LU's solution to
+    about SOLVE_TOL (far below a float32 colour's rounding), for one right-hand side or several,
+    without falling back."""
+    from flowfill.grid import MULTIGRID_MIN, MultigridSolver, factorise, solver
+
+    system = _disc_system(120)
+    assert system.n >= MULTIGRID_MIN
+    rng = np.random.default_rng(0)
+    known = rng.random((system.shape[0] * system.shape[1], 3))
+    rhs = system.dirichlet_rhs(known[system.uk_k])
+    solve = solver(system.A)
+    assert isinstance(solve, MultigridSolver)
+    want = factorise(system.A).solve(rhs)
+    got = solve.solve(rhs)
+    assert got.shape == rhs.shape and np.abs(got - want).max() < 1e-7
+    assert np.abs(solve.solve(rhs[:, 1]) - want[:, 1]).max() < 1e-7
+    assert np.all(solve.solve(np.zeros(system.n)) == 0)
+    assert solve.fallbacks == 0
+    small = _disc_system(40)
+    assert small.n < MULTIGRID_MIN and not isinstance(solver(small.A), MultigridSolver)
+
+
+def test_a_multigrid_solve_that_does_not_converge_is_taken_by_the_lu(monkeypatch):
+    """Cut short (one CG step), the multigrid misses the tolerance: the residual check hands
+    each column to the LU, whose answer comes back exactly."""
+    import flowfill.grid as grid
+
+    system = _disc_system(120)
+    rhs = system.dirichlet_rhs(np.random.default_rng(1).random((system.uk_k.size, 2)))
+    monkeypatch.setattr(grid, "MAX_CYCLES", 1)
+    solve = grid.MultigridSolver(system.A)
+    got = solve.solve(rhs)
+    assert solve.fallbacks == 2
+    assert np.array_equal(got, grid.factorise(system.A).solve(rhs))
+
+
+def test_without_pyamg_large_systems_are_factorised(monkeypatch):
+    """A host without pyamg (the GPU image has none) gets the LU, the same answer."""
+    import sys
+
+    import flowfill.grid as grid
+
+    monkeypatch.setitem(sys.modules, "pyamg", None)  # import fails
+    system = _disc_system(120)
+    assert not isinstance(grid.solver(system.A), grid.MultigridSolver)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowfill.grid import build_system, factorise
+from flowfill.grid import build_system, solver
 
 
 class MembraneFill:
@@ -40,7 +40,7 @@ class MembraneFill:
         # the whole frame borders a known pixel, so nothing floats: an island fenced off by
         # edges hangs on its weak links and takes its surroundings' value.
         self.system = build_system(mask, cut_mask=self.edges)
-        self.lu = factorise(self.system.A)
+        self.lu = solver(self.system.A)
 
     def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
         """Complete each H x W x C field (a flow, C = 2, or an image: all solved together, one

@@ -4,10 +4,10 @@ The unknowns are the hole pixels that received a candidate. Each 4-neighbour lin
 target difference built from the gradients the candidates carried (each side's estimate,
 averaged where both sides have one); links to known pixels use the frame's own colours as
 Dirichlet data, links to still-unfilled pixels are dropped. Each link appears once. On the
-CPU the system is solved for all channels at once by one sparse LU factorisation: measured
-against Jacobi-preconditioned conjugate gradients warm-started from the propagated colours
-(what the torch solver does on the GPU, ``poisson_torch.py``), it is 5-9x faster up to 1080p
-and 3x at 2160p on this CPU, and exact.
+CPU the system is solved for all channels at once by one sparse LU factorisation, or for a
+large hole by multigrid-preconditioned CG (``grid.solver``); both are far quicker here than
+the Jacobi-preconditioned CG the torch solver runs on the GPU (``poisson_torch.py``;
+RESULTS.md).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from flowfill.grid import DIRECTIONS, build_system, factorise
+from flowfill.grid import DIRECTIONS, build_system, solve
 
 OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
@@ -30,8 +30,9 @@ def keep_in_range(x: np.ndarray, colour: np.ndarray, frame: np.ndarray) -> np.nd
     tenth of the span measured 0.4-0.8 dB better on two borders cases but left a 3-px black
     line along a stabilised frame's top edge: a clean fill comes first."""
     # per channel: numpy reduces over an H x W x 3 array's first axes 20x slower
-    lo = np.array([frame[..., i].min() for i in range(frame.shape[-1])])
-    hi = np.array([frame[..., i].max() for i in range(frame.shape[-1])])
+    # in float64 whatever the frame's type (its extremes are exact in either)
+    lo = np.array([frame[..., i].min() for i in range(frame.shape[-1])], dtype=np.float64)
+    hi = np.array([frame[..., i].max() for i in range(frame.shape[-1])], dtype=np.float64)
     slack = RANGE_SLACK * np.maximum(hi - lo, 1e-6)
     out = ((x < lo - slack) | (x > hi + slack)).any(axis=1)
     return np.where(out[:, None], colour, x)
@@ -53,9 +54,8 @@ def poisson_fill(
     sources, valid where ``step_ok[d]``. ``excluded`` pixels (still unfilled) cut their links.
     Returns n x C colours.
     """
-    h, w, c = frame.shape
+    c = frame.shape[-1]
     system = build_system(filled, excluded_mask=excluded)
-    known_vals = frame.reshape(-1, c).astype(np.float64)
     f0 = colour.astype(np.float64)
 
     # target of (f_i - f_j) on unknown-unknown links, averaging both sides' estimates
@@ -72,12 +72,14 @@ def poisson_fill(
     target_uu = np.where(cnt[:, None] > 0, num / np.maximum(cnt, 1)[:, None], f0[i] - f0[j])
 
     # target of (f_i - I_k) on unknown-known links
+    # only the known pixels linked to the filled ones are read: gathered, then converted
     i2, k2, d2 = system.uk_i, system.uk_k, system.uk_dir
+    known_k2 = frame.reshape(-1, c)[k2].astype(np.float64)
     ok2 = step_ok[d2, i2]
-    target_uk = np.where(ok2[:, None], -step[d2, i2], f0[i2] - known_vals[k2])
+    target_uk = np.where(ok2[:, None], -step[d2, i2], f0[i2] - known_k2)
 
     rhs = np.zeros((system.n, c))
-    np.add.at(rhs, i2, system.uk_w[:, None] * (known_vals[k2] + target_uk))
+    np.add.at(rhs, i2, system.uk_w[:, None] * (known_k2 + target_uk))
     np.add.at(rhs, i, system.uu_w[:, None] * target_uu)
     np.add.at(rhs, j, -system.uu_w[:, None] * target_uu)
 
@@ -89,8 +91,8 @@ def poisson_fill(
     if floating.any():
         a = a + sp.diags(floating * FLOATING_WEIGHT)
         rhs[floating] += FLOATING_WEIGHT * f0[floating]
-    x = factorise(a).solve(rhs)
-    return keep_in_range(x, f0, known_vals.reshape(h, w, c)).astype(np.float32)
+    x = solve(a, rhs, guess=f0)  # the propagated colours: close, but for a smooth correction
+    return keep_in_range(x, f0, frame).astype(np.float32)
 
 
 __all__ = ["DIRECTIONS", "keep_in_range", "poisson_fill"]
