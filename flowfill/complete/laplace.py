@@ -6,11 +6,11 @@ fenced off by edges (a floating island that touches no known pixel) still takes 
 value, that of its surroundings, instead of lsqr's minimum-norm zero. Edges may also be a soft
 strength in [0, 1] (the edge net's probability, calibrated): a link keeps one minus the
 stronger of its two ends, so a likely boundary cuts almost fully and a doubtful one only
-loosens the membrane. One sparse LU per mask and edge map solves both components (and every
-flow sharing them). Edge pixels keep the membrane's value (the mean of their neighbours across
-the jump): copying the nearest non-edge value instead, as this module first did, raised hole
-end-point error on the shared clips' flows for true and completed edges alike
-(benchmarks/edges.py).
+loosens the membrane. One solver per mask and edge map (a sparse LU, multigrid CG for a large
+hole: ``grid.solver``) solves both components (and every flow sharing them). Edge pixels keep
+the membrane's value (the mean of their neighbours across the jump): copying the nearest
+non-edge value instead, as this module first did, raised hole end-point error on the shared
+clips' flows for true and completed edges alike (benchmarks/edges.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from flowfill.grid import build_system, solver
 
 
 class MembraneFill:
-    """The factorised Laplace system of one mask, reusable for every flow on that frame's grid.
+    """The Laplace system of one mask with its solver, reusable for every flow on that frame's grid.
 
     Inside ``mask`` each flow component becomes the harmonic interpolation of the flow around
     it (Neumann at the image border). ``edges``: bool H x W, or a float strength in [0, 1];
@@ -40,7 +40,7 @@ class MembraneFill:
         # the whole frame borders a known pixel, so nothing floats: an island fenced off by
         # edges hangs on its weak links and takes its surroundings' value.
         self.system = build_system(mask, cut_mask=self.edges)
-        self.lu = solver(self.system.A)
+        self.solver = solver(self.system.A)  # its LU, or a multigrid hierarchy if large
 
     def __call__(self, *flows: np.ndarray) -> list[np.ndarray]:
         """Complete each H x W x C field (a flow, C = 2, or an image: all solved together, one
@@ -54,7 +54,7 @@ class MembraneFill:
         # only the known pixels linked to the hole enter the right-hand side: gathered before
         # the conversion, not the whole frame
         linked = np.concatenate([c[self.system.uk_k] for c in columns], axis=1)
-        solution = self.lu.solve(self.system.dirichlet_rhs(linked.astype(np.float64)))
+        solution = self.solver.solve(self.system.dirichlet_rhs(linked.astype(np.float64)))
         out, start = [], 0
         for f, col in zip(flows, columns, strict=True):
             g = col.astype(np.float32)  # a copy, float32 as the solution is stored into it
