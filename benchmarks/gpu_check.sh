@@ -8,12 +8,13 @@
 #    the torch propagation/fusion stages, the image fills, the whole removal and the render
 #    server on the device against the CPU);
 # 3. seconds per frame and stage shares at 1080p and 2160p with RAFT (large, fp32 and bf16)
-#    on the device, and with DIS for comparison (benchmarks/long_shots.py).
+#    on the device, and with DIS for comparison (benchmarks/long_shots.py); and at 1080p on
+#    the machine's CPUs alone with one frame thread and with the default.
 # RAFT's weights are synthetic (tests/test_raft.py's official-format checkpoint) unless
 # FLOWFILL_RAFT_WEIGHTS names raft-things.pth: the same arithmetic, hence the same time, but
 # not the official flow, so the hole PSNR of the RAFT rows means nothing.
 # Every step runs under its own time limit and the script goes on after a failure; it exits 1
-# if any step failed. Where the Python lacks PyAV or kornia, the wheels in .whl/ are installed
+# if any step failed. Where the Python lacks PyAV, kornia or pyamg, the wheels in .whl/ are installed
 # to a scratch folder first. GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160),
 # GPU_CHECK_FRAMES (6) and GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
 set -u
@@ -39,7 +40,7 @@ step() {  # step NAME SECONDS COMMAND...: run under a limit, log to $OUT/NAME.lo
     [ "$rc" -eq 0 ] || failed+=("$name($rc)")
 }
 
-if ! "$PY" -c "import av, kornia" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
+if ! "$PY" -c "import av, kornia, pyamg" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
     site=$(mktemp -d /tmp/flowfill-site.XXXX)
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" \
         .whl/*.whl || failed+=("wheels")
@@ -79,6 +80,14 @@ speed speed_raft_fp32 160 "$SIZES" --set flow=raft --set "raft_weights=$weights"
 speed speed_raft_bf16 160 "$SIZES" --set flow=raft --set "raft_weights=$weights" \
     --set flow_precision=bf16
 speed speed_dis 60 "${SIZES%%,*}" --set flow=dis
+# the same machine's CPUs, DIS at 1080p: frame threads one against the default (one per CPU,
+# at most 4), the output the same bit for bit
+for threads in 1 auto; do
+    extra=(); [ "$threads" = auto ] || extra=(--set "frame_threads=$threads")
+    step "speed_cpu_threads_$threads" 90 "$PY" benchmarks/long_shots.py --lengths "" \
+        --long-1080 0 --sizes "${SIZES%%,*}" --speed-frames "$FRAMES" --device cpu \
+        --out "$OUT/speed_cpu_threads_$threads.json" --set flow=dis "${extra[@]}"
+done
 
 rm -f "$OUT/raft-synthetic.pth"
 if [ ${#failed[@]} -gt 0 ]; then

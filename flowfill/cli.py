@@ -323,6 +323,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", metavar="DEV",
                     help=f"auto, cpu, cuda or cuda:N (default {d.device})")
     parser.add_argument("--seed", type=int, metavar="N", help=f"random seed (default {d.seed})")
+    parser.add_argument("--frame-threads", type=int, metavar="N",
+                    help="threads a window's frames are worked on at once (flow, completion, "
+                    "gather, fusion); the output is the same for any N (default: one per CPU, "
+                    "at most 4; one with a GPU; one per worker with --ray)")
 
 
 def add_clip_options(parser: argparse.ArgumentParser) -> None:
@@ -488,7 +492,8 @@ _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha",
                 "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",
                 "reference_frames", "nonlocal_align", "edges",
-                "edge_weights", "flow_dilate", "cut_threshold", "device", "seed")
+                "edge_weights", "flow_dilate", "cut_threshold", "device", "seed",
+                "frame_threads")
 
 
 def options_from_args(args: argparse.Namespace) -> Options:

@@ -13,6 +13,7 @@ colour is still taken and fused at full resolution while the solves stay proxy-s
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from flowfill.flow.hole_fill import smooth_over
 from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.masks import box, scaled_px
 from flowfill.options import Options
+from flowfill.parallel import FramePool, blocks, frame_threads
 from flowfill.progress import Progress
 from flowfill.propagate import Hops
 from flowfill.propagate.refine import refine_ends
@@ -44,6 +46,8 @@ FAR_MIN_SIDE = 480
 """Long side (px) below which the distant pairs' proxy is not shrunk: about the size of the
 benchmark's clips, where distant flows at full size are what the quality figures were measured
 with (RESULTS.md, issue 19)."""
+
+_UNSET = object()  # a cache's "not worked out yet", where None is a value
 
 
 @dataclass
@@ -195,37 +199,67 @@ class _WindowFlows:
             self.inner_px[far] = inner
             self.outer_px[far] = (max(inner, scaled_px(40, size)) if options.object_flow
                                   else inner)
-        self.frames, self.holes, self.estimator = frames, holes, estimator
+        self.frames, self.holes = frames, holes
         self.filled = filled  # the holes hold a first fill: adjacent flows are taken as they are
         self.prefill = options.flow_prefill
-        self.clock = clock
+        # each thread its own flow backend (OpenCV's DIS keeps state per call) and stage clock
+        self._main = (estimator, clock)
+        self._local = threading.local()
         self.edges = _hole_edges(edge_completer(options))
         self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
         self.align = options.nonlocal_align
         self.tone = options.flow_tone
         self.keys = set(keys)
-        self._fills: dict[tuple[int, bool], FrameFlowFill] = {}
-        self._membranes = MembraneCache(4)  # a still mask: one factorisation for every frame
         self._features: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._proxies: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._smoothed: dict[tuple[int, bool], np.ndarray] = {}
         self._crops: dict[tuple[int, bool], tuple[slice, slice] | None] = {}
         self.motion: dict[tuple[int, int], np.ndarray] = {}
 
+    def on_thread(self, estimator: FlowEstimator, clock: StageClock) -> None:
+        """Make the calling thread estimate with ``estimator`` and time into ``clock``."""
+        self._local.work = (estimator, clock)
+
+    @property
+    def _fills(self) -> dict[tuple[int, bool], FrameFlowFill]:
+        """The calling thread's per-frame completions, which hold factorisations: each thread
+        keeps its own and drops them itself (:meth:`drop_thread`; ``grid.factorise``)."""
+        fills = getattr(self._local, "fills", None)
+        if fills is None:
+            fills = self._local.fills = {}
+            # a still mask: one factorisation for every frame (of this thread)
+            self._local.membranes = MembraneCache(4)
+        return fills
+
+    def drop_thread(self) -> None:
+        """Drop the calling thread's completions and factorisations, on this thread."""
+        self._local.__dict__.pop("fills", None)
+        self._local.__dict__.pop("membranes", None)
+
+    @property
+    def estimator(self) -> FlowEstimator:
+        return getattr(self._local, "work", self._main)[0]
+
+    @property
+    def clock(self) -> StageClock:
+        return getattr(self._local, "work", self._main)[1]
+
     def _proxy(self, t: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Frame t and its hole on the adjacent pairs' proxy, or (``far``) the distant ones'."""
-        if (t, far) not in self._proxies:
+        got = self._proxies.get((t, far))
+        if got is None:
             grid = self.grids[far]
-            self._proxies[(t, far)] = (to_proxy(self.frames[t], grid.proxy),
-                                       grid.hole(self.holes[t]))
-        return self._proxies[(t, far)]
+            got = self._proxies[(t, far)] = (to_proxy(self.frames[t], grid.proxy),
+                                             grid.hole(self.holes[t]))
+        return got
 
     def _fill(self, t: int, far: bool = False) -> FrameFlowFill:
-        if (t, far) not in self._fills:
-            self._fills[(t, far)] = FrameFlowFill(self._proxy(t, far)[1], self.inner_px[far],
-                                                  self.outer_px[far], self.edges,
-                                                  self._membranes)
-        return self._fills[(t, far)]
+        got = self._fills.get((t, far))
+        if got is None:
+            got = self._fills[(t, far)] = FrameFlowFill(self._proxy(t, far)[1],
+                                                        self.inner_px[far], self.outer_px[far],
+                                                        self.edges, self._local.membranes)
+        return got
 
     def _smooth(self, t: int, far: bool, region: np.ndarray,
                 key: object) -> tuple[np.ndarray, object]:
@@ -234,22 +268,38 @@ class _WindowFlows:
         frame, hole = self._proxy(t, far)
         if not np.array_equal(region, hole):
             return smooth_over(frame, region), None
-        if (t, far) not in self._smoothed:
-            self._smoothed[(t, far)] = smooth_over(frame, hole)
-        return self._smoothed[(t, far)], key
+        got = self._smoothed.get((t, far))
+        if got is None:
+            got = self._smoothed[(t, far)] = smooth_over(frame, hole)
+        return got, key
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Frame t's features for alignment, found on the adjacent pairs' (finer) proxy."""
-        if t not in self._features:
+        got = self._features.get(t)
+        if got is None:
             frame, hole = self._proxy(t)
-            self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
-        return self._features[t]
+            got = self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
+        return got
 
     def _crop(self, t: int, far: bool) -> tuple[slice, slice] | None:
         """The box of frame t's proxy that its distant pairs' flow is estimated on: its hole
         grown by the completion's ring and FAR_CONTEXT (None: the whole frame). Only the hole's
         hops are read, and completion reads no further than the ring."""
-        if (t, far) not in self._crops:
+        crop = self._crops.get((t, far), _UNSET)
+        if crop is not _UNSET:
+            return crop
+        hole = self._proxy(t, far)[1]
+        crop = None
+        if hole.any():
+            rows, cols = box(hole, self.outer_px[far] + 1 + scaled_px(FAR_CONTEXT, hole.shape))
+            least = getattr(self.estimator, "min_side", 1)  # the backend's smallest frame
+            rows, cols = _at_least(rows, least, hole.shape[0]), _at_least(cols, least,
+                                                                          hole.shape[1])
+            area = (rows.stop - rows.start) * (cols.stop - cols.start)
+            crop = (rows, cols) if area <= FAR_CROP_SHARE * hole.size else None
+        self._crops[(t, far)] = crop
+        return crop
+        if True:
             hole = self._proxy(t, far)[1]
             crop = None
             if hole.any():
@@ -399,47 +449,88 @@ def estimate_hops(
     refs = list(range(n, n + references))
     keys = sorted(set(key_frames(n, options.nonlocal_frames)) | set(extra_keys)) + refs
     idx = [np.flatnonzero(m) for m in holes[:n]]
-    flows = _WindowFlows(frames, holes, options, estimator, keys, clock or StageClock(),
+    clock = clock or StageClock()
+    flows = _WindowFlows(frames, holes, options, estimator, keys, clock,
                          filled=first_round is not None)
     out = WindowHops()
     if first_round is not None:
         out.direct, out.motion = first_round.direct, first_round.motion
     estimator.clear()  # cached per-frame work is keyed by window-local index
     bar = progress.bar("flow")
-    carried: tuple[int, np.ndarray] | None = None  # the last pair's second frame's luminance
-    for t in range(n):
-        if t + 1 < n and (idx[t].size or idx[t + 1].size):
-            fwd, bwd, grid = flows.pair(t, t + 1)
-            with flows.clock("flow"):  # the round trips
-                if options.refine_hops:  # the pair's luminance, for both directions
-                    first = (carried[1] if carried is not None and carried[0] == t
-                             else luminance(frames[t]))
-                    carried = (t + 1, luminance(frames[t + 1]))
-                    pair = np.stack([first, carried[1]])[..., None]
-                    pair_holes = holes[t : t + 2]
-                if idx[t].size:
-                    out.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
-                    if options.refine_hops:
-                        _refine(out.to_next[t], pair, pair_holes, 0)
-                    if first_round is not None:
-                        _keep_invented(out.to_next[t], first_round.to_next[t], moving, t)
-                if idx[t + 1].size:
-                    out.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
-                    if options.refine_hops:
-                        _refine(out.to_prev[t + 1], pair, pair_holes, 1)
-                    if first_round is not None:
-                        _keep_invented(out.to_prev[t + 1], first_round.to_prev[t + 1], moving,
-                                       t + 1)
-        if idx[t].size and first_round is None:
-            for k in keys:
-                if k >= n or abs(k - t) > 1:
-                    to_key, from_key, grid = flows.pair(t, k, far=k >= n)
-                    with flows.clock("flow"):
-                        hop = _hops(grid, idx[t], to_key, from_key, options.consistency)
-                    out.direct.setdefault(t, []).append((k, hop))
-        flows.release(t)
-        if t >= count_from:
-            bar.update(1)
+    twin = getattr(estimator, "twin", None)  # a backend a second thread may run beside it
+    threads = frame_threads(options.frame_threads, options.device) if twin is not None else 1
+    lock = threading.Lock()
+    mine = threading.local()  # each thread's own flow backend, kept for all its blocks
+
+    def block(frames_in: range, block_clock: StageClock) -> WindowHops:
+        """The hops of the frames ``frames_in``, on the calling thread."""
+        part = WindowHops()
+        if not hasattr(mine, "estimator"):
+            mine.estimator = twin() if threads > 1 else estimator
+        flows.on_thread(mine.estimator, block_clock)
+        carried: tuple[int, np.ndarray] | None = None  # the last pair's second luminance
+        for t in frames_in:
+            carried = _frame_hops(t, n, idx, keys, flows, frames, holes, options, first_round,
+                                  moving, part, carried)
+            flows.release(t)
+            if t >= count_from:
+                with lock:
+                    bar.update(1)
+        return part
+
+    def finish() -> None:  # on each thread, when it has no more blocks
+        flows.drop_thread()
+        mine.__dict__.pop("estimator", None)
+
+    with FramePool(threads, clock) as pool:
+        parts = pool.map(block, blocks(n, threads), finish)
+    for part in parts:
+        out.to_next.update(part.to_next)
+        out.to_prev.update(part.to_prev)
+        if first_round is None:
+            for t, hops in part.direct.items():
+                out.direct[t] = hops
     if first_round is None:
         out.motion = flows.motion
     return out
+
+
+def _frame_hops(t: int, n: int, idx: list[np.ndarray], keys: list[int], flows: _WindowFlows,
+                frames: np.ndarray, holes: np.ndarray, options: Options,
+                first_round: WindowHops | None, moving: np.ndarray | None, part: WindowHops,
+                carried: tuple[int, np.ndarray] | None
+                ) -> tuple[int, np.ndarray] | None:
+    """Frame t's hops into ``part``: to the next frame (and the next frame's back to t), and,
+    in the first round, to every key frame. ``carried``: the previous pair's second frame's
+    luminance (which is this pair's first, when it is frame t); returns this pair's."""
+    second = None
+    if t + 1 < n and (idx[t].size or idx[t + 1].size):
+        fwd, bwd, grid = flows.pair(t, t + 1)
+        with flows.clock("flow"):  # the round trips
+            if options.refine_hops:  # the pair's luminance, for both directions
+                first = (carried[1] if carried is not None and carried[0] == t
+                         else luminance(frames[t]))
+                second = (t + 1, luminance(frames[t + 1]))
+                pair = np.stack([first, second[1]])[..., None]
+                pair_holes = holes[t : t + 2]
+            if idx[t].size:
+                part.to_next[t] = _hops(grid, idx[t], fwd, bwd, options.consistency)
+                if options.refine_hops:
+                    _refine(part.to_next[t], pair, pair_holes, 0)
+                if first_round is not None:
+                    _keep_invented(part.to_next[t], first_round.to_next[t], moving, t)
+            if idx[t + 1].size:
+                part.to_prev[t + 1] = _hops(grid, idx[t + 1], bwd, fwd, options.consistency)
+                if options.refine_hops:
+                    _refine(part.to_prev[t + 1], pair, pair_holes, 1)
+                if first_round is not None:
+                    _keep_invented(part.to_prev[t + 1], first_round.to_prev[t + 1], moving,
+                                   t + 1)
+    if idx[t].size and first_round is None:
+        for k in keys:
+            if k >= n or abs(k - t) > 1:
+                to_key, from_key, grid = flows.pair(t, k, far=k >= n)
+                with flows.clock("flow"):
+                    hop = _hops(grid, idx[t], to_key, from_key, options.consistency)
+                part.direct.setdefault(t, []).append((k, hop))
+    return second

@@ -164,6 +164,11 @@ class Options:
     as a hard cut; 1 or more disables cut detection."""
     device: str = "auto"
     """Torch device for torch stages: auto, cpu, cuda or cuda:N."""
+    frame_threads: int | None = None
+    """Threads a window's frames are worked on at once (flow and its completion, each frame's
+    gather and fusion, the re-anchoring); the output is the same whatever the count. None: one
+    per CPU, at most 4, on the CPU, and one when the torch stages run on a GPU
+    (``flowfill.parallel``)."""
     seed: int = 0
     """Seed for anything random, so runs are reproducible."""
 
@@ -206,6 +211,8 @@ class Options:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise InputError(f"--{name.replace('_', '-')}", "must not be negative")
+        if self.frame_threads is not None and self.frame_threads < 1:
+            raise InputError("--frame-threads", "needs at least 1 thread")
         if self.window < 2:
             raise InputError("--window", "needs at least 2 frames")
         if self.overlap >= self.window:

@@ -367,7 +367,8 @@ def remove_stream(
     ``on_progress(stage, done, total)``: called as each stage advances (frames of the clip,
     or iterations of a fill; ``total`` None when unknown). ``cancelled()``: polled at every
     progress step; once it returns True the run stops by raising :class:`flowfill.Cancelled`.
-    ``plan``: the clip's windows from a scan (:func:`flowfill.plan.plan`); without it they are
+    Both may be called from the run's frame threads (``options.frame_threads``), one call at a
+    time. ``plan``: the clip's windows from a scan (:func:`flowfill.plan.plan`); without it they are
     planned by the same rule as frames arrive. ``fill``: fills a window (default: here, with
     ``estimator`` and ``references``; ``flowfill.dist`` fetches windows filled on a cluster).
     """

@@ -105,7 +105,9 @@ def check_cancelled(cancelled: CancelCheck | None) -> None:
 def hooked(progress: Progress, on_progress: ProgressCallback | None,
            cancelled: CancelCheck | None) -> Progress:
     """``progress`` with every bar step also reported to ``on_progress`` and checked against
-    ``cancelled`` (so a run stops within one step of a cancel); ``progress`` itself if neither."""
+    ``cancelled`` (so a run stops within one step of a cancel); ``progress`` itself if neither.
+    Steps may come from a run's frame threads, one at a time (``flowfill.parallel``); once a
+    check has said stop, every later step stops without asking again."""
     if on_progress is None and cancelled is None:
         return progress
     return _HookedProgress(progress, on_progress, cancelled)
@@ -118,6 +120,7 @@ class _HookedProgress(Progress):
         self.inner = inner
         self.on_progress = on_progress
         self.cancelled = cancelled
+        self.stopped = False  # a check said so: every later step stops without asking again
 
     def bar(self, stage: str, total: int | None = None, unit: str = "f") -> Bar:
         if stage not in self._bars:
@@ -142,9 +145,15 @@ class _HookedBar:
     def update(self, n: int = 1) -> None:
         self.inner.update(n)
         self.count += n
+        if self.owner.stopped:  # another thread's step was told to stop
+            raise Cancelled("cancelled")
         if self.owner.on_progress is not None:
             self.owner.on_progress(self.stage, self.count, self.total)
-        check_cancelled(self.owner.cancelled)
+        try:
+            check_cancelled(self.owner.cancelled)
+        except Cancelled:
+            self.owner.stopped = True
+            raise
 
     def close(self) -> None:
         self.inner.close()

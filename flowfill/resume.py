@@ -64,8 +64,9 @@ def run_identity(options: Options) -> dict[str, str | None]:
 
 
 def fingerprint(files: frozenset[str] | set[str], options: Options, extra: dict) -> str:
-    """A digest of the files' names, sizes and modification times, the options, ``extra``, the
-    flowfill version and the edge-net weights' contents (:func:`run_identity`)."""
+    """A digest of the files' names, sizes and modification times, the options (but the thread
+    count), ``extra``, the flowfill version and the edge-net weights' contents
+    (:func:`run_identity`)."""
     entries = []
     for path in sorted(files):
         try:
@@ -73,8 +74,10 @@ def fingerprint(files: frozenset[str] | set[str], options: Options, extra: dict)
             entries.append([path, st.st_size, st.st_mtime_ns])
         except OSError:
             entries.append([path, None, None])
+    # the thread count changes how fast the windows are filled, not their values
+    chosen = {k: v for k, v in dataclasses.asdict(options).items() if k != "frame_threads"}
     text = json.dumps({"version": VERSION, "files": entries, "extra": extra,
-                       "options": dataclasses.asdict(options), "run": run_identity(options)},
+                       "options": chosen, "run": run_identity(options)},
                       sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -24,7 +24,16 @@ class StageClock:
         try:
             yield
         finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+            self._add(stage, time.perf_counter() - t0)
+
+    def _add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def add(self, seconds: dict[str, float], scale: float = 1.0) -> None:
+        """Add another clock's ``seconds`` times ``scale`` (work timed on several threads at
+        once, scaled down to the wall time it took: ``flowfill.parallel``)."""
+        for stage, value in seconds.items():
+            self._add(stage, value * scale)
 
     def shares(self, total: float) -> dict[str, float]:
         """Each stage's fraction of ``total`` seconds, plus ``other`` for the remainder."""

@@ -7,7 +7,9 @@ the frames themselves follows the size of the hole, not of the frame.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from flowfill.hallucinate.strips import by_edge, strips_first
 from flowfill.hops import WindowHops, estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
+from flowfill.parallel import FramePool, frame_threads
 from flowfill.progress import Progress, renamed
 from flowfill.propagate.rim import rim_range
 from flowfill.propagate.unseen import chained, never_seen, smooth_path
@@ -238,70 +241,91 @@ def _fill_round(
         known[t].reshape(-1)[rest] = False
         hole_now[t] = rest
 
-    while True:
-        active = [t for t in range(n) if len(hole_now[t])]
-        if not active:
-            break
-        with clock("propagation"):
-            back = px.sweep((h, w), range(n), hole_now, to_prev)
-            ahead = px.sweep((h, w), range(n - 1, -1, -1), hole_now, to_next)
-        updates = []
-        for t in active:
-            with clock("propagation"):
-                candidates = [back[t], ahead[t]] + [
-                    px.direct(px.subset(hop, hole_now[t]), k, (h, w))
-                    for k, hop in to_key.get(t, [])
-                ]
-                if t in unseen_at:  # what chains "find" there is a drift, not a sighting
-                    for cand in candidates:
-                        cand.frame[unseen_at[t][cand.idx]] = -1
-                # a pixel that nothing was found for last time, in a frame that has not changed
-                # since, whose sources all lie in frames that have not changed either, would be
-                # found by nothing again: only the others are gathered, the rest stays open
-                ask = (None if changed is None or t in changed
-                       else px.reaching(candidates, changed))
-                if ask is not None:
-                    if not ask.any():
-                        continue
-                    candidates = [cand.where(ask) for cand in candidates]
-                rim = None
-                if options.nearest_first and len(candidates) > 2:
-                    low, high = rim_range(px.host(cur[t]), px.host(known[t]),
-                                          px.host(candidates[0].idx), rim_px)
-                    rim = (px.array(low), px.array(high))
-                g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
-                              local=2 if options.nearest_first else None, rim=rim, here=t)
-                if ask is None:
-                    still_open = g.idx[~g.found]
-                else:
-                    stays = ~ask
-                    stays[ask] = ~g.found
-                    still_open = hole_now[t][stays]
-            if g.found.any():
-                with clock("fusion"):
-                    solution = px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
-                                          px.mask_of(still_open, (h, w)),
-                                          g.colour, g.step, g.step_ok, options.colour_weight)
-                updates.append((t, g.idx[g.found], solution))
-            hole_now[t] = still_open
-            if first and t >= count_from:
+    def gather_frame(t: int, clk: StageClock, sweeps: tuple, changed: set[int] | None,
+                     first: bool) -> tuple[np.ndarray, tuple | None] | None:
+        """Frame t's hole pixels left open after this gather, and its update (the pixels found
+        and their fused colours; None if nothing was found); None when nothing could have
+        changed for it (``changed``: the frames changed since the last gather; None: all).
+        ``sweeps``: the chains' candidates both ways. Reads the frames as they were before
+        the gather, so frames are gathered on several threads at once."""
+        back, ahead = sweeps
+        with clk("propagation"):
+            candidates = [back[t], ahead[t]] + [
+                px.direct(px.subset(hop, hole_now[t]), k, (h, w))
+                for k, hop in to_key.get(t, [])
+            ]
+            if t in unseen_at:  # what chains "find" there is a drift, not a sighting
+                for cand in candidates:
+                    cand.frame[unseen_at[t][cand.idx]] = -1
+            # a pixel that nothing was found for last time, in a frame that has not changed
+            # since, whose sources all lie in frames that have not changed either, would be
+            # found by nothing again: only the others are gathered, the rest stays open
+            ask = (None if changed is None or t in changed
+                   else px.reaching(candidates, changed))
+            if ask is not None:
+                if not ask.any():
+                    return None
+                candidates = [cand.where(ask) for cand in candidates]
+            rim = None
+            if options.nearest_first and len(candidates) > 2:
+                low, high = rim_range(px.host(cur[t]), px.host(known[t]),
+                                      px.host(candidates[0].idx), rim_px)
+                rim = (px.array(low), px.array(high))
+            g = px.gather(candidates, cur, known, options.alpha, max_err, options.agreement,
+                          local=2 if options.nearest_first else None, rim=rim, here=t)
+            if ask is None:
+                still_open = g.idx[~g.found]
+            else:
+                stays = ~ask
+                stays[ask] = ~g.found
+                still_open = hole_now[t][stays]
+        update = None
+        if g.found.any():
+            with clk("fusion"):
+                update = (g.idx[g.found],
+                          px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
+                                     px.mask_of(still_open, (h, w)), g.colour, g.step,
+                                     g.step_ok, options.colour_weight))
+        if first and t >= count_from:
+            with bar_lock:
                 bar.update(1)
-        for t, idx, solution in updates:
-            cur[t].reshape(-1, c)[idx] = solution
-            known[t].reshape(-1)[idx] = True
-            carried[t].reshape(-1)[idx] = True
+        return still_open, update
+
+    # each frame's gather and fusion read the frames as they were: on several threads at once
+    threads = frame_threads(options.frame_threads, options.device) if px.device is None else 1
+    bar_lock = threading.Lock()
+    with FramePool(threads, clock) as pool:
+        while True:
+            active = [t for t in range(n) if len(hole_now[t])]
+            if not active:
+                break
+            with clock("propagation"):
+                back = px.sweep((h, w), range(n), hole_now, to_prev)
+                ahead = px.sweep((h, w), range(n - 1, -1, -1), hole_now, to_next)
+            updates = []
+            task = partial(gather_frame, sweeps=(back, ahead), changed=changed, first=first)
+            for t, done in zip(active, pool.map(task, active), strict=True):
+                if done is None:
+                    continue
+                hole_now[t], update = done
+                if update is not None:
+                    updates.append((t, *update))
+            for t, idx, solution in updates:
+                cur[t].reshape(-1, c)[idx] = solution
+                known[t].reshape(-1)[idx] = True
+                carried[t].reshape(-1)[idx] = True
+                if first:
+                    propagated[t].reshape(-1)[idx] = True
             if first:
-                propagated[t].reshape(-1)[idx] = True
-        if first:
-            bar.update(sum(1 for t in range(count_from, n) if t not in active))
-        first = False
-        sizes = np.array([len(hole_now[t]) for t in range(n)]) - unseen_count
-        if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
-            break
-        k = int(np.argmax(sizes))
-        invent(k, key_fill, budget=options.fill_budget, progress=progress)
-        changed = {t for t, _, _ in updates} | {k}
-        keyframes.append(k)
+                bar.update(sum(1 for t in range(count_from, n) if t not in active))
+            first = False
+            sizes = np.array([len(hole_now[t]) for t in range(n)]) - unseen_count
+            if sizes.max() <= options.tiny_hole or len(keyframes) >= options.max_keyframes:
+                break
+            k = int(np.argmax(sizes))
+            invent(k, key_fill, budget=options.fill_budget, progress=progress)
+            changed = {t for t, _, _ in updates} | {k}
+            keyframes.append(k)
     for t in range(n):  # tiny leftovers, or beyond the keyframe bound: frame by frame
         left = len(hole_now[t]) - unseen_count[t]
         if left:
@@ -312,11 +336,21 @@ def _fill_round(
             _fill_unseen(cur, picture[:n], holes[:n] if masks is None else masks, unseen,
                          hops.motion, fill, options, progress, image_edges, shared)
     if masks is not None:  # the fill meets the picture the output keeps around the mask
-        with clock("fusion"):
-            factorised: dict = {}
-            for t in range(n):
-                if (holes[t] & ~masks[t]).any():
-                    cur[t] = reanchor(cur[t], picture[t], masks[t], factorised)
+        factorised = threading.local()  # a still mask's membrane, made once by each thread
+
+        def anchored(t: int, clk: StageClock) -> np.ndarray:
+            with clk("fusion"):
+                return reanchor(cur[t], picture[t], masks[t],
+                                factorised.__dict__.setdefault("last", {}))
+
+        def finish() -> None:  # each thread drops its own factorisation (grid.factorise)
+            factorised.__dict__.pop("last", None)
+
+        # on several threads (the solves let others run): each frame's own, the same result
+        todo = [t for t in range(n) if (holes[t] & ~masks[t]).any()]
+        with FramePool(threads, clock) as pool:
+            for t, image in zip(todo, pool.map(anchored, todo, finish), strict=True):
+                cur[t] = image
     return WindowResult(cur[:n], propagated, keyframes, carried), hops, cur
 
 

@@ -8,7 +8,7 @@ counts give output identical bit for bit to a local run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flowfill.devices import Threads
 from flowfill.io import open_frames, open_masks
@@ -110,6 +110,8 @@ class WindowWorker:
         clip, options = clip or self.clip, options or self.options
         if clip is None or options is None:
             raise ValueError("a window needs its clip and options")
+        if options.frame_threads is None:  # Ray gave this worker one CPU, not the machine's
+            options = replace(options, frame_threads=1)
         estimator = self._engine(options)
         w = work.window
         items = read_items(clip, set(range(w.start, w.stop)) | set(work.references), options)

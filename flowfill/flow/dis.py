@@ -50,6 +50,10 @@ class DISFlow:
         self._as_made = _parameters(self._dis)
         self._seeded = False
 
+    def twin(self) -> DISFlow:
+        """A new instance with the same settings (one per thread: OpenCV's DIS keeps state)."""
+        return DISFlow(*self._settings)
+
     def _create(self) -> cv2.DISOpticalFlow:
         preset, finest_scale = self._settings
         dis = cv2.DISOpticalFlow_create(preset)

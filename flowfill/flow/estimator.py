@@ -8,6 +8,7 @@ and serve every pair a frame is in from it.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
@@ -25,7 +26,9 @@ class FlowEstimator(Protocol):
     """Optical flow between two frames, on the first frame's grid, float32 H x W x 2 (dx, dy).
 
     A backend with a ``min_side`` attribute takes no frame with a shorter side: callers that
-    crop frames (a distant pair's box, ``flowfill.hops``) grow their crops to it."""
+    crop frames (a distant pair's box, ``flowfill.hops``) grow their crops to it. A backend
+    with a ``twin()`` method makes an equal backend for another thread: a window's flows are
+    then estimated on several threads (``flowfill.parallel``)."""
 
     def __call__(self, frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
         """Flow from ``frame_a`` to ``frame_b``."""
@@ -124,6 +127,14 @@ class DISEstimator(ProxyEstimator):
                  variant: str = "dis") -> None:
         super().__init__(max_side, cache, tone)
         self._dis = DISFlow(preset, **DIS_VARIANTS[variant])
+
+    def twin(self) -> DISEstimator:
+        """The same backend with a cache and a DIS of its own, for another thread: DIS keeps
+        state per call, and its flow depends only on the two frames (not on the thread count)."""
+        other = copy.copy(self)
+        other._cache = FrameCache(self._cache.capacity)
+        other._dis = self._dis.twin()
+        return other
 
     def _prepare(self, proxy: np.ndarray) -> np.ndarray:
         return to_gray8(proxy, self.tone)
