@@ -203,7 +203,7 @@ class _WindowFlows:
         self.filled = filled  # the holes hold a first fill: adjacent flows are taken as they are
         self.prefill = options.flow_prefill
         # each thread its own flow backend (OpenCV's DIS keeps state per call) and stage clock
-        self._main = (estimator, clock)
+        self._main = (estimator, clock, {})
         self._local = threading.local()
         self.edges = _hole_edges(edge_completer(options))
         self.nonlocal_edges = options.edges == "on"  # auto: adjacent flows only, as FGVC
@@ -214,11 +214,14 @@ class _WindowFlows:
         self._proxies: dict[tuple[int, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._smoothed: dict[tuple[int, bool], np.ndarray] = {}
         self._crops: dict[tuple[int, bool], tuple[slice, slice] | None] = {}
-        self.motion: dict[tuple[int, int], np.ndarray] = {}
 
-    def on_thread(self, estimator: FlowEstimator, clock: StageClock) -> None:
-        """Make the calling thread estimate with ``estimator`` and time into ``clock``."""
-        self._local.work = (estimator, clock)
+    def on_thread(self, estimator: FlowEstimator, clock: StageClock,
+                  motion: dict[tuple[int, int], np.ndarray]) -> None:
+        """Make the calling thread estimate with ``estimator``, time into ``clock`` and put the
+        background's motion of its pairs into ``motion`` (its run of frames' own: a pair of
+        key frames is fitted from both ends, and the later frame's fit must win, as when the
+        frames are worked on in order)."""
+        self._local.work = (estimator, clock, motion)
 
     @property
     def _fills(self) -> dict[tuple[int, bool], FrameFlowFill]:
@@ -243,6 +246,10 @@ class _WindowFlows:
     @property
     def clock(self) -> StageClock:
         return getattr(self._local, "work", self._main)[1]
+
+    @property
+    def motion(self) -> dict[tuple[int, int], np.ndarray]:
+        return getattr(self._local, "work", self._main)[2]
 
     def _proxy(self, t: int, far: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Frame t and its hole on the adjacent pairs' proxy, or (``far``) the distant ones'."""
@@ -467,7 +474,7 @@ def estimate_hops(
         part = WindowHops()
         if not hasattr(mine, "estimator"):
             mine.estimator = twin() if threads > 1 else estimator
-        flows.on_thread(mine.estimator, block_clock)
+        flows.on_thread(mine.estimator, block_clock, part.motion)
         carried: tuple[int, np.ndarray] | None = None  # the last pair's second luminance
         for t in frames_in:
             carried = _frame_hops(t, n, idx, keys, flows, frames, holes, options, first_round,
@@ -484,14 +491,12 @@ def estimate_hops(
 
     with FramePool(threads, clock) as pool:
         parts = pool.map(block, blocks(n, threads), finish)
-    for part in parts:
+    for part in parts:  # in the frames' order, as if worked on one after another
         out.to_next.update(part.to_next)
         out.to_prev.update(part.to_prev)
         if first_round is None:
-            for t, hops in part.direct.items():
-                out.direct[t] = hops
-    if first_round is None:
-        out.motion = flows.motion
+            out.direct.update(part.direct)
+            out.motion.update(part.motion)
     return out
 
 

@@ -10,6 +10,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import square_masks, synthetic_frames
 
 import flowfill
 from flowfill import Cancelled, InputError, Options
@@ -19,6 +20,7 @@ from flowfill.evaluate import scenes
 from flowfill.parallel import FramePool, blocks, frame_threads
 from flowfill.resume import fingerprint
 from flowfill.timing import StageClock
+from flowfill.window import fill_window
 
 
 def disc_clip(n: int = 14, w: int = 160, h: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -42,12 +44,26 @@ def test_the_output_is_the_same_for_any_thread_count(monkeypatch):
 
     monkeypatch.setattr(FrameFlowFill, "complete", spied)
     out = {}
-    for current in (1, 2, 3):
+    for current in (1, 2, 4):
         out[current] = flowfill.remove(frames, masks, frame_threads=current, device="cpu")
-    assert np.array_equal(out[1], out[2]) and np.array_equal(out[1], out[3])
+    assert np.array_equal(out[1], out[2]) and np.array_equal(out[1], out[4])
     assert not np.array_equal(out[1][masks], frames[masks])  # the hole was filled
     assert seen[1] == {threading.current_thread().name}
-    assert len(seen[2]) == 2 and len(seen[3]) == 3  # the flows were completed on the threads
+    assert len(seen[2]) == 2 and len(seen[4]) >= 2  # the flows were completed on the threads
+
+
+def test_key_frames_fitted_from_both_ends_keep_the_later_frames_fit():
+    """Two key frames' background motion is fitted from each end (each is the other's
+    distant pair); frames worked on in order leave the later frame's fit, and so must threads
+    finishing in any order (on 8 frames, 4 threads took one frame each and the fill moved by
+    up to 0.027 before)."""
+    frames = np.stack(synthetic_frames(8, 48, 64)).astype(np.float32) / 255
+    holes = np.stack(square_masks(8, 48, 64))
+    one, *others = (fill_window(frames, holes, Options(edges="off", device="cpu",
+                                                       frame_threads=k)).frames
+                    for k in (1, 4, 4, 4))
+    for other in others:
+        assert np.array_equal(one, other)
 
 
 def test_a_failing_task_stops_the_others_and_opencv_gets_its_count_back():
