@@ -114,8 +114,8 @@ class FramePool:
         thread that ran tasks once it has no more to run: scipy books a SuperLU factorisation's
         memory to the thread that made it and never gives back one dropped on another
         (``grid.factorise``), so what a thread keeps between its tasks, it drops itself there.
-        The first exception (a cancelled run) stops the threads from taking more items and is
-        raised here once they have stopped."""
+        The first exception in time (a cancelled run, a host's interrupt) stops the threads
+        from taking more items and is raised here once they have stopped."""
         items = list(items)
         if self._executor is None or len(items) < 2:
             clock = self.clock or StageClock()
@@ -127,7 +127,7 @@ class FramePool:
         shared = _LockedClock()
         results: list = [None] * len(items)
         lock = threading.Lock()
-        state = {"next": 0, "busy": 0.0, "failed": False}
+        state: dict = {"next": 0, "busy": 0.0, "failed": None}
 
         def worker() -> None:
             t0 = time.perf_counter()
@@ -135,15 +135,16 @@ class FramePool:
                 while True:
                     with lock:
                         i = state["next"]
-                        if state["failed"] or i >= len(items):
+                        if state["failed"] is not None or i >= len(items):
                             return
                         state["next"] = i + 1
                     try:
                         results[i] = task(items[i], shared)
-                    except BaseException:
+                    except BaseException as exc:
                         with lock:
-                            state["failed"] = True
-                        raise
+                            if state["failed"] is None:
+                                state["failed"] = exc
+                        return
             finally:
                 try:
                     if finish is not None:
@@ -159,7 +160,9 @@ class FramePool:
         if self.clock is not None and state["busy"] > 0:
             self.clock.add(shared.seconds, min(wall / state["busy"], 1.0))
         for f in futures:
-            f.result()  # the first failure, raised here
+            f.result()  # a failure of the pool itself
+        if state["failed"] is not None:  # the first task to fail, in time (a host's interrupt,
+            raise state["failed"]  # not the stop it caused on the other threads)
         return results
 
 

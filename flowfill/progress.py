@@ -107,7 +107,7 @@ def hooked(progress: Progress, on_progress: ProgressCallback | None,
     """``progress`` with every bar step also reported to ``on_progress`` and checked against
     ``cancelled`` (so a run stops within one step of a cancel); ``progress`` itself if neither.
     Steps may come from a run's frame threads, one at a time (``flowfill.parallel``); once a
-    check has said stop, every later step stops without asking again."""
+    check has said stop (or raised), every later step stops without asking again."""
     if on_progress is None and cancelled is None:
         return progress
     return _HookedProgress(progress, on_progress, cancelled)
@@ -147,11 +147,11 @@ class _HookedBar:
         self.count += n
         if self.owner.stopped:  # another thread's step was told to stop
             raise Cancelled("cancelled")
-        if self.owner.on_progress is not None:
-            self.owner.on_progress(self.stage, self.count, self.total)
         try:
+            if self.owner.on_progress is not None:
+                self.owner.on_progress(self.stage, self.count, self.total)
             check_cancelled(self.owner.cancelled)
-        except Cancelled:
+        except BaseException:  # Cancelled, or a host's own interrupt raised by its check
             self.owner.stopped = True
             raise
 
