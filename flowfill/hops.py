@@ -306,18 +306,6 @@ class _WindowFlows:
             crop = (rows, cols) if area <= FAR_CROP_SHARE * hole.size else None
         self._crops[(t, far)] = crop
         return crop
-        if True:
-            hole = self._proxy(t, far)[1]
-            crop = None
-            if hole.any():
-                rows, cols = box(hole, self.outer_px[far] + 1 + scaled_px(FAR_CONTEXT, hole.shape))
-                least = getattr(self.estimator, "min_side", 1)  # the backend's smallest frame
-                rows, cols = _at_least(rows, least, hole.shape[0]), _at_least(cols, least,
-                                                                              hole.shape[1])
-                area = (rows.stop - rows.start) * (cols.stop - cols.start)
-                crop = (rows, cols) if area <= FAR_CROP_SHARE * hole.size else None
-            self._crops[(t, far)] = crop
-        return self._crops[(t, far)]
 
     def _cropped_pair(self, a: int, b: int, coarse: bool, hom: np.ndarray,
                       crop: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
