@@ -155,7 +155,13 @@ class FramePool:
 
         start = time.perf_counter()
         futures = [self._executor.submit(worker) for _ in range(min(self.threads, len(items)))]
-        wait(futures)
+        try:
+            wait(futures)
+        except BaseException as exc:  # Ctrl-C on the caller's thread: no thread takes another
+            with lock:  # item, and leaving the pool waits only for the items being worked on
+                if state["failed"] is None:
+                    state["failed"] = exc
+            raise
         wall = time.perf_counter() - start
         if self.clock is not None and state["busy"] > 0:
             self.clock.add(shared.seconds, min(wall / state["busy"], 1.0))

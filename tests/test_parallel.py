@@ -165,3 +165,24 @@ def test_factorisations_are_dropped_on_the_thread_that_made_them(monkeypatch):
     gc.collect()
     assert len(set(made) - {threading.get_ident()}) >= 2  # made on both frame threads
     assert not wrong
+
+
+def test_ctrl_c_on_the_callers_thread_stops_the_threads_taking_more(monkeypatch):
+    """Ctrl-C reaches the thread waiting on the pool; the frame threads then take no more
+    frames (a 4K window's flows would otherwise all be worked out before the run stops)."""
+    import flowfill.parallel as parallel
+
+    started = []
+
+    def task(item: int, clock: StageClock) -> None:
+        started.append(item)
+        time.sleep(0.02)
+
+    def interrupted(futures, *args, **kwargs):
+        time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt), FramePool(2) as pool:
+        pool.map(task, range(200))
+    assert len(started) < 40  # about 10 began before the interrupt, not all 200
