@@ -66,45 +66,95 @@ SOLVE_TOL = 1e-9
 thousandth of float32's rounding of the colours it solves for."""
 MAX_CYCLES = 60
 """CG iterations before a multigrid solve is taken as failed (it needs 4 to 8)."""
+JACOBI_SWEEPS = 2
+JACOBI_WEIGHT = 0.8
+"""Damped Jacobi sweeps before and after the coarser level in each V-cycle, and their weight
+(symmetric, so the cycle is a valid CG preconditioner)."""
 
 
 class MultigridSolver:
     """``solve(b)`` for a symmetric positive definite grid system by conjugate gradients
-    preconditioned with classical (Ruge-Stuben) algebraic multigrid, one right-hand side at a
-    time; a column that does not reach ``SOLVE_TOL`` is solved by the sparse LU instead (made
-    once, on first need). Same interface as scipy's SuperLU for ``solve``."""
+    preconditioned with classical (Ruge-Stuben) algebraic multigrid; a column that does not
+    reach ``SOLVE_TOL`` is solved by the sparse LU instead (made once, on first need). Same
+    interface as scipy's SuperLU for ``solve``.
+
+    The hierarchy is pyamg's; the V-cycle is written here on its matrices (damped Jacobi before
+    and after, the coarsest level solved exactly) and runs every column at once through scipy's
+    sparse products, which let other threads run: pyamg's own cycle holds the GIL, so two
+    frames' fusion on two frame threads took as long as one after the other (RESULTS.md,
+    issue 19)."""
 
     def __init__(self, a: sp.spmatrix) -> None:
         import pyamg  # only here: hosts that lack it factorise instead (``solver``)
 
         self.a = sp.csr_matrix(a)
-        self.hierarchy = pyamg.ruge_stuben_solver(self.a)
+        levels = pyamg.ruge_stuben_solver(self.a).levels
+        self.levels = [(sp.csr_matrix(lv.A), sp.csr_matrix(lv.P), sp.csr_matrix(lv.R))
+                       for lv in levels[:-1]]
+        self.inverse_diagonals = [(1.0 / m.diagonal())[:, None] for m, _, _ in self.levels]
+        coarse = sp.csc_matrix(levels[-1].A)  # pyamg coarsens to ten unknowns or so
+        self.coarsest = np.linalg.inv(coarse.toarray()) if coarse.shape[0] <= 2000 else None
+        self._coarse_lu = factorise(coarse) if self.coarsest is None else None
         self._lu: SuperLU | None = None
         self.fallbacks = 0
         """Columns the multigrid did not solve (taken by the LU)."""
+
+    def _smooth(self, level: int, x: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        m, inverse = self.levels[level][0], self.inverse_diagonals[level]
+        for _ in range(JACOBI_SWEEPS):
+            x = x + JACOBI_WEIGHT * inverse * (rhs - m @ x)
+        return x
+
+    def _cycle(self, rhs: np.ndarray, level: int = 0) -> np.ndarray:
+        """One V-cycle from zero for ``rhs`` (n x k): symmetric, so a CG preconditioner."""
+        if level == len(self.levels):
+            return self.coarsest @ rhs if self.coarsest is not None else self._coarse_lu.solve(rhs)
+        m, prolong, restrict = self.levels[level]
+        x = self._smooth(level, np.zeros_like(rhs), rhs)
+        x = x + prolong @ self._cycle(restrict @ (rhs - m @ x), level + 1)
+        return self._smooth(level, x, rhs)
 
     def solve(self, b: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
         """The solution of ``A x = b`` for ``b`` of shape (n,) or (n, k); ``guess`` (b's
         shape): where CG starts (default zero), which saves iterations when it is close."""
         b = np.asarray(b, dtype=np.float64)
         columns = b.reshape(b.shape[0], -1)
-        starts = None if guess is None else np.asarray(guess, np.float64).reshape(columns.shape)
-        out = np.empty_like(columns)
-        for c in range(columns.shape[1]):
-            rhs = columns[:, c]
-            scale = float(np.linalg.norm(rhs))
-            if scale == 0.0:
-                out[:, c] = 0.0
-                continue
-            x = self.hierarchy.solve(rhs, x0=None if starts is None else starts[:, c].copy(),
-                                     tol=SOLVE_TOL, accel="cg", maxiter=MAX_CYCLES)
-            if np.linalg.norm(rhs - self.a @ x) > 10 * SOLVE_TOL * scale:
+        out = np.zeros_like(columns)
+        scale = np.linalg.norm(columns, axis=0)
+        live = np.flatnonzero(scale > 0)  # a zero column's solution is zero
+        if live.size:
+            rhs = columns[:, live]
+            x = (np.zeros_like(rhs) if guess is None
+                 else np.array(np.asarray(guess, np.float64).reshape(columns.shape)[:, live]))
+            out[:, live] = self._cg(rhs, x, scale[live])
+        for c in live:
+            if np.linalg.norm(columns[:, c] - self.a @ out[:, c]) > 10 * SOLVE_TOL * scale[c]:
                 if self._lu is None:
                     self._lu = factorise(self.a)
                 self.fallbacks += 1
-                x = self._lu.solve(rhs)
-            out[:, c] = x
+                out[:, c] = self._lu.solve(columns[:, c])
         return out.reshape(b.shape)
+
+    def _cg(self, rhs: np.ndarray, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Preconditioned CG on every column of ``rhs`` at once (each its own step sizes),
+        from ``x``, until each column's residual is within SOLVE_TOL of its ``scale``."""
+        residual = rhs - self.a @ x
+        z = self._cycle(residual)
+        direction = z.copy()
+        rz = np.einsum("ij,ij->j", residual, z)
+        for _ in range(MAX_CYCLES):
+            if (np.linalg.norm(residual, axis=0) <= SOLVE_TOL * scale).all():
+                break
+            ad = self.a @ direction
+            curvature = np.einsum("ij,ij->j", direction, ad)
+            step = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
+            x += step * direction
+            residual -= step * ad
+            z = self._cycle(residual)
+            rz_next = np.einsum("ij,ij->j", residual, z)
+            direction = z + np.divide(rz_next, rz, out=np.zeros_like(rz), where=rz > 0) * direction
+            rz = rz_next
+        return x
 
 
 def solver(a: sp.spmatrix) -> SuperLU | MultigridSolver:

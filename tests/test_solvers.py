@@ -250,6 +250,12 @@ def test_large_systems_are_solved_by_multigrid_to_the_lus_answer():
     assert got.shape == rhs.shape and np.abs(got - want).max() < 1e-7
     assert np.abs(solve.solve(rhs[:, 1]) - want[:, 1]).max() < 1e-7
     assert np.all(solve.solve(np.zeros(system.n)) == 0)
+    # the columns go through the cycle together: a zero one among them stays zero, and a start
+    # near the answer (the propagated colours, in fusion) ends at the same answer
+    mixed = rhs.copy()
+    mixed[:, 1] = 0.0
+    got = solve.solve(mixed, guess=want + rng.normal(0, 0.01, want.shape))
+    assert np.all(got[:, 1] == 0) and np.abs(got[:, [0, 2]] - want[:, [0, 2]]).max() < 1e-7
     assert solve.fallbacks == 0
     small = _disc_system(40)
     assert small.n < MULTIGRID_MIN and not isinstance(solver(small.A), MultigridSolver)
