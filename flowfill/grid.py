@@ -125,7 +125,7 @@ class MultigridSolver:
         if live.size:
             rhs = columns[:, live]
             x = (np.zeros_like(rhs) if guess is None
-                 else np.array(np.asarray(guess, np.float64).reshape(columns.shape)[:, live]))
+                 else np.asarray(guess, np.float64).reshape(columns.shape)[:, live])
             out[:, live] = self._cg(rhs, x, scale[live])
         for c in live:
             if np.linalg.norm(columns[:, c] - self.a @ out[:, c]) > 10 * SOLVE_TOL * scale[c]:

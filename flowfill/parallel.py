@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TypeVar
@@ -193,10 +193,3 @@ def blocks(count: int, threads: int, per_thread: int = 3) -> list[range]:
     edges = [round(i * count / pieces) for i in range(pieces + 1)]
     return [range(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
-
-def concatenated(parts: Sequence[dict]) -> dict:
-    """The union of dicts with disjoint keys (the pieces of a window's per-frame results)."""
-    out: dict = {}
-    for part in parts:
-        out.update(part)
-    return out

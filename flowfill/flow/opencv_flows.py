@@ -55,16 +55,6 @@ def sparse_to_dense(gray_a: np.ndarray, gray_b: np.ndarray, interpolator: object
     return np.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _interpolator() -> object:
-    """The edge-aware interpolator that makes sparse matches dense, with flowfill's settings."""
-    interpolator = _ximgproc().createEdgeAwareInterpolator()  # type: ignore[attr-defined]
-    interpolator.setSigma(0.05)
-    interpolator.setUsePostProcessing(True)
-    interpolator.setFGSLambda(500.0)
-    interpolator.setFGSSigma(1.5)
-    return interpolator
-
-
 class SparseDISEstimator(ProxyEstimator):
     """DIS (full resolution) helped by sparse-to-dense flow, on a proxy; CPU only. It has no
     ``twin``: two instances interpolating at once on two threads gave other flows than one
@@ -76,7 +66,11 @@ class SparseDISEstimator(ProxyEstimator):
     def __init__(self, max_side: int | None = None, cache: int = 8,
                  tone: str = "display") -> None:
         super().__init__(max_side, cache, tone)
-        self._interpolator = _interpolator()
+        self._interpolator = _ximgproc().createEdgeAwareInterpolator()  # type: ignore[attr-defined]
+        self._interpolator.setSigma(0.05)
+        self._interpolator.setUsePostProcessing(True)
+        self._interpolator.setFGSLambda(500.0)
+        self._interpolator.setFGSSigma(1.5)
         self._dis = DISFlow(**DIS_VARIANTS["dis-fine"])
 
     def _prepare(self, proxy: np.ndarray) -> np.ndarray:
