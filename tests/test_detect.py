@@ -10,6 +10,7 @@ import pytest
 
 from flowfill.cli import main
 from flowfill.detect.defects import detect_defects, parse_kinds
+from flowfill.detect.scratches import ScratchSettings
 from flowfill.errors import InputError
 
 H, W, N = 120, 216, 9
@@ -76,6 +77,33 @@ def test_a_film_scratch_is_found_and_a_pole_in_the_scene_is_kept():
     assert masks[[0, 1, 10, 11]].sum() == 0
 
 
+def coloured_line_clip() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A warm picture panning under two film-fixed lines on frames 2-9: a dark scratch that keeps
+    the picture's hue, and a green line: (frames, scratch, line)."""
+    frames = scene(n=12, pan=3.0) * np.float32([1.0, 0.8, 0.55])
+    scratch = np.zeros((12, H, W), bool)
+    line = np.zeros((12, H, W), bool)
+    for t in range(2, 10):
+        scratch[t, 10:110, 60:62] = True
+        frames[t][scratch[t]] *= np.float32(0.15)
+        line[t, 10:110, 150:152] = True
+        frames[t][line[t]] = np.float32([0.1, 0.4, 0.1])
+    return frames, scratch, line
+
+
+def test_a_film_fixed_line_with_a_colour_of_its_own_is_kept_unless_any_colour_is_asked():
+    # white or black laid over the picture fades its colour as much as it changes its light; a
+    # green line (a trunk, a limb, or an emulsion scratch that took a layer's colour) does not
+    frames, scratch, line = coloured_line_clip()
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
+    assert masks[scratch].mean() > 0.8
+    assert masks[line].mean() < 0.05
+    anyhow = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0,
+                                          scratches=ScratchSettings(neutral=None))))
+    assert anyhow[scratch].mean() > 0.8
+    assert anyhow[line].mean() > 0.8
+
+
 def test_parse_kinds():
     assert parse_kinds(None) == ("dust", "scratches")
     assert parse_kinds("scratches") == ("scratches",)
@@ -111,6 +139,20 @@ def test_detect_command_writes_masks_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["detect", src, "-o", str(tmp_path / "m2"), "--defects", "dirt"]) == 2
     assert not (tmp_path / "m2").exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+
+
+def test_detect_command_any_colour_keeps_coloured_lines(tmp_path, capsys):
+    frames, scratch, line = coloured_line_clip()
+    src = _write(tmp_path / "in", frames)
+    found = {}
+    for name, extra in (("neutral", []), ("any", ["--any-colour"])):
+        out = tmp_path / name
+        assert main(["detect", src, "-o", str(out), "--defects", "scratches", "--margin", "0",
+                     "--quiet", *extra]) == 0
+        found[name] = np.stack([cv2.imread(str(out / f"{i:05d}.png"), 0) > 127
+                                for i in range(12)])
+    assert found["neutral"][scratch].mean() > 0.8 and found["neutral"][line].mean() < 0.05
+    assert found["any"][scratch].mean() > 0.8 and found["any"][line].mean() > 0.8
 
 
 def test_remove_with_auto_masks_repairs_the_dust(tmp_path, capsys):

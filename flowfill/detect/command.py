@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from flowfill.detect.defects import KINDS, detect_defects, parse_kinds
+from flowfill.detect.scratches import ScratchSettings
 from flowfill.errors import InputError
 from flowfill.io import open_frames
 from flowfill.io.atomic import commit_folder, remove_quietly, temp_name_beside
@@ -44,6 +45,10 @@ def add_detect_parser(commands: argparse._SubParsersAction) -> None:
     dt.add_argument("--margin", type=int, metavar="PX",
                     help="grow every defect by PX pixels (default 2 at 432 px wide, scaled)")
     dt.add_argument("--frames", metavar="A:B", help="only frames A to B-1 (as for remove)")
+    dt.add_argument("--any-colour", action="store_true",
+                    help="take film-fixed lines of any colour for scratches (an emulsion scratch "
+                    "on colour film can take a layer's colour); by default a scratch must look "
+                    "like white or black over the picture, which keeps coloured trunks and limbs")
     dt.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
 
@@ -78,7 +83,9 @@ def detect_command(args: argparse.Namespace) -> int:
     flagged = frames_with = 0
     start = (source.selection or (0, None))[0]
     try:
-        for i, mask in enumerate(detect_defects(source, kinds, args.margin, bar.update)):
+        lines = ScratchSettings(neutral=None) if args.any_colour else None
+        for i, mask in enumerate(detect_defects(source, kinds, args.margin, bar.update,
+                                                scratches=lines)):
             name = f"{start + i:05d}.png"
             white = np.repeat(mask[..., None].astype(np.float32), 3, axis=2)
             write_image(os.path.join(temp, name), white, grey=True)

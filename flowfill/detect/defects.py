@@ -25,6 +25,7 @@ from flowfill.detect.scratches import (
     Segment,
     film_evidence,
     find_segments,
+    is_neutral,
     link,
     row_ranges,
 )
@@ -156,7 +157,8 @@ def detect_defects(
             segments = find_segments(frame.lum, scratches)
             ranges = row_ranges(list(warped)) if segments else []
             for seg in segments:
-                seg.film = film_evidence(seg, frame.lum, ranges, scratches)
+                seg.film = (film_evidence(seg, frame.lum, ranges, scratches)
+                            and is_neutral(seg, frame.lum, frame.chroma, scratches))
                 seg.track = tracks.new(seg.film)
             for i, j in link(previous, segments, shape[1], scratches):
                 tracks.join(previous[i].track, segments[j].track)

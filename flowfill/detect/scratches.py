@@ -6,8 +6,10 @@ against the same average beside it, only lines that run vertically stand out. Sc
 lines too (posts, poles, trunks), so each line is also checked against the neighbouring frames
 carried onto this one along the optical flow: scenery moves with the flow and lines up with its
 warped neighbour; a scratch stays on the film and does not (where the scene moves), or appears
-and vanishes while the picture around it stays (where it does not). The segments are linked from
-frame to frame where they stay put, and a track with that evidence anywhere is a scratch.
+and vanishes while the picture around it stays (where it does not); and the line must look like
+white or black laid over the picture beside it (a trunk or a limb has a colour of its own). The
+segments are linked from frame to frame where they stay put, and a track with that evidence is a
+scratch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class ScratchSettings:
     """Largest drift of a scratch between frames, in pixels at 432 wide."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
+    neutral: float | None = 0.04
+    """A scratch lays white or black over the picture, so the colour under it fades as that
+    overlay explains: its chroma (max minus min of RGB) may differ from the explained one by
+    this plus 0.3 of the chroma beside it. None: lines of any colour (an emulsion scratch on
+    colour film can take a layer's colour); scenery lines then pass more often."""
 
 
 @dataclass
@@ -168,6 +175,33 @@ def film_evidence(segment: Segment, lum: np.ndarray,
         if gap > s.evidence * segment.contrast and beside < 0.5 * gap:
             return True
     return False
+
+
+def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
+               settings: ScratchSettings | None = None) -> bool:
+    """Whether ``segment`` looks like white or black laid over the picture beside it (``lum``,
+    ``chroma``: the frame's luma and max minus min of RGB, H x W): where a share a of the line is
+    the overlay, its chroma is (1 - a) times the picture's, a read off its luma. A trunk, a limb
+    or a post has a colour of its own; a line of any colour passes when ``neutral`` is None."""
+    s = settings or ScratchSettings()
+    if s.neutral is None:
+        return True
+    h, w = lum.shape
+    ys, xs = np.divmod(segment.pixels, w)
+    reach = int(round(1.5 * max(int(round(s.max_width * w)), 1)))  # just clear of the line
+    flat_l, flat_c = lum.ravel(), chroma.ravel()
+    line_l, line_c = flat_l[segment.pixels], flat_c[segment.pixels]
+    off = np.zeros(line_l.shape, np.float32)
+    for side in (-reach, reach):
+        at = ys * w + np.clip(xs + side, 0, w - 1)
+        bl, bc = flat_l[at], flat_c[at]
+        if segment.sign > 0:  # towards white: 1 - L = (1 - a)(1 - B)
+            share = (line_l - bl) / np.maximum(1.0 - bl, 1e-3)
+        else:  # towards black: L = (1 - a) B
+            share = (bl - line_l) / np.maximum(bl, 1e-3)
+        share = np.clip(share, 0.0, 1.0)
+        off += 0.5 * (np.abs(line_c - (1.0 - share) * bc) - 0.3 * bc)
+    return float(np.median(off)) < s.neutral
 
 
 def link(previous: list[Segment], current: list[Segment], width: int,
