@@ -150,8 +150,9 @@ def detect_defects(
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
+            carried = (warp_to(before.chroma, f_b), warp_to(after.chroma, f_a))
             found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, dust, steps,
-                                frame.chroma, warped)
+                                frame.chroma, warped, carried)
         segments: list[Segment] = []
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)

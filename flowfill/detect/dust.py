@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from flowfill.detect.overlay import overlay_misfit
 from flowfill.masks import hysteresis
 
 
@@ -53,6 +54,11 @@ class DustSettings:
     chroma: float = 0.25
     """Dust and dirt are grey: a candidate whose colours spread wider (max minus min of RGB) is
     a coloured object."""
+    neutral: float | None = 0.04
+    """Dust lays white over the picture and dirt black, so the colour under a speck fades as that
+    overlay explains: its chroma may differ from the explained one by this plus 0.3 of the
+    chroma the neighbours show there (:func:`.overlay.overlay_misfit`; a red wheel rim the flow
+    lost does not). None: no such test."""
 
     def reach_px(self, width: int) -> int:
         """``reach`` in pixels for a frame ``width`` wide."""
@@ -204,6 +210,19 @@ def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.
     return float(ssd.min()) < ratio * here
 
 
+def _neutral(lum: np.ndarray, chroma: np.ndarray, warped: tuple[np.ndarray, np.ndarray],
+             warped_chroma: tuple[np.ndarray, np.ndarray], component: np.ndarray,
+             box: tuple[int, int, int, int], bright: bool, tolerance: float) -> bool:
+    """Whether the candidate ``component`` (bool, filling ``box``) looks like white (``bright``)
+    or black laid over the picture the two warped neighbours show under it."""
+    x, y, bw, bh = box
+    sub = (slice(y, y + bh), slice(x, x + bw))
+    under_l = 0.5 * (warped[0][sub][component] + warped[1][sub][component])
+    under_c = 0.5 * (warped_chroma[0][sub][component] + warped_chroma[1][sub][component])
+    misfit = overlay_misfit(lum[sub][component], chroma[sub][component], under_l, under_c, bright)
+    return float(np.median(misfit)) < tolerance
+
+
 def find_specks(
     lum: np.ndarray,
     before: np.ndarray,
@@ -214,13 +233,16 @@ def find_specks(
     steps: tuple[int, int] = (-1, 1),
     chroma: np.ndarray | None = None,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
+    warped_chroma: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
     grid to each: the specks found (footprints not grown). ``steps``: how many frames
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
     the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey.
-    ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`)."""
+    ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`);
+    ``warped_chroma``: their colourfulness carried so, where a speck must look like white or
+    black laid over the picture (with ``chroma``; the test is skipped without them)."""
     s = settings or DustSettings()
     h, w = lum.shape
     warped_b, warped_a = warped or (warp_to(before, flow_before), warp_to(after, flow_after))
@@ -259,12 +281,16 @@ def find_specks(
             continue  # by a motion edge (a limb, a wheel): occlusion, which both flows miss
         if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
             continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
+        sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
+        if (chroma is not None and warped_chroma is not None and s.neutral is not None
+                and not _neutral(lum, chroma, (warped_b, warped_a), warped_chroma, component,
+                                 (x, y, bw, bh), sign > 0, s.neutral)):
+            continue  # a colour of its own: scenery the flow lost
         box = (x, y, bw, bh)
         if all(_registers(lum, other, warped, flow, box, s.reach_px(w), s.registered)
                for other, warped, flow in ((before, warped_b, flow_before),
                                            (after, warped_a, flow_after))):
             continue
-        sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
         keep[k] = not _moves(lum, (warped_b, warped_a), steps, component, box, sign,
                              strength, radius)

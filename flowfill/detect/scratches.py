@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from flowfill.detect.dust import robust_sigma
+from flowfill.detect.overlay import overlay_misfit
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class ScratchSettings:
     neutral: float | None = 0.04
     """A scratch lays white or black over the picture, so the colour under it fades as that
     overlay explains: its chroma (max minus min of RGB) may differ from the explained one by
-    this plus 0.3 of the chroma beside it. None: lines of any colour (an emulsion scratch on
-    colour film can take a layer's colour); scenery lines then pass more often."""
+    this plus 0.3 of the chroma beside it (:func:`.overlay.overlay_misfit`). None: lines of any
+    colour (an emulsion scratch on colour film can take a layer's colour); scenery lines then
+    pass more often."""
 
 
 @dataclass
@@ -192,15 +194,9 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
     flat_l, flat_c = lum.ravel(), chroma.ravel()
     line_l, line_c = flat_l[segment.pixels], flat_c[segment.pixels]
     off = np.zeros(line_l.shape, np.float32)
-    for side in (-reach, reach):
+    for side in (-reach, reach):  # the picture under the line, from each side in turn
         at = ys * w + np.clip(xs + side, 0, w - 1)
-        bl, bc = flat_l[at], flat_c[at]
-        if segment.sign > 0:  # towards white: 1 - L = (1 - a)(1 - B)
-            share = (line_l - bl) / np.maximum(1.0 - bl, 1e-3)
-        else:  # towards black: L = (1 - a) B
-            share = (bl - line_l) / np.maximum(bl, 1e-3)
-        share = np.clip(share, 0.0, 1.0)
-        off += 0.5 * (np.abs(line_c - (1.0 - share) * bc) - 0.3 * bc)
+        off += 0.5 * overlay_misfit(line_l, line_c, flat_l[at], flat_c[at], segment.sign > 0)
     return float(np.median(off)) < s.neutral
 
 
