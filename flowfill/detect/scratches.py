@@ -2,14 +2,14 @@
 
 Per frame, a narrow top-hat (bright lines) and bottom-hat (dark lines) along each row finds what
 is thinner than ``max_width``; averaged down the column over a tenth of the frame height and set
-against the same average beside it, only lines that run vertically stand out. Scenery has such
-lines too (posts, poles, trunks), so each line is also checked against the neighbouring frames
-carried onto this one along the optical flow: scenery moves with the flow and lines up with its
-warped neighbour; a scratch stays on the film and does not (where the scene moves), or appears
-and vanishes while the picture around it stays (where it does not); and the line must look like
-white or black laid over the picture beside it (a trunk or a limb has a colour of its own). The
-segments are linked from frame to frame where they stay put, and a track with that evidence is a
-scratch.
+against the same average beside it, only lines that run vertically stand out (each row's peaks).
+Scenery has such lines too (posts, poles, trunks), so each line is also checked against the
+neighbouring frames carried onto this one along the optical flow: scenery moves with the flow
+and lines up with its warped neighbour; a scratch stays on the film and does not (where the
+scene moves), or appears and vanishes while the picture around it stays (where it does not); and
+the line must look like white or black laid over the picture beside it (a trunk or a limb has a
+colour of its own). The segments are linked from frame to frame where they stay put, and a track
+with that evidence is a scratch.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ class ScratchSettings:
     min_length: float = 0.15
     """Shortest segment, as a share of the frame height."""
     contrast: float = 0.012
-    """A line's mean contrast over its column window, at least (or 4 deviations of the frame's)."""
+    """A line's mean contrast over its column window, at least (or ``deviations`` of the
+    frame's)."""
+    deviations: float = 3.0
+    """... this many robust deviations of every column's contrast, where texture or grain sets
+    the floor (4 missed faint scratches by a hair; the film evidence and the colour test keep
+    the extra lines it finds out of the masks: RESULTS.md, issue 17)."""
     stays: float = 2.5
     """Largest drift of a scratch between frames, in pixels at 432 wide."""
     evidence: float = 0.5
@@ -97,10 +102,13 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
         column = cv2.blur(response, (1, rows))
         beside = cv2.blur(column, (6 * width + 9, 1))
         lift = column - beside
-        threshold = max(s.contrast, 4.0 * robust_sigma(lift))
+        threshold = max(s.contrast, s.deviations * robust_sigma(lift))
         floor = float(np.median(response)) + 4.0 * robust_sigma(response)
+        # each row's peaks only: a line beside texture stays a component of its own, not part
+        # of one too wide to be a line
+        peaks = lift >= ndimage.maximum_filter1d(lift, 2 * width + 1, axis=1)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            (lift > threshold).astype(np.uint8), connectivity=8)
+            ((lift > threshold) & peaks).astype(np.uint8), connectivity=8)
         for k in range(1, count):
             x, y, bw, bh, _ = (int(v) for v in stats[k])
             if bh < s.min_length * h or bw > 3 * width + 4:
