@@ -150,9 +150,8 @@ def detect_defects(
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
-            carried = (warp_to(before.chroma, f_b), warp_to(after.chroma, f_a))
             found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, dust, steps,
-                                frame.chroma, warped, carried)
+                                frame.chroma, warped, (before.chroma, after.chroma))
         segments: list[Segment] = []
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)

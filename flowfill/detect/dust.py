@@ -210,15 +210,29 @@ def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.
     return float(ssd.min()) < ratio * here
 
 
+def _carried_at(image: np.ndarray, flow: np.ndarray, ys: np.ndarray, xs: np.ndarray
+                ) -> np.ndarray:
+    """``image`` carried along ``flow`` (as :func:`warp_to`) at the pixels ``ys``, ``xs`` only:
+    the same numbers as the whole warped frame there."""
+    map_x = (xs.astype(np.float32) + flow[ys, xs, 0])[None]
+    map_y = (ys.astype(np.float32) + flow[ys, xs, 1])[None]
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+
+
 def _neutral(lum: np.ndarray, chroma: np.ndarray, warped: tuple[np.ndarray, np.ndarray],
-             warped_chroma: tuple[np.ndarray, np.ndarray], component: np.ndarray,
+             chroma_around: tuple[np.ndarray, np.ndarray],
+             flows: tuple[np.ndarray, np.ndarray], component: np.ndarray,
              box: tuple[int, int, int, int], bright: bool, tolerance: float) -> bool:
     """Whether the candidate ``component`` (bool, filling ``box``) looks like white (``bright``)
-    or black laid over the picture the two warped neighbours show under it."""
+    or black laid over the picture the two warped neighbours show under it (their chroma,
+    ``chroma_around``, carried along ``flows`` at its pixels only)."""
     x, y, bw, bh = box
     sub = (slice(y, y + bh), slice(x, x + bw))
+    ys, xs = np.nonzero(component)
+    ys, xs = ys + y, xs + x
     under_l = 0.5 * (warped[0][sub][component] + warped[1][sub][component])
-    under_c = 0.5 * (warped_chroma[0][sub][component] + warped_chroma[1][sub][component])
+    under_c = 0.5 * (_carried_at(chroma_around[0], flows[0], ys, xs)
+                     + _carried_at(chroma_around[1], flows[1], ys, xs))
     misfit = overlay_misfit(lum[sub][component], chroma[sub][component], under_l, under_c, bright)
     return float(np.median(misfit)) < tolerance
 
@@ -233,7 +247,7 @@ def find_specks(
     steps: tuple[int, int] = (-1, 1),
     chroma: np.ndarray | None = None,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
-    warped_chroma: tuple[np.ndarray, np.ndarray] | None = None,
+    chroma_around: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
@@ -241,8 +255,9 @@ def find_specks(
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
     the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey.
     ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`);
-    ``warped_chroma``: their colourfulness carried so, where a speck must look like white or
-    black laid over the picture (with ``chroma``; the test is skipped without them)."""
+    ``chroma_around``: the colourfulness of ``before`` and ``after``, where a speck must look
+    like white or black laid over the picture (with ``chroma``; the test is skipped without
+    them)."""
     s = settings or DustSettings()
     h, w = lum.shape
     warped_b, warped_a = warped or (warp_to(before, flow_before), warp_to(after, flow_after))
@@ -282,9 +297,10 @@ def find_specks(
         if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
             continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
         sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
-        if (chroma is not None and warped_chroma is not None and s.neutral is not None
-                and not _neutral(lum, chroma, (warped_b, warped_a), warped_chroma, component,
-                                 (x, y, bw, bh), sign > 0, s.neutral)):
+        if (chroma is not None and chroma_around is not None and s.neutral is not None
+                and not _neutral(lum, chroma, (warped_b, warped_a), chroma_around,
+                                 (flow_before, flow_after), component, (x, y, bw, bh), sign > 0,
+                                 s.neutral)):
             continue  # a colour of its own: scenery the flow lost
         box = (x, y, bw, bh)
         if all(_registers(lum, other, warped, flow, box, s.reach_px(w), s.registered)

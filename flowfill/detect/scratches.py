@@ -50,6 +50,10 @@ class ScratchSettings:
     colour (an emulsion scratch on colour film can take a layer's colour); scenery lines then
     pass more often."""
 
+    def width_px(self, width: int) -> int:
+        """``max_width`` in pixels for a frame ``width`` wide."""
+        return max(int(round(self.max_width * width)), 1)
+
 
 @dataclass
 class Segment:
@@ -95,7 +99,7 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
     """The vertical line segments of one frame's luma (H x W float32 in [0, 1])."""
     s = settings or ScratchSettings()
     h, w = lum.shape
-    width = max(int(round(s.max_width * w)), 1)
+    width = s.width_px(w)
     rows = max(int(h // 10) | 1, 9)
     out: list[Segment] = []
     for sign, response in zip((1, -1), line_response(lum, width), strict=True):
@@ -198,7 +202,7 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
         return True
     h, w = lum.shape
     ys, xs = np.divmod(segment.pixels, w)
-    reach = int(round(1.5 * max(int(round(s.max_width * w)), 1)))  # just clear of the line
+    reach = int(round(1.5 * s.width_px(w)))  # just clear of the line
     flat_l, flat_c = lum.ravel(), chroma.ravel()
     line_l, line_c = flat_l[segment.pixels], flat_c[segment.pixels]
     off = np.zeros(line_l.shape, np.float32)
