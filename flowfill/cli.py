@@ -281,6 +281,11 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                     "hole (strength per channel and luminance band, size, channel correlation) "
                     f"where the fill is smoother; off keeps the fill smooth (default {d.grain}; "
                     "auto with --mask auto)")
+    parser.add_argument("--unveil", action=argparse.BooleanOptionalAction, default=None,
+                    help="line defects (film scratches) that let the picture through: undo the "
+                    "white or black overlay along each line-shaped part of the mask instead of "
+                    "replacing the picture, keeping the frame's own detail and grain (default "
+                    f"{'on' if d.unveil else 'off'}; on with --mask auto)")
     parser.add_argument("--fill-budget", type=float, metavar="S",
                     help="seconds an iterative fill (dip, siren) may spend per keyframe")
     parser.add_argument("--tiny-hole", type=int, metavar="PX",
@@ -488,7 +493,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "max_chain_error", "agreement", "refine_hops", "rounds", "flow_prefill",
                 "nearest_first",
-                "colour_weight", "object_flow", "grain", "unseen", "image_edges",
+                "colour_weight", "object_flow", "grain", "unveil", "unseen", "image_edges",
                 "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",
                 "reference_frames", "nonlocal_align", "edges",
@@ -504,6 +509,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
     given["flow_max_side"] = _max_side(args.flow_max_side)
     if str(getattr(args, "mask", "")).split(":")[0] == AUTO and "grain" not in given:
         given["grain"] = "auto"  # film restoration: the fill keeps the film's grain
+    if str(getattr(args, "mask", "")).split(":")[0] == AUTO and "unveil" not in given:
+        given["unveil"] = True  # and scratches give back the picture under them
     return Options(**given).validated()
 
 

@@ -137,6 +137,13 @@ class Options:
     and its channel correlation, seeded by (seed, frame); off (the default) leaves the fill
     smooth: on video the grain reads as noise and costs 0.3-0.5 dB of hole-PSNR
     (``benchmarks/RESULTS.md``). The CLI turns it on for ``--mask auto`` (scanned film)."""
+    unveil: bool = False
+    """Line defects that let the picture through (film scratches): undo the overlay instead of
+    replacing the picture. Where a line lays a share of white or black over the frame, the frame
+    still holds the picture, dimmed, with its own grain; the share is estimated along each
+    line-shaped part of the mask from the frame and the fill, and divided out. Nearly opaque
+    lines, and every other part of the mask, keep the fill (``flowfill.fuse.unveil``). Off by
+    default (an object is no overlay); the CLI turns it on for ``--mask auto``."""
     fill: str = "csa"
     """Fill for pixels that no frame saw: csa (coherent patch attention), dip (Deep Image
     Prior), siren (sine coordinate network) or telea (OpenCV). Only keyframes get it; what they

@@ -25,6 +25,7 @@ import numpy as np
 from flowfill.errors import InputError
 from flowfill.flow import FlowEstimator
 from flowfill.fuse.grain import match_grain
+from flowfill.fuse.unveil import unveil_lines
 from flowfill.hallucinate.layered import calmest
 from flowfill.hops import edge_completer
 from flowfill.masks import dilate, dilate_by_thickness, scaled_px, still_margins
@@ -312,9 +313,12 @@ def composite(item: Item, values: np.ndarray) -> np.ndarray:
 
 def finished(item: Item, values: np.ndarray, options: Options) -> np.ndarray:
     """The output frame of ``item`` from its fill ``values``, grain-matched to the frame around
-    the mask (``options.grain``; seeded by the frame's index, so any window gives the same)."""
+    the mask (``options.grain``; seeded by the frame's index, so any window gives the same),
+    line defects first unveiled (``options.unveil``)."""
+    valid = None if item.original is None else np.isfinite(item.original[..., :3]).all(2)
+    if options.unveil:
+        values = unveil_lines(item.frame, item.mask, values, valid)
     if options.grain == "auto":
-        valid = None if item.original is None else np.isfinite(item.original[..., :3]).all(2)
         values = match_grain(item.frame, item.mask, values, options.seed, item.index, valid)
     return composite(item, values)
 

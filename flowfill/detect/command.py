@@ -28,7 +28,8 @@ Find the film's own defects: dust and dirt (impulses on one frame that neither n
 moving objects the flow cannot follow excepted) and line scratches (thin near-vertical lines that
 stay on the film while the scene moves, or appear and vanish while it stands still). Writes one
 mask per frame to a folder (white = defect, grown by --margin) to inspect and correct before
-`flowfill remove INPUT --mask FOLDER`; or let remove find them itself: --mask auto.
+`flowfill remove INPUT --mask FOLDER --grain auto --unveil`; or let remove find them itself:
+--mask auto (which turns both on).
 """
 
 

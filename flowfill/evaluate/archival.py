@@ -302,7 +302,7 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
     bars on stderr) and Telea, score all."""
     from flowfill.evaluate import benchmark as bench
 
-    options = {"grain": "auto", **options}  # as `flowfill remove --mask auto` runs
+    options = {"grain": "auto", "unveil": True, **options}  # as `flowfill remove --mask auto`
     truth, ball = variant_truth(clip, variant, seed)
     defects = paint_defects(truth, seed=case_seed(seed, clip.name, f"{variant}/defects"))
     detected, detect_seconds = detect(defects.frames)

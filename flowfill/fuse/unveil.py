@@ -1,0 +1,125 @@
+"""Line defects that let the picture through: the picture taken back from under them.
+
+A film scratch is rarely opaque: where a line lays a share ``a`` of white (or black) ``c`` over
+the picture ``T``, the frame holds ``(1 - a) T + a c``, so it still carries the picture, its
+detail and its grain, dimmed. The fill predicts ``T`` from the other frames, but only up to its
+own error and without this frame's grain. Along a line the share changes slowly (a scratch fades
+along its length), so ``a`` read off frame and fill at each pixel and taken as the median along
+the line's columns is robust to the fill's error, and undoing the overlay with it gives back the
+frame's own picture. Where the line is nearly opaque the fill stays. Only the mask's line-shaped
+parts are unveiled; a speck of dust is too small to learn its share from.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+
+LINE_RATIO = 4.0
+"""A part of the mask is a line when its height is at least this many times its mean width
+(height squared over area): a scratch's mask is tens of rows long and a few pixels wide."""
+RADIUS_SHARE = 1 / 30
+"""Rows each way along a line (as a share of the frame's height, at least ``MIN_RADIUS``) over
+which the overlay's share is taken as a median: 8 rows at 240."""
+MIN_RADIUS = 4
+OPAQUE = 0.7
+"""Overlay share from which the fill is kept: dividing by ``1 - a`` would multiply the error of
+``a`` more than the fill errs."""
+SOFT = 0.2
+"""Shares from ``OPAQUE - SOFT`` to ``OPAQUE`` blend from the unveiled picture to the fill."""
+STEP = 0.15
+"""Medians of a column's runs above and below a pixel that differ by more than this straddle a
+line's end (beyond it, nothing was laid over the picture)."""
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def line_parts(mask: np.ndarray, ratio: float = LINE_RATIO
+               ) -> tuple[np.ndarray, list[tuple[int, tuple[slice, slice]]]]:
+    """(labels, lines): the 8-connected parts of ``mask`` (bool H x W) and, for those that are
+    lines (at least ``ratio`` times as tall as they are wide on average), (label, box)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8),
+                                                               connectivity=8)
+    lines = []
+    for k in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if h * h >= ratio * area:
+            lines.append((k, (slice(y, y + h), slice(x, x + w))))
+    return labels, lines
+
+
+def column_median(values: np.ndarray, radius: int) -> np.ndarray:
+    """Each pixel's median of its column of ``values`` (h x w, NaN where unknown) over the run
+    of ``2 radius + 1`` rows centred on it, ignoring NaN (NaN where none is known); where the
+    runs ending and starting at it differ by more than ``STEP`` (a line's end), the median of
+    the three nearest its own value, so rows beyond the end do not get the line's share."""
+    h = values.shape[0]
+    padded = np.pad(values, ((2 * radius, 2 * radius), (0, 0)), constant_values=np.nan)
+    stack = np.stack([padded[i:i + h] for i in range(4 * radius + 1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN runs stay NaN
+        runs = np.stack([np.nanmedian(stack[start:start + 2 * radius + 1], axis=0)
+                         for start in (radius, 0, 2 * radius)])  # centred first
+    off = np.abs(runs - values)
+    off[np.isnan(off)] = np.inf
+    pick = np.argmin(off, axis=0)  # the centred run where the pixel's own value is unknown
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        step = (np.nanmax(runs, axis=0) - np.nanmin(runs, axis=0)) > STEP
+    return np.where(step, np.take_along_axis(runs, pick[None], axis=0)[0], runs[0])
+
+
+def unveil_lines(frame: np.ndarray, mask: np.ndarray, values: np.ndarray,
+                 valid: np.ndarray | None = None, radius: int | None = None) -> np.ndarray:
+    """``values`` (the fill of ``mask``'s pixels, m x 3, in ``frame``'s order of them) with the
+    pixels of the mask's line-shaped parts recovered from ``frame`` (H x W x 3 or 4) by undoing
+    a white or black overlay whose share is estimated along the line; the rest unchanged.
+    ``valid`` (H x W) marks the frame's usable pixels (NaN and Inf ones are not read)."""
+    mask = np.asarray(mask, dtype=bool)
+    values = np.asarray(values)
+    if values.size == 0 or not mask.any():
+        return values
+    labels, lines = line_parts(mask)
+    if not lines:
+        return values
+    if radius is None:
+        radius = max(MIN_RADIUS, int(round(RADIUS_SHARE * mask.shape[0])))
+    out = values.copy()
+    row_start = np.concatenate([[0], np.cumsum(np.count_nonzero(mask, axis=1))])
+    for k, crop in lines:
+        part = labels[crop] == k
+        if valid is not None:
+            part &= np.asarray(valid, bool)[crop]
+        if not part.any():
+            continue
+        # each pixel's place in values: the mask's pixels in raster order
+        ys, xs = crop
+        left = np.count_nonzero(mask[ys, :xs.start], axis=1) + row_start[ys.start:ys.stop]
+        rows = (left[:, None] + np.cumsum(mask[crop], axis=1) - 1)[part]
+        seen = np.asarray(frame[crop][..., :3], np.float32)[part]
+        fill = out[rows].astype(np.float32)
+        out[rows] = _unveil(seen, fill, part, radius).astype(out.dtype)
+    return out
+
+
+def _unveil(seen: np.ndarray, fill: np.ndarray, part: np.ndarray, radius: int) -> np.ndarray:
+    """One line's pixels (``seen`` in the frame, ``fill`` predicted, n x 3, in ``part``'s
+    order): the overlay's colour from the line's side of the fill, its share per pixel by
+    projecting frame minus fill onto colour minus fill, taken as the column median, undone."""
+    bright = float(((seen - fill) @ LUMA).sum()) > 0
+    colour = max(1.0, float(seen.max())) if bright else min(0.0, float(seen.min()))
+    towards = colour - fill
+    power = (towards * towards).sum(axis=1)
+    share = np.full(part.shape, np.nan, np.float32)
+    share[part] = np.where(power > 1e-6, ((seen - fill) * towards).sum(axis=1)
+                           / np.maximum(power, 1e-6), np.nan)
+    share = column_median(share, radius)[part]
+    known = np.isfinite(share)
+    share = np.clip(np.where(known, share, 1.0), 0.0, 1.0)[:, None]
+    picture = (seen - share * colour) / np.maximum(1.0 - share, 1.0 - OPAQUE)
+    low, high = min(0.0, float(seen.min())), max(1.0, float(seen.max()))
+    picture = np.clip(picture, low, high)
+    weight = np.clip((OPAQUE - share) / SOFT, 0.0, 1.0)
+    return weight * picture + (1.0 - weight) * fill
+
