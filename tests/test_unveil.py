@@ -99,6 +99,25 @@ def test_opaque_lines_and_specks_keep_the_fill():
     assert len(lines) == 1 and labels[lines[0][1]].max() == labels[90, 100]
 
 
+@pytest.mark.parametrize("colour", [(0.1, 0.8, 0.2), (0.9, 0.3, 0.1), (0.3, 0.3, 0.8)])
+def test_a_coloured_line_is_no_overlay_and_keeps_the_fill(colour):
+    truth = load_sample(max_frames=1).truth[0]
+    frame, mask = scratch(truth, 150.0, 0.4, np.float32(colour), slice(10, 170))
+    fill = fill_of(truth, mask)
+    np.testing.assert_array_equal(unveil_lines(frame, mask, fill), fill)
+
+
+@pytest.mark.parametrize("colour", [(0.1, 0.8, 0.2), (0.5, 0.5, 0.5)])
+def test_an_object_masked_with_unveil_on_keeps_the_fill(colour):
+    truth = load_sample(max_frames=1).truth[0]
+    pole = truth.copy()
+    pole[20:160, 60:64] = colour  # a pole the user masked, with --unveil on by mistake
+    mask = np.zeros(truth.shape[:2], bool)
+    mask[18:162, 58:66] = True
+    fill = fill_of(truth, mask)
+    np.testing.assert_array_equal(unveil_lines(pole, mask, fill), fill)
+
+
 def test_a_line_mask_over_picture_without_a_defect_leaves_the_picture():
     # a detector's false line (a pole's edge): the frame is the picture, the fill only near it
     truth = load_sample(max_frames=1).truth[0]
