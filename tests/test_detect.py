@@ -50,6 +50,26 @@ def test_dust_on_one_frame_is_found_and_nothing_else():
     assert (masks[4] & ~cv2.dilate(speck.astype(np.uint8), np.ones((5, 5))).astype(bool)).sum() < 20
 
 
+def test_dust_where_the_flow_holds_is_found_beside_a_part_it_cannot_follow():
+    # the right two thirds churn from frame to frame (water, leaves in wind): the flow cannot
+    # follow them and their differences are large; a speck on the calm part must stand out of
+    # the calm part's noise, not the churn's, and the churn must give no specks
+    rng = np.random.default_rng(2)
+    frames = scene()
+    churn = cv2.GaussianBlur(rng.random((N, H, 144)).astype(np.float32), (0, 0), 1.0)
+    churn = 0.3 + 0.4 * (churn - churn.min()) / (churn.max() - churn.min())
+    frames[:, :, -144:] = churn[..., None]
+    frames += rng.normal(0, 0.01, frames.shape[:3])[..., None].astype(np.float32)
+    speck = disc(36, 50, 3.5)
+    frames[4][speck] -= np.float32(0.12)  # under 6 deviations of the whole frame's differences
+    masks = np.stack(list(detect_defects(np.clip(frames, 0, 1), kinds=("dust",), margin=0)))
+    assert masks[4][speck].mean() > 0.8
+    others = np.ones(N, bool)
+    others[4] = False
+    assert masks[others].sum() == 0
+    assert masks[4].sum() < 1.5 * speck.sum()
+
+
 def test_a_speck_with_a_colour_of_its_own_is_picture_not_dirt():
     # a dull red blob no neighbour shows (a wheel rim the flow lost) is not grey enough to be
     # thrown out as a coloured object, but black laid over grey could never leave it

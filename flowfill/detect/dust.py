@@ -27,9 +27,17 @@ class DustSettings:
     """How strong and how large an impulse must be to count as dirt (luma in [0, 1] units)."""
 
     strong: float = 0.08
-    """A speck's core differs from both neighbours by at least this (or 6 noise deviations)."""
+    """A speck's core differs from both neighbours by at least this (or ``deviations`` of the
+    noise around it)."""
     weak: float = 0.035
-    """Its rim, grown from the core, by at least this (or 3 noise deviations)."""
+    """Its rim, grown from the core, by at least this (or ``rim_deviations``)."""
+    deviations: float = 4.0
+    rim_deviations: float = 2.5
+    noise_window: float = 0.095
+    """The noise a speck must stand out of is measured around it, over a square this share of
+    the frame's width across (41 px at 432): the difference to the warped neighbours is grain
+    where the flow holds and larger where it fails (a whip pan's blur, parallax), and one level
+    for the whole frame took the failures' for the grain's."""
     busy: float = 4.0
     """A speck's core stands out this many times above the mean impulse around it."""
     agree: float = 0.8
@@ -105,6 +113,18 @@ def robust_sigma(values: np.ndarray) -> float:
     if v.size > 200_000:  # a strided sample is as good and much cheaper
         v = v[:: v.size // 200_000]
     return float(1.4826 * np.median(np.abs(v - np.median(v))))
+
+
+def local_noise(d_b: np.ndarray, d_a: np.ndarray, window: float) -> np.ndarray:
+    """The noise of a frame's differences to its two warped neighbours around each pixel
+    (H x W): their mean absolute value over a square ``window`` times the width across, scaled
+    to a standard deviation, the larger of the two; each difference is clipped at 3 of the
+    frame's robust deviations first, so a speck or a flow failure nearby hardly raises it."""
+    h, w = d_b.shape
+    side = max(int(round(window * w)) | 1, 3)
+    clip = 3.0 * max(robust_sigma(d_b), robust_sigma(d_a), 1e-3)
+    around = [cv2.blur(np.minimum(np.abs(d), clip), (side, side)) for d in (d_b, d_a)]
+    return np.maximum(1.25 * np.maximum(*around), 1e-3)  # mean |x| is 0.8 sigma for noise
 
 
 def warp_to(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -267,12 +287,12 @@ def find_specks(
     spike = np.maximum(np.maximum(above, below), 0.0)
     agree = np.abs(warped_b - warped_a) <= s.agree * spike
     d_b, d_a = lum - warped_b, lum - warped_a
-    noise = max(robust_sigma(d_b), robust_sigma(d_a), 1e-3)
+    noise = local_noise(d_b, d_a, s.noise_window)
     # where the flow fails on texture, impulses are everywhere: a speck must also stand out from
     # the impulses around it (their mean over 21 x 21, clipped so a speck hardly raises it)
     busy = cv2.blur(np.minimum(spike, s.strong), (21, 21))
-    strong = (spike > max(s.strong, 6.0 * noise)) & (spike > s.busy * busy) & agree
-    weak = (spike > max(s.weak, 3.0 * noise)) & agree
+    strong = (spike > np.maximum(s.strong, s.deviations * noise)) & (spike > s.busy * busy) & agree
+    weak = (spike > np.maximum(s.weak, s.rim_deviations * noise)) & agree
     specks = hysteresis(strong, weak)
     found: list[Speck] = []
     if not specks.any():
