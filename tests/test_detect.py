@@ -96,6 +96,23 @@ def test_a_fast_small_object_is_picture_not_dirt():
     assert masks[1:-1][ball[1:-1]].mean() < 0.1  # the clip's ends see it from one side only
 
 
+def test_a_fast_object_whose_ghost_hides_once_is_still_picture():
+    # the ball crosses a dark post on frame 3, where it makes no impulse, and on frame 4 its
+    # ghost in frame 3 falls on the post and does not show: frame 4 alone cannot tell it from
+    # dirt, the string of moving balls on the frames around it can
+    frames = scene()
+    post = np.zeros((N, H, W), bool)
+    ball = np.zeros((N, H, W), bool)
+    for t in range(N):
+        post[t, :, 82 - 2 * t:92 - 2 * t] = True  # fixed in the scene, which pans 2 px a frame
+        frames[t][post[t]] = 0.08
+        ball[t] = disc(30 + 18 * t, 60, 3.5)
+        frames[t][ball[t]] = 0.08
+    masks = np.stack(list(detect_defects(frames, kinds=("dust",), margin=0)))
+    assert masks[1:-1][ball[1:-1]].mean() < 0.1
+    assert masks[4][ball[4]].mean() < 0.1
+
+
 def test_a_film_scratch_is_found_and_a_pole_in_the_scene_is_kept():
     frames = scene(n=12, pan=3.0)
     pole = np.zeros((12, H, W), bool)

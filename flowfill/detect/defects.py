@@ -174,8 +174,8 @@ def detect_defects(
             # the frames around it: the last two given out, the next two waiting
             around = [(i - len(recent), sp) for i, sp in enumerate(recent)] + [
                 (1 + i, pending[i].specks) for i in range(min(2, len(pending)))]
-            for speck in item.specks:
-                if not in_motion(speck, around, reach):
+            for speck in item.specks:  # a small moving object: its ghosts, or its string
+                if not speck.moving and not in_motion(speck, around, reach):
                     mask[speck.pixels] = 1
             recent.append(item.specks)
             for seg in item.segments:

@@ -83,6 +83,9 @@ class Speck:
     sign: float
     pixels: np.ndarray
     """Flat indices of its footprint in the frame."""
+    moving: bool = False
+    """Picture, not dirt: it left ghosts of a steady move in both neighbours. Kept in the list
+    so the frames around can tell a string of look-alike specks (:func:`in_motion`)."""
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -271,7 +274,10 @@ def find_specks(
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
-    grid to each: the specks found (footprints not grown). ``steps``: how many frames
+    grid to each: the specks found (footprints not grown), with those that left the ghosts of a
+    steady move in both neighbours among them marked ``moving`` (picture: the frames around
+    need them to tell a small object caught as a speck where its ghosts fail, see
+    :func:`in_motion`). ``steps``: how many frames
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
     the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey.
     ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`);
@@ -330,8 +336,7 @@ def find_specks(
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
         keep[k] = not _moves(lum, (warped_b, warped_a), steps, component, box, sign,
                              strength, radius)
-        if keep[k]:
-            ys, xs = np.nonzero(component)
-            found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
-                               (ys + y) * w + (xs + x)))
+        ys, xs = np.nonzero(component)
+        found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
+                           (ys + y) * w + (xs + x), moving=not keep[k]))
     return found
