@@ -24,6 +24,8 @@ RADIUS_SHARE = 1 / 30
 """Rows each way along a line (as a share of the frame's height, at least ``MIN_RADIUS``) over
 which the overlay's share is taken as a median: 8 rows at 240."""
 MIN_RADIUS = 4
+SAMPLES = 8
+"""Values each way a run's median reads at most: longer runs are read as means of a few rows."""
 OPAQUE = 0.7
 """Overlay share from which the fill is kept: dividing by ``1 - a`` would multiply the error of
 ``a`` more than the fill errs."""
@@ -57,14 +59,21 @@ def column_median(values: np.ndarray, radius: int) -> np.ndarray:
     """Each pixel's median of its column of ``values`` (h x w, NaN where unknown) over the run
     of ``2 radius + 1`` rows centred on it, ignoring NaN (NaN where none is known); where the
     runs ending and starting at it differ by more than ``STEP`` (a line's end), the median of
-    the three nearest its own value, so rows beyond the end do not get the line's share."""
+    the three nearest its own value, so rows beyond the end do not get the line's share. Runs
+    longer than ``2 SAMPLES + 1`` rows are read as that many means of a few rows each (the
+    share changes slowly; a median of them is as steady as the whole run's, for less work)."""
     h = values.shape[0]
-    padded = np.pad(values, ((2 * radius, 2 * radius), (0, 0)), constant_values=np.nan)
-    stack = np.stack([padded[i:i + h] for i in range(4 * radius + 1)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN runs stay NaN
-        runs = np.stack([np.nanmedian(stack[start:start + 2 * radius + 1], axis=0)
-                         for start in (radius, 0, 2 * radius)])  # centred first
+    stride = max(1, radius // SAMPLES)
+    k = 2 * radius // stride  # the pixel's own row in the stack
+    half = k // 2
+    reach = k * stride
+    if stride == 1:
+        padded = np.pad(values, ((reach, reach), (0, 0)), constant_values=np.nan)
+        stack = np.stack([padded[reach + d:reach + d + h] for d in range(-reach, reach + 1)])
+    else:  # each sample the mean of the rows between it and the next
+        stack = _block_means(values, range(-reach, reach + 1, stride), stride)
+    runs = np.stack([_nanmedian(stack[k - half:k + half + 1]), _nanmedian(stack[:k + 1]),
+                     _nanmedian(stack[k:])])  # centred first, then ending and starting at it
     off = np.abs(runs - values)
     off[np.isnan(off)] = np.inf
     pick = np.argmin(off, axis=0)  # the centred run where the pixel's own value is unknown
@@ -72,6 +81,36 @@ def column_median(values: np.ndarray, radius: int) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         step = (np.nanmax(runs, axis=0) - np.nanmin(runs, axis=0)) > STEP
     return np.where(step, np.take_along_axis(runs, pick[None], axis=0)[0], runs[0])
+
+
+def _block_means(values: np.ndarray, offsets: range, size: int) -> np.ndarray:
+    """For each of ``offsets`` and each pixel of ``values`` (h x w, NaN unknown), the mean of
+    the known values of its column in the ``size`` rows centred that many rows away (NaN where
+    none is known): len(offsets) x h x w."""
+    h, w = values.shape
+    known = ~np.isnan(values)
+    total = np.zeros((h + 1, w))
+    np.cumsum(np.where(known, values, 0.0), axis=0, dtype=np.float64, out=total[1:])
+    count = np.zeros((h + 1, w), np.int64)
+    np.cumsum(known, axis=0, out=count[1:])
+    out = np.empty((len(offsets), h, w), values.dtype)
+    for i, offset in enumerate(offsets):
+        rows = np.arange(h) + offset - size // 2
+        start, stop = np.clip(rows, 0, h), np.clip(rows + size, 0, h)
+        n = count[stop] - count[start]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i] = np.where(n > 0, (total[stop] - total[start]) / n, np.nan)
+    return out
+
+
+def _nanmedian(stack: np.ndarray) -> np.ndarray:
+    """The median over the first axis ignoring NaN (NaN where all are), as ``np.nanmedian``
+    gives it, by one sort (NaN sorts last) instead of its slow path for many short columns."""
+    ordered = np.sort(stack, axis=0)
+    count = np.count_nonzero(~np.isnan(stack), axis=0)
+    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+    high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
+    return np.where(count > 0, np.mean([low, high], axis=0), np.nan).astype(stack.dtype)
 
 
 def unveil_lines(frame: np.ndarray, mask: np.ndarray, values: np.ndarray,
