@@ -34,10 +34,6 @@ SOFT = 0.2
 STEP = 0.15
 """Medians of a column's runs above and below a pixel that differ by more than this straddle a
 line's end (beyond it, nothing was laid over the picture)."""
-OPPOSITE = 0.15
-"""A pixel the frame shows darker than the fill by more than this under a white line (brighter
-under a black one) is not under the overlay (the dark rim some scratches have, something the
-mask caught beside the line): it keeps the fill, as every pixel did before unveiling."""
 BIAS = 0.06
 """A line whose frame the overlay leaves unexplained by more than this (median, in level or in
 a channel's tint, where the frame differs from the fill most) was no white or black overlay,
@@ -170,8 +166,6 @@ def _unveil(seen: np.ndarray, fill: np.ndarray, part: np.ndarray, radius: int) -
     if not _overlay(seen, fill, share, colour):
         return fill
     weight = np.clip((OPAQUE - share) / SOFT, 0.0, 1.0)
-    # not under the overlay: a scratch's rim of the other shade keeps the fill
-    weight[((seen - fill) @ LUMA) * (1.0 if bright else -1.0) < -OPPOSITE] = 0.0
     return weight * picture + (1.0 - weight) * fill
 
 
