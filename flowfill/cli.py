@@ -507,10 +507,9 @@ def options_from_args(args: argparse.Namespace) -> Options:
     given = {name: getattr(args, name) for name in _OPTION_ARGS
              if getattr(args, name, None) is not None}
     given["flow_max_side"] = _max_side(args.flow_max_side)
-    if str(getattr(args, "mask", "")).split(":")[0] == AUTO and "grain" not in given:
-        given["grain"] = "auto"  # film restoration: the fill keeps the film's grain
-    if str(getattr(args, "mask", "")).split(":")[0] == AUTO and "unveil" not in given:
-        given["unveil"] = True  # and scratches give back the picture under them
+    if str(getattr(args, "mask", "")).split(":")[0] == AUTO:  # film restoration:
+        given.setdefault("grain", "auto")  # the fill keeps the film's grain
+        given.setdefault("unveil", True)  # and scratches give back the picture under them
     return Options(**given).validated()
 
 

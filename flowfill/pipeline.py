@@ -315,7 +315,8 @@ def finished(item: Item, values: np.ndarray, options: Options) -> np.ndarray:
     """The output frame of ``item`` from its fill ``values``, grain-matched to the frame around
     the mask (``options.grain``; seeded by the frame's index, so any window gives the same),
     line defects first unveiled (``options.unveil``)."""
-    valid = None if item.original is None else np.isfinite(item.original[..., :3]).all(2)
+    valid = (None if item.original is None or not (options.unveil or options.grain == "auto")
+             else np.isfinite(item.original[..., :3]).all(2))
     if options.unveil:
         values = unveil_lines(item.frame, item.mask, values, valid)
     if options.grain == "auto":

@@ -123,8 +123,7 @@ def local_noise(d_b: np.ndarray, d_a: np.ndarray, window: float) -> np.ndarray:
     (H x W): their mean absolute value over a square ``window`` times the width across, scaled
     to a standard deviation, the larger of the two; each difference is clipped at 3 of the
     frame's robust deviations first, so a speck or a flow failure nearby hardly raises it."""
-    h, w = d_b.shape
-    side = max(int(round(window * w)) | 1, 3)
+    side = max(int(round(window * d_b.shape[1])) | 1, 3)
     clip = 3.0 * max(robust_sigma(d_b), robust_sigma(d_a), 1e-3)
     around = [cv2.blur(np.minimum(np.abs(d), clip), (side, side)) for d in (d_b, d_a)]
     return np.maximum(1.25 * np.maximum(*around), 1e-3)  # mean |x| is 0.8 sigma for noise
@@ -305,7 +304,6 @@ def find_specks(
         return found
     count, labels, stats, _ = cv2.connectedComponentsWithStats(specks.astype(np.uint8),
                                                                connectivity=8)
-    keep = np.zeros(count, dtype=bool)
     largest = max(s.max_size * w, 4.0)
     radius = max(int(round(s.search * w)), 4)
     edges = np.maximum(_motion_edges(flow_before), _motion_edges(flow_after))
@@ -334,9 +332,9 @@ def find_specks(
                                            (after, warped_a, flow_after))):
             continue
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
-        keep[k] = not _moves(lum, (warped_b, warped_a), steps, component, box, sign,
-                             strength, radius)
+        moving = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
+                        radius)
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
-                           (ys + y) * w + (xs + x), moving=not keep[k]))
+                           (ys + y) * w + (xs + x), moving=moving))
     return found

@@ -17,6 +17,8 @@ import warnings
 import cv2
 import numpy as np
 
+from flowfill.flow.prep import rec601_luma
+
 LINE_RATIO = 4.0
 """A part of the mask is a line when its height is at least this many times its mean width
 (height squared over area): a scratch's mask is tens of rows long and a few pixels wide."""
@@ -38,7 +40,6 @@ BIAS = 0.06
 """A line whose frame the overlay leaves unexplained by more than this (median, in level or in
 a channel's tint, where the frame differs from the fill most) was no white or black overlay,
 and keeps the fill: on the archival benchmark's scratches it is at most 0.024."""
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def line_parts(mask: np.ndarray, ratio: float = LINE_RATIO
@@ -150,7 +151,7 @@ def _unveil(seen: np.ndarray, fill: np.ndarray, part: np.ndarray, radius: int) -
     """One line's pixels (``seen`` in the frame, ``fill`` predicted, n x 3, in ``part``'s
     order): the overlay's colour from the line's side of the fill, its share per pixel by
     projecting frame minus fill onto colour minus fill, taken as the column median, undone."""
-    bright = float(((seen - fill) @ LUMA).sum()) > 0
+    bright = float(rec601_luma(seen - fill).sum()) > 0
     colour = max(1.0, float(seen.max())) if bright else min(0.0, float(seen.min()))
     towards = colour - fill
     power = (towards * towards).sum(axis=1)
@@ -158,13 +159,11 @@ def _unveil(seen: np.ndarray, fill: np.ndarray, part: np.ndarray, radius: int) -
     share[part] = np.where(power > 1e-6, ((seen - fill) * towards).sum(axis=1)
                            / np.maximum(power, 1e-6), np.nan)
     share = column_median(share, radius)[part]
-    known = np.isfinite(share)
-    share = np.clip(np.where(known, share, 1.0), 0.0, 1.0)[:, None]
-    picture = (seen - share * colour) / np.maximum(1.0 - share, 1.0 - OPAQUE)
-    low, high = min(0.0, float(seen.min())), max(1.0, float(seen.max()))
-    picture = np.clip(picture, low, high)
+    share = np.clip(np.where(np.isfinite(share), share, 1.0), 0.0, 1.0)[:, None]
     if not _overlay(seen, fill, share, colour):
         return fill
+    picture = (seen - share * colour) / np.maximum(1.0 - share, 1.0 - OPAQUE)
+    picture = np.clip(picture, min(0.0, float(seen.min())), max(1.0, float(seen.max())))
     weight = np.clip((OPAQUE - share) / SOFT, 0.0, 1.0)
     return weight * picture + (1.0 - weight) * fill
 
