@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -23,9 +23,13 @@ from flowfill.detect.dust import DustSettings, Speck, find_specks, in_motion, wa
 from flowfill.detect.scratches import (
     ScratchSettings,
     Segment,
+    between,
+    bridge,
+    faint_line,
     film_evidence,
     find_segments,
     is_neutral,
+    line_lift,
     link,
     row_ranges,
 )
@@ -37,6 +41,8 @@ KINDS = ("dust", "scratches")
 """The defects :func:`detect_defects` can look for."""
 FLOW_SIDE = 640
 """Longest side of the proxy the detection's flow is estimated on."""
+LINK_GAP = 3
+"""A scratch's track bridges up to this many frames where the line finder lost it."""
 
 
 def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -75,22 +81,28 @@ class _Frame:
 class _Pending:
     specks: list[Speck]
     segments: list[Segment]
+    drawn: list[Segment] = field(default_factory=list)
+    """Scratch lines drawn where the line finder lost them (:func:`.scratches.between`)."""
 
 
 class _Tracks:
     """Union-find over segment tracks (the same line over frames), and which are scratches."""
 
-    def __init__(self, shortest: int, evidence: int = 2) -> None:
+    def __init__(self, shortest: int, evidence: int = 2, density: float = 0.6) -> None:
         self.shortest = shortest
         self.needed = evidence
+        self.density = density
         self.parent: list[int] = []
         self.length: list[int] = []
         self.evidence: list[int] = []  # segments with film evidence
+        self.frames: list[set[int]] = []  # the frames it was found on
 
-    def new(self, film: bool) -> int:
+    def new(self, film: bool, frame: int) -> int:
+        """A track of one segment, found on ``frame``."""
         self.parent.append(len(self.parent))
         self.length.append(1)
         self.evidence.append(int(film))
+        self.frames.append({frame})
         return len(self.parent) - 1
 
     def find(self, k: int) -> int:
@@ -105,15 +117,22 @@ class _Tracks:
             self.parent[rb] = ra
             self.length[ra] += self.length[rb]
             self.evidence[ra] += self.evidence[rb]
+            self.frames[ra] |= self.frames[rb]
+            self.frames[rb] = set()
 
     def is_film(self, k: int) -> bool:
         """A scratch: a track of at least ``shortest`` frames with film evidence on at least two
         of them. A scratch in a moving scene shows it on most frames, one in a still scene where
         it appears and where it vanishes; a line that stays put no longer is a moving limb or a
         pole the flow lost, and one with evidence once is an edge the flow got wrong there
-        (parallax, an occlusion)."""
+        (parallax, an occlusion). It must also have been found on ``density`` of the frames it
+        spans: a scratch is on every frame of its life, if too faint on some for the line
+        finder, while lines of the scene (a fence, a brick wall in a pan) bridged one to the
+        next over the frames the finder missed them are found only now and then."""
         r = self.find(k)
-        return self.length[r] >= self.shortest and self.evidence[r] >= self.needed
+        frames = self.frames[r]
+        return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
+                and len(frames) >= self.density * (max(frames) - min(frames) + 1))
 
 
 def detect_defects(
@@ -136,6 +155,10 @@ def detect_defects(
     recent: deque[list[Speck]] = deque(maxlen=2)  # the specks of the last frames given out
     tracks = _Tracks(shortest=min(3, lookahead + 1))
     previous: list[Segment] = []
+    ends: list[tuple[int, Segment]] = []  # lines lost: (frame, its last segment)
+    index = -1  # the frame being judged
+    given = 0  # frames given out
+    lums: deque[np.ndarray] = deque(maxlen=LINK_GAP + 1)  # the last frames judged, luma
     shape: tuple[int, int] | None = None
     size: tuple[int, int] | None = None
     grow: np.ndarray | None = None
@@ -145,7 +168,8 @@ def detect_defects(
         return from_proxy(flow(a.grey, b.grey), shape)
 
     def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
-        nonlocal previous
+        nonlocal previous, ends, index
+        index += 1
         f_b, f_a = flow_to(frame, before), flow_to(frame, after)
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
@@ -159,17 +183,41 @@ def detect_defects(
             for seg in segments:
                 seg.film = (film_evidence(seg, frame.lum, ranges, scratches)
                             and is_neutral(seg, frame.lum, frame.chroma, scratches))
-                seg.track = tracks.new(seg.film)
-            for i, j in link(previous, segments, shape[1], scratches):
+                seg.track = tracks.new(seg.film, index)
+            pairs = link(previous, segments, shape[1], scratches)
+            for i, j in pairs:
                 tracks.join(previous[i].track, segments[j].track)
                 segments[j].reach_rows(previous[i].y0, previous[i].y1, shape[1])
+            # a line that starts here may be one lost a few frames back
+            ends = [(t, a) for t, a in ends if index - t <= LINK_GAP + 1]
+            starts = sorted(set(range(len(segments))) - {j for _, j in pairs})
+            bridged = bridge(ends, [segments[j] for j in starts], index, shape[1], scratches)
+            for e, k in bridged:
+                (t, a), b = ends[e], segments[starts[k]]
+                tracks.join(a.track, b.track)
+                lifts = (line_lift(lums[t - index], a, scratches),
+                         line_lift(frame.lum, b, scratches))
+                b.reach_rows(a.y0, a.y1, shape[1])
+                for f in range(max(t + 1, given), index):  # where the finder lost the line
+                    share = (f - t) / (index - t)
+                    if faint_line(lums[f - index], lifts, a, b, share, scratches):
+                        seg = between(a, b, share, shape)
+                        seg.track = a.track
+                        pending[f - given].drawn.append(seg)
+            gone = {e for e, _ in bridged}
+            linked = {i for i, _ in pairs}
+            ends = [end for e, end in enumerate(ends) if e not in gone] + [
+                (index - 1, a) for i, a in enumerate(previous) if i not in linked]
         previous = segments
+        lums.append(frame.lum)
         pending.append(_Pending(found, segments))
 
     def give(final: bool) -> Iterator[np.ndarray]:
+        nonlocal given
         reach = (dust or DustSettings()).search * shape[1]
         while pending and (final or len(pending) > lookahead):
             item = pending.popleft()
+            given += 1
             mask = np.zeros(shape[0] * shape[1], np.uint8)
             # the frames around it: the last two given out, the next two waiting
             around = [(i - len(recent), sp) for i, sp in enumerate(recent)] + [
@@ -178,7 +226,7 @@ def detect_defects(
                 if not speck.moving and not in_motion(speck, around, reach):
                     mask[speck.pixels] = 1
             recent.append(item.specks)
-            for seg in item.segments:
+            for seg in item.segments + item.drawn:
                 if tracks.is_film(seg.track):
                     mask[seg.pixels] = 1
             mask = mask.reshape(shape)

@@ -159,6 +159,47 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
 
 
+def between(a: Segment, b: Segment, share: float, shape: tuple[int, int]) -> Segment:
+    """The line ``share`` of the way from segment ``a`` to ``b`` (the same scratch on a frame
+    between theirs, too faint there for the line finder): rows and line interpolated, 3 px
+    wide."""
+    h, w = shape
+    y0 = min(max(int(round(a.y0 + share * (b.y0 - a.y0))), 0), h - 1)
+    y1 = min(max(int(round(a.y1 + share * (b.y1 - a.y1))), y0 + 1), h)
+    line = (a.line[0] + share * (b.line[0] - a.line[0]),
+            a.line[1] + share * (b.line[1] - a.line[1]))
+    rows = np.arange(y0, y1)
+    centre = np.rint(line[0] * rows + line[1]).astype(int)
+    cols = np.clip(centre[:, None] + np.arange(-1, 2), 0, w - 1)
+    return Segment(a.sign, float(np.median(centre)), y0, y1, (rows[:, None] * w + cols).ravel(),
+                   a.contrast + share * (b.contrast - a.contrast), line=line)
+
+
+def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None = None) -> float:
+    """How far ``line`` stands out of frame ``lum`` (H x W) in its polarity: over its rows, the
+    median of its own pixels' extreme (its centre and one pixel each side) minus the median of
+    the picture a few pixels beside it."""
+    s = settings or ScratchSettings()
+    w = lum.shape[1]
+    rows = np.arange(line.y0, line.y1)[:, None]
+    centre = np.rint(line.line[0] * rows + line.line[1]).astype(int)
+    reach = s.width_px(w) + 2
+    side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
+    core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
+    beside = np.median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
+    return float(np.median(core - beside))
+
+
+def faint_line(lum: np.ndarray, lifts: tuple[float, float], a: Segment, b: Segment,
+               share: float, settings: ScratchSettings | None = None) -> bool:
+    """Whether frame ``lum`` still shows the line ``share`` of the way from segment ``a`` to
+    ``b``, if faintly: it stands out (:func:`line_lift`) by at least half as much as on the
+    frames the two were found on (``lifts``; the same measure there, so texture that raises it
+    everywhere does not pass for a line)."""
+    lift = line_lift(lum, between(a, b, share, lum.shape), settings)
+    return lift > 0.5 * min(lifts) and lift > 0.0
+
+
 def row_ranges(warped: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per warped neighbour (H x W) the highest and lowest value of each pixel's 1 x 3 row
     neighbourhood, flattened: what :func:`film_evidence` compares against, made once a frame."""
@@ -212,17 +253,39 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
     return float(np.median(off)) < s.neutral
 
 
+def _same_line(a: Segment, b: Segment, reach: float) -> bool:
+    """Same polarity, rows overlapping by half the shorter, within ``reach`` px."""
+    overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return (a.sign == b.sign and abs(a.x - b.x) <= max(reach, 1.5)
+            and overlap >= 0.5 * min(a.y1 - a.y0, b.y1 - b.y0))
+
+
 def link(previous: list[Segment], current: list[Segment], width: int,
          settings: ScratchSettings | None = None) -> list[tuple[int, int]]:
     """Pairs (i, j) of segments of consecutive frames that are the same line staying put: same
     polarity, rows overlapping by half the shorter, within ``stays`` (scaled to ``width``)."""
     s = settings or ScratchSettings()
     reach = s.stays * width / 432
-    pairs = []
-    for i, a in enumerate(previous):
-        for j, b in enumerate(current):
-            overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
-            if (a.sign == b.sign and abs(a.x - b.x) <= max(reach, 1.5)
-                    and overlap >= 0.5 * min(a.y1 - a.y0, b.y1 - b.y0)):
-                pairs.append((i, j))
-    return pairs
+    return [(i, j) for i, a in enumerate(previous) for j, b in enumerate(current)
+            if _same_line(a, b, reach)]
+
+
+def bridge(ends: list[tuple[int, Segment]], current: list[Segment], frame: int, width: int,
+           settings: ScratchSettings | None = None) -> list[tuple[int, int]]:
+    """One-to-one pairs (e, j), nearest first, of lines the finder lost (``ends``: the frame
+    and the last segment of each) and segments of ``frame`` that no segment of the frame before
+    links to: the same line, faint on the frames between (``stays`` a frame, scaled to
+    ``width``). One to one, so that lines of a texture do not knit into one track."""
+    s = settings or ScratchSettings()
+    pairs = sorted((abs(a.x - b.x), e, j) for e, (t, a) in enumerate(ends)
+                   for j, b in enumerate(current)
+                   if _same_line(a, b, s.stays * width / 432 * (frame - t)))
+    used_e: set[int] = set()
+    used_j: set[int] = set()
+    out = []
+    for _, e, j in pairs:
+        if e not in used_e and j not in used_j:
+            used_e.add(e)
+            used_j.add(j)
+            out.append((e, j))
+    return out
