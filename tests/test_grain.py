@@ -243,6 +243,11 @@ def test_grain_ratio_tells_plastic_fills_and_noise_from_grain():
     assert grain_ratio(plastic, masks) < 0.3
     assert grain_ratio(noisy, masks) > 1.5
     assert np.isnan(grain_ratio(truth, np.zeros_like(masks)))
+    # no grain around (a clean 8-bit picture): nothing to match, the ratio says nothing
+    clean = np.rint(np.stack([cv2.GaussianBlur(f, (0, 0), 3.0) for f in truth]) * 255)
+    clean = clean.astype(np.uint8)
+    assert np.isnan(grain_ratio(clean, masks))
+    assert np.isnan(grain_ratio(clean.astype(np.float32) / 255, masks))  # the same in [0, 1]
 
 
 def test_the_grain_option_is_validated_and_reaches_every_front_end():
