@@ -12,6 +12,7 @@ from flowfill.cli import main
 from flowfill.detect.defects import detect_defects, parse_kinds
 from flowfill.detect.scratches import ScratchSettings
 from flowfill.errors import InputError
+from flowfill.evaluate import clips
 
 H, W, N = 120, 216, 9
 
@@ -68,6 +69,22 @@ def test_dust_where_the_flow_holds_is_found_beside_a_part_it_cannot_follow():
     others[4] = False
     assert masks[others].sum() == 0
     assert masks[4].sum() < 1.5 * speck.sum()
+
+
+TENNIS = clips.shared_clips_dir() / "tennis"
+
+
+@pytest.mark.skipif(not TENNIS.exists(), reason="shared clips absent")
+def test_dust_on_a_flat_court_is_no_motion_edge():
+    # on the clay court the flow is noise (nothing to follow), rough enough around a speck to
+    # read as the edge of a moving thing; a moving thing's edge is an edge of the picture too
+    frames = clips.load_frame_folder(TENNIS, 27)[18:]
+    yy, xx = np.mgrid[0:frames.shape[1], 0:frames.shape[2]]
+    speck = np.hypot(xx - 96, yy - 167) <= 3.6
+    frames[4][speck] = 0.08
+    masks = np.stack(list(detect_defects(frames, kinds=("dust",), margin=0)))
+    assert masks[4][speck].mean() > 0.8
+    assert masks.mean() < 0.001
 
 
 def test_a_speck_with_a_colour_of_its_own_is_picture_not_dirt():

@@ -51,6 +51,10 @@ class DustSettings:
     occlusions of moving things, not dirt."""
     motion_edge_rel: float = 16.0
     """... or this many times the frame's median flow roughness, whichever is larger."""
+    picture_edge: float = 0.02
+    """Motion edges count only within 2 px of an edge of the picture (luma changing by this much
+    a pixel): a moving thing's outline is one, while on a flat court or wall the flow is noise
+    and its roughness around a speck (which it drags) no motion edge."""
     search: float = 0.1
     """How far a moving object may travel between frames, as a share of the frame width."""
     reach: float = 0.03
@@ -193,10 +197,13 @@ def _motion_edges(flow: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(g * g for g in grads))
 
 
-def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int]
-               ) -> float:
+def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
+               lum: np.ndarray, picture_edge: float) -> float:
     """The motion edges around a candidate, 5 to 10 px out (a speck disturbs the flow on
-    itself and just beside it): their 90th percentile."""
+    itself and just beside it), counted only where the picture (``lum``) has an edge within 2 px
+    (its luma changing by ``picture_edge`` a pixel; elsewhere 0): their 90th percentile. A
+    moving thing's outline is an edge of the picture; on a flat court or wall the flow is noise,
+    rough where a speck drags it, and no motion edge."""
     x, y, bw, bh = box
     h, w = edges.shape
     pad = 10
@@ -205,7 +212,11 @@ def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, in
     own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
     ring = (cv2.dilate(own, np.ones((21, 21), np.uint8)) > 0) & ~(
         cv2.dilate(own, np.ones((11, 11), np.uint8)) > 0)
-    values = edges[y0:y1, x0:x1][ring]
+    crop = lum[y0:y1, x0:x1]
+    grad = np.hypot(cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=3),
+                    cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    outline = cv2.dilate((grad > picture_edge).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    values = np.where(outline, edges[y0:y1, x0:x1], 0.0)[ring]
     return float(np.percentile(values, 90)) if values.size else 0.0
 
 
@@ -316,7 +327,7 @@ def find_specks(
         if max(bw, bh) >= 6 and area < 1.6 * max(bw, bh):  # a thin line: scenery the flow lost
             continue
         component = labels[y:y + bh, x:x + bw] == k
-        if _ring_edge(edges, component, (x, y, bw, bh)) > edge_limit:
+        if _ring_edge(edges, component, (x, y, bw, bh), lum, s.picture_edge) > edge_limit:
             continue  # by a motion edge (a limb, a wheel): occlusion, which both flows miss
         if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
             continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
