@@ -51,7 +51,7 @@ class DustSettings:
     occlusions of moving things, not dirt."""
     motion_edge_rel: float = 16.0
     """... or this many times the frame's median flow roughness, whichever is larger."""
-    picture_edge: float = 0.02
+    picture_edge: float = 0.03
     """Motion edges count only within 2 px of an edge of the picture (luma changing by this much
     a pixel): a moving thing's outline is one, while on a flat court or wall the flow is noise
     and its roughness around a speck (which it drags) no motion edge."""
