@@ -196,6 +196,44 @@ def test_a_scratch_gone_for_two_frames_is_not_drawn_there():
     assert masks[6:8].sum() == 0
 
 
+def test_a_long_clip_holds_only_the_tracks_of_its_last_frames(monkeypatch):
+    # every frame adds line segments (poles moving with the pan, scratches on the film); the
+    # tracks of frames long given out are forgotten, so a reel of any length holds a bounded
+    # number of them, and the masks are those of a run that forgets nothing
+    import flowfill.detect.defects as defects
+
+    n = 160
+    frames = scene(n=n, pan=2.0)
+    for t in range(n):
+        for x0 in (40, 90, 140, 190):
+            x = int(round(x0 - 2.0 * t)) % W
+            frames[t, :, x:x + 2] = 0.1  # poles in the scene
+        if 10 <= t < 30 or 50 <= t < 70:
+            frames[t, 10:110, 100:102] = 0.95  # scratches on the film
+
+    sizes: list[int] = []
+    made: list[defects._Tracks] = []
+
+    class Watched(defects._Tracks):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        def forget(self, oldest: int) -> None:
+            super().forget(oldest)
+            sizes.append(len(self.parent))
+
+    monkeypatch.setattr(defects, "_Tracks", Watched)
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
+    assert made[0].next > 4 * n  # ids handed out: several segments a frame
+    assert max(sizes) < 0.3 * made[0].next
+    assert masks[10:30, 10:110, 100:102].mean() > 0.8
+
+    monkeypatch.setattr(Watched, "forget", lambda self, oldest: None)
+    assert np.array_equal(np.stack(list(detect_defects(frames, kinds=("scratches",),
+                                                       margin=0))), masks)
+
+
 def coloured_line_clip() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A warm picture panning under two film-fixed lines on frames 2-9: a dark scratch that keeps
     the picture's hue, and a green line: (frames, scratch, line)."""

@@ -12,6 +12,7 @@ the clip's length. Masks are grown by a margin that covers the defects' soft edg
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -86,24 +87,36 @@ class _Pending:
 
 
 class _Tracks:
-    """Union-find over segment tracks (the same line over frames), and which are scratches."""
+    """Union-find over segment tracks (the same line over frames), and which are scratches.
+
+    Ids are handed out in frame order and a set's root is its newest id, so every id on the way
+    from a segment to its root is newer than the segment's own: :meth:`forget` drops all ids
+    older than the oldest still in use, and a reel of any length holds the tracks of the last
+    frames only."""
 
     def __init__(self, shortest: int, evidence: int = 2, density: float = 0.6) -> None:
         self.shortest = shortest
         self.needed = evidence
         self.density = density
-        self.parent: list[int] = []
-        self.length: list[int] = []
-        self.evidence: list[int] = []  # segments with film evidence
-        self.frames: list[set[int]] = []  # the frames it was found on
+        self.next = 0
+        self.parent: dict[int, int] = {}
+        # per root: segments, segments with film evidence, the frames it was found on and the
+        # first and last of them
+        self.length: dict[int, int] = {}
+        self.evidence: dict[int, int] = {}
+        self.frames: dict[int, set[int]] = {}
+        self.span: dict[int, tuple[int, int]] = {}
 
     def new(self, film: bool, frame: int) -> int:
         """A track of one segment, found on ``frame``."""
-        self.parent.append(len(self.parent))
-        self.length.append(1)
-        self.evidence.append(int(film))
-        self.frames.append({frame})
-        return len(self.parent) - 1
+        k = self.next
+        self.next += 1
+        self.parent[k] = k
+        self.length[k] = 1
+        self.evidence[k] = int(film)
+        self.frames[k] = {frame}
+        self.span[k] = (frame, frame)
+        return k
 
     def find(self, k: int) -> int:
         while self.parent[k] != k:
@@ -112,13 +125,21 @@ class _Tracks:
         return k
 
     def join(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
+        ra, rb = sorted((self.find(a), self.find(b)), reverse=True)  # the newer stays root
         if ra != rb:
             self.parent[rb] = ra
-            self.length[ra] += self.length[rb]
-            self.evidence[ra] += self.evidence[rb]
-            self.frames[ra] |= self.frames[rb]
-            self.frames[rb] = set()
+            self.length[ra] += self.length.pop(rb)
+            self.evidence[ra] += self.evidence.pop(rb)
+            self.frames[ra] |= self.frames.pop(rb)
+            (a0, a1), (b0, b1) = self.span[ra], self.span.pop(rb)
+            self.span[ra] = (min(a0, b0), max(a1, b1))
+
+    def forget(self, oldest: int) -> None:
+        """Drop every id older than ``oldest``: no segment in use has one, so none is on the way
+        to a root in use, nor a root."""
+        for table in (self.parent, self.length, self.evidence, self.frames, self.span):
+            for k in list(itertools.takewhile(lambda k: k < oldest, table)):
+                del table[k]
 
     def is_film(self, k: int) -> bool:
         """A scratch: a track of at least ``shortest`` frames with film evidence on at least two
@@ -130,9 +151,9 @@ class _Tracks:
         finder, while lines of the scene (a fence, a brick wall in a pan) bridged one to the
         next over the frames the finder missed them are found only now and then."""
         r = self.find(k)
-        frames = self.frames[r]
+        first, last = self.span[r]
         return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
-                and len(frames) >= self.density * (max(frames) - min(frames) + 1))
+                and len(self.frames[r]) >= self.density * (last - first + 1))
 
 
 def detect_defects(
@@ -229,6 +250,9 @@ def detect_defects(
             for seg in item.segments + item.drawn:
                 if tracks.is_film(seg.track):
                     mask[seg.pixels] = 1
+            in_use = [seg.track for p in pending for seg in p.segments + p.drawn] + [
+                seg.track for seg in previous] + [seg.track for _, seg in ends]
+            tracks.forget(min(in_use, default=tracks.next))
             mask = mask.reshape(shape)
             if grow is not None and mask.any():
                 mask = cv2.dilate(mask, grow)
