@@ -147,6 +147,21 @@ def test_a_film_scratch_is_found_and_a_pole_in_the_scene_is_kept():
     assert masks[[0, 1, 10, 11]].sum() == 0
 
 
+def test_a_scratch_through_a_whole_pan_is_found():
+    # on the film from the first frame to the last, it never appears or vanishes; the flow locks
+    # onto it (the only line there), so the warped neighbours show it in place; but it stays put
+    # while the picture beside it pans, and the frames before do not show it where the pan would
+    # have carried a line of the scene
+    n = 40
+    frames = scene(n=n, pan=2.0)
+    frames[:, 10:110, 100:102] = 0.95
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
+    assert masks[:, 10:110, 100:102].mean() > 0.8
+    line = np.zeros(masks.shape, bool)
+    line[:, :, 95:107] = True
+    assert (masks & ~line).sum() < 20  # (the line fitted wanders by a pixel here and there)
+
+
 def test_a_faint_scratch_on_grainy_film_is_found():
     # grain sets the floor a line must clear; a scratch half as strong again as the grain's
     # deviation stands out after averaging down its column, and once stood just under the floor

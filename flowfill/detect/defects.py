@@ -33,6 +33,7 @@ from flowfill.detect.scratches import (
     line_lift,
     link,
     row_ranges,
+    stays_while_scene_moves,
 )
 from flowfill.errors import InputError
 from flowfill.flow.dis import DISFlow
@@ -117,6 +118,10 @@ class _Tracks:
         self.frames[k] = {frame}
         self.span[k] = (frame, frame)
         return k
+
+    def add_evidence(self, k: int) -> None:
+        """One more of the track's segments has film evidence."""
+        self.evidence[self.find(k)] += 1
 
     def find(self, k: int) -> int:
         while self.parent[k] != k:
@@ -207,8 +212,15 @@ def detect_defects(
                 seg.track = tracks.new(seg.film, index)
             pairs = link(previous, segments, shape[1], scratches)
             for i, j in pairs:
-                tracks.join(previous[i].track, segments[j].track)
-                segments[j].reach_rows(previous[i].y0, previous[i].y1, shape[1])
+                seg = segments[j]
+                if (not seg.film and steps[0] == -1
+                        and stays_while_scene_moves(seg, previous[i], f_b, frame.lum,
+                                                    list(reversed(lums)), scratches)
+                        and is_neutral(seg, frame.lum, frame.chroma, scratches)):
+                    seg.film = True
+                    tracks.add_evidence(seg.track)
+                tracks.join(previous[i].track, seg.track)
+                seg.reach_rows(previous[i].y0, previous[i].y1, shape[1])
             # a line that starts here may be one lost a few frames back
             ends = [(t, a) for t, a in ends if index - t <= LINK_GAP + 1]
             starts = sorted(set(range(len(segments))) - {j for _, j in pairs})

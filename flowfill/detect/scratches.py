@@ -232,6 +232,48 @@ def film_evidence(segment: Segment, lum: np.ndarray,
     return False
 
 
+def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray,
+                            lum: np.ndarray, before: list[np.ndarray],
+                            settings: ScratchSettings | None = None) -> bool:
+    """Whether ``segment``, linked to ``earlier`` on the frame before, stayed put on the film
+    while the picture on both sides of it moved (``flow``: from this frame to the one before,
+    H x W x 2): the scene beside it says a line of the scene would have been ``motion`` px
+    away, and it is not. Where a scratch is the only texture (flat sky, a wall) the flow locks
+    onto it, so that the warped neighbour shows it in place and :func:`film_evidence` fails;
+    the picture a little way beside it still moves with the scene. A line of the scene in a
+    repeating texture (brick joints) may seem to stay put, linked to its neighbour in the
+    texture; it is where the scene's motion puts it on a frame before (``before``: the frames
+    before this one ``lum``, nearest first; the first to which the motion has carried it past
+    its own width; its :func:`line_lift` there at least half of here), a scratch is not. When
+    no frame kept is that far back, nothing is claimed."""
+    s = settings or ScratchSettings()
+    h, w = flow.shape[:2]
+    ys, xs = np.divmod(segment.pixels, w)
+    near, far = int(round(3 * s.max_width * w)) + 2, int(round(6 * s.max_width * w)) + 2
+    if xs.min() < far or xs.max() >= w - far:  # its sides must be picture (a pan enters there)
+        return False
+    sides = []
+    for direction in (-1, 1):
+        cols = np.clip(xs[:, None] + direction * np.arange(near, far + 1), 0, w - 1)
+        sides.append(float(np.median(flow[ys[:, None], cols, 0])))
+    scale = max(w / 432, 1.0)
+    if abs(sides[0] - sides[1]) > 1.0 * scale:  # the edge between two layers moving apart
+        return False
+    motion = 0.5 * (sides[0] + sides[1])
+    moved = earlier.x - segment.x
+    if abs(moved - motion) <= 1.5 * scale or abs(moved) >= 0.5 * abs(motion):
+        return False
+    back = int(np.ceil((s.width_px(w) + 3) / abs(motion)))  # clear of the line itself
+    if back > len(before):
+        return False
+    shift = back * motion
+    if not far <= segment.x + shift < w - far:
+        return False
+    carried = Segment(segment.sign, segment.x + shift, segment.y0, segment.y1, segment.pixels,
+                      segment.contrast, line=(segment.line[0], segment.line[1] + shift))
+    return line_lift(before[back - 1], carried, s) < 0.5 * line_lift(lum, segment, s)
+
+
 def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
                settings: ScratchSettings | None = None) -> bool:
     """Whether ``segment`` looks like white or black laid over the picture beside it (``lum``,
