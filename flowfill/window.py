@@ -338,10 +338,10 @@ def _fill_round(
     if masks is not None:  # the fill meets the picture the output keeps around the mask
         factorised = threading.local()  # a still mask's membrane, made once by each thread
 
-        def anchored(t: int, clk: StageClock) -> np.ndarray:
-            with clk("fusion"):
-                return reanchor(cur[t], picture[t], masks[t],
-                                factorised.__dict__.setdefault("last", {}))
+        def anchored(t: int, clk: StageClock) -> None:
+            with clk("fusion"):  # into frame t of ``cur`` itself: one thread per frame
+                reanchor(cur[t], picture[t], masks[t], factorised.__dict__.setdefault("last", {}),
+                         in_place=True)
 
         def finish() -> None:  # each thread drops its own factorisation (grid.factorise)
             factorised.__dict__.pop("last", None)
@@ -349,8 +349,7 @@ def _fill_round(
         # on several threads (the solves let others run): each frame's own, the same result
         todo = [t for t in range(n) if (holes[t] & ~masks[t]).any()]
         with FramePool(threads, clock) as pool:
-            for t, image in zip(todo, pool.map(anchored, todo, finish), strict=True):
-                cur[t] = image
+            pool.map(anchored, todo, finish)
     return WindowResult(cur[:n], propagated, keyframes, carried), hops, cur
 
 

@@ -82,6 +82,11 @@ def test_reanchor_removes_an_offset_and_keeps_the_fill_gradients(sample):
     out = reanchor(frame + ramp, frame, mask)
     edge = dilate(~mask, 1) & mask
     assert np.abs(out - frame)[edge].mean() < 0.25 * np.abs(ramp + 0 * frame)[edge].mean()
+    # in place: the same correction, written into the fill given (what the window does)
+    drifting = frame + ramp
+    same = reanchor(drifting, frame, mask, in_place=True)
+    assert same is drifting
+    np.testing.assert_array_equal(same, out)
 
 
 def test_reanchor_keeps_one_factorisation_and_refuses_bad_shapes(sample):

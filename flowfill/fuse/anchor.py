@@ -20,11 +20,14 @@ from flowfill.masks import box
 
 
 def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
-             cache: dict[bytes, MembraneFill] | None = None) -> np.ndarray:
+             cache: dict[bytes, MembraneFill] | None = None,
+             in_place: bool = False) -> np.ndarray:
     """``fill`` (H x W x C) with a harmonic correction inside ``mask`` (H x W bool) that makes it
     meet ``frame`` (H x W x C) on the pixels just outside the mask; unchanged outside the mask.
     ``cache``: the last factorisation, by mask, kept across calls (a still mask is factorised
-    once; a moving one replaces it, so memory holds one at most)."""
+    once; a moving one replaces it, so memory holds one at most). ``in_place``: correct
+    ``fill`` itself and return it (a whole-frame copy saved: at 1080p a fresh 25 MB array's
+    page faults cost more than the copy)."""
     if fill.shape != frame.shape or fill.shape[:2] != mask.shape:
         raise ValueError(f"fill {fill.shape}, frame {frame.shape} and mask {mask.shape} differ")
     if not mask.any() or mask.all():
@@ -43,6 +46,6 @@ def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
     diff = (frame[crop] - fill[crop]).astype(np.float32)
     diff[local] = 0.0  # only the rim outside the mask is read
     correction = membrane(diff)[0]
-    out = fill.copy()
+    out = fill if in_place else fill.copy()
     out[crop][local] += correction[local]
     return out
