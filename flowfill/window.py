@@ -341,7 +341,7 @@ def _fill_round(
         def anchored(t: int, clk: StageClock) -> None:
             with clk("fusion"):  # into frame t of ``cur`` itself: one thread per frame
                 reanchor(cur[t], picture[t], masks[t], factorised.__dict__.setdefault("last", {}),
-                         in_place=True)
+                         in_place=True, hole=holes[t])
 
         def finish() -> None:  # each thread drops its own factorisation (grid.factorise)
             factorised.__dict__.pop("last", None)

@@ -1,6 +1,8 @@
 """What lies right at the mask's edge (issue 16): no margin around still parts of the mask, and
 the fill re-anchored to the picture the output keeps around it."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import hole_psnr
@@ -107,6 +109,72 @@ def test_reanchor_keeps_one_factorisation_and_refuses_bad_shapes(sample):
         reanchor(frame, frame[:10], mask)
     empty = np.zeros((h, w), bool)
     assert reanchor(frame, frame + 1, empty) is frame
+
+
+# a colour with no brightness (Rec. 601): what a chroma-subsampled codec bleeds over an edge
+REDDER = np.array([1.0, -0.299 / 0.701, -0.299 / 0.701], np.float32)
+
+
+def disc_mask(h, w, cx=150, cy=90, r=20):
+    y, x = np.mgrid[:h, :w]
+    return np.hypot(x - cx, y - cy) <= r
+
+
+def test_reanchor_leaves_the_colour_bled_over_the_mask_edge_but_meets_a_colour_seam(sample):
+    truth = sample[3]
+    h, w = truth.shape[:2]
+    mask = disc_mask(h, w)
+    rim = dilate(mask, 1) & ~mask
+    # a red object's colour bled onto the pixels just outside a tight mask; the fill is right
+    frame = truth.copy()
+    frame[rim] += 0.15 * REDDER
+    out = reanchor(truth.copy(), frame, mask)
+    tint = (out - truth)[mask]
+    assert np.abs(tint).mean() < 0.004  # before: the bleed spread over the hole, 0.09 mean
+    # a fill whose colour is off around the mask as well as in it (white balance): corrected
+    off = truth + 0.08 * REDDER
+    out = reanchor(off, truth, mask)
+    assert np.abs(out - truth)[mask].mean() < 0.25 * np.abs(off - truth)[mask].mean()
+    # brightness at the rim is always met (codecs keep it sharp)
+    frame = truth.copy()
+    frame[rim] += 0.1
+    out = reanchor(truth.copy(), frame, mask)
+    edge = mask & dilate(rim, 1)
+    assert (out - truth)[edge].mean() > 0.03
+
+
+def test_a_margin_of_one_pixel_keeps_the_colour_seam_at_the_rim(sample):
+    """A thin part's hole reaches one pixel past the mask: beyond it the fill is the frame
+    itself and says nothing of a bleed, so the rim's colour difference is met as it is."""
+    truth = sample[4]
+    h, w = truth.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[20:160, 100:103] = True  # a scratch, 3 px wide
+    hole = dilate(mask, 1)
+    off = np.where(hole[..., None], truth + 0.08 * REDDER, truth)  # the fill's colour is off
+    met = reanchor(off.copy(), truth, mask, hole=hole)
+    assert np.abs(met - truth)[mask].mean() < 0.25 * np.abs(off - truth)[mask].mean()
+    # read without the hole, the frame one pixel out looks like a colour that stops at the rim
+    unmet = reanchor(off.copy(), truth, mask)
+    assert np.abs(unmet - truth)[mask].mean() > 0.75 * np.abs(off - truth)[mask].mean()
+    with pytest.raises(ValueError, match="differ"):
+        reanchor(off, truth, mask, hole=hole[:10])
+
+
+def test_the_demo_movie_leaves_no_tinted_ghost_of_the_ball():
+    """The shipped H.264 pan, with the ball's exact masks: the codec's half-resolution colour
+    puts some of the red ball on the pixels just outside them; the fill must not carry it in."""
+    from flowfill.io import open_frames
+
+    clip = clipmod.load_sample(max_frames=12)
+    source = open_frames(Path(__file__).resolve().parents[1] / "sample_clips" / "pan.mp4")
+    movie = np.stack([f for _, f in zip(range(12), source, strict=False)])
+    assert movie.dtype == np.float32 and movie.shape == clip.truth.shape
+    out = flowfill.remove(movie, clip.object_masks)
+    err = (out - clip.truth)[clip.object_masks]
+    tint = 255 * float((err[:, 0] - err[:, 1]).mean())
+    assert abs(tint) < 4.0  # red over green, 8-bit levels; 9.4 when the fill followed the bleed
+    assert hole_psnr(out, clip.truth, clip.object_masks) > 20.0
 
 
 def test_benchmark_logo_on_the_sample_beats_telea_with_less_flicker():
