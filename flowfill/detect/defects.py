@@ -206,9 +206,15 @@ def detect_defects(
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)
             ranges = row_ranges(list(warped)) if segments else []
-            for seg in segments:
-                seg.film = (film_evidence(seg, frame.lum, ranges, scratches)
-                            and is_neutral(seg, frame.lum, frame.chroma, scratches))
+            neutral: dict[int, bool] = {}  # worked out once per segment, where asked
+
+            def looks_neutral(j: int) -> bool:
+                if j not in neutral:
+                    neutral[j] = is_neutral(segments[j], frame.lum, frame.chroma, scratches)
+                return neutral[j]
+
+            for j, seg in enumerate(segments):
+                seg.film = film_evidence(seg, frame.lum, ranges, scratches) and looks_neutral(j)
                 seg.track = tracks.new(seg.film, index)
             pairs = link(previous, segments, shape[1], scratches)
             for i, j in pairs:
@@ -216,7 +222,7 @@ def detect_defects(
                 if (not seg.film and steps[0] == -1
                         and stays_while_scene_moves(seg, previous[i], f_b, frame.lum,
                                                     list(reversed(lums)), scratches)
-                        and is_neutral(seg, frame.lum, frame.chroma, scratches)):
+                        and looks_neutral(j)):
                     seg.film = True
                     tracks.add_evidence(seg.track)
                 tracks.join(previous[i].track, seg.track)

@@ -54,6 +54,11 @@ class ScratchSettings:
         """``max_width`` in pixels for a frame ``width`` wide."""
         return max(int(round(self.max_width * width)), 1)
 
+    def beside_px(self, width: int, widths: float = 3.0) -> int:
+        """How far beside a line the picture is read, in pixels for a frame ``width`` wide:
+        ``widths`` of the widest scratch, and 2 px more."""
+        return int(round(widths * self.max_width * width)) + 2
+
 
 @dataclass
 class Segment:
@@ -175,14 +180,16 @@ def between(a: Segment, b: Segment, share: float, shape: tuple[int, int]) -> Seg
                    a.contrast + share * (b.contrast - a.contrast), line=line)
 
 
-def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None = None) -> float:
+def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None = None,
+              offset: float = 0.0) -> float:
     """How far ``line`` stands out of frame ``lum`` (H x W) in its polarity: over its rows, the
     median of its own pixels' extreme (its centre and one pixel each side) minus the median of
-    the picture a few pixels beside it."""
+    the picture a few pixels beside it. ``offset``: the line taken that many px to the right
+    (where the scene's motion would have carried it)."""
     s = settings or ScratchSettings()
     w = lum.shape[1]
     rows = np.arange(line.y0, line.y1)[:, None]
-    centre = np.rint(line.line[0] * rows + line.line[1]).astype(int)
+    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
     core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
@@ -217,7 +224,7 @@ def film_evidence(segment: Segment, lum: np.ndarray,
     flat = lum.ravel()
     w = lum.shape[1]
     ys, xs = np.divmod(segment.pixels, w)
-    reach = int(round(3 * s.max_width * w)) + 2  # beside the widest scratch
+    reach = s.beside_px(w)  # beside the widest scratch
     sides = [ys * w + np.clip(xs - reach, 0, w - 1), ys * w + np.clip(xs + reach, 0, w - 1)]
     for high, low in ranges:
         near = high if segment.sign > 0 else low
@@ -249,7 +256,7 @@ def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray
     s = settings or ScratchSettings()
     h, w = flow.shape[:2]
     ys, xs = np.divmod(segment.pixels, w)
-    near, far = int(round(3 * s.max_width * w)) + 2, int(round(6 * s.max_width * w)) + 2
+    near, far = s.beside_px(w), s.beside_px(w, 6.0)  # from film_evidence's reach out as far
     if xs.min() < far or xs.max() >= w - far:  # its sides must be picture (a pan enters there)
         return False
     sides = []
@@ -269,9 +276,8 @@ def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray
     shift = back * motion
     if not far <= segment.x + shift < w - far:
         return False
-    carried = Segment(segment.sign, segment.x + shift, segment.y0, segment.y1, segment.pixels,
-                      segment.contrast, line=(segment.line[0], segment.line[1] + shift))
-    return line_lift(before[back - 1], carried, s) < 0.5 * line_lift(lum, segment, s)
+    return (line_lift(before[back - 1], segment, s, offset=shift)
+            < 0.5 * line_lift(lum, segment, s))
 
 
 def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
