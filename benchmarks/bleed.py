@@ -53,8 +53,10 @@ def jpeg(frames: np.ndarray) -> np.ndarray:
 def score(out: np.ndarray, truth: np.ndarray, mask: np.ndarray, colour: np.ndarray
           ) -> tuple[float, float]:
     """(hole PSNR dB, mean tint towards ``colour``'s chroma in 8-bit levels) over ``mask``."""
+    from flowfill.evaluate.metrics import hole_psnr
+
     err = (out - truth)[mask].astype(np.float64)
-    hpsnr = 10 * np.log10(1.0 / max(float(np.mean(err**2)), 1e-12))
+    hpsnr = hole_psnr(255 * out, 255 * truth, mask)  # on 8-bit levels
     chroma = colour - colour.mean()
     tint = 255 * float((err @ chroma).mean() / np.linalg.norm(chroma))
     return hpsnr, tint

@@ -18,10 +18,9 @@ import cv2
 import numpy as np
 
 from flowfill.complete.laplace import MembraneFill
+from flowfill.flow.prep import rec601_luma
 from flowfill.masks import box
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-"""Rec. 601 weights: the brightness part of an RGB difference."""
 RINGS = 2
 """Rings beyond the rim (inside the hole) that its colour difference must show on too: JPEG and
 H.264 colour reaches about two pixels past an edge (benchmarks/bleed.py)."""
@@ -31,8 +30,8 @@ def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
              cache: dict[bytes, MembraneFill] | None = None,
              in_place: bool = False, hole: np.ndarray | None = None) -> np.ndarray:
     """``fill`` (H x W x C) with a harmonic correction inside ``mask`` (H x W bool) that makes it
-    meet ``frame`` (H x W x C) on the pixels just outside the mask (their colour only where the
-    fill shows it one pixel further out as well: :func:`steady_colour`); unchanged outside the
+    meet ``frame`` (H x W x C) on the pixels just outside the mask (their colour difference only
+    as far as the rings beyond them show it too: :func:`steady_colour`); unchanged outside the
     mask. ``cache``: the last factorisation, by mask, kept across calls (a still mask is
     factorised once; a moving one replaces it, so memory holds one at most). ``in_place``:
     correct ``fill`` itself and return it (a whole-frame copy saved: at 1080p a fresh 25 MB
@@ -85,7 +84,7 @@ def steady_colour(diff: np.ndarray, mask: np.ndarray, hole: np.ndarray | None = 
     square = np.ones((3, 3), np.uint8)
     inner = cv2.dilate(mask.astype(np.uint8), square)
     ys, xs = np.nonzero((inner > 0) & ~mask)  # the rim
-    colour = diff[..., :3] - (diff[..., :3] @ LUMA)[..., None]
+    colour = diff[..., :3] - rec601_luma(diff)[..., None]  # the brightness taken out
     here = colour[ys, xs]
     kept = here
     for reach in range(1, RINGS + 1):
