@@ -44,7 +44,7 @@ def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
                          f"{None if hole is None else hole.shape} differ")
     if not mask.any() or mask.all():
         return fill
-    crop = box(mask, 2)  # the crop keeps the mask's rim and the ring beyond it
+    crop = box(mask, 1 + RINGS)  # the crop keeps the mask's rim and the rings beyond it
     local = mask[crop]
     if local.all():  # the mask fills its box: its rim is the frame's edge, nothing to meet
         return fill
