@@ -108,3 +108,34 @@ def test_ctrl_c_during_start_up_stops_a_child_started_with_sigint_ignored(tmp_pa
     assert err.strip().splitlines()[-1] == "flowfill: interrupted; no output was written"
     assert "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == []
+
+
+CHILD = """
+import atexit, importlib.abc, os, signal, sys, time
+
+class Slow(importlib.abc.MetaPathFinder):
+    # an interrupt arrives while flowfill.cli (and with it torch) is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "flowfill.cli":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+        return None
+
+sys.meta_path.insert(0, Slow())
+atexit.register(lambda: print("cli loaded:", "flowfill.cli" in sys.modules, flush=True))
+from flowfill.__main__ import main
+sys.argv = ["flowfill", "--version"]
+sys.exit(main())
+"""
+
+
+def test_ctrl_c_while_the_engine_loads_waits_for_the_import_to_finish():
+    """An interrupt during the engine's import is held until the import is done, then ends the
+    run with 130 (raised inside torch's import, in one of its C++ callbacks, it aborted the
+    process: exit -6, seen on a host's cancel in CI)."""
+    run = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 130, run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "flowfill: interrupted; no output was written"
+    assert "Traceback" not in run.stderr
+    assert run.stdout.strip() == "cli loaded: True"
