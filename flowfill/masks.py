@@ -46,6 +46,20 @@ def hysteresis(seeds: np.ndarray, region: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def part_depths(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected parts of ``mask`` (bool H x W) and how deep each reaches: (labels, int32
+    H x W with 0 outside; per label, the largest distance of its pixels to the nearest pixel
+    outside, float32, 0 for label 0). A scatter over the mask's pixels only: over the whole
+    frame (or scipy's labelled maximum, which sorts it) it took 0.3-0.7 s a 1080p-2160p frame."""
+    m8 = mask.astype(np.uint8)
+    count, labels = cv2.connectedComponents(m8, connectivity=8)
+    depth = cv2.distanceTransform(m8, cv2.DIST_L2, 3)
+    inside = mask.ravel().astype(bool)
+    deepest = np.zeros(count, dtype=np.float32)
+    np.maximum.at(deepest, labels.ravel()[inside], depth.ravel()[inside])
+    return labels, deepest
+
+
 def dilate_by_thickness(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow each connected part of ``mask`` by ``px`` or, where it is thin, by half its
     thickness (at least 1): an object's fringe (halo, blur, shadow) scales with the object; a
@@ -53,15 +67,9 @@ def dilate_by_thickness(mask: np.ndarray, px: int) -> np.ndarray:
     propagated guesses (on thin defects, 3 dB of hole-PSNR on ``running_car``)."""
     if px <= 0 or not mask.any():
         return mask.copy()
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-    # each part's half thickness: its deepest pixel (a scatter over the mask's pixels; scipy's
-    # labelled maximum sorts the whole frame, 0.7 s at 1080p)
-    inside = mask.ravel().astype(bool)
-    half = np.zeros(count, dtype=np.float32)
-    np.maximum.at(half, labels.ravel()[inside], depth.ravel()[inside])
-    grow = np.zeros(count, dtype=int)
-    grow[1:] = np.clip(np.round(half[1:] / 2), 1, px).astype(int)
+    labels, deepest = part_depths(mask)
+    grow = np.zeros(deepest.size, dtype=int)
+    grow[1:] = np.clip(np.round(deepest[1:] / 2), 1, px).astype(int)  # half the thickness
     out = np.zeros_like(mask, dtype=bool)
     for amount in np.unique(grow[1:]):
         out |= dilate(grow[labels] == amount, int(amount))

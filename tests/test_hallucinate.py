@@ -254,3 +254,37 @@ def test_leftover_strips_along_the_frame_edge_take_telea_the_rest_the_chosen_fil
     assert len(calls) == 1 and np.array_equal(calls[0], inner)
     assert strips_first(telea.fill) is telea.fill
     assert strips_first(patch.fill) is not patch.fill
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 9])
+def test_region_blur_blurs_every_channel_of_any_count(channels):
+    """The fills' Gaussian blur takes up to four channels a call: every channel of any count
+    comes back blurred as on its own, in its own place, with the input's shape and dtype."""
+    import cv2
+
+    from flowfill.hallucinate.region import blur
+
+    image = np.random.default_rng(channels).random((40, 56, channels)).astype(np.float32)
+    image[..., -1] *= 3.0  # channels that differ, so a mix-up shows
+    out = blur(image, 2.5)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    for c in range(channels):
+        alone = cv2.GaussianBlur(np.ascontiguousarray(image[..., c]), (0, 0), 2.5)
+        np.testing.assert_allclose(out[..., c], alone, atol=1e-6)
+        assert out[..., c].std() < 0.5 * image[..., c].std()
+
+
+def test_thin_parts_tells_strokes_from_wide_holes():
+    """A 3-px stroke is thin, a 40-px disc is not, whatever their labels' order; nothing outside
+    the mask is marked."""
+    import cv2
+
+    from flowfill.hallucinate.smooth import thin_parts
+
+    mask = np.zeros((120, 160), np.uint8)
+    cv2.circle(mask, (110, 60), 20, 1, -1)
+    mask[10:100, 20:23] = 1
+    mask = mask.astype(bool)
+    thin = thin_parts(mask)
+    assert thin[50, 21] and not thin[60, 110] and not thin[~mask].any()
+    assert thin.sum() == 90 * 3

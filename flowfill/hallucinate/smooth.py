@@ -9,13 +9,12 @@ sparse solves on a crop around the hole (one LU per part and solve, every channe
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from flowfill.complete.laplace import MembraneFill
-from flowfill.masks import box
+from flowfill.masks import box, part_depths
 
 THIN_RADIUS = 3.0
 """A part of the hole whose farthest pixel lies at most this far from the rim (px at 240p,
@@ -75,11 +74,8 @@ def thin_radius(shape: tuple[int, ...]) -> float:
 def thin_parts(mask: np.ndarray) -> np.ndarray:
     """The pixels of ``mask`` (bool H x W) in connected parts whose farthest pixel lies at most
     :func:`thin_radius` from the rim: strokes and scratches, where the thin plate fills."""
-    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    peak = np.zeros(count)
-    np.maximum.at(peak, labels.ravel(), depth.ravel())
-    thin = peak <= thin_radius(mask.shape)
+    labels, deepest = part_depths(mask)
+    thin = deepest <= thin_radius(mask.shape)
     thin[0] = False
     return thin[labels]
 
