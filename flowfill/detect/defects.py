@@ -26,6 +26,7 @@ from flowfill.detect.scratches import (
     Segment,
     between,
     bridge,
+    carry_line,
     faint_line,
     film_evidence,
     find_segments,
@@ -245,6 +246,17 @@ def detect_defects(
                         pending[f - given].drawn.append(seg)
             gone = {e for e, _ in bridged}
             linked = {i for i, _ in pairs}
+            # a scratch the line finder loses (too faint on this frame's picture) is carried on
+            # where it still stands out by half as much as where it was found
+            for i, a in enumerate(previous):
+                if i in linked or not lums or not tracks.is_film(a.track):
+                    continue
+                seg = carry_line(a, lums[-1], frame.lum, scratches)
+                if seg is not None:
+                    seg.track = tracks.new(False, index)
+                    tracks.join(a.track, seg.track)
+                    segments.append(seg)
+                    linked.add(i)
             ends = [end for e, end in enumerate(ends) if e not in gone] + [
                 (index - 1, a) for i, a in enumerate(previous) if i not in linked]
         previous = segments

@@ -41,6 +41,10 @@ class ScratchSettings:
     the extra lines it finds out of the masks: RESULTS.md, issue 17)."""
     stays: float = 2.5
     """Largest drift of a scratch between frames, in pixels at 432 wide."""
+    carry_floor: float = 0.03
+    """A scratch the line finder loses is carried on while it stands out by more than this
+    (:func:`carry_line`): without a floor, tracks of lines of no contrast at all were carried
+    through a whole defect-free clip (RESULTS.md, issue 17)."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
     neutral: float | None = 0.04
@@ -77,6 +81,9 @@ class Segment:
     """The track (the same line over frames) it belongs to."""
     line: tuple[float, float] = (0.0, 0.0)
     """x = line[0] * y + line[1]: the straight line through its pixels."""
+    lift: float | None = None
+    """Carried over frames where the finder lost it (:func:`carry_line`): how far the line
+    stood out where it was found, of which it must keep half."""
 
     def reach_rows(self, y0: int, y1: int, width: int) -> None:
         """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
@@ -173,11 +180,19 @@ def between(a: Segment, b: Segment, share: float, shape: tuple[int, int]) -> Seg
     y1 = min(max(int(round(a.y1 + share * (b.y1 - a.y1))), y0 + 1), h)
     line = (a.line[0] + share * (b.line[0] - a.line[0]),
             a.line[1] + share * (b.line[1] - a.line[1]))
+    centre, pixels = _line_pixels(line, y0, y1, w)
+    return Segment(a.sign, float(np.median(centre)), y0, y1, pixels,
+                   a.contrast + share * (b.contrast - a.contrast), line=line)
+
+
+def _line_pixels(line: tuple[float, float], y0: int, y1: int, width: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The column of ``line`` (x = line[0] * y + line[1]) on rows ``y0`` to ``y1 - 1`` and the
+    flat indices of its pixels, 3 px wide, in a frame ``width`` wide."""
     rows = np.arange(y0, y1)
     centre = np.rint(line[0] * rows + line[1]).astype(int)
-    cols = np.clip(centre[:, None] + np.arange(-1, 2), 0, w - 1)
-    return Segment(a.sign, float(np.median(centre)), y0, y1, (rows[:, None] * w + cols).ravel(),
-                   a.contrast + share * (b.contrast - a.contrast), line=line)
+    cols = np.clip(centre[:, None] + np.arange(-1, 2), 0, width - 1)
+    return centre, (rows[:, None] * width + cols).ravel()
 
 
 def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None = None,
@@ -195,6 +210,31 @@ def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None =
     core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
     beside = np.median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
     return float(np.median(core - beside))
+
+
+def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
+               settings: ScratchSettings | None = None) -> Segment | None:
+    """Segment ``a`` (a scratch, on the frame of luma ``before``) carried onto the next frame
+    ``lum``, where the line finder lost it (a faint scratch over busy picture: the finder's
+    floor follows the texture of every column): the line within a pixel of where it was, if it
+    stands out there (:func:`line_lift`) by more than half as much as ``a`` did where it was
+    found (its ``lift`` when ``a`` was carried itself), more than ``carry_floor``, and 1.5 times
+    more than the same line moved a little way to either side (grain and texture lift every
+    column a little: without this, lines were carried on over grain after a scratch ended);
+    else None."""
+    s = settings or ScratchSettings()
+    found = a.lift if a.lift is not None else line_lift(before, a, s)
+    lift, off = max((line_lift(lum, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
+    if lift <= max(0.5 * found, s.carry_floor):
+        return None
+    gap = s.beside_px(lum.shape[1]) + 2
+    beside = max(line_lift(lum, a, s, offset=sign * (gap + k))
+                 for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
+    if lift <= 1.5 * max(beside, 0.0):
+        return None
+    line = (a.line[0], a.line[1] + off)
+    _, pixels = _line_pixels(line, a.y0, a.y1, lum.shape[1])
+    return Segment(a.sign, a.x + off, a.y0, a.y1, pixels, a.contrast, line=line, lift=found)
 
 
 def faint_line(lum: np.ndarray, lifts: tuple[float, float], a: Segment, b: Segment,
