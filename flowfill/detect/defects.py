@@ -27,6 +27,7 @@ from flowfill.detect.scratches import (
     between,
     bridge,
     carry_line,
+    extend_rows,
     faint_line,
     film_evidence,
     find_segments,
@@ -257,6 +258,9 @@ def detect_defects(
                     tracks.join(a.track, seg.track)
                     segments.append(seg)
                     linked.add(i)
+            for seg in segments:  # a scratch's faint ends, where the finder stopped
+                if tracks.is_film(seg.track):
+                    extend_rows(seg, frame.lum, scratches)
             ends = [end for e, end in enumerate(ends) if e not in gone] + [
                 (index - 1, a) for i, a in enumerate(previous) if i not in linked]
         previous = segments

@@ -237,6 +237,56 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     return Segment(a.sign, a.x + off, a.y0, a.y1, pixels, a.contrast, line=line, lift=found)
 
 
+def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None = None,
+                block: int = 8) -> None:
+    """Grow ``seg`` (a scratch) along its line, down and up, ``block`` rows at a time (one block
+    that does not may lie between), where the line stands out of frame ``lum`` (its extreme
+    over 3 px minus the picture beside it, median over the block) by more than a third of its
+    lift over its own rows, more than ``carry_floor``, and 1.5 times the same measure beside it:
+    a scratch fades along its length, and the finder's segment stops where it grows faint."""
+    s = settings or ScratchSettings()
+    h, w = lum.shape
+    own = line_lift(lum, seg, s)
+    if own <= 0:
+        return
+    reach = s.width_px(w) + 2
+    side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
+    gap = s.beside_px(w) + 2
+
+    def lift(rows: np.ndarray, offset: float) -> float:
+        centre = np.rint(seg.line[0] * rows[:, None] + seg.line[1] + offset).astype(int)
+        core = (lum[rows[:, None], np.clip(centre + np.arange(-1, 2), 0, w - 1)]
+                * seg.sign).max(axis=1)
+        beside = np.median(lum[rows[:, None], np.clip(centre + side, 0, w - 1)] * seg.sign,
+                           axis=1)
+        return float(np.median(core - beside))
+
+    def stands_out(start: int, stop: int) -> bool:
+        rows = np.arange(start, stop)
+        here = lift(rows, 0.0)
+        if max(lift(rows, o) for o in (-2.0, 2.0)) >= here:
+            return False  # the line there is not where the segment's line runs
+        others = max(lift(rows, sign * (gap + k))
+                     for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
+        return here > max(own / 3.0, s.carry_floor, 1.5 * max(others, 0.0))
+
+    def reach_to(edge: int, step: int, limit: int) -> int:
+        """The farthest block edge from ``edge`` in direction ``step`` that stands out."""
+        at, misses = edge, 0
+        while misses < 2 and at != limit:
+            nxt = min(max(at + step * block, 0), h)
+            if stands_out(min(at, nxt), max(at, nxt)):
+                edge, misses = nxt, 0
+            else:
+                misses += 1
+            at = nxt
+        return edge
+
+    y0, y1 = reach_to(seg.y0, -1, 0), reach_to(seg.y1, 1, h)
+    if (y0, y1) != (seg.y0, seg.y1):
+        seg.reach_rows(y0, y1, w)
+
+
 def faint_line(lum: np.ndarray, lifts: tuple[float, float], a: Segment, b: Segment,
                share: float, settings: ScratchSettings | None = None) -> bool:
     """Whether frame ``lum`` still shows the line ``share`` of the way from segment ``a`` to
