@@ -428,20 +428,27 @@ def test_the_edges_of_layers_moving_apart_are_no_scratches():
     assert masks.sum() == 0
 
 
+def painted_sample(variant: str, seed: int = 2):
+    """The archival benchmark's painted defects on the shipped `sample` clip (``variant``
+    clean or grainy, defects and ball by ``seed``): (truth, defects, scratch masks found)."""
+    from flowfill.evaluate import archival
+    from flowfill.evaluate.clips import load_clip
+    from flowfill.evaluate.defects import paint_defects
+
+    clip = load_clip("sample", 30)
+    truth, _ = archival.variant_truth(clip, variant, seed)
+    defects = paint_defects(truth, seed=archival.case_seed(seed, clip.name, f"{variant}/defects"))
+    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    return truth, defects, masks
+
+
 def test_a_scratch_the_line_finder_loses_is_carried_on_where_it_still_stands_out():
     """The archival benchmark's painted scratches on the shipped `sample` clip (seed 2): a
     3.8-px scratch of 0.07 on frames 9-27 over brick texture, which the line finder found only
     now and then, was left out whole (1% covered): carried on over the frames where the finder
     lost it, its track holds and most of it is covered; nothing is carried past the scratches
     on the same clip without defects."""
-    from flowfill.evaluate import archival
-    from flowfill.evaluate.clips import load_clip
-    from flowfill.evaluate.defects import paint_defects
-
-    clip = load_clip("sample", 30)
-    truth, _ = archival.variant_truth(clip, "clean", 2)
-    defects = paint_defects(truth, seed=archival.case_seed(2, clip.name, "clean/defects"))
-    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    truth, defects, masks = painted_sample("clean")
     second = defects.scratches == 2
     assert second.any(axis=(1, 2)).sum() == 19
     assert masks[second].mean() > 0.4
@@ -454,14 +461,7 @@ def test_a_scratch_fading_along_its_length_is_followed_to_its_faint_end():
     the finder's segments of a scratch of 0.058 over frames 10-28 stop where it grows faint
     along its length (72% covered); grown along its line block by block where it still stands
     out of the picture and of the columns beside it, it is 80% covered and more."""
-    from flowfill.evaluate import archival
-    from flowfill.evaluate.clips import load_clip
-    from flowfill.evaluate.defects import paint_defects
-
-    clip = load_clip("sample", 30)
-    truth, _ = archival.variant_truth(clip, "grainy", 2)
-    defects = paint_defects(truth, seed=archival.case_seed(2, clip.name, "grainy/defects"))
-    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    _, defects, masks = painted_sample("grainy")
     third = defects.scratches == 3
     assert third.any(axis=(1, 2)).sum() == 19
     assert masks[third].mean() > 0.8
