@@ -196,14 +196,15 @@ def _line_pixels(line: tuple[float, float], y0: int, y1: int, width: int
 
 
 def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None = None,
-              offset: float = 0.0) -> float:
+              offset: float = 0.0, rows: np.ndarray | None = None) -> float:
     """How far ``line`` stands out of frame ``lum`` (H x W) in its polarity: over its rows, the
     median of its own pixels' extreme (its centre and one pixel each side) minus the median of
     the picture a few pixels beside it. ``offset``: the line taken that many px to the right
-    (where the scene's motion would have carried it)."""
+    (where the scene's motion would have carried it). ``rows``: read on these rows of its line
+    instead of its own."""
     s = settings or ScratchSettings()
     w = lum.shape[1]
-    rows = np.arange(line.y0, line.y1)[:, None]
+    rows = (np.arange(line.y0, line.y1) if rows is None else np.asarray(rows))[:, None]
     centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
@@ -227,14 +228,20 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     lift, off = max((line_lift(lum, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
     if lift <= max(0.5 * found, s.carry_floor):
         return None
-    gap = s.beside_px(lum.shape[1]) + 2
-    beside = max(line_lift(lum, a, s, offset=sign * (gap + k))
-                 for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
-    if lift <= 1.5 * max(beside, 0.0):
+    if lift <= 1.5 * max(_lift_beside(lum, a, s), 0.0):
         return None
     line = (a.line[0], a.line[1] + off)
     _, pixels = _line_pixels(line, a.y0, a.y1, lum.shape[1])
     return Segment(a.sign, a.x + off, a.y0, a.y1, pixels, a.contrast, line=line, lift=found)
+
+
+def _lift_beside(lum: np.ndarray, line: Segment, s: ScratchSettings,
+                 rows: np.ndarray | None = None) -> float:
+    """The largest :func:`line_lift` of ``line`` moved 6 to 12 px (at 432 wide) to either side:
+    how much grain and texture lift any column there."""
+    gap = s.beside_px(lum.shape[1]) + 2
+    return max(line_lift(lum, line, s, offset=sign * (gap + k), rows=rows)
+               for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
 
 
 def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None = None,
@@ -249,26 +256,14 @@ def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None 
     own = line_lift(lum, seg, s)
     if own <= 0:
         return
-    reach = s.width_px(w) + 2
-    side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
-    gap = s.beside_px(w) + 2
-
-    def lift(rows: np.ndarray, offset: float) -> float:
-        centre = np.rint(seg.line[0] * rows[:, None] + seg.line[1] + offset).astype(int)
-        core = (lum[rows[:, None], np.clip(centre + np.arange(-1, 2), 0, w - 1)]
-                * seg.sign).max(axis=1)
-        beside = np.median(lum[rows[:, None], np.clip(centre + side, 0, w - 1)] * seg.sign,
-                           axis=1)
-        return float(np.median(core - beside))
 
     def stands_out(start: int, stop: int) -> bool:
         rows = np.arange(start, stop)
-        here = lift(rows, 0.0)
-        if max(lift(rows, o) for o in (-2.0, 2.0)) >= here:
+        here = line_lift(lum, seg, s, rows=rows)
+        if max(line_lift(lum, seg, s, offset=o, rows=rows) for o in (-2.0, 2.0)) >= here:
             return False  # the line there is not where the segment's line runs
-        others = max(lift(rows, sign * (gap + k))
-                     for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
-        return here > max(own / 3.0, s.carry_floor, 1.5 * max(others, 0.0))
+        return here > max(own / 3.0, s.carry_floor,
+                          1.5 * max(_lift_beside(lum, seg, s, rows), 0.0))
 
     def reach_to(edge: int, step: int, limit: int) -> int:
         """The farthest block edge from ``edge`` in direction ``step`` that stands out."""
