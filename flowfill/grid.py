@@ -57,10 +57,10 @@ class GridSystem:
         return has_known[labels]
 
 
-MULTIGRID_MIN = 40_000
-"""Unknowns from which :func:`solver` uses multigrid-preconditioned CG instead of a sparse LU:
-below, the LU is quicker; above, its fill-in grows faster than the unknowns (a 2160p hole of
-229,000 pixels: LU 1.33 s and 15 M nonzeros, multigrid 0.8 s; RESULTS.md, issue 19)."""
+MULTIGRID_MIN = 100_000
+"""Unknowns from which :func:`solver` uses multigrid-preconditioned CG instead of a direct
+factorisation: below, the LDL^T is quicker; above, its fill-in grows faster than the unknowns
+and multigrid wins, more so the more right-hand sides share it (RESULTS.md, issue 19)."""
 SOLVE_TOL = 1e-9
 """Relative residual at which multigrid CG stops: about 1e-9 of the data's range, a
 thousandth of float32's rounding of the colours it solves for."""
@@ -91,18 +91,22 @@ class MultigridSolver:
         levels = pyamg.ruge_stuben_solver(self.a).levels
         self.levels = [(sp.csr_matrix(lv.A), sp.csr_matrix(lv.P), sp.csr_matrix(lv.R))
                        for lv in levels[:-1]]
-        self.inverse_diagonals = [(1.0 / m.diagonal())[:, None] for m, _, _ in self.levels]
+        # the damped Jacobi step's scaling of each level's residual
+        self.steps = [(JACOBI_WEIGHT / m.diagonal())[:, None] for m, _, _ in self.levels]
         coarse = sp.csc_matrix(levels[-1].A)  # pyamg coarsens to ten unknowns or so
         self.coarsest = np.linalg.inv(coarse.toarray()) if coarse.shape[0] <= 2000 else None
         self._coarse_lu = factorise(coarse) if self.coarsest is None else None
-        self._lu: SuperLU | None = None
+        self._lu: Factorisation | SuperLU | None = None
         self.fallbacks = 0
         """Columns the multigrid did not solve (taken by the LU)."""
 
-    def _smooth(self, level: int, x: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-        m, inverse = self.levels[level][0], self.inverse_diagonals[level]
-        for _ in range(JACOBI_SWEEPS):
-            x = x + JACOBI_WEIGHT * inverse * (rhs - m @ x)
+    def _sweep(self, level: int, x: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """One damped Jacobi sweep on ``x`` in place (the residual's buffer reused: at 2160p a
+        fresh temporary per operation cost a sixth of the cycle)."""
+        r = self.levels[level][0] @ x
+        np.subtract(rhs, r, out=r)
+        r *= self.steps[level]
+        x += r
         return x
 
     def _cycle(self, rhs: np.ndarray, level: int = 0) -> np.ndarray:
@@ -110,9 +114,15 @@ class MultigridSolver:
         if level == len(self.levels):
             return self.coarsest @ rhs if self.coarsest is not None else self._coarse_lu.solve(rhs)
         m, prolong, restrict = self.levels[level]
-        x = self._smooth(level, np.zeros_like(rhs), rhs)
-        x = x + prolong @ self._cycle(restrict @ (rhs - m @ x), level + 1)
-        return self._smooth(level, x, rhs)
+        x = self.steps[level] * rhs  # the first sweep from zero
+        for _ in range(JACOBI_SWEEPS - 1):
+            self._sweep(level, x, rhs)
+        r = m @ x
+        np.subtract(rhs, r, out=r)
+        x += prolong @ self._cycle(restrict @ r, level + 1)
+        for _ in range(JACOBI_SWEEPS):
+            self._sweep(level, x, rhs)
+        return x
 
     def solve(self, b: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
         """The solution of ``A x = b`` for ``b`` of shape (n,) or (n, k); ``guess`` (b's
@@ -141,6 +151,7 @@ class MultigridSolver:
         residual = rhs - self.a @ x
         z = self._cycle(residual)
         direction = z.copy()
+        moved = np.empty_like(x)  # every update in place: no fresh n x k array per step
         rz = np.einsum("ij,ij->j", residual, z)
         for _ in range(MAX_CYCLES):
             if (np.linalg.norm(residual, axis=0) <= SOLVE_TOL * scale).all():
@@ -148,16 +159,17 @@ class MultigridSolver:
             ad = self.a @ direction
             curvature = np.einsum("ij,ij->j", direction, ad)
             step = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
-            x += step * direction
-            residual -= step * ad
+            x += np.multiply(step, direction, out=moved)
+            residual -= np.multiply(step, ad, out=ad)
             z = self._cycle(residual)
             rz_next = np.einsum("ij,ij->j", residual, z)
-            direction = z + np.divide(rz_next, rz, out=np.zeros_like(rz), where=rz > 0) * direction
+            direction *= np.divide(rz_next, rz, out=np.zeros_like(rz), where=rz > 0)
+            direction += z
             rz = rz_next
         return x
 
 
-def solver(a: sp.spmatrix) -> SuperLU | MultigridSolver:
+def solver(a: sp.spmatrix) -> Factorisation | SuperLU | MultigridSolver:
     """What solves the grid system ``a`` (symmetric, diagonally dominant, every Laplacian built
     here): its sparse LU (:func:`factorise`) up to ``MULTIGRID_MIN`` unknowns or where pyamg is
     not installed, multigrid-preconditioned CG above (:class:`MultigridSolver`), which agrees
@@ -178,17 +190,45 @@ def solve(a: sp.spmatrix, b: np.ndarray, guess: np.ndarray | None = None) -> np.
     return method.solve(b)
 
 
-def factorise(a: sp.spmatrix) -> SuperLU:
-    """Sparse LU of a symmetric, diagonally dominant system (every Laplacian built here, plus
-    positive diagonals): no pivoting and a symmetric ordering, which SuperLU factorises about a
-    quarter faster than its general mode, to the same solution.
+class Factorisation:
+    """The LDL^T factorisation of a symmetric positive definite system by QDLDL (approximate
+    minimum degree ordering): quicker to make than SuperLU's LU of the same grid Laplacians, the
+    same solution to rounding, and it lets other threads run while it works (RESULTS.md, issue
+    19). ``solve`` as SuperLU's: one right-hand side (n,) or several (n, k).
+    """
+
+    def __init__(self, a: sp.spmatrix) -> None:
+        import qdldl  # only here: a host without it gets SuperLU (``factorise``)
+
+        self.shape = a.shape
+        self._ldl = qdldl.Solver(sp.csc_matrix(a))  # reads the upper triangle
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """The solution of ``A x = b`` for ``b`` of shape (n,) or (n, k), float64."""
+        b = np.asarray(b, dtype=np.float64)
+        if b.ndim == 1:
+            return self._ldl.solve(b)
+        out = np.empty((b.shape[0], b.shape[1]), dtype=np.float64)
+        for k in range(b.shape[1]):
+            out[:, k] = self._ldl.solve(np.ascontiguousarray(b[:, k]))
+        return out
+
+
+def factorise(a: sp.spmatrix) -> Factorisation | SuperLU:
+    """A direct solver of a symmetric positive definite system (every Laplacian built here, plus
+    positive diagonals): its LDL^T (:class:`Factorisation`), or where qdldl is not installed
+    SuperLU's LU with no pivoting and a symmetric ordering (a quarter faster than its general
+    mode, to the same solution).
 
     Drop it in the thread that made it: scipy (1.15 on) books SuperLU's memory per thread, and a
     factorisation freed by another thread is never given back (a leak of its whole size, measured
     in RESULTS.md, issue 19). Stages make, use and drop theirs within one call of one window."""
+    try:
+        return Factorisation(a)
+    except ImportError:
+        pass
     return splu(sp.csc_matrix(a), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True})
-
 
 def build_system(
     unknown_mask: np.ndarray,

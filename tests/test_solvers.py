@@ -238,7 +238,7 @@ def test_large_systems_are_solved_by_multigrid_to_the_lus_answer():
     without falling back."""
     from flowfill.grid import MULTIGRID_MIN, MultigridSolver, factorise, solver
 
-    system = _disc_system(120)
+    system = _disc_system(185)
     assert system.n >= MULTIGRID_MIN
     rng = np.random.default_rng(0)
     known = rng.random((system.shape[0] * system.shape[1], 3))
@@ -282,5 +282,37 @@ def test_without_pyamg_large_systems_are_factorised(monkeypatch):
     import flowfill.grid as grid
 
     monkeypatch.setitem(sys.modules, "pyamg", None)  # import fails
-    system = _disc_system(120)
+    system = _disc_system(185)
+    assert system.n >= grid.MULTIGRID_MIN
     assert not isinstance(grid.solver(system.A), grid.MultigridSolver)
+
+
+def test_the_ldl_and_superlu_give_the_same_answer(monkeypatch):
+    """The direct solver is QDLDL's LDL^T where qdldl is installed, SuperLU's LU where it is
+    not: on a membrane cut at soft edges (weights down to 1e-6, the worst conditioned system
+    the stages build) both give one answer, for one right-hand side or several."""
+    import sys
+
+    from scipy.sparse.linalg import SuperLU
+
+    import flowfill.grid as grid
+
+    radius = 40
+    size = 2 * radius + 5
+    yy, xx = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(3)
+    cut = np.where(np.abs(xx - yy) <= 1, 1.0, 0.0) + 0.3 * rng.random((size, size))
+    system = grid.build_system((yy - size // 2) ** 2 + (xx - size // 2) ** 2 <= radius**2,
+                               cut_mask=cut)
+    rhs = system.dirichlet_rhs(rng.random((system.uk_k.size, 3)))
+    ldl = grid.factorise(system.A)
+    assert isinstance(ldl, grid.Factorisation)
+    monkeypatch.setitem(sys.modules, "qdldl", None)  # import fails
+    lu = grid.factorise(system.A)
+    assert isinstance(lu, SuperLU)
+    want = lu.solve(rhs)
+    got = ldl.solve(rhs)
+    assert got.shape == rhs.shape and np.abs(got - want).max() < 1e-9 * np.abs(want).max()
+    assert np.abs(system.A @ got - rhs).max() < 1e-9
+    one = ldl.solve(rhs[:, 2])
+    assert one.shape == (system.n,) and np.array_equal(one, got[:, 2])
