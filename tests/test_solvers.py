@@ -234,7 +234,7 @@ def _disc_system(radius: int):
 
 def test_large_systems_are_solved_by_multigrid_to_the_lus_answer():
     """Above MULTIGRID_MIN unknowns the solver is multigrid CG; it gives the LU's solution to
-    about SOLVE_TOL (far below a float32 colour's rounding), for one right-hand side or several,
+    within a float32 colour's rounding (SOLVE_TOL), for one right-hand side or several,
     without falling back."""
     from flowfill.grid import MULTIGRID_MIN, MultigridSolver, factorise, solver
 
