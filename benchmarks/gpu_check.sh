@@ -14,8 +14,8 @@
 # FLOWFILL_RAFT_WEIGHTS names raft-things.pth: the same arithmetic, hence the same time, but
 # not the official flow, so the hole PSNR of the RAFT rows means nothing.
 # Every step runs under its own time limit and the script goes on after a failure; it exits 1
-# if any step failed. Where the Python lacks PyAV, kornia or pyamg, the wheels in .whl/ are installed
-# to a scratch folder first. GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160),
+# if any step failed. Where the Python lacks PyAV, kornia, pyamg or qdldl, the wheels in .whl/ are
+# installed to a scratch folder first (without qdldl the direct solves are SuperLU's). GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160),
 # GPU_CHECK_FRAMES (6) and GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ step() {  # step NAME SECONDS COMMAND...: run under a limit, log to $OUT/NAME.lo
     [ "$rc" -eq 0 ] || failed+=("$name($rc)")
 }
 
-if ! "$PY" -c "import av, kornia, pyamg" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
+if ! "$PY" -c "import av, kornia, pyamg, qdldl" 2>/dev/null && compgen -G ".whl/*.whl" >/dev/null; then
     site=$(mktemp -d /tmp/flowfill-site.XXXX)
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" \
         .whl/*.whl || failed+=("wheels")
