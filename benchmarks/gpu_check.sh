@@ -15,8 +15,9 @@
 # not the official flow, so the hole PSNR of the RAFT rows means nothing.
 # Every step runs under its own time limit and the script goes on after a failure; it exits 1
 # if any step failed. Where the Python lacks PyAV, kornia, pyamg or qdldl, the wheels in .whl/ are
-# installed to a scratch folder first (without qdldl the direct solves are SuperLU's). GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160),
-# GPU_CHECK_FRAMES (6) and GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
+# installed to a scratch folder first (without qdldl the direct solves are SuperLU's).
+# GPU_CHECK_DEVICE (cuda), GPU_CHECK_SIZES (1920x1080,3840x2160), GPU_CHECK_FRAMES (6) and
+# GPU_CHECK_TESTS (1) exist to try the script on a CPU. Never in CI.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu_check}

@@ -63,8 +63,8 @@ factorisation: below, the LDL^T is quicker; above, its fill-in grows faster than
 and multigrid wins, more so the more right-hand sides share it (RESULTS.md, issue 19)."""
 SOLVE_TOL = 1e-7
 """Relative residual at which multigrid CG stops: the solution then lies within about float32's
-rounding of the colours it solves for (3e-8 to 7e-8 of the exact one on a 2160p disc), and a
-tighter one costs a third more cycles for digits the float32 output drops (RESULTS.md)."""
+rounding of the colours it solves for; a tighter one costs more cycles for digits the float32
+output drops (RESULTS.md, issue 19)."""
 MAX_CYCLES = 60
 """CG iterations before a multigrid solve is taken as failed (it needs 4 to 8)."""
 JACOBI_SWEEPS = 2
@@ -76,7 +76,8 @@ JACOBI_WEIGHT = 0.8
 class MultigridSolver:
     """``solve(b)`` for a symmetric positive definite grid system by conjugate gradients
     preconditioned with classical (Ruge-Stuben) algebraic multigrid; a column that does not
-    reach ``SOLVE_TOL`` is solved by the sparse LU instead (made once, on first need). Same
+    reach ``SOLVE_TOL`` is solved by the direct factorisation instead (made once, on first
+    need). Same
     interface as scipy's SuperLU for ``solve``.
 
     The hierarchy is pyamg's; the V-cycle is written here on its matrices (damped Jacobi before
@@ -101,26 +102,27 @@ class MultigridSolver:
         self.fallbacks = 0
         """Columns the multigrid did not solve (taken by the LU)."""
 
-    def _sweep(self, level: int, x: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-        """One damped Jacobi sweep on ``x`` in place (the residual's buffer reused: at 2160p a
-        fresh temporary per operation cost a sixth of the cycle)."""
+    def _residual(self, level: int, x: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """``rhs - A x`` on ``level``, in the sparse product's own output (no other temporary)."""
         r = self.levels[level][0] @ x
-        np.subtract(rhs, r, out=r)
+        return np.subtract(rhs, r, out=r)
+
+    def _sweep(self, level: int, x: np.ndarray, rhs: np.ndarray) -> None:
+        """One damped Jacobi sweep on ``x``, in place: a fresh n x k array per operation was a
+        large share of the cycle's time on big systems (RESULTS.md, issue 19)."""
+        r = self._residual(level, x, rhs)
         r *= self.steps[level]
         x += r
-        return x
 
     def _cycle(self, rhs: np.ndarray, level: int = 0) -> np.ndarray:
         """One V-cycle from zero for ``rhs`` (n x k): symmetric, so a CG preconditioner."""
         if level == len(self.levels):
             return self.coarsest @ rhs if self.coarsest is not None else self._coarse_lu.solve(rhs)
-        m, prolong, restrict = self.levels[level]
+        _, prolong, restrict = self.levels[level]
         x = self.steps[level] * rhs  # the first sweep from zero
         for _ in range(JACOBI_SWEEPS - 1):
             self._sweep(level, x, rhs)
-        r = m @ x
-        np.subtract(rhs, r, out=r)
-        x += prolong @ self._cycle(restrict @ r, level + 1)
+        x += prolong @ self._cycle(restrict @ self._residual(level, x, rhs), level + 1)
         for _ in range(JACOBI_SWEEPS):
             self._sweep(level, x, rhs)
         return x
@@ -172,9 +174,9 @@ class MultigridSolver:
 
 def solver(a: sp.spmatrix) -> Factorisation | SuperLU | MultigridSolver:
     """What solves the grid system ``a`` (symmetric, diagonally dominant, every Laplacian built
-    here): its sparse LU (:func:`factorise`) up to ``MULTIGRID_MIN`` unknowns or where pyamg is
-    not installed, multigrid-preconditioned CG above (:class:`MultigridSolver`), which agrees
-    with the LU to about ``SOLVE_TOL`` of the data."""
+    here): its direct factorisation (:func:`factorise`) up to ``MULTIGRID_MIN`` unknowns or
+    where pyamg is not installed, multigrid-preconditioned CG above (:class:`MultigridSolver`),
+    which agrees with the direct solution to about ``SOLVE_TOL`` of the data."""
     if a.shape[0] >= MULTIGRID_MIN:
         try:
             return MultigridSolver(a)
@@ -201,7 +203,6 @@ class Factorisation:
     def __init__(self, a: sp.spmatrix) -> None:
         import qdldl  # only here: a host without it gets SuperLU (``factorise``)
 
-        self.shape = a.shape
         self._ldl = qdldl.Solver(sp.csc_matrix(a))  # reads the upper triangle
 
     def solve(self, b: np.ndarray) -> np.ndarray:
@@ -230,6 +231,7 @@ def factorise(a: sp.spmatrix) -> Factorisation | SuperLU:
         pass
     return splu(sp.csc_matrix(a), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True})
+
 
 def build_system(
     unknown_mask: np.ndarray,
