@@ -281,10 +281,11 @@ class _WindowFlows:
         return got, key
 
     def _feat(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Frame t's features for alignment, found on the adjacent pairs' (finer) proxy."""
+        """Frame t's features for alignment, found on the distant pairs' proxy: the grid the
+        aligned flows are estimated on, whose residual motion the flow then takes up."""
         got = self._features.get(t)
         if got is None:
-            frame, hole = self._proxy(t)
+            frame, hole = self._proxy(t, self.split)
             got = self._features[t] = homog.features(to_gray8(frame, self.tone), hole)
         return got
 
@@ -356,10 +357,7 @@ class _WindowFlows:
         with self.clock("flow"):
             hom = None
             if self.align and far:
-                hom = homog.match(self._feat(a), self._feat(b))
-                if hom is not None and coarse:  # features are found on the finer proxy
-                    fine = self.grid.proxy
-                    hom = homog.rescale(hom, (fine[1] / grid.proxy[1], fine[0] / grid.proxy[0]))
+                hom = homog.match(self._feat(a), self._feat(b))  # on the grid of ``coarse``
             crop = self._crop(a, coarse) if hom is not None else None
             if crop is not None:  # only a's hole hops: the flow around it is enough
                 res_fwd, res_bwd = self._cropped_pair(a, b, coarse, hom, crop)

@@ -103,8 +103,9 @@ def test_homography_alignment_recovers_a_large_zoom_and_shift():
 def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still_land(
         monkeypatch):
     """Above FAR_MIN_SIDE, flows to key frames are estimated and completed on a proxy half the
-    adjacent flows' size (its long side at least FAR_MIN_SIDE): their hops still land where the
-    camera moved, within a fraction of a pixel, on the full-resolution grid."""
+    adjacent flows' size (its long side at least FAR_MIN_SIDE), and aligned by features found
+    on that proxy too: their hops still land where the camera moved, within a fraction of a
+    pixel, on the full-resolution grid."""
     from flowfill import hops as hopsmod
     from flowfill.hops import FAR_MIN_SIDE, estimate_hops, far_proxy
     from flowfill.progress import Progress
@@ -122,6 +123,14 @@ def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still
     holes = np.zeros((n, h, w), bool)
     holes[:, 120:170, 200:260] = True
     sizes = []
+    found_on = []
+    features = homog.features
+
+    def recording_features(gray, hole):
+        found_on.append(gray.shape)
+        return features(gray, hole)
+
+    monkeypatch.setattr(homog, "features", recording_features)
 
     class Recording(DISEstimator):
         def pair(self, a, b, key_a=None, key_b=None):
@@ -131,11 +140,13 @@ def test_distant_flows_run_on_a_coarser_proxy_above_the_benchmark_size_and_still
 
     for scale in (0.5, 1.0):
         sizes.clear()
+        found_on.clear()
         # the hole shows the moving scene: the flow sees it (the prefill would hide it)
         opts = Options(nonlocal_scale=scale, nonlocal_frames=3, flow_prefill=False)
         hops = estimate_hops(frames, holes, opts, Recording(max_side=None), Progress(False))
         seen = {size for size, _ in sizes}
         assert seen == ({(h, w), (270, FAR_MIN_SIDE)} if scale < 1 else {(h, w)})
+        assert found_on and set(found_on) == ({(270, FAR_MIN_SIDE)} if scale < 1 else {(h, w)})
         for t, pairs in hops.direct.items():
             for k, hop in pairs:
                 truth = np.float32([offsets[t][0] - offsets[k][0], offsets[t][1] - offsets[k][1]])
@@ -162,6 +173,14 @@ def _distant_hops(frames, holes, share, monkeypatch, min_side=None):
 
     monkeypatch.setattr(hopsmod, "FAR_CROP_SHARE", share)
     sizes = []
+    found_on = []
+    features = homog.features
+
+    def recording_features(gray, hole):
+        found_on.append(gray.shape)
+        return features(gray, hole)
+
+    monkeypatch.setattr(homog, "features", recording_features)
 
     class Recording(DISEstimator):
         def pair(self, a, b, key_a=None, key_b=None):
