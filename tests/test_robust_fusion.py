@@ -306,3 +306,39 @@ def test_a_chain_ending_out_of_span_is_a_distant_source_in_a_dispute():
                                                                        c.err))) for c in cands],
                       t(stack), t(known), rim=(t(rim[0]), t(rim[1])), **kw)
     np.testing.assert_allclose(tg.colour.numpy(), g.colour, atol=1e-6)
+
+
+def test_each_candidate_carries_its_own_sources_samples_whatever_comes_with_it():
+    """The candidates' sources are sampled together: each pixel's colour and steps are still
+    those of its own source, for candidates of any size (one found nowhere)."""
+    from flowfill.propagate.sample import sample_with_steps
+
+    rng = np.random.default_rng(4)
+    stack = rng.random((4, 24, 30, 3)).astype(np.float32)
+    known = rng.random((4, 24, 30)) > 0.1
+    idx = np.arange(60) * 7
+    owner = rng.integers(0, 3, idx.size)  # the one candidate that found each pixel
+    owner[:5] = 0
+    cands = []
+    for ci in range(4):  # the last finds nothing
+        frame = np.where(owner == ci, rng.integers(0, 4, idx.size), -1).astype(np.int32)
+        cands.append(Pointers(idx, frame, rng.uniform(-1, 30, idx.size).astype(np.float32),
+                              rng.uniform(-1, 24, idx.size).astype(np.float32),
+                              np.zeros(idx.size, np.float32)))
+    g = gather(cands, stack, known, alpha=0.1)
+    colour = np.zeros((idx.size, 3), np.float32)
+    steps = np.zeros((4, idx.size, 3), np.float32)
+    steps_ok = np.zeros((4, idx.size), bool)
+    found = np.zeros(idx.size, bool)
+    for ci, cand in enumerate(cands[:3]):
+        sel = np.flatnonzero(owner == ci)
+        (val, valid, exact), nbs = sample_with_steps(stack, known, cand.frame[sel], cand.x[sel],
+                                                     cand.y[sel])
+        colour[sel], found[sel] = val, valid
+        for d, (nb, nexact) in enumerate(nbs):
+            steps[d, sel], steps_ok[d, sel] = nb - val, nexact & exact
+    np.testing.assert_array_equal(g.found, found)
+    np.testing.assert_array_equal(g.colour, colour[found])
+    np.testing.assert_array_equal(g.step_ok, steps_ok[:, found])
+    np.testing.assert_array_equal(np.where(g.step_ok[..., None], g.step, 0),
+                                  np.where(steps_ok[:, found, None], steps[:, found], 0))

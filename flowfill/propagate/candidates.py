@@ -169,19 +169,26 @@ def gather(
     steps = np.zeros((k, 4, n, c), np.float32)
     steps_ok = np.zeros((k, 4, n), bool)
     dist = np.full((k, n), np.inf, np.float32)
-    for ci, ptr in enumerate(candidates):
-        sel = np.flatnonzero(ptr.found & (ptr.err <= (np.inf if robust else max_err)))
-        if not sel.size:
-            continue
-        f, x, y = ptr.frame[sel], ptr.x[sel], ptr.y[sel]
-        (val, valid, exact), neighbours = sample_with_steps(stack, known, f, x, y)
-        colour[ci, sel] = val
-        ok[ci, sel] = valid
-        dist[ci, sel] = np.where(valid, ptr.err[sel], np.inf)
-        for d, (nb, nexact) in enumerate(neighbours):  # towards DIRECTIONS[d]
-            steps[ci, d, sel] = nb - val
-            # a gradient only from fully known footprints: renormalised samples flatten it
-            steps_ok[ci, d, sel] = nexact & exact
+    # every candidate's sources sampled in one call: per call, the sampling's hundreds of
+    # small numpy steps cost as much as its arithmetic at 432x240, and hold the GIL
+    sels = [np.flatnonzero(ptr.found & (ptr.err <= (np.inf if robust else max_err)))
+            for ptr in candidates]
+    if any(sel.size for sel in sels):
+        (val, valid, exact), neighbours = sample_with_steps(
+            stack, known, *(np.concatenate([getattr(ptr, a)[sel] for ptr, sel in
+                                            zip(candidates, sels, strict=True)])
+                            for a in ("frame", "x", "y")))
+        start = 0
+        for ci, (ptr, sel) in enumerate(zip(candidates, sels, strict=True)):
+            part = slice(start, start + sel.size)
+            start += sel.size
+            colour[ci, sel] = val[part]
+            ok[ci, sel] = valid[part]
+            dist[ci, sel] = np.where(valid[part], ptr.err[sel], np.inf)
+            for d, (nb, nexact) in enumerate(neighbours):  # towards DIRECTIONS[d]
+                steps[ci, d, sel] = nb[part] - val[part]
+                # a gradient only from fully known footprints: renormalised samples flatten it
+                steps_ok[ci, d, sel] = nexact[part] & exact[part]
     near = vote = backed = None
     if local is not None and local < k:
         # a chain that ends far away in time (with ``here`` given) is as distant as the others
