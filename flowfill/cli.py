@@ -248,6 +248,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         "the motion edges the completed flow blurs (1: one round, the fastest; "
                         "each round costs about a third to a half of the first) "
                         f"(default {d.rounds})")
+    parser.add_argument("--first-round-proxy", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="with several rounds, fill the first on the flow's proxy "
+                        "(--flow-max-side), where the next round's flow looks through it, not "
+                        "at full size "
+                        f"(default {'on' if d.first_round_proxy else 'off'})")
     parser.add_argument("--nearest-first", action=argparse.BooleanOptionalAction, default=None,
                         help="where a neighbouring frame gives a trusted source, take none from "
                         "distant (non-local, reference) frames, which may show a moving object "
@@ -492,7 +498,7 @@ def _add_train_edges_parser(commands: argparse._SubParsersAction) -> None:
 
 _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha", "consistency",
                 "max_chain_error", "agreement", "refine_hops", "rounds", "flow_prefill",
-                "nearest_first",
+                "first_round_proxy", "nearest_first",
                 "colour_weight", "object_flow", "grain", "unveil", "unseen", "image_edges",
                 "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",

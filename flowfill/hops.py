@@ -60,6 +60,9 @@ class WindowHops:
     motion: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     """The background's motion (a, b) -> H of every pair whose flow was estimated and could
     be fitted (:func:`flowfill.propagate.unseen.fit_background`), both ways."""
+    coarse: WindowHops | None = None
+    """The same hops for the hole pixels of the frames on the adjacent flows' proxy, when
+    :func:`estimate_hops` was asked for them (``coarse``): a first round filled there."""
 
 
 def key_frames(n: int, count: int) -> list[int]:
@@ -87,7 +90,7 @@ def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> strength
     return lambda flow, mask: completer.strength(flow, mask, whole=False)
 
 
-class _Grid:
+class ProxyGrid:
     """Full-resolution hole pixels read off proxy-sized fields (identity when the sizes match)."""
 
     def __init__(self, full: tuple[int, int], proxy: tuple[int, int]) -> None:
@@ -136,6 +139,26 @@ class _Grid:
         return to_proxy(hole.astype(np.float32), self.proxy) > 0
 
 
+@dataclass
+class _Coarse:
+    """Frames and holes on the adjacent flows' proxy whose hole pixels get hops too, read off
+    the same flows (a first round filled there: ``estimate_hops``'s ``coarse``)."""
+
+    frames: np.ndarray
+    holes: np.ndarray
+    idx: list[np.ndarray]
+    grids: dict[tuple[int, int], ProxyGrid]
+    """By the proxy a pair's flow lies on: its grid for these hole pixels."""
+
+    def grid(self, fine: ProxyGrid) -> ProxyGrid:
+        return self.grids[fine.proxy]
+
+    def pair(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames t and t + 1's luminance (2 x h x w x 1) and holes, for ``_refine``."""
+        return (np.stack([luminance(self.frames[t]), luminance(self.frames[t + 1])])[..., None],
+                self.holes[t:t + 2])
+
+
 def _refine(hop: Hops, pair: np.ndarray, pair_holes: np.ndarray, here: int) -> None:
     """Move the hops of frame ``here`` of a neighbouring ``pair`` (2 x H x W x 1 luminance,
     its holes 2 x H x W) towards the other frame, to where the known pixels around each hole
@@ -162,7 +185,8 @@ def _keep_invented(hop: Hops, first: Hops, moving: np.ndarray | None, t: int) ->
     hop.ok[keep] = first.ok[keep]
 
 
-def _hops(grid: _Grid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray, check: bool) -> Hops:
+def _hops(grid: ProxyGrid, idx: np.ndarray, flow: np.ndarray, back: np.ndarray,
+          check: bool) -> Hops:
     """The hops of full-resolution hole pixels ``idx`` along the proxy ``flow``, with the round
     trip through ``back``; vectors and errors are scaled to full-resolution pixels."""
     err, ok = round_trip(flow, back, grid.box(idx))
@@ -185,8 +209,8 @@ class _WindowFlows:
         near = proxy_size(*full, options.flow_max_side)
         # distant pairs on a coarser proxy: they are fallback sources (nearest first), so a
         # quarter of the flow and completion work buys most of what they give
-        self.grids = {False: _Grid(full, near),
-                      True: _Grid(full, far_proxy(near, options.nonlocal_scale))}
+        self.grids = {False: ProxyGrid(full, near),
+                      True: ProxyGrid(full, far_proxy(near, options.nonlocal_scale))}
         self.grid = self.grids[False]
         self.split = self.grids[True].proxy != near  # else both kinds share the per-frame work
         self.inner_px: dict[bool, int] = {}
@@ -338,7 +362,7 @@ class _WindowFlows:
                 self._crops.pop((t, far), None)
             self._features.pop(t, None)
 
-    def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray, _Grid]:
+    def pair(self, a: int, b: int, far: bool = False) -> tuple[np.ndarray, np.ndarray, ProxyGrid]:
         """Completed proxy flows a -> b and b -> a and the grid they lie on; distant pairs on
         the coarser proxy, pre-aligned when asked to. ``far``: b is not a's neighbour in time,
         whatever the indices say (a reference frame)."""
@@ -420,6 +444,7 @@ def estimate_hops(
     extra_keys: tuple[int, ...] = (),
     first_round: WindowHops | None = None,
     moving: np.ndarray | None = None,
+    coarse: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> WindowHops:
     """Adjacent and non-local hops of every frame's hole pixels in one window.
 
@@ -436,7 +461,9 @@ def estimate_hops(
     all); the
     other hole pixels (invented: a smooth guess or a patch moves with nothing) and the distant
     hops and the background's motion keep the first round's (a distant flow is a fallback
-    source, estimated on a coarser proxy, and not worth a second estimate).
+    source, estimated on a coarser proxy, and not worth a second estimate). ``coarse``: the
+    frames and holes (first round only) on the adjacent flows' proxy, whose hole pixels get
+    their hops from the same flows, in the result's ``coarse`` (its motion in their pixels).
     """
     n = holes.shape[0] - references
     refs = list(range(n, n + references))
@@ -445,6 +472,13 @@ def estimate_hops(
     clock = clock or StageClock()
     flows = _WindowFlows(frames, holes, options, estimator, keys, clock,
                          filled=first_round is not None)
+    small = None
+    if coarse is not None:
+        if first_round is not None:
+            raise ValueError("hops on a coarser grid are a first round's")
+        size = coarse[1].shape[1:]
+        small = _Coarse(coarse[0], coarse[1], [np.flatnonzero(m) for m in coarse[1][:n]],
+                        {g.proxy: ProxyGrid(size, g.proxy) for g in flows.grids.values()})
     out = WindowHops()
     if first_round is not None:
         out.direct, out.motion = first_round.direct, first_round.motion
@@ -457,14 +491,14 @@ def estimate_hops(
 
     def block(frames_in: range, block_clock: StageClock) -> WindowHops:
         """The hops of the frames ``frames_in``, on the calling thread."""
-        part = WindowHops()
+        part = WindowHops(coarse=None if small is None else WindowHops())
         if not hasattr(mine, "estimator"):
             mine.estimator = twin() if threads > 1 else estimator
         flows.on_thread(mine.estimator, block_clock, part.motion)
         carried: tuple[int, np.ndarray] | None = None  # the last pair's second luminance
         for t in frames_in:
             carried = _frame_hops(t, n, idx, keys, flows, frames, holes, options, first_round,
-                                  moving, part, carried)
+                                  moving, part, carried, small)
             flows.release(t)
             if t >= count_from:
                 with lock:
@@ -483,17 +517,28 @@ def estimate_hops(
         if first_round is None:
             out.direct.update(part.direct)
             out.motion.update(part.motion)
+        if small is not None:
+            out.coarse = out.coarse or WindowHops()
+            out.coarse.to_next.update(part.coarse.to_next)
+            out.coarse.to_prev.update(part.coarse.to_prev)
+            out.coarse.direct.update(part.coarse.direct)
+    if small is not None:
+        (h, w), (ch, cw) = holes.shape[1:], small.holes.shape[1:]
+        out.coarse = out.coarse or WindowHops()
+        out.coarse.motion = {pair: homog.rescale(hom, (w / cw, h / ch))
+                             for pair, hom in out.motion.items()}
     return out
 
 
 def _frame_hops(t: int, n: int, idx: list[np.ndarray], keys: list[int], flows: _WindowFlows,
                 frames: np.ndarray, holes: np.ndarray, options: Options,
                 first_round: WindowHops | None, moving: np.ndarray | None, part: WindowHops,
-                carried: tuple[int, np.ndarray] | None
+                carried: tuple[int, np.ndarray] | None, coarse: _Coarse | None = None
                 ) -> tuple[int, np.ndarray] | None:
     """Frame t's hops into ``part``: to the next frame (and the next frame's back to t), and,
     in the first round, to every key frame. ``carried``: the previous pair's second frame's
-    luminance (which is this pair's first, when it is frame t); returns this pair's."""
+    luminance (which is this pair's first, when it is frame t); returns this pair's.
+    ``coarse``: the frames whose hole pixels get hops into ``part.coarse`` as well."""
     second = None
     if t + 1 < n and (idx[t].size or idx[t + 1].size):
         fwd, bwd, grid = flows.pair(t, t + 1)
@@ -517,11 +562,31 @@ def _frame_hops(t: int, n: int, idx: list[np.ndarray], keys: list[int], flows: _
                 if first_round is not None:
                     _keep_invented(part.to_prev[t + 1], first_round.to_prev[t + 1], moving,
                                    t + 1)
+            if coarse is not None:
+                _coarse_hops(t, fwd, bwd, grid, coarse, part.coarse, options)
     if idx[t].size and first_round is None:
         for k in keys:
             if k >= n or abs(k - t) > 1:
                 to_key, from_key, grid = flows.pair(t, k, far=k >= n)
                 with flows.clock("flow"):
                     hop = _hops(grid, idx[t], to_key, from_key, options.consistency)
+                    if coarse is not None:
+                        part.coarse.direct.setdefault(t, []).append((k, _hops(
+                            coarse.grid(grid), coarse.idx[t], to_key, from_key,
+                            options.consistency)))
                 part.direct.setdefault(t, []).append((k, hop))
     return second
+
+
+def _coarse_hops(t: int, fwd: np.ndarray, bwd: np.ndarray, grid: ProxyGrid, coarse: _Coarse,
+                 part: WindowHops, options: Options) -> None:
+    """The hops between frames t and t + 1 of ``coarse``'s hole pixels into ``part``, read off
+    the pair's flows as the full-resolution ones are (refined on the coarse frames)."""
+    small = coarse.grid(grid)
+    pair = coarse.pair(t) if options.refine_hops else None
+    for here, (at, flow, back, into) in enumerate(((t, fwd, bwd, part.to_next),
+                                                   (t + 1, bwd, fwd, part.to_prev))):
+        if coarse.idx[at].size:
+            into[at] = _hops(small, coarse.idx[at], flow, back, options.consistency)
+            if pair is not None:
+                _refine(into[at], pair[0], pair[1], here)

@@ -122,6 +122,10 @@ class Options:
     crosses (a fence before a house, a limb), and chains along it land on the wrong side. Each
     further round costs another round of adjacent flow, propagation and fills (the distant
     flows are the first round's); 1 is the single round of FGVC."""
+    first_round_proxy: bool = True
+    """With several rounds, fill the first on the adjacent flows' proxy (``flow_max_side``)
+    rather than at full size: its fill is only what the next round's flow looks through, and
+    that flow is estimated on the proxy. Frames no larger than the proxy are unaffected."""
     nearest_first: bool = True
     """Where a neighbouring frame's flow chain gives a trusted source, do not take sources from
     distant (non-local, reference) frames: they are the likeliest to show a moving object where

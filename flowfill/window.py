@@ -16,11 +16,12 @@ import numpy as np
 from flowfill.edges.image import ImageEdgeCompleter
 from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.flow.homography import apply
+from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.fuse.anchor import reanchor
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
 from flowfill.hallucinate.strips import by_edge, strips_first
-from flowfill.hops import WindowHops, estimate_hops, key_frames
+from flowfill.hops import ProxyGrid, WindowHops, estimate_hops, key_frames
 from flowfill.masks import REFERENCE_SHORT_SIDE, scaled_px
 from flowfill.options import Options
 from flowfill.parallel import FramePool, frame_threads
@@ -132,8 +133,14 @@ def fill_window(
     progress = progress or Progress(enabled=False)
     if estimator is None:
         estimator = flow_estimator(options)
-    result, hops, filled = _fill_round(frames, holes, options, progress, count_from, estimator,
-                                       clock, references, backend, masks, shared)
+    size = proxy_size(*holes.shape[1:], options.flow_max_side)
+    if options.rounds > 1 and options.first_round_proxy and size != holes.shape[1:]:
+        result, hops, filled = _first_round_on_proxy(
+            frames, holes, size, options, progress, count_from, estimator, clock, references,
+            backend, masks, shared)
+    else:
+        result, hops, filled = _fill_round(frames, holes, options, progress, count_from,
+                                           estimator, clock, references, backend, masks, shared)
     if not holes[:holes.shape[0] - references].any():
         return result
     for again in range(2, options.rounds + 1):
@@ -143,6 +150,48 @@ def fill_window(
                                         shared, first_round=hops, moving=result.carried,
                                         picture=frames)
     return result
+
+
+def _first_round_on_proxy(
+    frames: np.ndarray, holes: np.ndarray, size: tuple[int, int], options: Options,
+    progress: Progress, count_from: int, estimator: FlowEstimator, clock: StageClock | None,
+    references: int, backend: str, masks: np.ndarray | None, shared: SharedAnchor | None,
+) -> tuple[WindowResult, WindowHops, np.ndarray]:
+    """The first of several rounds, filled on the adjacent flows' proxy (``size``): its fill is
+    only what the next round's flow, estimated on that proxy, looks through (that round's hole
+    values are never read), so filling at full size bought nothing but time. The flows and the
+    hops of the full-size hole pixels the next round keeps (distant ones, and where the fill
+    was invented) are the same as at full size; the proxy's hole pixels take theirs from the
+    same flows. Returns the result on the proxy (its ``carried`` at full size), the full-size
+    hops, and the frames with the proxy fill brought up into their holes."""
+    n = holes.shape[0] - references
+    small_frames = np.stack([to_proxy(f, size) for f in frames])
+    small_holes = np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in holes])
+    small_masks = (None if masks is None else
+                   np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in masks])
+                   & small_holes[:masks.shape[0]])
+    hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
+                         references, extra_keys=_anchor_key(shared, n),
+                         coarse=(small_frames, small_holes))
+    result, _, small = _fill_round(small_frames, small_holes, options, progress, count_from,
+                                   estimator, clock, references, backend, small_masks, None,
+                                   hops=hops.coarse)
+    filled = frames.copy()
+    found = [np.zeros(holes[:n].shape, bool) for _ in range(2)]  # propagated, carried
+    up = ProxyGrid(holes.shape[1:], size)  # full-size pixels read off the proxy
+    for t in range(holes.shape[0]):
+        idx = np.flatnonzero(holes[t])
+        if idx.size:
+            filled[t].reshape(-1, filled.shape[-1])[idx] = up.at(small[t], idx)
+            for full, proxy in zip(found, (result.propagated, result.carried), strict=True):
+                if t < n and proxy is not None:
+                    full[t].reshape(-1)[idx] = up.at(proxy[t], idx, nearest=True)
+    return WindowResult(filled[:n], found[0], result.keyframes, found[1]), hops, filled
+
+
+def _anchor_key(shared: SharedAnchor | None, n: int) -> tuple[int, ...]:
+    """The shot's anchor as a key frame of the window's flows, when it lies in the window."""
+    return (shared.at,) if shared is not None and shared.at < n else ()
 
 
 def round_stages(number: int) -> tuple[str, str]:
@@ -169,6 +218,7 @@ def _fill_round(
     first_round: WindowHops | None = None,
     moving: np.ndarray | None = None,
     picture: np.ndarray | None = None,
+    hops: WindowHops | None = None,
 ) -> tuple[WindowResult, WindowHops, np.ndarray]:
     """One round of :func:`fill_window`, and its hops.
 
@@ -183,17 +233,18 @@ def _fill_round(
     ``frames`` hold the previous round's fill in their holes, and ``moving`` where that fill
     was taken from other frames (``estimate_hops``); the round fills
     ``frames`` in place, and ``picture`` holds the window's frames as given (the picture
-    between the mask and the dilated hole that the fill is anchored to). Returns the result,
+    between the mask and the dilated hole that the fill is anchored to). ``hops``: the hops,
+    when they were estimated already (a first round on the proxy). Returns the result,
     the hops and the whole filled array (the references' frames too), of which the result's
     frames are a view.
     """
     clock = clock or StageClock()
     n_all, h, w, c = frames.shape
     n = n_all - references
-    hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
-                         references,
-                         extra_keys=(shared.at,) if shared is not None and shared.at < n else (),
-                         first_round=first_round, moving=moving)
+    if hops is None:
+        hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
+                             references, extra_keys=_anchor_key(shared, n),
+                             first_round=first_round, moving=moving)
     # the picture's own edges continued through the hole guide what is invented (issue 16)
     image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
                    if options.image_edges == "on" else None)

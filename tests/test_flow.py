@@ -130,14 +130,14 @@ def test_the_cli_picks_the_tone_from_the_input(tmp_path, ext, given, tone):
 
 def test_round_trip_in_a_box_reads_the_same_as_over_the_frame():
     from flowfill.flow.consistency import round_trip
-    from flowfill.hops import _Grid
+    from flowfill.hops import ProxyGrid
 
     rng = np.random.default_rng(3)
     for full, proxy in (((60, 80), (60, 80)), ((90, 160), (54, 96))):
         fwd = (rng.normal(size=proxy + (2,)) * 4).astype(np.float32)
         bwd = (rng.normal(size=proxy + (2,)) * 4).astype(np.float32)
         whole_err, whole_ok = round_trip(fwd, bwd)
-        grid = _Grid(full, proxy)
+        grid = ProxyGrid(full, proxy)
         hole = np.zeros(full, bool)
         hole[20:41, 30:70] = True
         idx = np.flatnonzero(hole)

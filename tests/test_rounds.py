@@ -120,3 +120,73 @@ def test_a_render_reports_every_round_in_order():
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert {"reflow3", "repropagate3"} <= {s for _, s in seen}
+
+
+def _same_hops(a, b):
+    np.testing.assert_array_equal(a.idx, b.idx)
+    np.testing.assert_array_equal(a.flow, b.flow)
+    np.testing.assert_array_equal(a.err, b.err)
+    np.testing.assert_array_equal(a.ok, b.ok)
+
+
+def test_hops_on_the_proxy_are_those_of_the_frames_brought_down_to_it():
+    """The first round on the flows' proxy: its hole pixels' hops, read off the flows the
+    full-size frames give, are exactly those of the frames brought down to the proxy; the
+    background's motion comes in the proxy's pixels."""
+    from flowfill.flow.prep import to_proxy
+
+    n = 6
+    _, _, holes, frames = _pan(n, "blob")
+    opts = Options(flow_max_side=160)
+    size = (90, 160)
+    small = np.stack([to_proxy(f, size) for f in frames])
+    small_holes = np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in holes])
+    both = estimate_hops(frames, holes, opts, DISEstimator(max_side=None), Progress(False),
+                         coarse=(small, small_holes))
+    alone = estimate_hops(small, small_holes, opts, DISEstimator(max_side=None),
+                          Progress(False))
+    got = both.coarse
+    assert got is not None and both.to_next[0].idx.size == holes[0].sum()
+    assert sorted(got.to_next) == sorted(alone.to_next) == list(range(n - 1))
+    for t in range(n - 1):
+        _same_hops(got.to_next[t], alone.to_next[t])
+        _same_hops(got.to_prev[t + 1], alone.to_prev[t + 1])
+    assert sorted(got.direct) == sorted(alone.direct) and alone.direct
+    for t, pairs in alone.direct.items():
+        assert [k for k, _ in got.direct[t]] == [k for k, _ in pairs]
+        for (_, g), (_, a) in zip(got.direct[t], pairs, strict=True):
+            _same_hops(g, a)
+    assert sorted(got.motion) == sorted(alone.motion) and alone.motion
+    for pair, hom in alone.motion.items():
+        np.testing.assert_allclose(got.motion[pair], hom, atol=1e-6)
+
+
+def test_a_first_round_on_the_proxy_fills_as_well_and_costs_a_fraction(monkeypatch):
+    """Frames larger than the flows' proxy: the first of two rounds is filled on the proxy (its
+    fill is only looked through by the second round's flow, estimated there), the second at
+    full size; the hole is filled as well as with both rounds at full size, and nothing
+    outside the mask changes."""
+    from flowfill import window
+
+    n = 10
+    _, truth, holes, frames = _pan(n, "blob", seed=5)
+    sizes = []
+    fill_round = window._fill_round
+
+    def recording(frames_in, *args, **kwargs):
+        sizes.append(frames_in.shape[1:3])
+        return fill_round(frames_in, *args, **kwargs)
+
+    monkeypatch.setattr(window, "_fill_round", recording)
+    scores = {}
+    for proxy in (True, False):
+        sizes.clear()
+        opts = Options(flow_max_side=160, first_round_proxy=proxy)
+        out = np.stack(list(remove_stream(iter(frames), iter(holes), opts)))
+        assert sizes == ([(90, 160), (180, 320)] if proxy else [(180, 320)] * 2)
+        out8 = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(out[~holes], frames[~holes])
+        scores[proxy] = np.mean([hole_psnr(o, t, m) for o, t, m in
+                                 zip(out8, truth, holes, strict=True)])
+    assert scores[True] > scores[False] - 0.3, scores
+    assert scores[True] > 25, scores

@@ -11,7 +11,7 @@ from conftest import read_rgb, trivial_fills, write_rgb
 import flowfill
 from flowfill import cli, pipeline
 from flowfill.evaluate import scenes
-from flowfill.hops import _Grid
+from flowfill.hops import ProxyGrid
 from flowfill.options import Options
 from flowfill.references import Reference, ReferenceFrames, pick
 from flowfill.resume import Checkpoint
@@ -90,7 +90,7 @@ def test_scan_reads_cuts_and_keeps_only_the_picked_frames():
 
 
 def test_grid_reads_proxy_fields_at_full_resolution_pixels():
-    grid = _Grid((40, 60), (20, 30))
+    grid = ProxyGrid((40, 60), (20, 30))
     yy, xx = np.mgrid[0:20, 0:30].astype(np.float32)
     field = np.stack([xx * 2 + 1, yy * 3], axis=2)  # linear, so bilinear sampling is exact
     idx = np.array([0, 61, 600, 1234, 2399])
@@ -99,7 +99,7 @@ def test_grid_reads_proxy_fields_at_full_resolution_pixels():
     py = np.clip((ys + 0.5) / 2 - 0.5, 0, 19)
     np.testing.assert_allclose(grid.at(field, idx), np.stack([px * 2 + 1, py * 3], 1), atol=1e-5)
     assert grid.hole(np.pad(np.ones((1, 1), bool), ((3, 36), (5, 54)))).sum() == 1
-    same = _Grid((20, 30), (20, 30))
+    same = ProxyGrid((20, 30), (20, 30))
     picked = np.array([0, 31, 599])
     assert np.array_equal(same.at(field, picked), field.reshape(-1, 2)[picked])
 
