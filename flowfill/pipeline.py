@@ -248,6 +248,7 @@ def fill_values(
         np.concatenate([holes] + [r.hole[None] for r in refs]) if refs else holes,
         options, progress, count_from=count_from, estimator=estimator, clock=clock,
         references=len(refs), masks=masks, shared=shared_anchor(window, refs, references),
+        scratch=True,  # the stack above is the call's own
     )
     return WindowValues(
         [result.frames[j][it.mask] for j, it in enumerate(window)],

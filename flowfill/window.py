@@ -109,6 +109,7 @@ def fill_window(
     backend: str = "auto",
     masks: np.ndarray | None = None,
     shared: SharedAnchor | None = None,
+    scratch: bool = False,
 ) -> WindowResult:
     """Fill ``holes`` (N x H x W bool) in ``frames`` (N x H x W x C float32) of one shot.
 
@@ -128,16 +129,19 @@ def fill_window(
     ``holes``; default the holes): the pixels no frame shows are filled from the rim of these,
     not of the dilated holes. ``shared``: the shot's anchor (a key frame of the window if it
     lies inside it), whose detail the pixels no frame shows read (default: an anchor of the
-    window's own).
+    window's own). ``scratch``: ``frames`` may be worked in (their hole pixels overwritten;
+    the caller made them for this call and reads them no more), which spares a copy of the
+    window (at 4K, half a gigabyte of fresh pages for five frames).
     """
     progress = progress or Progress(enabled=False)
     if estimator is None:
         estimator = flow_estimator(options)
     size = proxy_size(*holes.shape[1:], options.flow_max_side)
+    picture: np.ndarray | _Picture = frames
     if options.rounds > 1 and options.first_round_proxy and size != holes.shape[1:]:
-        result, hops, filled = _first_round_on_proxy(
+        result, hops, filled, picture = _first_round_on_proxy(
             frames, holes, size, options, progress, count_from, estimator, clock, references,
-            backend, masks, shared)
+            backend, masks, shared, scratch)
     else:
         result, hops, filled = _fill_round(frames, holes, options, progress, count_from,
                                            estimator, clock, references, backend, masks, shared)
@@ -148,7 +152,7 @@ def fill_window(
         result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
                                         count_from, estimator, clock, references, backend, masks,
                                         shared, first_round=hops, moving=result.carried,
-                                        picture=frames)
+                                        picture=picture)
     return result
 
 
@@ -156,14 +160,16 @@ def _first_round_on_proxy(
     frames: np.ndarray, holes: np.ndarray, size: tuple[int, int], options: Options,
     progress: Progress, count_from: int, estimator: FlowEstimator, clock: StageClock | None,
     references: int, backend: str, masks: np.ndarray | None, shared: SharedAnchor | None,
-) -> tuple[WindowResult, WindowHops, np.ndarray]:
+    scratch: bool = False,
+) -> tuple[WindowResult, WindowHops, np.ndarray, np.ndarray | _Picture]:
     """The first of several rounds, filled on the adjacent flows' proxy (``size``): its fill is
     only what the next round's flow, estimated on that proxy, looks through (that round's hole
     values are never read), so filling at full size bought nothing but time. The flows and the
     hops of the full-size hole pixels the next round keeps (distant ones, and where the fill
     was invented) are the same as at full size; the proxy's hole pixels take theirs from the
     same flows. Returns the result on the proxy (its ``carried`` at full size), the full-size
-    hops, and the frames with the proxy fill brought up into their holes."""
+    hops, the frames with the proxy fill brought up into their holes (``frames`` themselves
+    when ``scratch``) and the frames as given (:class:`_Picture` when ``scratch``)."""
     n = holes.shape[0] - references
     small_frames = np.stack([to_proxy(f, size) for f in frames])
     small_holes = np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in holes])
@@ -176,7 +182,11 @@ def _first_round_on_proxy(
     result, _, small = _fill_round(small_frames, small_holes, options, progress, count_from,
                                    estimator, clock, references, backend, small_masks, None,
                                    hops=hops.coarse)
-    filled = frames.copy()
+    if scratch:  # the window worked in place: only its hole pixels are kept aside
+        picture: np.ndarray | _Picture = _Picture(frames, holes)
+        filled = frames
+    else:
+        picture, filled = frames, frames.copy()
     found = [np.zeros(holes[:n].shape, bool) for _ in range(2)]  # propagated, carried
     up = ProxyGrid(holes.shape[1:], size)  # full-size pixels read off the proxy
     for t in range(holes.shape[0]):
@@ -186,7 +196,50 @@ def _first_round_on_proxy(
             for full, proxy in zip(found, (result.propagated, result.carried), strict=True):
                 if t < n and proxy is not None:
                     full[t].reshape(-1)[idx] = up.at(proxy[t], idx, nearest=True)
-    return WindowResult(filled[:n], found[0], result.keyframes, found[1]), hops, filled
+    return WindowResult(filled[:n], found[0], result.keyframes, found[1]), hops, filled, picture
+
+
+class _Picture:
+    """A window's frames as given, where the array they came in is worked in: their hole
+    pixels are kept aside, and every other pixel is still the array's own (a round writes
+    only hole pixels). ``picture[t]`` is frame t as a :class:`_PictureFrame`."""
+
+    def __init__(self, frames: np.ndarray, holes: np.ndarray) -> None:
+        self.frames = frames
+        self.shape = frames.shape
+        self.idx = [np.flatnonzero(m) for m in holes]
+        self.kept = [frames[t].reshape(-1, frames.shape[-1])[i] for t, i in enumerate(self.idx)]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: int | slice) -> _PictureFrame | list[_PictureFrame]:
+        if isinstance(key, slice):
+            return [_PictureFrame(self, t) for t in range(*key.indices(self.shape[0]))]
+        return _PictureFrame(self, int(key))
+
+
+class _PictureFrame:
+    """Frame t of a :class:`_Picture`: a crop of it by indexing with (rows, columns) slices
+    (what the re-anchoring reads), or all of it as an array."""
+
+    def __init__(self, picture: _Picture, t: int) -> None:
+        self.picture, self.t = picture, t
+        self.shape = picture.shape[1:]
+
+    def __getitem__(self, crop: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = crop
+        (r0, r1, _), (c0, c1, _) = rows.indices(self.shape[0]), cols.indices(self.shape[1])
+        out = self.picture.frames[self.t][r0:r1, c0:c1].copy()
+        ys, xs = np.divmod(self.picture.idx[self.t], self.shape[1])
+        inside = (ys >= r0) & (ys < r1) & (xs >= c0) & (xs < c1)
+        out[ys[inside] - r0, xs[inside] - c0] = self.picture.kept[self.t][inside]
+        return out
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = self.picture.frames[self.t].copy()
+        out.reshape(-1, out.shape[-1])[self.picture.idx[self.t]] = self.picture.kept[self.t]
+        return out if dtype is None else out.astype(dtype)
 
 
 def _anchor_key(shared: SharedAnchor | None, n: int) -> tuple[int, ...]:
@@ -217,7 +270,7 @@ def _fill_round(
     shared: SharedAnchor | None,
     first_round: WindowHops | None = None,
     moving: np.ndarray | None = None,
-    picture: np.ndarray | None = None,
+    picture: np.ndarray | _Picture | None = None,
     hops: WindowHops | None = None,
 ) -> tuple[WindowResult, WindowHops, np.ndarray]:
     """One round of :func:`fill_window`, and its hops.

@@ -190,3 +190,28 @@ def test_a_first_round_on_the_proxy_fills_as_well_and_costs_a_fraction(monkeypat
                                  zip(out8, truth, holes, strict=True)])
     assert scores[True] > scores[False] - 0.3, scores
     assert scores[True] > 25, scores
+
+
+def test_a_window_worked_in_place_gives_the_same_fill_and_still_reads_its_picture():
+    """``scratch``: the window's own array is worked in (no copy of it); its frames as given,
+    which the re-anchoring and the unseen fill read, are its hole pixels kept aside."""
+    from flowfill.masks import dilate
+    from flowfill.window import _Picture, fill_window
+
+    n = 8
+    _, truth, masks, _ = _pan(n, "blob", seed=2)
+    holes = np.stack([dilate(m, 3) for m in masks])  # a ring the re-anchoring reads
+    frames = np.where(masks[..., None], np.float32(0.5), truth.astype(np.float32) / 255)
+    work = frames.copy()
+    picture = _Picture(work, holes)
+    work[holes] = 0.25  # what a round writes
+    crop = (slice(20, 90), slice(100, 230))
+    for t in (0, 5):
+        np.testing.assert_array_equal(picture[t][crop], frames[t][crop])
+        np.testing.assert_array_equal(np.asarray(picture[:n][t]), frames[t])
+    opts = Options(flow_max_side=160)
+    copy = frames.copy()
+    given = fill_window(frames, holes, opts, masks=masks).frames
+    np.testing.assert_array_equal(frames, copy)  # not worked in
+    own = fill_window(copy, holes, opts, masks=masks, scratch=True).frames
+    np.testing.assert_array_equal(own, given)
