@@ -173,14 +173,6 @@ def _distant_hops(frames, holes, share, monkeypatch, min_side=None):
 
     monkeypatch.setattr(hopsmod, "FAR_CROP_SHARE", share)
     sizes = []
-    found_on = []
-    features = homog.features
-
-    def recording_features(gray, hole):
-        found_on.append(gray.shape)
-        return features(gray, hole)
-
-    monkeypatch.setattr(homog, "features", recording_features)
 
     class Recording(DISEstimator):
         def pair(self, a, b, key_a=None, key_b=None):
