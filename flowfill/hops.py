@@ -479,7 +479,7 @@ def estimate_hops(
         size = coarse[1].shape[1:]
         small = _Coarse(coarse[0], coarse[1], [np.flatnonzero(m) for m in coarse[1][:n]],
                         {g.proxy: ProxyGrid(size, g.proxy) for g in flows.grids.values()})
-    out = WindowHops()
+    out = WindowHops(coarse=None if small is None else WindowHops())
     if first_round is not None:
         out.direct, out.motion = first_round.direct, first_round.motion
     estimator.clear()  # cached per-frame work is keyed by window-local index
@@ -517,14 +517,12 @@ def estimate_hops(
         if first_round is None:
             out.direct.update(part.direct)
             out.motion.update(part.motion)
-        if small is not None:
-            out.coarse = out.coarse or WindowHops()
+        if out.coarse is not None:
             out.coarse.to_next.update(part.coarse.to_next)
             out.coarse.to_prev.update(part.coarse.to_prev)
             out.coarse.direct.update(part.coarse.direct)
-    if small is not None:
+    if out.coarse is not None:  # the background's motion in the coarse frames' pixels
         (h, w), (ch, cw) = holes.shape[1:], small.holes.shape[1:]
-        out.coarse = out.coarse or WindowHops()
         out.coarse.motion = {pair: homog.rescale(hom, (w / cw, h / ch))
                              for pair, hom in out.motion.items()}
     return out
