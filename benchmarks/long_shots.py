@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+from option_sets import option_sets
 
 MB = 1024 * 1024
 
@@ -128,13 +129,7 @@ def main() -> int:
                              "--set raft_weights=raft-things.pth (repeatable)")
     parser.add_argument("--out", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    options: dict[str, Any] = {"device": args.device}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options: dict[str, Any] = {"device": args.device, **option_sets(args.set)}
     report: dict[str, Any] = {"machine": f"{platform.machine()}, "
                               f"{multiprocessing.cpu_count()} cores", "device": args.device}
     report["options"] = options

@@ -21,6 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from option_sets import option_sets
 
 DEFAULT_CASES = ("tennis:blob,tennis:parked,bmx-trees:blob,running_car:blob,"
                  "running_car:parked")
@@ -82,13 +83,7 @@ def main() -> int:
                         help="any other flowfill.Options field (repeatable)")
     parser.add_argument("--out", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    options: dict[str, Any] = {"device": args.device}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options: dict[str, Any] = {"device": args.device, **option_sets(args.set)}
     rows = []
     for item in args.cases.split(","):
         name, _, case = item.partition(":")

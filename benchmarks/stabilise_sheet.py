@@ -19,7 +19,6 @@ Default output ``docs/stabilise.png``. Run ``python benchmarks/stabilise_sheet.p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from option_sets import option_sets  # noqa: E402
 
 from flowfill.io import open_frames  # noqa: E402
 from flowfill.options import Options  # noqa: E402
@@ -213,13 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "stabilise.png",
                         help="PNG to write (default docs/stabilise.png)")
     args = parser.parse_args(argv)
-    fields: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            fields[key] = json.loads(value)
-        except json.JSONDecodeError:
-            fields[key] = value
+    fields = option_sets(args.set)
     try:
         options = Options(**fields).validated()
         frames = list(open_frames(args.input))
