@@ -171,11 +171,11 @@ def _first_round_on_proxy(
     hops, the frames with the proxy fill brought up into their holes (``frames`` themselves
     when ``scratch``) and the frames as given (:class:`_Picture` when ``scratch``)."""
     n = holes.shape[0] - references
+    up = ProxyGrid(holes.shape[1:], size)  # full-size pixels read off the proxy, and back
     small_frames = np.stack([to_proxy(f, size) for f in frames])
-    small_holes = np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in holes])
+    small_holes = np.stack([up.hole(m) for m in holes])
     small_masks = (None if masks is None else
-                   np.stack([to_proxy(m.astype(np.float32), size) > 0 for m in masks])
-                   & small_holes[:masks.shape[0]])
+                   np.stack([up.hole(m) for m in masks]) & small_holes[:masks.shape[0]])
     hops = estimate_hops(frames, holes, options, estimator, progress, count_from, clock,
                          references, extra_keys=_anchor_key(shared, n),
                          coarse=(small_frames, small_holes))
@@ -188,7 +188,6 @@ def _first_round_on_proxy(
     else:
         picture, filled = frames, frames.copy()
     found = [np.zeros(holes[:n].shape, bool) for _ in range(2)]  # propagated, carried
-    up = ProxyGrid(holes.shape[1:], size)  # full-size pixels read off the proxy
     for t in range(holes.shape[0]):
         idx = np.flatnonzero(holes[t])
         if idx.size:
@@ -209,9 +208,6 @@ class _Picture:
         self.shape = frames.shape
         self.idx = [np.flatnonzero(m) for m in holes]
         self.kept = [frames[t].reshape(-1, frames.shape[-1])[i] for t, i in enumerate(self.idx)]
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def __getitem__(self, key: int | slice) -> _PictureFrame | list[_PictureFrame]:
         if isinstance(key, slice):
