@@ -187,7 +187,12 @@ def solver(a: sp.spmatrix) -> Factorisation | SuperLU | MultigridSolver:
 
 def solve(a: sp.spmatrix, b: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
     """``A x = b`` by :func:`solver`, multigrid CG starting from ``guess`` where it is used."""
-    method = solver(a)
+    return solve_with(solver(a), b, guess)
+
+
+def solve_with(method: Factorisation | SuperLU | MultigridSolver, b: np.ndarray,
+               guess: np.ndarray | None = None) -> np.ndarray:
+    """``A x = b`` by ``method`` (:func:`solver` of ``A``), multigrid CG from ``guess``."""
     if isinstance(method, MultigridSolver):
         return method.solve(b, guess)
     return method.solve(b)
@@ -224,7 +229,8 @@ def factorise(a: sp.spmatrix) -> Factorisation | SuperLU:
 
     Drop it in the thread that made it: scipy (1.15 on) books SuperLU's memory per thread, and a
     factorisation freed by another thread is never given back (a leak of its whole size, measured
-    in RESULTS.md, issue 19). Stages make, use and drop theirs within one call of one window."""
+    in RESULTS.md, issue 19). Stages make, use and drop theirs within one call of one window;
+    what a window keeps for all its threads (``fuse.kept``) is LDL^T only."""
     try:
         return Factorisation(a)
     except ImportError:

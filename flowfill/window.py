@@ -18,6 +18,7 @@ from flowfill.flow import FlowEstimator, make_estimator
 from flowfill.flow.homography import apply
 from flowfill.flow.prep import proxy_size, to_proxy
 from flowfill.fuse.anchor import reanchor
+from flowfill.fuse.kept import KeptSolvers
 from flowfill.hallucinate import ITERATIVE, edge_guided, get_fill, steady
 from flowfill.hallucinate.layered import Detail, detail_layer, fill_unseen
 from flowfill.hallucinate.strips import by_edge, strips_first
@@ -138,13 +139,15 @@ def fill_window(
         estimator = flow_estimator(options)
     size = proxy_size(*holes.shape[1:], options.flow_max_side)
     picture: np.ndarray | _Picture = frames
+    kept = KeptSolvers()  # the rounds' factorisations, for the next round and the next frame
     if options.rounds > 1 and options.first_round_proxy and size != holes.shape[1:]:
         result, hops, filled, picture = _first_round_on_proxy(
             frames, holes, size, options, progress, count_from, estimator, clock, references,
             backend, masks, shared, scratch)
     else:
         result, hops, filled = _fill_round(frames, holes, options, progress, count_from,
-                                           estimator, clock, references, backend, masks, shared)
+                                           estimator, clock, references, backend, masks, shared,
+                                           kept=kept)
     if not holes[:holes.shape[0] - references].any():
         return result
     for again in range(2, options.rounds + 1):
@@ -152,7 +155,7 @@ def fill_window(
         result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
                                         count_from, estimator, clock, references, backend, masks,
                                         shared, first_round=hops, moving=result.carried,
-                                        picture=picture)
+                                        picture=picture, kept=kept)
     return result
 
 
@@ -181,7 +184,7 @@ def _first_round_on_proxy(
                          coarse=(small_frames, small_holes))
     result, _, small = _fill_round(small_frames, small_holes, options, progress, count_from,
                                    estimator, clock, references, backend, small_masks, None,
-                                   hops=hops.coarse)
+                                   hops=hops.coarse, kept=KeptSolvers())  # its own: dropped here
     if scratch:  # the window worked in place: only its hole pixels are kept aside
         picture: np.ndarray | _Picture = _Picture(frames, holes)
         filled = frames
@@ -268,6 +271,7 @@ def _fill_round(
     moving: np.ndarray | None = None,
     picture: np.ndarray | _Picture | None = None,
     hops: WindowHops | None = None,
+    kept: KeptSolvers | None = None,
 ) -> tuple[WindowResult, WindowHops, np.ndarray]:
     """One round of :func:`fill_window`, and its hops.
 
@@ -283,7 +287,9 @@ def _fill_round(
     was taken from other frames (``estimate_hops``); the round fills
     ``frames`` in place, and ``picture`` holds the window's frames as given (the picture
     between the mask and the dilated hole that the fill is anchored to). ``hops``: the hops,
-    when they were estimated already (a first round on the proxy). Returns the result,
+    when they were estimated already (a first round on the proxy). ``kept``: the window's
+    direct factorisations (fusion's on the CPU, and the re-anchoring's), taken where a system
+    repeats and kept for later frames and rounds. Returns the result,
     the hops and the whole filled array (the references' frames too), of which the result's
     frames are a view.
     """
@@ -306,6 +312,9 @@ def _fill_round(
     leftover = strips_first(edge_guided(
         get_fill("telea" if options.fill in ITERATIVE else options.fill), guide))
     px = pixel_stages(options.device, backend)
+    kept = KeptSolvers() if kept is None else kept
+    # the CPU's fusion solves each system by a factorisation, which later frames and rounds reuse
+    poisson = px.poisson if px.device is not None else partial(px.poisson, kept=kept)
     picture = frames if picture is None else picture
     # the second round works in the first's array: its hole values are never read, only solved
     cur = px.array(frames if first_round is not None else frames.copy())
@@ -383,7 +392,7 @@ def _fill_round(
         if g.found.any():
             with clk("fusion"):
                 update = (g.idx[g.found],
-                          px.poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
+                          poisson(cur[t], px.mask_of(g.idx[g.found], (h, w)),
                                      px.mask_of(still_open, (h, w)), g.colour, g.step,
                                      g.step_ok, options.colour_weight))
         if first and t >= count_from:
@@ -436,20 +445,14 @@ def _fill_round(
             _fill_unseen(cur, picture[:n], holes[:n] if masks is None else masks, unseen,
                          hops.motion, fill, options, progress, image_edges, shared)
     if masks is not None:  # the fill meets the picture the output keeps around the mask
-        factorised = threading.local()  # a still mask's membrane, made once by each thread
-
         def anchored(t: int, clk: StageClock) -> None:
             with clk("fusion"):  # into frame t of ``cur`` itself: one thread per frame
-                reanchor(cur[t], picture[t], masks[t], factorised.__dict__.setdefault("last", {}),
-                         in_place=True, hole=holes[t])
-
-        def finish() -> None:  # each thread drops its own factorisation (grid.factorise)
-            factorised.__dict__.pop("last", None)
+                reanchor(cur[t], picture[t], masks[t], kept, in_place=True, hole=holes[t])
 
         # on several threads (the solves let others run): each frame's own, the same result
         todo = [t for t in range(n) if (holes[t] & ~masks[t]).any()]
         with FramePool(threads, clock) as pool:
-            pool.map(anchored, todo, finish)
+            pool.map(anchored, todo)
     return WindowResult(cur[:n], propagated, keyframes, carried), hops, cur
 
 

@@ -16,6 +16,7 @@ import flowfill
 from flowfill import Cancelled, InputError, Options
 from flowfill.complete.frame import FrameFlowFill
 from flowfill.complete.laplace import MembraneFill
+from flowfill.grid import Factorisation
 from flowfill.evaluate import scenes
 from flowfill.parallel import FramePool, blocks, frame_threads
 from flowfill.resume import fingerprint
@@ -139,12 +140,20 @@ def test_a_backend_unsafe_on_two_threads_estimates_on_one():
     assert np.array_equal(one, two)
 
 
-def test_factorisations_are_dropped_on_the_thread_that_made_them(monkeypatch):
+@pytest.mark.parametrize("ldl", [True, False])
+def test_superlu_factorisations_are_dropped_on_the_thread_that_made_them(monkeypatch, ldl):
     """scipy never gives back a SuperLU factorisation dropped on another thread than the one
     that made it (grid.factorise): the frame threads' membranes, kept between frames (a still
-    mask's, the key frames'), are dropped by their own thread."""
-    made, wrong = [], []
+    mask's, the key frames'), are dropped by their own thread; what the window keeps for all
+    its threads (``fuse.kept``) are LDL^T factorisations only, which any thread may drop. Run
+    with QDLDL and with SuperLU alone (a host without qdldl)."""
+    made, crossed, wrong = [], [], []
     init = MembraneFill.__init__
+    if not ldl:
+        def no_qdldl(self, a):
+            raise ImportError("qdldl")
+
+        monkeypatch.setattr(Factorisation, "__init__", no_qdldl)
 
     def spied_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
@@ -153,7 +162,9 @@ def test_factorisations_are_dropped_on_the_thread_that_made_them(monkeypatch):
 
     def spied_del(self):
         if getattr(self, "maker", threading.get_ident()) != threading.get_ident():
-            wrong.append(self.maker)
+            crossed.append(self.maker)
+            if not isinstance(getattr(self, "solver", None), Factorisation):
+                wrong.append(self.maker)
 
     monkeypatch.setattr(MembraneFill, "__init__", spied_init)
     monkeypatch.setattr(MembraneFill, "__del__", spied_del, raising=False)
@@ -165,6 +176,7 @@ def test_factorisations_are_dropped_on_the_thread_that_made_them(monkeypatch):
     gc.collect()
     assert len(set(made) - {threading.get_ident()}) >= 2  # made on both frame threads
     assert not wrong
+    assert bool(crossed) == ldl  # the window's kept LDL^T, dropped where the window ends
 
 
 def test_ctrl_c_on_the_callers_thread_stops_the_threads_taking_more(monkeypatch):

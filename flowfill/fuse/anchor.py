@@ -19,6 +19,7 @@ import numpy as np
 
 from flowfill.complete.laplace import MembraneFill
 from flowfill.flow.prep import rec601_luma
+from flowfill.fuse.kept import KeptSolvers, mask_key
 from flowfill.masks import box
 
 RINGS = 2
@@ -27,13 +28,15 @@ H.264 colour reaches about two pixels past an edge (benchmarks/bleed.py)."""
 
 
 def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
-             cache: dict[bytes, MembraneFill] | None = None,
+             cache: dict[bytes, MembraneFill] | KeptSolvers | None = None,
              in_place: bool = False, hole: np.ndarray | None = None) -> np.ndarray:
     """``fill`` (H x W x C) with a harmonic correction inside ``mask`` (H x W bool) that makes it
     meet ``frame`` (H x W x C) on the pixels just outside the mask (their colour difference only
     as far as the rings beyond them show it too: :func:`steady_colour`); unchanged outside the
     mask. ``cache``: the last factorisation, by mask, kept across calls (a still mask is
-    factorised once; a moving one replaces it, so memory holds one at most). ``in_place``:
+    factorised once; a moving one replaces it, so memory holds one at most), or a window's
+    :class:`~flowfill.fuse.kept.KeptSolvers`, which keeps each mask's within its budget.
+    ``in_place``:
     correct ``fill`` itself and return it (a whole-frame copy saved: at 1080p a fresh 25 MB
     array's page faults cost more than the copy). ``hole``: where the fill was made (H x W
     bool, the mask and its margin; None: everywhere), beyond which it is the frame itself and
@@ -48,11 +51,13 @@ def reanchor(fill: np.ndarray, frame: np.ndarray, mask: np.ndarray,
     local = mask[crop]
     if local.all():  # the mask fills its box: its rim is the frame's edge, nothing to meet
         return fill
-    key = local.tobytes() + np.int64(local.shape).tobytes()
+    key = mask_key(local)  # the mask where it lies in its box: a sliding mask keeps its key
     membrane = cache.get(key) if cache is not None else None
     if membrane is None:
         membrane = MembraneFill(local)
-        if cache is not None:
+        if isinstance(cache, KeptSolvers):
+            cache.keep(key, membrane, membrane.solver, membrane.system.n)
+        elif cache is not None:
             cache.clear()
             cache[key] = membrane
     diff = steady_colour((frame[crop] - fill[crop]).astype(np.float32), local,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from flowfill.grid import DIRECTIONS, build_system, solve
+from flowfill.fuse.kept import KeptSolvers, mask_key
+from flowfill.grid import DIRECTIONS, build_system, solve_with, solver
 
 OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
@@ -46,16 +47,32 @@ def poisson_fill(
     step: np.ndarray,
     step_ok: np.ndarray,
     colour_weight: float = 0.0,
+    kept: KeptSolvers | None = None,
 ) -> np.ndarray:
     """Solve for the colours of the ``filled`` pixels of ``frame`` (H x W x C), gradient domain.
 
     ``colour`` (n x C) is the propagated colour of each filled pixel (flat order), the warm start;
     ``step[d]`` (n x C) the colour difference towards neighbour ``DIRECTIONS[d]`` carried from the
     sources, valid where ``step_ok[d]``. ``excluded`` pixels (still unfilled) cut their links.
-    Returns n x C colours.
+    ``kept``: the window's solvers, where the system (it depends on the two masks alone) is
+    taken from when an earlier call made it, and kept when not. Returns n x C colours.
     """
     c = frame.shape[-1]
-    system = build_system(filled, excluded_mask=excluded)
+    key = None if kept is None else mask_key(filled, excluded) + np.float64(colour_weight).tobytes()
+    made = None if kept is None else kept.get(key)
+    if made is None:
+        system = build_system(filled, excluded_mask=excluded)
+        a = system.A
+        if colour_weight > 0:
+            a = a + sp.diags(np.full(system.n, colour_weight))
+        floating = ~system.anchored()
+        if floating.any():
+            a = a + sp.diags(floating * FLOATING_WEIGHT)
+        method = solver(a)
+        if kept is not None:
+            kept.keep(key, (system, floating, method), method, system.n)
+    else:
+        system, floating, method = made
     f0 = colour.astype(np.float64)
 
     # target of (f_i - f_j) on unknown-unknown links, averaging both sides' estimates
@@ -83,15 +100,12 @@ def poisson_fill(
     np.add.at(rhs, i, system.uu_w[:, None] * target_uu)
     np.add.at(rhs, j, -system.uu_w[:, None] * target_uu)
 
-    a = system.A
     if colour_weight > 0:
-        a = a + sp.diags(np.full(system.n, colour_weight))
         rhs += colour_weight * f0
-    floating = ~system.anchored()
     if floating.any():
-        a = a + sp.diags(floating * FLOATING_WEIGHT)
         rhs[floating] += FLOATING_WEIGHT * f0[floating]
-    x = solve(a, rhs, guess=f0)  # the propagated colours: close, but for a smooth correction
+    # from the propagated colours: close, but for a smooth correction
+    x = solve_with(method, rhs, guess=f0)
     return keep_in_range(x, f0, frame).astype(np.float32)
 
 

@@ -1,0 +1,53 @@
+"""Direct factorisations a window keeps while it is filled: a round's Poisson fusion and
+re-anchoring solve the same systems again in the next round (the mask does not change between
+rounds, and where a round finds the hole as the one before, its fusion's system is the same),
+and a still or sliding mask gives every frame the same system (RESULTS.md, issue 19)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from flowfill.grid import Factorisation
+
+KEEP_UNKNOWNS = 131_072
+"""Unknowns a window keeps factorised: the LDL^T of these grid systems takes 300-500 bytes an
+unknown, so at most about 64 MB; a system found after the budget is spent is made and dropped
+as before."""
+
+
+def mask_key(*masks: np.ndarray) -> bytes:
+    """A key that tells apart any two lists of bool masks (their bits and shapes)."""
+    parts = [np.int64(m.shape).tobytes() + np.packbits(m).tobytes() for m in masks]
+    return b"|".join(parts)
+
+
+class KeptSolvers:
+    """Solvers by the key of the system they solve, kept for later calls of one window within
+    KEEP_UNKNOWNS; shared by its frame threads (a factorisation's solve writes nothing to it).
+    Only direct factorisations are kept: a multigrid hierarchy is larger than its system and is
+    made for systems beyond any budget here."""
+
+    def __init__(self, budget: int = KEEP_UNKNOWNS) -> None:
+        self._left = budget
+        self._items: dict[bytes, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> object | None:
+        """What was kept under ``key`` (None: nothing)."""
+        return self._items.get(key)
+
+    def keep(self, key: bytes, value: object, method: object, unknowns: int) -> None:
+        """Keep ``value`` under ``key`` if its solver ``method`` is a direct factorisation and
+        its ``unknowns`` fit in what is left of the budget."""
+        if not isinstance(method, Factorisation):
+            return
+        with self._lock:
+            if key in self._items or unknowns > self._left:
+                return
+            self._left -= unknowns
+            self._items[key] = value
+
+    def __len__(self) -> int:
+        return len(self._items)
