@@ -40,6 +40,7 @@ from flowfill.options import (
     FLOW_TONES,
     GRAIN_MODES,
     IMAGE_EDGE_MODES,
+    NET_PRECISIONS,
     UNSEEN_MODES,
     Options,
 )
@@ -327,6 +328,9 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                     f"or auto (only where motion edges reach the hole) (default {d.edges})")
     parser.add_argument("--edge-weights", metavar="PATH",
                     help="edge-net checkpoint from `flowfill train-edges` (default: shipped)")
+    parser.add_argument("--edge-precision", choices=NET_PRECISIONS, default=None,
+                    help="edge nets' arithmetic: fp32, bf16, or auto: bf16 where the CPU has it "
+                    f"natively (AVX512-BF16, AMX), fp32 elsewhere (default {d.edge_precision})")
     parser.add_argument("--flow-dilate", type=int, metavar="PX",
                     help="extra hole growth for flow completion (default: scaled with size)")
     parser.add_argument("--cut-threshold", type=float, metavar="T",
@@ -503,7 +507,7 @@ _OPTION_ARGS = ("dilate", "grow", "window", "overlap", "max_keyframes", "alpha",
                 "image_edge_weights", "fill", "fill_budget", "tiny_hole", "flow", "raft_weights",
                 "raft_iters", "flow_precision", "nonlocal_frames", "nonlocal_scale",
                 "reference_frames", "nonlocal_align", "edges",
-                "edge_weights", "flow_dilate", "cut_threshold", "device", "seed",
+                "edge_weights", "edge_precision", "flow_dilate", "cut_threshold", "device", "seed",
                 "frame_threads")
 
 

@@ -57,6 +57,20 @@ class Threads:
         cv2.setNumThreads(self.opencv)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU that computes bfloat16 natively (AVX512-BF16 or AMX tiles),
+    where a bf16 convolution takes about half an fp32 one's time; elsewhere bf16 is emulated
+    and slower, and a GPU's has not been measured here."""
+    if device.type != "cpu":
+        return False
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+              getattr(torch.cpu, "_is_amx_tile_supported", None))
+    try:
+        return any(check is not None and bool(check()) for check in checks)
+    except RuntimeError:  # a build without the probes
+        return False
+
+
 SMALL_WORK_THREADS = 1
 """Torch intra-op threads for small per-hole work (the edge net and Canny on a hole's crop):
 two threads gain it little on an idle machine and, beside another busy process, their spinning

@@ -79,7 +79,7 @@ def edge_completer(options: Options) -> EdgeCompleter | None:
     if options.edges == "off":
         return None
     return EdgeCompleter(options.device, options.edge_weights,
-                         need_context=options.edges == "auto")
+                         need_context=options.edges == "auto", precision=options.edge_precision)
 
 
 def _hole_edges(completer: EdgeCompleter | None):  # -> (flow, mask) -> strength, or None

@@ -301,7 +301,8 @@ def _fill_round(
                              references, extra_keys=_anchor_key(shared, n),
                              first_round=first_round, moving=moving)
     # the picture's own edges continued through the hole guide what is invented (issue 16)
-    image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights)
+    image_edges = (ImageEdgeCompleter(options.device, options.image_edge_weights,
+                                      precision=options.edge_precision)
                    if options.image_edges == "on" else None)
     guide = None if image_edges is None else image_edges.guide
     fill = edge_guided(get_fill(options.fill), guide)

@@ -577,3 +577,26 @@ def test_train_edges_keeps_an_existing_out_when_training_stops(tmp_path, capsys,
     assert code == 130 and "interrupted" in err
     assert out.read_bytes() == b"old weights"
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+
+
+def test_edge_precision_bf16_where_the_cpu_has_it_and_close_to_fp32(monkeypatch):
+    """bf16 (autocast) gives the fp32 net's probabilities to within a few thousandths; auto
+    takes it only where the CPU computes bf16 natively; an unknown precision is refused."""
+    import flowfill.edges.complete as complete_mod
+    from flowfill.options import Options
+
+    flow = rect_flow()
+    hole = disk(H, W, 48, 96, 10)
+    fp32, bf16 = EdgeCompleter(precision="fp32"), EdgeCompleter(precision="bf16")
+    assert not fp32.bf16 and bf16.bf16
+    p32, p16 = fp32.probability(flow, hole)[1], bf16.probability(flow, hole)[1]
+    gap = float(np.abs(p32 - p16).max())
+    assert 0 < gap < 0.01  # another arithmetic, the same edges
+    assert ((p32 >= fp32.threshold) == (p16 >= fp32.threshold)).mean() > 0.999
+    for native in (True, False):
+        monkeypatch.setattr(complete_mod, "native_bf16", lambda device, n=native: n)
+        assert EdgeCompleter().bf16 is native and not EdgeCompleter(precision="fp32").bf16
+    with pytest.raises(ValueError, match="fp16"):
+        EdgeCompleter(precision="fp16")
+    with pytest.raises(InputError, match="--edge-precision"):
+        Options(edge_precision="fp16").validated()

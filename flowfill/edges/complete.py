@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flowfill.devices import resolve_device, small_work
+from flowfill.devices import native_bf16, resolve_device, small_work
 from flowfill.edges.canny import HIGH, LOW, MIN_SPEED, canny, canny_sigma
 from flowfill.edges.net import MULTIPLE, EdgeNet
 from flowfill.edges.strips import edge_strips
@@ -110,7 +110,9 @@ class EdgeCompleter:
     ``need_context``: skip the net (no edges in the hole) when Canny finds no motion edge within
     CONTEXT pixels of the hole: there is no boundary to continue, and the net's guess at an
     object wholly inside the hole is not worth trusting (``--edges auto``). ``net``: an edge
-    net in memory (a run being calibrated) instead of ``weights``.
+    net in memory (a run being calibrated) instead of ``weights``. ``precision``: the net's
+    arithmetic (``Options.edge_precision``): fp32, bf16 (autocast), or auto, bf16 where the
+    CPU computes it natively (:func:`flowfill.devices.native_bf16`).
     """
 
     default_weights = WEIGHTS
@@ -120,8 +122,11 @@ class EdgeCompleter:
     def __init__(self, device: str | torch.device = "cpu", weights: str | Path | None = None,
                  threshold: float | None = None, need_context: bool = False,
                  softness: float | None = None,
-                 net: EdgeNet | None = None) -> None:
+                 net: EdgeNet | None = None, precision: str = "auto") -> None:
         self.device = torch.device(resolve_device(str(device)))
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"unknown edge-net precision {precision!r}")
+        self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
         self.net = (load_edge_net(self.default_weights if weights is None else weights,
                                   self.device) if net is None else net.to(self.device))
         self.threshold = getattr(self.net, "threshold", THRESHOLD) if threshold is None \
@@ -187,8 +192,8 @@ class EdgeCompleter:
         x = net_inputs(mag_s[crop], edges_o[inner], mask_s[crop])
         ph, pw = (-(y1 - y0)) % MULTIPLE, (-(x1 - x0)) % MULTIPLE
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        with torch.inference_mode():
-            logits = self.net(x)[..., : y1 - y0, : x1 - x0]
+        with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=self.bf16):
+            logits = self.net(x)[..., : y1 - y0, : x1 - x0].float()
         full_s = torch.zeros((1, 1, sh, sw), device=dev)
         full_s[crop] = torch.sigmoid(logits) * region_s[crop]
         if scale < 1.0:
