@@ -1,6 +1,8 @@
 """Non-local candidates: key frames, direct hops, homography alignment, and a hole that only a
 distant frame saw."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -237,3 +239,25 @@ def test_a_distant_pairs_box_is_grown_to_what_the_estimator_takes(monkeypatch):
         for k, hop in pairs:
             truth = np.float32([offsets[t][0] - offsets[k][0], offsets[t][1] - offsets[k][1]])
             assert np.median(np.abs(hop.flow - truth).max(axis=1)) < 0.25, (t, k)
+
+
+def test_ratio_matches_are_opencvs_brute_force_matches():
+    """The matrix-product matcher finds exactly the pairs OpenCV's brute-force matcher and
+    Lowe's ratio test find, on SIFT features of real frames (and none for a tie)."""
+    frames = sorted((Path(__file__).resolve().parents[1] / "sample_clips" / "pan").glob("*.png"))
+    grey = [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in frames[:24:6]]
+    none = np.zeros(grey[0].shape, bool)
+    feats = [homog.features(g, none) for g in grey]
+    total = 0
+    for (_, da), (_, db) in zip(feats, feats[1:] + feats[:1], strict=True):
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(da, db, k=2)
+        want = [(m[0].queryIdx, m[0].trainIdx) for m in pairs
+                if len(m) == 2 and m[0].distance < 0.75 * m[1].distance]
+        query, train = homog.ratio_matches(da, db, 0.75)
+        assert list(zip(query.tolist(), train.tolist(), strict=True)) == want
+        total += len(want)
+    assert total > 50
+    da = feats[0][1][:5]
+    twice = np.concatenate([da, da])  # every descriptor's nearest two are equally near
+    assert homog.ratio_matches(da, twice, 0.75)[0].size == 0
+    assert homog.ratio_matches(da, da[:1], 0.75)[0].size == 0  # one candidate: no test
