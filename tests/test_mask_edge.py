@@ -12,7 +12,7 @@ from flowfill.complete.laplace import MembraneFill
 from flowfill.evaluate import benchmark
 from flowfill.evaluate import clips as clipmod
 from flowfill.fuse.anchor import reanchor
-from flowfill.masks import dilate, still_margins
+from flowfill.masks import dilate, fill_holes, still_margins
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +186,29 @@ def test_benchmark_logo_on_the_sample_beats_telea_with_less_flicker():
     assert result.flowfill.hole_psnr >= result.telea.hole_psnr
     assert result.flowfill.flicker <= result.telea.flicker
     assert result.flowfill.detail >= 0.6
+
+
+def test_fill_holes_is_scipys_on_rings_combs_and_noise():
+    """The flow mask's gaps filled by one labelling of the box give exactly scipy's
+    binary_fill_holes: rings, a gap that touches the frame's edge (not a hole), 4- against
+    8-connected gaps, random masks."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:60, :90]
+    ring = ((yy - 30) ** 2 + (xx - 45) ** 2 < 20 ** 2) & ((yy - 30) ** 2 + (xx - 45) ** 2 >= 8 ** 2)
+    edge_cup = ring & (xx > 30)
+    edge_cup[:, :3] = True  # a gap open to the frame's edge on one side only
+    diagonal = np.zeros((9, 9), bool)
+    diagonal[[3, 4, 4, 5], [4, 3, 5, 4]] = True  # a one-pixel gap closed by 4-neighbours
+    cases = [ring, ring[:, 40:], edge_cup, diagonal, np.zeros((5, 7), bool),
+             np.ones((4, 4), bool)]
+    cases += [rng.random(tuple(rng.integers(3, 50, 2))) < rng.uniform(0.2, 0.8)
+              for _ in range(200)]
+    filled_any = 0
+    for mask in cases:
+        got = fill_holes(mask)
+        np.testing.assert_array_equal(got, ndimage.binary_fill_holes(mask))
+        filled_any += int((got & ~mask).any())
+        assert mask.sum() == 0 or got is not mask
+    assert filled_any > 50 and fill_holes(ring)[30, 45]
