@@ -379,3 +379,32 @@ def test_the_windows_of_a_long_shot_read_one_invented_detail():
 
     shared, own = disagreement(refs), disagreement(None)
     assert shared < 0.2 * own  # measured: 0.001 against 0.04
+
+
+def test_the_background_fit_reads_about_fit_points_vectors_on_a_large_proxy(monkeypatch):
+    """On a 1024-px proxy the fit reads a wider grid (about FIT_POINTS vectors, not 16,000 at
+    FIT_STEP) and still recovers the background's motion; a small frame keeps FIT_STEP."""
+    import flowfill.propagate.unseen as unseen_mod
+
+    read = []
+    real = cv2.findHomography
+
+    def recording(src, dst, *args, **kwargs):
+        read.append(len(src))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(unseen_mod.cv2, "findHomography", recording)
+    h, w = 576, 1024
+    gy, gx = np.mgrid[:h, :w].astype(np.float32)
+    true = np.array([[1.01, 0.004, 6.0], [-0.003, 0.995, -3.5], [0, 0, 1]])
+    d = true[2, 0] * gx + true[2, 1] * gy + true[2, 2]
+    flow = np.stack([(true[0, 0] * gx + true[0, 1] * gy + true[0, 2]) / d - gx,
+                     (true[1, 0] * gx + true[1, 1] * gy + true[1, 2]) / d - gy], -1)
+    hole = disc(500, 300, 60, h, w)
+    fitted = fit_background(flow.astype(np.float32), hole, hole)
+    assert fitted is not None
+    np.testing.assert_allclose(fitted / fitted[2, 2], true, atol=1e-3)
+    assert 0.7 * unseen_mod.FIT_POINTS < read[-1] <= 1.1 * unseen_mod.FIT_POINTS
+    small = np.zeros((H, W, 2), np.float32)
+    fit_background(small, disc(60, 20, 8), disc(60, 20, 8))
+    assert read[-1] > H * W / unseen_mod.FIT_STEP ** 2 * 0.8  # every FIT_STEP-th pixel

@@ -25,7 +25,11 @@ import numpy as np
 from flowfill.flow.homography import apply, rescale
 
 FIT_STEP = 6
-"""Grid spacing (proxy px) of the flow vectors the background motion is fitted to."""
+"""Grid spacing (proxy px) of the flow vectors the background motion is fitted to, at least."""
+FIT_POINTS = 1500
+"""About how many flow vectors the fit reads at most: a wider spacing on larger proxies. RANSAC
+and its refinement cost grows with the vectors, and 1,500 spread over the frame fix eight
+parameters as well as ten times as many (RESULTS.md, issue 19)."""
 FIT_THRESHOLD = 1.0
 """RANSAC reprojection threshold, proxy px."""
 MIN_INLIERS = 0.5
@@ -51,8 +55,9 @@ def fit_background(flow: np.ndarray, hole_a: np.ndarray, hole_b: np.ndarray,
     h, w = hole_a.shape
     guard = cv2.dilate(hole_a.astype(np.uint8), np.ones((2 * HOLE_GUARD + 1,) * 2, np.uint8))
     rows, cols = within if within is not None else (slice(0, h), slice(0, w))
-    ys, xs = np.mgrid[rows.start + FIT_STEP // 2:rows.stop:FIT_STEP,
-                      cols.start + FIT_STEP // 2:cols.stop:FIT_STEP]
+    area = (rows.stop - rows.start) * (cols.stop - cols.start)
+    step = max(FIT_STEP, round(np.sqrt(area / FIT_POINTS)))
+    ys, xs = np.mgrid[rows.start + step // 2:rows.stop:step, cols.start + step // 2:cols.stop:step]
     ys, xs = ys.ravel(), xs.ravel()
     keep = guard[ys, xs] == 0
     ys, xs = ys[keep], xs[keep]
