@@ -41,6 +41,7 @@ class WindowResult:
     propagated: np.ndarray  # N x H x W bool: filled from frames that saw the background
     keyframes: list[int] = field(default_factory=list)  # window-local indices hallucinated
     carried: np.ndarray | None = None  # N x H x W bool: filled along flow, in any pass
+    unseen: np.ndarray | None = None  # N x H x W bool: what no frame shows (never_seen)
 
 
 @dataclass
@@ -155,7 +156,7 @@ def fill_window(
         result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
                                         count_from, estimator, clock, references, backend, masks,
                                         shared, first_round=hops, moving=result.carried,
-                                        picture=picture, kept=kept)
+                                        picture=picture, kept=kept, unseen=result.unseen)
     return result
 
 
@@ -272,6 +273,7 @@ def _fill_round(
     picture: np.ndarray | _Picture | None = None,
     hops: WindowHops | None = None,
     kept: KeptSolvers | None = None,
+    unseen: np.ndarray | None = None,
 ) -> tuple[WindowResult, WindowHops, np.ndarray]:
     """One round of :func:`fill_window`, and its hops.
 
@@ -289,7 +291,9 @@ def _fill_round(
     between the mask and the dilated hole that the fill is anchored to). ``hops``: the hops,
     when they were estimated already (a first round on the proxy). ``kept``: the window's
     direct factorisations (fusion's on the CPU, and the re-anchoring's), taken where a system
-    repeats and kept for later frames and rounds. Returns the result,
+    repeats and kept for later frames and rounds. ``unseen``: the pixels no frame shows, found
+    by the round before at this size (a further round keeps the first's background motion and
+    distant pairs, which alone decide them). Returns the result,
     the hops and the whole filled array (the references' frames too), of which the result's
     frames are a view.
     """
@@ -327,9 +331,10 @@ def _fill_round(
     to_key = {t: [(k, px.hops(hop)) for k, hop in pairs] for t, pairs in hops.direct.items()}
     hole_now = {t: px.flat_indices(known[t] == 0) for t in range(n)}
     # pixels no frame shows: never propagated, filled per frame at the end (unseen.py)
-    unseen = (never_seen(holes, hops.motion, n,
-                         {t: [k for k, _ in pairs] for t, pairs in hops.direct.items()})
-              if options.unseen == "background" else np.zeros((n, h, w), bool))
+    if unseen is None or unseen.shape != (n, h, w):
+        unseen = (never_seen(holes, hops.motion, n,
+                             {t: [k for k, _ in pairs] for t, pairs in hops.direct.items()})
+                  if options.unseen == "background" else np.zeros((n, h, w), bool))
     unseen_at = {t: px.array(unseen[t].reshape(-1)) for t in range(n) if unseen[t].any()}
     unseen_count = unseen.reshape(n, -1).sum(1)
     # scaled with size, but never below a pixel: the flow's own round-trip noise does not shrink
@@ -454,7 +459,7 @@ def _fill_round(
         todo = [t for t in range(n) if (holes[t] & ~masks[t]).any()]
         with FramePool(threads, clock) as pool:
             pool.map(anchored, todo)
-    return WindowResult(cur[:n], propagated, keyframes, carried), hops, cur
+    return WindowResult(cur[:n], propagated, keyframes, carried, unseen), hops, cur
 
 
 def _to(motion: dict, t: int, anchor: int) -> np.ndarray | None:

@@ -16,8 +16,8 @@ import flowfill
 from flowfill import Cancelled, InputError, Options
 from flowfill.complete.frame import FrameFlowFill
 from flowfill.complete.laplace import MembraneFill
-from flowfill.grid import Factorisation
 from flowfill.evaluate import scenes
+from flowfill.grid import Factorisation
 from flowfill.parallel import FramePool, blocks, frame_threads
 from flowfill.resume import fingerprint
 from flowfill.timing import StageClock

@@ -13,6 +13,7 @@ from flowfill.hops import estimate_hops
 from flowfill.options import Options
 from flowfill.pipeline import remove_stream
 from flowfill.progress import Progress
+from flowfill.window import fill_window
 
 
 def _pan(n: int, kind: str, seed: int = 3):
@@ -215,3 +216,39 @@ def test_a_window_worked_in_place_gives_the_same_fill_and_still_reads_its_pictur
     np.testing.assert_array_equal(frames, copy)  # not worked in
     own = fill_window(copy, holes, opts, masks=masks, scratch=True).frames
     np.testing.assert_array_equal(own, given)
+
+
+def test_a_further_round_at_the_same_size_takes_the_first_rounds_unseen_pixels(monkeypatch):
+    """What no frame shows is decided by the background's motion and the distant pairs, which a
+    further round keeps: it is found once per window at each size (twice with the first round
+    on the proxy), and the output is that of finding it again."""
+    import flowfill.window as window
+
+    calls = []
+    real = window.never_seen
+
+    def counted(holes, *args, **kwargs):
+        calls.append(holes.shape)
+        return real(holes, *args, **kwargs)
+
+    monkeypatch.setattr(window, "never_seen", counted)
+    _, _, holes, frames = _pan(6, "logo", seed=2)
+    full = fill_window(frames.copy(), holes, Options(flow_max_side=None))
+    assert calls == [holes.shape]
+    calls.clear()
+    fill_window(frames.copy(), holes, Options(flow_max_side=160))
+    assert [c[1:] for c in calls] == [(90, 160), holes.shape[1:]]
+    calls.clear()
+    monkeypatch.setattr(window, "_fill_round", _forgetful(window._fill_round))
+    again = fill_window(frames.copy(), holes, Options(flow_max_side=None))
+    assert len(calls) == 2
+    np.testing.assert_array_equal(full.frames, again.frames)
+    assert full.unseen is not None and full.unseen.any()  # the logo hides some background
+
+
+def _forgetful(fill_round):
+    """``_fill_round`` that never takes the previous round's unseen pixels."""
+    def run(*args, **kwargs):
+        kwargs["unseen"] = None
+        return fill_round(*args, **kwargs)
+    return run
