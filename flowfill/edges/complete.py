@@ -11,6 +11,7 @@ crop around the hole, so its cost follows the hole, not the frame.
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 
@@ -111,7 +112,8 @@ class EdgeCompleter:
     CONTEXT pixels of the hole: there is no boundary to continue, and the net's guess at an
     object wholly inside the hole is not worth trusting (``--edges auto``). ``net``: an edge
     net in memory (a run being calibrated) instead of ``weights``. ``precision``: the net's
-    arithmetic (``Options.edge_precision``): fp32, bf16 (autocast), or auto, bf16 where the
+    arithmetic (``Options.edge_precision``): fp32, bf16 (a bfloat16 copy of the net: what
+    autocast computes, without casting the weights at every call), or auto, bf16 where the
     CPU computes it natively (:func:`flowfill.devices.native_bf16`).
     """
 
@@ -132,6 +134,8 @@ class EdgeCompleter:
         self.threshold = getattr(self.net, "threshold", THRESHOLD) if threshold is None \
             else threshold
         self.softness = getattr(self.net, "softness", SOFTNESS) if softness is None else softness
+        self._dtype = torch.bfloat16 if self.bf16 else torch.float32
+        self._run = copy.deepcopy(self.net).to(self._dtype) if self.bf16 else self.net
         self.need_context = need_context
 
     def signal(self, data: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -192,8 +196,8 @@ class EdgeCompleter:
         x = net_inputs(mag_s[crop], edges_o[inner], mask_s[crop])
         ph, pw = (-(y1 - y0)) % MULTIPLE, (-(x1 - x0)) % MULTIPLE
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=self.bf16):
-            logits = self.net(x)[..., : y1 - y0, : x1 - x0].float()
+        with torch.inference_mode():
+            logits = self._run(x.to(self._dtype))[..., : y1 - y0, : x1 - x0].float()
         full_s = torch.zeros((1, 1, sh, sw), device=dev)
         full_s[crop] = torch.sigmoid(logits) * region_s[crop]
         if scale < 1.0:
