@@ -140,7 +140,8 @@ def fill_window(
         estimator = flow_estimator(options)
     size = proxy_size(*holes.shape[1:], options.flow_max_side)
     picture: np.ndarray | _Picture = frames
-    kept = KeptSolvers()  # the rounds' factorisations, for the next round and the next frame
+    # the rounds' factorisations, for the next round at this size and the next frame
+    kept = KeptSolvers(last=options.rounds == 1)
     if options.rounds > 1 and options.first_round_proxy and size != holes.shape[1:]:
         result, hops, filled, picture = _first_round_on_proxy(
             frames, holes, size, options, progress, count_from, estimator, clock, references,
@@ -152,6 +153,8 @@ def fill_window(
     if not holes[:holes.shape[0] - references].any():
         return result
     for again in range(2, options.rounds + 1):
+        if again == options.rounds:
+            kept.last_round()
         names = dict(zip(round_stages(1), round_stages(again), strict=True))
         result, _, filled = _fill_round(filled, holes, options, renamed(progress, names),
                                         count_from, estimator, clock, references, backend, masks,
@@ -185,7 +188,7 @@ def _first_round_on_proxy(
                          coarse=(small_frames, small_holes))
     result, _, small = _fill_round(small_frames, small_holes, options, progress, count_from,
                                    estimator, clock, references, backend, small_masks, None,
-                                   hops=hops.coarse, kept=KeptSolvers())  # its own: dropped here
+                                   hops=hops.coarse, kept=KeptSolvers(last=True))  # dropped here
     if scratch:  # the window worked in place: only its hole pixels are kept aside
         picture: np.ndarray | _Picture = _Picture(frames, holes)
         filled = frames

@@ -134,3 +134,30 @@ def anchor_crop(mask: np.ndarray) -> np.ndarray:
     from flowfill.masks import box
 
     return mask[box(mask, 1 + anchor.RINGS)]
+
+
+def test_the_last_round_keeps_only_what_is_asked_for_twice(monkeypatch):
+    """In a window's last round no later round asks again: a system is kept only when asked for
+    a second time (a still mask's next frame), so a moving mask's are dropped as they are used;
+    what an earlier round kept is still taken."""
+    made = _counting(monkeypatch, poisson, "solver")
+    frame, filled, excluded, colour, step, step_ok = _fusion_case(0)
+    other = filled.copy()
+    other[10, 12] = False
+    keep = np.flatnonzero(other[filled])
+    kept = KeptSolvers()
+    poisson_fill(frame, other, excluded, colour[keep], step[:, keep], step_ok[:, keep],
+                 kept=kept)  # an earlier round's
+    kept.last_round()
+    for _ in range(3):
+        poisson_fill(frame, filled, excluded, colour, step, step_ok, kept=kept)
+    assert len(made) == 3 and len(kept) == 2  # made twice, kept the second time, then taken
+    poisson_fill(frame, other, excluded, colour[keep], step[:, keep], step_ok[:, keep],
+                 kept=kept)
+    assert len(made) == 3
+    moving = KeptSolvers(last=True)
+    for t in range(3):  # a new system each frame: none is kept
+        shifted = np.roll(filled, t, axis=1)
+        poisson_fill(frame, shifted, np.roll(excluded, t, axis=1), colour, step, step_ok,
+                     kept=moving)
+    assert len(moving) == 0
