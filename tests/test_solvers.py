@@ -316,3 +316,24 @@ def test_the_ldl_and_superlu_give_the_same_answer(monkeypatch):
     assert np.abs(system.A @ got - rhs).max() < 1e-9
     one = ldl.solve(rhs[:, 2])
     assert one.shape == (system.n,) and np.array_equal(one, got[:, 2])
+
+
+def test_channel_range_is_each_channels_extremes_at_any_size():
+    """The frame's range per channel read in one pass: the same numbers as reducing each
+    channel on its own, for sizes whose pixel count ROW_PIXELS does not divide, views, one
+    channel or four, and one pixel."""
+    from flowfill.fuse.poisson import channel_range
+
+    rng = np.random.default_rng(3)
+    frames = [rng.normal(size=shape).astype(np.float32)
+              for shape in ((240, 432, 3), (7, 5, 3), (3, 5, 1), (1, 1, 3), (17, 33, 4))]
+    frames.append(frames[0][::2, 1::3])  # not contiguous
+    spike = np.ascontiguousarray(frames[0][:239, :431])  # 103,009 pixels: one left over
+    spike[238, 430, 2] = 9.0  # the last pixel, beyond the whole rows: read too
+    frames += [spike, spike[:, :430]]
+    for frame in frames:
+        lo, hi = channel_range(frame)
+        assert lo.dtype == np.float64 and hi.dtype == np.float64
+        np.testing.assert_array_equal(lo, [frame[..., i].min() for i in range(frame.shape[-1])])
+        np.testing.assert_array_equal(hi, [frame[..., i].max() for i in range(frame.shape[-1])])
+    assert channel_range(spike)[1][2] == 9.0 and channel_range(spike[:, :430])[1][2] < 9.0

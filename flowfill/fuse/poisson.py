@@ -23,6 +23,27 @@ FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated c
 RANGE_SLACK = 1e-3  # share of the frame's span a solved value may overshoot it (keep_in_range)
 
 
+ROW_PIXELS = 16
+"""Pixels a row of :func:`channel_range`'s first pass holds."""
+
+
+def channel_range(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's smallest and largest value in ``frame`` (H x W x C), float64 (exact).
+
+    numpy reduces an H x W x C array over its first axes 20x slower than over a contiguous
+    one, and channel by channel reads the frame once a channel: the frame is read once as rows
+    of ROW_PIXELS pixels, reduced down the rows (each column one channel of one position),
+    then across (at 4K 32 ms against 89)."""
+    c = frame.shape[-1]
+    flat = np.ascontiguousarray(frame).reshape(-1, c)
+    whole = flat.shape[0] // ROW_PIXELS * ROW_PIXELS
+    rows = flat[:whole].reshape(-1, ROW_PIXELS * c)
+    parts = [flat[whole:]] + ([rows.min(axis=0).reshape(-1, c), rows.max(axis=0).reshape(-1, c)]
+                              if whole else [])
+    both = np.concatenate(parts)
+    return both.min(axis=0).astype(np.float64), both.max(axis=0).astype(np.float64)
+
+
 def keep_in_range(x: np.ndarray, colour: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """``x`` (n x C), except that a pixel with any channel outside the frame's range of values
     (beyond ``RANGE_SLACK`` of its span) takes its propagated ``colour``: step errors that add
@@ -30,10 +51,7 @@ def keep_in_range(x: np.ndarray, colour: np.ndarray, frame: np.ndarray) -> np.nd
     beyond the range, and clipping there leaves black or white specks and lines. A slack of a
     tenth of the span measured 0.4-0.8 dB better on two borders cases but left a 3-px black
     line along a stabilised frame's top edge: a clean fill comes first."""
-    # per channel: numpy reduces over an H x W x 3 array's first axes 20x slower
-    # in float64 whatever the frame's type (its extremes are exact in either)
-    lo = np.array([frame[..., i].min() for i in range(frame.shape[-1])], dtype=np.float64)
-    hi = np.array([frame[..., i].max() for i in range(frame.shape[-1])], dtype=np.float64)
+    lo, hi = channel_range(frame)
     slack = RANGE_SLACK * np.maximum(hi - lo, 1e-6)
     out = ((x < lo - slack) | (x > hi + slack)).any(axis=1)
     return np.where(out[:, None], colour, x)
