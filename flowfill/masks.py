@@ -66,13 +66,19 @@ def dilate_by_thickness(mask: np.ndarray, px: int) -> np.ndarray:
     propagated guesses (on thin defects, 3 dB of hole-PSNR on ``running_car``)."""
     if px <= 0 or not mask.any():
         return mask.copy()
-    labels, deepest = part_depths(mask)
+    # nothing beyond the mask's box grown by px (and the row of background a part's depth is
+    # measured to) changes: worked on that crop (a 4K frame's small mask: 3 ms, not 75)
+    crop = box(mask, px + 1)
+    part = mask[crop]
+    labels, deepest = part_depths(part)
     grow = np.zeros(deepest.size, dtype=int)
     grow[1:] = np.clip(np.round(deepest[1:] / 2), 1, px).astype(int)  # half the thickness
-    out = np.zeros_like(mask, dtype=bool)
+    grown = np.zeros_like(part, dtype=bool)
     for amount in np.unique(grow[1:]):
-        out |= dilate(grow[labels] == amount, int(amount))
-    return out | mask
+        grown |= dilate(grow[labels] == amount, int(amount))
+    out = np.zeros_like(mask, dtype=bool)
+    out[crop] = grown | part
+    return out
 
 
 def still_margins(masks: np.ndarray, holes: np.ndarray, reach: int) -> np.ndarray:
@@ -86,11 +92,17 @@ def still_margins(masks: np.ndarray, holes: np.ndarray, reach: int) -> np.ndarra
     Fewer than two frames show nothing still: no pixel is."""
     if masks.shape != holes.shape:
         raise ValueError(f"masks {masks.shape} and holes {holes.shape} differ")
-    if masks.shape[0] < 2:
-        return np.zeros_like(holes)
-    changing = (masks != masks[:1]).any(axis=0)
+    out = np.zeros_like(holes)
+    if masks.shape[0] < 2 or not holes.any():
+        return out
+    # only the holes' pixels can answer, and only changes within reach of them matter: worked
+    # on the holes' box grown by that reach (at 4K a window's whole frames took 0.27 s)
+    crop = (slice(None), *box(holes.any(axis=0), reach + 2))
+    m = masks[crop]
+    changing = (m != m[:1]).any(axis=0)
     near_change = dilate(changing, reach + 1) if changing.any() else changing
-    return holes & ~masks & ~near_change[None]
+    out[crop] = holes[crop] & ~m & ~near_change[None]
+    return out
 
 
 def flow_mask(hole: np.ndarray, px: int) -> np.ndarray:

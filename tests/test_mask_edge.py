@@ -3,6 +3,7 @@ the fill re-anchored to the picture the output keeps around it."""
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import hole_psnr
@@ -12,7 +13,7 @@ from flowfill.complete.laplace import MembraneFill
 from flowfill.evaluate import benchmark
 from flowfill.evaluate import clips as clipmod
 from flowfill.fuse.anchor import reanchor
-from flowfill.masks import dilate, fill_holes, still_margins
+from flowfill.masks import dilate, dilate_by_thickness, fill_holes, part_depths, still_margins
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +213,46 @@ def test_fill_holes_is_scipys_on_rings_combs_and_noise():
         filled_any += int((got & ~mask).any())
         assert mask.sum() == 0 or got is not mask
     assert filled_any > 50 and fill_holes(ring)[30, 45]
+
+
+def _whole_frame_thickness(mask: np.ndarray, px: int) -> np.ndarray:
+    """dilate_by_thickness worked on the whole frame (as before it took the mask's box)."""
+    labels, deepest = part_depths(mask)
+    grow = np.clip(np.round(deepest / 2), 1, px).astype(int)
+    out = np.zeros_like(mask)
+    for amount in np.unique(grow[1:]):
+        out |= dilate((grow[labels] == amount) & (labels > 0), int(amount))
+    return out | mask
+
+
+def _whole_frame_still(masks: np.ndarray, holes: np.ndarray, reach: int) -> np.ndarray:
+    """still_margins worked on the whole frames."""
+    changing = (masks != masks[:1]).any(axis=0)
+    near = dilate(changing, reach + 1) if changing.any() else changing
+    return holes & ~masks & ~near[None]
+
+
+def test_margins_worked_on_the_masks_box_are_the_whole_frames():
+    """The thickness-scaled margin and the still parts' margins, worked on the box around the
+    mask (or holes) that can change, are those of the whole frame: parts at the frame's edge,
+    lines and discs of several thicknesses, changes just beyond the reach."""
+    rng = np.random.default_rng(5)
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(12, 90, 2))
+        canvas = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 5))):
+            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+            if rng.random() < 0.5:
+                cv2.line(canvas, (x, y), (int(rng.integers(0, w)), int(rng.integers(0, h))), 1,
+                         int(rng.integers(1, 4)))
+            else:
+                cv2.circle(canvas, (x, y), int(rng.integers(1, 12)), 1, -1)
+        mask = canvas > 0
+        px = int(rng.integers(1, 8))
+        np.testing.assert_array_equal(dilate_by_thickness(mask, px),
+                                      _whole_frame_thickness(mask, px))
+        masks = np.stack([mask, np.roll(mask, int(rng.integers(-3, 4)), axis=1), mask])
+        holes = np.stack([dilate(m, 3) for m in masks])
+        reach = int(rng.integers(0, 9))
+        np.testing.assert_array_equal(still_margins(masks, holes, reach),
+                                      _whole_frame_still(masks, holes, reach))
