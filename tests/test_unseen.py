@@ -408,3 +408,22 @@ def test_the_background_fit_reads_about_fit_points_vectors_on_a_large_proxy(monk
     small = np.zeros((H, W, 2), np.float32)
     fit_background(small, disc(60, 20, 8), disc(60, 20, 8))
     assert read[-1] > H * W / unseen_mod.FIT_STEP ** 2 * 0.8  # every FIT_STEP-th pixel
+
+
+def test_clear_of_the_hole_worked_on_its_box_is_the_whole_frames():
+    """Which pixels lie at least px from the hole, worked out on the hole's box grown past px:
+    the whole frame's answer (discs at the frame's edge, several holes, fractional px)."""
+    from flowfill.propagate.unseen import _clear
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(5, 120, 2))
+        canvas = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 4))):
+            cv2.circle(canvas, (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                       int(rng.integers(1, 10)), 1, -1)
+        hole = canvas > 0
+        px = float(rng.uniform(1, 12))
+        whole = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) >= px
+        np.testing.assert_array_equal(_clear(hole, px), whole)
+    assert _clear(np.zeros((4, 5), bool), 2.0).all()

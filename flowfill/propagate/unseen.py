@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from flowfill.flow.homography import apply, rescale
+from flowfill.masks import box
 
 FIT_STEP = 6
 """Grid spacing (proxy px) of the flow vectors the background motion is fitted to, at least."""
@@ -92,11 +93,22 @@ def chained(motion: Motion, a: int, b: int) -> np.ndarray | None:
     return hom
 
 
+CHAMFER_AXIAL = 0.955
+"""The step OpenCV's 3x3 L2 chamfer distance counts for one pixel across or down (its diagonal
+1.3693): no pixel farther than px / CHAMFER_AXIAL from the hole's box in rows or columns can be
+nearer to the hole than px."""
+
+
 def _clear(hole: np.ndarray, px: float) -> np.ndarray:
     """Bool H x W: known pixels at least ``px`` from the hole."""
+    out = np.ones_like(hole)
     if not hole.any():
-        return np.ones_like(hole)
-    return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) >= px
+        return out
+    # beyond the hole's box grown past px every pixel is clear: the distances are worked out
+    # on that box alone (the 3x3 chamfer's shortest paths stay within it), not the whole frame
+    crop = box(hole, int(np.ceil(px / CHAMFER_AXIAL)) + 2)
+    out[crop] = cv2.distanceTransform((~hole[crop]).astype(np.uint8), cv2.DIST_L2, 3) >= px
+    return out
 
 
 def _seen_from(t: int, holes: np.ndarray, clear: list[np.ndarray], motion: Motion, n: int,
