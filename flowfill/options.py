@@ -86,10 +86,11 @@ class Options:
     edge_weights: str | None = None
     """Edge-net checkpoint (``flowfill train-edges``); None: the weights shipped with flowfill."""
     edge_precision: str = "auto"
-    """Arithmetic of the edge nets (motion and image): fp32, bf16 (autocast), or auto: bf16
-    where the CPU computes it natively (AVX512-BF16 or AMX: the nets in about 60% of the time,
-    probabilities within 0.003 of fp32's), fp32 elsewhere (a GPU included, until measured
-    there). A cluster of mixed CPUs that must give the same output everywhere names one."""
+    """Arithmetic of the edge nets (motion and image): fp32, bf16 (a bfloat16 copy of each net,
+    autocast's numbers), or auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX:
+    the nets in about half the time, probabilities within 0.003 of fp32's), fp32 elsewhere (a
+    GPU included, until measured there). A cluster of mixed CPUs that must give the same
+    output everywhere names one."""
     image_edges: str = "off"
     """Pixels no frame saw: on continues the picture's own strong edges through the hole first
     (the image-edge net), draws the patch fill's patches from the same side of them and cuts
