@@ -13,6 +13,13 @@ def scaled_px(px_at_480p: float, shape: tuple[int, int]) -> int:
     return max(1, int(px_at_480p * min(shape) / REFERENCE_SHORT_SIDE + 0.5))
 
 
+def mask_key(*masks: np.ndarray) -> bytes:
+    """A key that tells apart any two lists of bool masks (their bits and shapes): what a
+    factorisation made for a mask is kept by."""
+    parts = [np.int64(m.shape).tobytes() + np.packbits(m).tobytes() for m in masks]
+    return b"|".join(parts)
+
+
 def box(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice]:
     """The bounding box of a non-empty bool ``mask`` (H x W) grown by ``pad`` on every side,
     within the frame, as (rows, columns) slices: the crop a per-hole solve works on."""

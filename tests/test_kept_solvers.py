@@ -10,7 +10,8 @@ import flowfill.fuse.anchor as anchor
 import flowfill.fuse.poisson as poisson
 from flowfill.fuse import poisson_fill
 from flowfill.fuse.anchor import reanchor
-from flowfill.fuse.kept import KeptSolvers, mask_key
+from flowfill.fuse.kept import KeptSolvers
+from flowfill.masks import mask_key
 from flowfill.options import Options
 from flowfill.window import fill_window
 

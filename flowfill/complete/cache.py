@@ -8,12 +8,12 @@ and least-recently-used: a moving mask gives a new system every frame and must n
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 import numpy as np
 
 from flowfill.complete.laplace import MembraneFill
+from flowfill.masks import mask_key
 
 
 class MembraneCache:
@@ -23,13 +23,13 @@ class MembraneCache:
         if size < 1:
             raise ValueError(f"MembraneCache size must be at least 1, got {size}")
         self.size = size
-        self._fills: OrderedDict[tuple[tuple[int, ...], bytes], MembraneFill] = OrderedDict()
+        self._fills: OrderedDict[bytes, MembraneFill] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
     def __call__(self, mask: np.ndarray) -> MembraneFill:
         """The factorised membrane of ``mask`` (H x W bool), built on first use."""
-        key = (mask.shape, hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest())
+        key = mask_key(mask)
         fill = self._fills.get(key)
         if fill is not None:
             self._fills.move_to_end(key)

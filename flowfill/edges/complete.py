@@ -25,6 +25,7 @@ from flowfill.edges.net import MULTIPLE, EdgeNet
 from flowfill.edges.strips import edge_strips
 from flowfill.errors import InputError
 from flowfill.masks import box
+from flowfill.options import NET_PRECISIONS
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "edge_net.pt"
 """The shipped weights, trained by ``flowfill train-edges`` (see MODEL_CARD.md beside them)."""
@@ -126,7 +127,7 @@ class EdgeCompleter:
                  softness: float | None = None,
                  net: EdgeNet | None = None, precision: str = "auto") -> None:
         self.device = torch.device(resolve_device(str(device)))
-        if precision not in ("auto", "fp32", "bf16"):
+        if precision not in NET_PRECISIONS:
             raise ValueError(f"unknown edge-net precision {precision!r}")
         self.bf16 = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
         self.net = (load_edge_net(self.default_weights if weights is None else weights,

@@ -19,8 +19,8 @@ import numpy as np
 
 from flowfill.complete.laplace import MembraneFill
 from flowfill.flow.prep import rec601_luma
-from flowfill.fuse.kept import KeptSolvers, mask_key
-from flowfill.masks import box
+from flowfill.fuse.kept import KeptSolvers
+from flowfill.masks import box, mask_key
 
 RINGS = 2
 """Rings beyond the rim (inside the hole) that its colour difference must show on too: JPEG and

@@ -8,20 +8,12 @@ from __future__ import annotations
 import hashlib
 import threading
 
-import numpy as np
-
 from flowfill.grid import Factorisation
 
 KEEP_UNKNOWNS = 131_072
 """Unknowns a window keeps factorised: the LDL^T of these grid systems takes 300-500 bytes an
 unknown, so at most about 64 MB; a system found after the budget is spent is made and dropped
 as before."""
-
-
-def mask_key(*masks: np.ndarray) -> bytes:
-    """A key that tells apart any two lists of bool masks (their bits and shapes)."""
-    parts = [np.int64(m.shape).tobytes() + np.packbits(m).tobytes() for m in masks]
-    return b"|".join(parts)
 
 
 class KeptSolvers:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from flowfill.fuse.kept import KeptSolvers, mask_key
+from flowfill.fuse.kept import KeptSolvers
 from flowfill.grid import DIRECTIONS, build_system, solve_with, solver
+from flowfill.masks import mask_key
 
 OPPOSITE = (2, 3, 0, 1)  # index in DIRECTIONS of the reverse direction
 FLOATING_WEIGHT = 1e-3  # pull of unanchored components towards the propagated colours
