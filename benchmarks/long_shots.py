@@ -10,6 +10,7 @@ scoring. ``--device`` picks CPU or CUDA (say which in results). Run with ``--hel
 
     python benchmarks/long_shots.py                     # everything (about 40 min on 2 cores)
     python benchmarks/long_shots.py --lengths 100 --sizes 432x240 --long-1080 0   # quick
+    python benchmarks/long_shots.py --lengths "" --long-1080 0 --speed-frames 24,8,5  # issue 19
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ def main() -> int:
                         help="clip lengths of the memory run at 432x240 (comma list)")
     parser.add_argument("--sizes", default="432x240,1920x1080,3840x2160",
                         help="frame sizes of the speed run (comma list of WxH)")
-    parser.add_argument("--speed-frames", type=int, default=12,
-                        help="frames per clip in the speed run")
+    parser.add_argument("--speed-frames", default="12",
+                        help="frames per clip in the speed run: one count for every size, or "
+                             "one per size (comma list, e.g. 24,8,5)")
     parser.add_argument("--long-1080", type=int, default=300, metavar="N",
                         help="frames of the 1080p end-to-end run (0: skip)")
     parser.add_argument("--device", default="cpu", help="torch device for torch stages")
@@ -152,14 +154,20 @@ def main() -> int:
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
     if sizes:
+        counts = [int(x) for x in args.speed_frames.split(",")]
+        if len(counts) == 1:
+            counts *= len(sizes)
+        if len(counts) != len(sizes) or min(counts) < 2:
+            parser.error("--speed-frames: one count (2 or more) for all sizes or one per size")
         print(f"\n## seconds per frame against size ({args.speed_frames} frames, moving disc)")
         report["speed"] = []
-        for w, h in sizes:
-            r = isolated(args.speed_frames, w, h, options)
+        for (w, h), n in zip(sizes, counts, strict=True):
+            r = isolated(n, w, h, options)
             report["speed"].append(r)
             gpu = "" if r["gpu_peak_mb"] is None else f", GPU peak {r['gpu_peak_mb']:.0f} MB"
-            print(f"{w}x{h}: {r['s_per_frame']:.2f} s/frame, peak {r['peak_mb']:.0f} MB{gpu}, "
-                  f"hPSNR {r['hole_psnr']:.2f}; {_stages(r)}", flush=True)
+            print(f"{w}x{h} ({n} frames): {r['s_per_frame']:.3f} s/frame, "
+                  f"peak {r['peak_mb']:.0f} MB{gpu}, hPSNR {r['hole_psnr']:.2f}; {_stages(r)}",
+                  flush=True)
 
     if args.long_1080:
         print(f"\n## 1080p, {args.long_1080} frames end to end")

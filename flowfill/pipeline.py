@@ -54,42 +54,34 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-MMAP_FROM = 4 << 20
-"""Blocks from this size up are mapped and unmapped on their own. glibc's default threshold
-grows after each large free (up to 32 MB), after which frame-sized arrays come from the heap
-and fragment it: the resident size then creeps up window after window (measured on 432x240:
-peak +559 MB in the first window, +690 MB by the fourth; +488 -> +512 MB with the threshold
-fixed). Not lower: every mapped block is zero-filled page by page when first touched, and at
-1 MB those page faults took a fifth of a 432x240 run's time (RESULTS.md, issue 19)."""
+M_MMAP_MAX = -4
+M_ARENA_MAX = -8
 TRIM_FROM = 512 << 20
-"""Free memory at the heap's top kept for reuse within a window (the default, 128 kB, gives it
+"""Free memory at a heap's top kept for reuse within a window (the default, 128 kB, gives it
 back after almost every free and faults it in again); :func:`give_back_memory` hands it all
 back after each window."""
+ARENAS = 2
+"""glibc's malloc arenas: the main one and one the frame threads share. The default (eight per
+core) grows a heap per thread, and a server filling windows on a new thread per render keeps
+them; one alone made the frame threads wait on its lock for their small arrays (432x240 5-8%
+slower, RESULTS.md, issue 19)."""
 
 
 def bound_heap() -> None:
-    """Fix glibc's mmap and trim thresholds, so memory freed after a window goes back to the OS
-    and memory freed within one is reused without page faults.
+    """Keep glibc's blocks in its heaps (none mapped on its own) in at most :data:`ARENAS`
+    arenas, each keeping up to :data:`TRIM_FROM` free at its top, so memory freed within a
+    window is reused without page faults; :func:`give_back_memory` hands it back after each.
 
-    A process-wide allocator setting: the ``flowfill`` command calls it; the library never does
-    (a host embedding flowfill keeps its own allocator tuning)."""
+    Mapped on its own (from 4 MB, as before), every frame-sized array was zero-filled when
+    first touched and unmapped when freed: at 2160p a seventh of the run's CPU time went on
+    clearing pages. A frame thread's block over 64 MB (an arena's largest heap) is still
+    mapped. A process-wide allocator setting: the ``flowfill`` command, the server and the
+    batch runner call it; the library never does (a host keeps its own allocator tuning)."""
     libc = _glibc()
     if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_FROM)
+        libc.mallopt(M_MMAP_MAX, 0)
         libc.mallopt(M_TRIM_THRESHOLD, TRIM_FROM)
-
-
-M_ARENA_MAX = -8
-
-
-def limit_arenas(count: int) -> None:
-    """Cap glibc's malloc arenas: a server filling windows on a new thread per render otherwise
-    grows a heap per thread that ``malloc_trim`` does not return. Process-wide, like
-    :func:`bound_heap`: for the server's own process only."""
-    libc = _glibc()
-    if libc is not None:
-        libc.mallopt(M_ARENA_MAX, count)
+        libc.mallopt(M_ARENA_MAX, ARENAS)
 
 
 def give_back_memory() -> None:

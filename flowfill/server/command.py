@@ -46,7 +46,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """Run ``flowfill serve`` until shut down (a client's ``shutdown``, SIGTERM, Ctrl-C, or
     the idle timeout)."""
     from flowfill.cli import check_device
-    from flowfill.pipeline import bound_heap, limit_arenas
+    from flowfill.pipeline import bound_heap
     from flowfill.server.endpoint import default_socket
     from flowfill.server.server import Server, write_ready_file
 
@@ -62,7 +62,6 @@ def serve_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     bound_heap()  # the server is its own process: the allocator settings are ours to make
-    limit_arenas(2)
     socket_path = None if args.tcp else (args.socket or default_socket())
     server = Server(socket_path=socket_path, tcp=args.tcp, device=args.device,
                     idle_timeout=args.idle_timeout, log=not args.quiet)
