@@ -600,3 +600,41 @@ def test_edge_precision_bf16_where_the_cpu_has_it_and_close_to_fp32(monkeypatch)
         EdgeCompleter(precision="fp16")
     with pytest.raises(InputError, match="--edge-precision"):
         Options(edge_precision="fp16").validated()
+
+
+def test_net_crops_repeat_sizes_and_keep_the_probabilities(monkeypatch):
+    """Holes a few pixels apart run the net on crops of one size (a new size costs oneDNN a new
+    set of kernels), each grown from the tight crop with the picture around it: the
+    probabilities inside the hole are those of the tightest crop the net takes (a multiple of
+    its strides, CROP_STEP = MULTIPLE) within a tenth (a hundredth on average), and the same
+    edges but for a pixel or two at the threshold."""
+    import flowfill.edges.complete as complete_mod
+
+    completer = EdgeCompleter(precision="fp32")
+    flow = rect_flow()
+    sizes = []
+    run_net = completer._run
+    monkeypatch.setattr(completer, "_run", lambda x: sizes.append(x.shape[-2:]) or run_net(x))
+    holes = [disk(H, W, 48, 96, r) for r in (7, 8, 9)]
+    grown = [completer.probability(flow, hole)[1] for hole in holes]
+    assert len(set(sizes)) == 1 and all(s % complete_mod.CROP_STEP == 0 for s in sizes[0])
+    monkeypatch.setattr(complete_mod, "CROP_STEP", complete_mod.MULTIPLE)
+    sizes.clear()
+    tight = [completer.probability(flow, hole)[1] for hole in holes]
+    assert len(set(sizes)) == 3
+    for hole, a, b in zip(holes, grown, tight, strict=True):
+        gap = np.abs(a - b)[hole]
+        assert float(gap.max()) < 0.1 and float(gap.mean()) < 0.01
+        assert ((a >= completer.threshold) == (b >= completer.threshold))[hole].mean() > 0.98
+
+
+def test_grown_crop_is_a_multiple_on_the_nets_grid_within_the_frame():
+    from flowfill.edges.complete import _grown
+    from flowfill.edges.net import MULTIPLE
+
+    for start, stop, size in ((10, 47, 200), (0, 30, 200), (182, 199, 200), (3, 38, 40),
+                              (5, 21, 21), (9, 60, 64)):
+        a, b, pad = _grown(start, stop, size, 16)
+        assert 0 <= a <= start and (start - a) % MULTIPLE == 0  # the net's grid kept
+        assert b <= size and b >= stop and (b - a + pad) % 16 == 0 and pad >= 0
+        assert pad == 0 or b == size  # padded only past the frame's edge

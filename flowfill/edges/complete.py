@@ -105,6 +105,25 @@ def _bbox(region: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     return rows.start, rows.stop, cols.start, cols.stop
 
 
+CROP_STEP = 16
+"""The net's input is grown to a multiple of this in each direction, with the picture beyond
+the crop's far side (replicated past the frame's edge): a convolution's first call at a new
+size costs about as much as the call itself (oneDNN builds its kernels per shape), and crops
+that differ by a few pixels then share one."""
+
+
+def _grown(start: int, stop: int, size: int, step: int) -> tuple[int, int, int]:
+    """The rows (or columns) [a, b) the net reads for a crop [start, stop) of a side of
+    ``size``, and how many it pads past them: ``b - a + pad`` is a multiple of ``step``. The
+    crop grows past ``stop``, and where the frame ends there, back from ``start`` by whole
+    multiples of the net's strides (:data:`MULTIPLE`: its grid stays put); the rest is padded."""
+    want = -(-(stop - start) // step) * step
+    over = max(0, start + want - size)
+    a = start - min(over // MULTIPLE * MULTIPLE, start // MULTIPLE * MULTIPLE)
+    b = min(a + want, size)
+    return a, b, want - (b - a)
+
+
 class EdgeCompleter:
     """Callable ``(flow, mask) -> edges`` with the net loaded once (see :func:`complete_edges`);
     :meth:`strength` gives the soft edges the flow fill uses.
@@ -185,17 +204,21 @@ class EdgeCompleter:
                 return known, prob
             region_s = torch.as_tensor(region_np, device=dev)[None, None].float()
         sigma = canny_sigma((sh, sw))
-        # Canny only around the hole: the net's context plus the smoothing kernel's reach
-        oy0, oy1, ox0, ox1 = _bbox(region_np, CONTEXT + int(2 * sigma) + 3)
+        cy0, cy1, cx0, cx1 = _bbox(region_np, CONTEXT)
+        y0, y1, ph = _grown(cy0, cy1, sh, CROP_STEP)
+        x0, x1, pw = _grown(cx0, cx1, sw, CROP_STEP)
+        # Canny only around the crop, grown by the smoothing kernel's reach
+        reach = int(2 * sigma) + 3
+        oy0, oy1 = max(0, y0 - reach), min(sh, y1 + reach)
+        ox0, ox1 = max(0, x0 - reach), min(sw, x1 + reach)
         outer = (..., slice(oy0, oy1), slice(ox0, ox1))
         edges_o = canny(mag_s[outer], ~mask_s[outer], sigma, self.low, self.high)
-        y0, y1, x0, x1 = _bbox(region_np, CONTEXT)
         inner = (..., slice(y0 - oy0, y1 - oy0), slice(x0 - ox0, x1 - ox0))
-        if self.need_context and not bool(edges_o[inner].any()):
+        near = (..., slice(cy0 - oy0, cy1 - oy0), slice(cx0 - ox0, cx1 - ox0))
+        if self.need_context and not bool(edges_o[near].any()):
             return known, prob
         crop = (..., slice(y0, y1), slice(x0, x1))
         x = net_inputs(mag_s[crop], edges_o[inner], mask_s[crop])
-        ph, pw = (-(y1 - y0)) % MULTIPLE, (-(x1 - x0)) % MULTIPLE
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         with torch.inference_mode():
             logits = self._run(x.to(self._dtype))[..., : y1 - y0, : x1 - x0].float()
