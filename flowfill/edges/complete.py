@@ -106,10 +106,16 @@ def _bbox(region: np.ndarray, margin: int) -> tuple[int, int, int, int]:
 
 
 CROP_STEP = 16
-"""The net's input is grown to a multiple of this in each direction, with the picture beyond
-the crop's far side (replicated past the frame's edge): a convolution's first call at a new
-size costs about as much as the call itself (oneDNN builds its kernels per shape), and crops
-that differ by a few pixels then share one."""
+"""The net's input is grown to a multiple of this in each direction (of a power of two at most
+an eighth of the side, where the side is shorter than 128), with the picture beyond the crop's
+far side (replicated past the frame's edge): a convolution's first call at a new size costs
+about as much as the call itself (oneDNN builds its kernels per shape), and crops a few pixels
+apart then share one, for at most an eighth more of the net's work."""
+
+
+def crop_step(side: int) -> int:
+    """The multiple a crop's ``side`` is grown to (:data:`CROP_STEP`)."""
+    return min(CROP_STEP, max(MULTIPLE, 1 << max(0, int(side).bit_length() - 4)))
 
 
 def _grown(start: int, stop: int, size: int, step: int) -> tuple[int, int, int]:
@@ -205,8 +211,8 @@ class EdgeCompleter:
             region_s = torch.as_tensor(region_np, device=dev)[None, None].float()
         sigma = canny_sigma((sh, sw))
         cy0, cy1, cx0, cx1 = _bbox(region_np, CONTEXT)
-        y0, y1, ph = _grown(cy0, cy1, sh, CROP_STEP)
-        x0, x1, pw = _grown(cx0, cx1, sw, CROP_STEP)
+        y0, y1, ph = _grown(cy0, cy1, sh, crop_step(cy1 - cy0))
+        x0, x1, pw = _grown(cx0, cx1, sw, crop_step(cx1 - cx0))
         # Canny only around the crop, grown by the smoothing kernel's reach
         reach = int(2 * sigma) + 3
         oy0, oy1 = max(0, y0 - reach), min(sh, y1 + reach)
