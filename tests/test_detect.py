@@ -415,6 +415,44 @@ def test_a_string_of_look_alike_specks_in_steady_motion_is_an_object():
     assert not in_motion(ball, [(-1, [speck(20, 48)]), (1, [speck(180, 52)])], reach=40)
 
 
+def test_a_speck_on_the_path_of_objects_seen_moving_on_two_frames_is_that_object():
+    from flowfill.detect.dust import Speck, follows
+
+    def speck(x, y, area=40, sign=-1.0, velocity=None):
+        return Speck(x, y, area, sign, np.zeros(0, np.int64), moving=velocity is not None,
+                     velocity=velocity)
+
+    ball = speck(100, 50, area=15)  # partly hidden: smaller than on the frames around
+    ahead = speck(148, 54, velocity=(16.0, 1.0))  # 3 frames on, heading on
+    behind = speck(36, 46, velocity=(16.0, 1.0))  # 4 frames back
+    assert follows(ball, [(-4, [behind]), (3, [ahead])])
+    assert not follows(ball, [(3, [ahead])])  # one frame's ghosts can be chance
+    assert not follows(ball, [(-4, [behind]), (3, [speck(148, 54)])])  # not seen moving
+    assert not follows(ball, [(-4, [behind]), (3, [speck(180, 54, velocity=(16.0, 1.0))])])
+    assert not follows(speck(100, 50, sign=1.0), [(-4, [behind]), (3, [ahead])])
+    assert not follows(speck(100, 50, area=400), [(-4, [behind]), (3, [ahead])])
+
+
+def test_a_fast_object_hidden_on_the_frames_beside_it_is_still_picture():
+    # the ball crosses dark posts on frames 5, 6, 8 and 9: on frame 7 it leaves no ghost in
+    # either neighbour and no look-alike within two frames; frames 3 and 11 saw it moving
+    n, pan, speed = 13, 2.0, 16.0
+    frames = scene(n, pan)
+    ball = np.zeros((n, H, W), bool)
+    xs = [10 + speed * t for t in range(n)]
+    for t in range(n):
+        for k in (5, 6, 8, 9):  # each post stands where the ball is on frame k, in the scene
+            c = int(round(xs[k] - pan * (t - k)))
+            frames[t][:, max(c - 7, 0):max(c + 7, 0)] = 0.08
+        ball[t] = disc(xs[t], 60, 3.5)
+        frames[t][ball[t]] = 0.08
+    speck = disc(60, 25, 3.0)
+    frames[7][speck] = 0.05
+    masks = np.stack(list(detect_defects(frames, kinds=("dust",), margin=0)))
+    assert masks[7][ball[7]].mean() < 0.1
+    assert masks[7][speck].mean() > 0.8  # dust on the same frame is still dust
+
+
 def test_the_edges_of_layers_moving_apart_are_no_scratches():
     # the shipped pan: a tall building's edge against the layer behind it moves with parallax;
     # the flow gets it wrong now and then, which once made it a "scratch" for three frames

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from flowfill.detect.dust import DustSettings, Speck, find_specks, in_motion, warp_to
+from flowfill.detect.dust import DustSettings, Speck, find_specks, follows, in_motion, warp_to
 from flowfill.detect.scratches import (
     ScratchSettings,
     Segment,
@@ -47,6 +47,9 @@ FLOW_SIDE = 640
 """Longest side of the proxy the detection's flow is estimated on."""
 LINK_GAP = 3
 """A scratch's track bridges up to this many frames where the line finder lost it."""
+FOLLOW = 4
+"""A candidate on the path of a moving object seen this many frames away or nearer is that
+object (:func:`.dust.follows`)."""
 
 
 def parse_kinds(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -180,7 +183,7 @@ def detect_defects(
     flow = DISFlow()
     seen: deque[_Frame] = deque(maxlen=3)
     pending: deque[_Pending] = deque()
-    recent: deque[list[Speck]] = deque(maxlen=2)  # the specks of the last frames given out
+    recent: deque[list[Speck]] = deque(maxlen=FOLLOW)  # the specks of the last frames given out
     tracks = _Tracks(shortest=min(3, lookahead + 1))
     previous: list[Segment] = []
     ends: list[tuple[int, Segment]] = []  # lines lost: (frame, its last segment)
@@ -274,11 +277,12 @@ def detect_defects(
             item = pending.popleft()
             given += 1
             mask = np.zeros(shape[0] * shape[1], np.uint8)
-            # the frames around it: the last two given out, the next two waiting
+            # the frames around it: the last few given out, the next few waiting
             around = [(i - len(recent), sp) for i, sp in enumerate(recent)] + [
-                (1 + i, pending[i].specks) for i in range(min(2, len(pending)))]
-            for speck in item.specks:  # a small moving object: its ghosts, or its string
-                if not speck.moving and not in_motion(speck, around, reach):
+                (1 + i, pending[i].specks) for i in range(min(FOLLOW, len(pending)))]
+            near = [(dt, sp) for dt, sp in around if abs(dt) <= 2]
+            for speck in item.specks:  # a small moving object: its ghosts, its string, its path
+                if not (speck.moving or in_motion(speck, near, reach) or follows(speck, around)):
                     mask[speck.pixels] = 1
             recent.append(item.specks)
             for seg in item.segments + item.drawn:

@@ -8,6 +8,9 @@ impulse. Two things still look like dirt and are not: scenery the flow lost, and
 object that moves too fast for the flow (a ball, a bird). Both leave a ghost: where the thing is
 in each neighbour, the difference to that neighbour has the opposite sign. Dirt has no ghost; a
 candidate with a ghost in both neighbours, displaced about oppositely, is picture and is kept.
+Where an object's ghosts are lost (it crosses picture as dark as itself), the frames around tell
+it: a string of look-alike specks in steady motion (:func:`in_motion`), or the path of specks
+seen moving on other frames (:func:`follows`).
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ class Speck:
     moving: bool = False
     """Picture, not dirt: it left ghosts of a steady move in both neighbours. Kept in the list
     so the frames around can tell a string of look-alike specks (:func:`in_motion`)."""
+    velocity: tuple[float, float] | None = None
+    """Where a ``moving`` speck goes, in px a frame on the frame's own grid (its ghosts' motion
+    plus the scene's): the frames around find the same object where it leads (:func:`follows`)."""
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -108,9 +114,31 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float)
             if dt_b == dt_a:
                 continue
             off = np.array([b.x - speck.x, b.y - speck.y]) - v * dt_b
-            if np.hypot(*off) <= 3.0 + 0.3 * np.hypot(*v) * abs(dt_b):
+            if np.hypot(*off) <= 3.0 + 0.15 * np.hypot(*v) * abs(dt_b):
                 return True
     return False
+
+
+def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2) -> bool:
+    """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
+    (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
+    small object, caught as an impulse on a frame where its ghosts are lost (it crosses picture
+    as dark as itself in a neighbour) and its look-alikes too far apart for :func:`in_motion`.
+    One such speck is not enough: a speck of dust can leave ghosts by chance, an object that
+    moves leaves them frame after frame."""
+    seen: set[int] = set()
+    for dt, specks in around:
+        for o in specks:
+            if (not o.moving or o.velocity is None or o.sign != speck.sign
+                    or speck.area > 3 * o.area + 10):
+                continue
+            speed = float(np.hypot(*o.velocity))
+            off = np.hypot(speck.x - (o.x - o.velocity[0] * dt),
+                           speck.y - (o.y - o.velocity[1] * dt))
+            if off <= 3.0 + 0.25 * speed * abs(dt):
+                seen.add(dt)
+                break
+    return len(seen) >= needed
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -172,21 +200,38 @@ def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.nd
 
 def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
            component: np.ndarray, box: tuple[int, int, int, int], sign: float, strength: float,
-           radius: int) -> bool:
-    """Whether the candidate left ghosts in both warped neighbours (``steps`` frames away) at
-    offsets that a steady move explains."""
+           radius: int) -> np.ndarray | None:
+    """The candidate's motion relative to the scene (px a frame, x and y) where it left ghosts in
+    both warped neighbours (``steps`` frames away) at offsets that a steady move explains; None
+    where it did not."""
     x, y, bw, bh = box
     own = lum[y:y + bh, x:x + bw][component]
     level = float(own.min() if sign < 0 else own.max())  # the candidate's darkest (brightest)
     ghosts_b, ghosts_a = (_ghosts(lum - nb, nb, level, component, box, sign, strength, radius)
                           for nb in warped)
     if not len(ghosts_b) or not len(ghosts_a):
-        return False
+        return None
     speed_b, speed_a = ghosts_b / steps[0], ghosts_a / steps[1]
-    # the object was where each ghost is: at -speed x step
+    # each ghost is where the object was (or will be): at speed x step
     gap = np.hypot(*(speed_b[:, None, :] - speed_a[None, :, :]).transpose(2, 0, 1))
     reach = np.maximum(np.hypot(*speed_b.T)[:, None], np.hypot(*speed_a.T)[None, :])
-    return bool((gap <= 3.0 + 0.4 * reach).any())
+    fits = gap - (3.0 + 0.4 * reach)
+    i, j = np.unravel_index(int(np.argmin(fits)), fits.shape)
+    return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 0 else None
+
+
+def _scene_motion(flows: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
+                  box: tuple[int, int, int, int], pad: int = 10) -> np.ndarray:
+    """The scene's motion around a candidate (px a frame forward, x and y): the median of each
+    flow over its box grown by ``pad`` (the candidate's own few pixels hardly move it), over its
+    step, averaged."""
+    x, y, bw, bh = box
+    h, w = flows[0].shape[:2]
+    sub = (slice(max(y - pad, 0), min(y + bh + pad, h)),
+           slice(max(x - pad, 0), min(x + bw + pad, w)))
+    per = [np.median(f[sub].reshape(-1, 2), axis=0) / step
+           for f, step in zip(flows, steps, strict=True)]
+    return 0.5 * (per[0] + per[1])
 
 
 def _motion_edges(flow: np.ndarray) -> np.ndarray:
@@ -343,9 +388,14 @@ def find_specks(
                                            (after, warped_a, flow_after))):
             continue
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
-        moving = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
+        motion = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
                         radius)
+        velocity = None
+        if motion is not None:  # on the frame's own grid: plus the scene's motion around it
+            velocity = tuple(float(v) for v in motion + _scene_motion(
+                (flow_before, flow_after), steps, box))
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
-                           (ys + y) * w + (xs + x), moving=moving))
+                           (ys + y) * w + (xs + x), moving=motion is not None,
+                           velocity=velocity))
     return found
