@@ -211,6 +211,31 @@ def test_a_scratch_gone_for_two_frames_is_not_drawn_there():
     assert masks[6:8].sum() == 0
 
 
+def test_a_scratch_lost_among_lines_of_the_scene_is_carried_on_where_the_scene_moves():
+    # a fence of dark lines pans in over a scratch: the line finder loses it among them from
+    # frame 8, and against the fence beside it the scratch stands out no more than any column
+    # there; with the frame's warped neighbours taken off, the fence is gone and it is not
+    n, pan = 16, 3.0
+    rng = np.random.default_rng(3)
+    frames = scene(n=n, pan=pan)
+    fence = 130 + np.cumsum(rng.integers(4, 8, 40))  # in the scene, every 4-7 px
+    scratch = np.zeros((n, H, W), bool)
+    for t in range(n):
+        for c in fence:
+            x = int(round(c - pan * t))
+            if 0 <= x < W - 1:
+                frames[t][:, x:x + 2] -= 0.25
+        if 2 <= t <= 13:
+            scratch[t, 10:110, 100:102] = True
+            frames[t][scratch[t]] += np.float32(0.08)
+    masks = np.stack(list(detect_defects(np.clip(frames, 0, 1), kinds=("scratches",),
+                                         margin=0)))
+    assert min(masks[t][scratch[t]].mean() for t in range(8, 14)) > 0.7
+    line = np.zeros((n, H, W), bool)
+    line[2:14, :, 95:107] = True
+    assert not (masks & ~line).any()  # nor carried on after it ends
+
+
 def test_a_long_clip_holds_only_the_tracks_of_its_last_frames(monkeypatch):
     # every frame adds line segments (poles moving with the pan, scratches on the film); the
     # tracks of frames long given out are forgotten, so a reel of any length holds a bounded

@@ -250,12 +250,21 @@ def detect_defects(
                         pending[f - given].drawn.append(seg)
             gone = {e for e, _ in bridged}
             linked = {i for i, _ in pairs}
+            kept: list[np.ndarray] = []
+
+            def residual() -> np.ndarray:
+                """The frame less its warped neighbours' mean: the picture gone where the flow
+                holds, a line on the film left where the scene moves under it."""
+                if not kept:
+                    kept.append(frame.lum - 0.5 * (warped[0] + warped[1]))
+                return kept[0]
+
             # a scratch the line finder loses (too faint on this frame's picture) is carried on
             # where it still stands out by half as much as where it was found
             for i, a in enumerate(previous):
                 if i in linked or not lums or not tracks.is_film(a.track):
                     continue
-                seg = carry_line(a, lums[-1], frame.lum, scratches)
+                seg = carry_line(a, lums[-1], frame.lum, scratches, residual)
                 if seg is not None:
                     seg.track = tracks.new(False, index)
                     tracks.join(a.track, seg.track)

@@ -215,9 +215,9 @@ def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[
     # each ghost is where the object was (or will be): at speed x step
     gap = np.hypot(*(speed_b[:, None, :] - speed_a[None, :, :]).transpose(2, 0, 1))
     reach = np.maximum(np.hypot(*speed_b.T)[:, None], np.hypot(*speed_a.T)[None, :])
-    fits = gap - (3.0 + 0.4 * reach)
+    fits = gap / (3.0 + 0.4 * reach)  # the best pair by its share of the slack
     i, j = np.unravel_index(int(np.argmin(fits)), fits.shape)
-    return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 0 else None
+    return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 1.0 else None
 
 
 def _scene_motion(flows: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],

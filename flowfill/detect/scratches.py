@@ -14,6 +14,7 @@ with that evidence is a scratch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -214,7 +215,8 @@ def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None =
 
 
 def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
-               settings: ScratchSettings | None = None) -> Segment | None:
+               settings: ScratchSettings | None = None,
+               residual: Callable[[], np.ndarray] | None = None) -> Segment | None:
     """Segment ``a`` (a scratch, on the frame of luma ``before``) carried onto the next frame
     ``lum``, where the line finder lost it (a faint scratch over busy picture: the finder's
     floor follows the texture of every column): the line within a pixel of where it was, if it
@@ -225,10 +227,19 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     else None."""
     s = settings or ScratchSettings()
     found = a.lift if a.lift is not None else line_lift(before, a, s)
-    lift, off = max((line_lift(lum, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
-    if lift <= max(0.5 * found, s.carry_floor):
-        return None
-    if lift <= 1.5 * max(_lift_beside(lum, a, s), 0.0):
+
+    def carried(image: np.ndarray) -> float | None:
+        lift, off = max((line_lift(image, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
+        if lift <= max(0.5 * found, s.carry_floor):
+            return None
+        if lift <= 1.5 * max(_lift_beside(image, a, s), 0.0):
+            return None
+        return off
+
+    off = carried(lum)
+    if off is None and residual is not None:
+        off = carried(residual())
+    if off is None:
         return None
     line = (a.line[0], a.line[1] + off)
     _, pixels = _line_pixels(line, a.y0, a.y1, lum.shape[1])
