@@ -211,14 +211,14 @@ def test_a_scratch_gone_for_two_frames_is_not_drawn_there():
     assert masks[6:8].sum() == 0
 
 
-def test_a_scratch_lost_among_lines_of_the_scene_is_carried_on_where_the_scene_moves():
-    # a fence of dark lines pans in over a scratch: the line finder loses it among them from
-    # frame 8, and against the fence beside it the scratch stands out no more than any column
-    # there; with the frame's warped neighbours taken off, the fence is gone and it is not
+def fenced_scratch_clip(short_from: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-frame pan over which a fence of dark lines (in the scene, every 4-7 px) comes in
+    over a scratch of 0.08 on rows 10-110 of frames 2-13, whose lower part (rows 50 on) is gone
+    from frame ``short_from`` on: (frames, where the scratch is)."""
     n, pan = 16, 3.0
     rng = np.random.default_rng(3)
     frames = scene(n=n, pan=pan)
-    fence = 130 + np.cumsum(rng.integers(4, 8, 40))  # in the scene, every 4-7 px
+    fence = 130 + np.cumsum(rng.integers(4, 8, 40))
     scratch = np.zeros((n, H, W), bool)
     for t in range(n):
         for c in fence:
@@ -226,14 +226,31 @@ def test_a_scratch_lost_among_lines_of_the_scene_is_carried_on_where_the_scene_m
             if 0 <= x < W - 1:
                 frames[t][:, x:x + 2] -= 0.25
         if 2 <= t <= 13:
-            scratch[t, 10:110, 100:102] = True
+            short = short_from is not None and t >= short_from
+            scratch[t, 10:50 if short else 110, 100:102] = True
             frames[t][scratch[t]] += np.float32(0.08)
-    masks = np.stack(list(detect_defects(np.clip(frames, 0, 1), kinds=("scratches",),
-                                         margin=0)))
+    return np.clip(frames, 0, 1), scratch
+
+
+def test_a_scratch_lost_among_lines_of_the_scene_is_carried_on_where_the_scene_moves():
+    # the line finder loses it among the fence's lines from frame 8, and against the fence
+    # beside it the scratch stands out no more than any column there; with the frame's warped
+    # neighbours taken off, the fence is gone and it is not
+    frames, scratch = fenced_scratch_clip()
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
     assert min(masks[t][scratch[t]].mean() for t in range(8, 14)) > 0.7
-    line = np.zeros((n, H, W), bool)
+    line = np.zeros(masks.shape, bool)
     line[2:14, :, 95:107] = True
     assert not (masks & ~line).any()  # nor carried on after it ends
+
+
+def test_a_scratch_carried_on_keeps_the_rows_where_it_still_shows():
+    # from frame 8 its lower part is gone: its track's rows (10-110) no longer stand out as a
+    # whole, the upper ones do and are carried on alone
+    frames, scratch = fenced_scratch_clip(short_from=8)
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=0)))
+    assert masks[8][scratch[8]].mean() > 0.8
+    assert not masks[8:, 60:].any()
 
 
 def test_a_long_clip_holds_only_the_tracks_of_its_last_frames(monkeypatch):

@@ -224,26 +224,80 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     found (its ``lift`` when ``a`` was carried itself), more than ``carry_floor``, and 1.5 times
     more than the same line moved a little way to either side (grain and texture lift every
     column a little: without this, lines were carried on over grain after a scratch ended);
-    else None."""
+    else None. ``residual``: gives the frame less its warped neighbours' mean, where the same
+    tests are read when they fail on the frame (lines of the scene beside the scratch are gone
+    there where the scene moves), and where only part of its rows may be carried on
+    (:func:`_carried_part`)."""
     s = settings or ScratchSettings()
     found = a.lift if a.lift is not None else line_lift(before, a, s)
 
-    def carried(image: np.ndarray) -> float | None:
+    def carried(image: np.ndarray, part: bool) -> tuple[float, int, int] | None:
         lift, off = max((line_lift(image, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
-        if lift <= max(0.5 * found, s.carry_floor):
-            return None
-        if lift <= 1.5 * max(_lift_beside(image, a, s), 0.0):
-            return None
-        return off
+        if (lift > max(0.5 * found, s.carry_floor)
+                and lift > 1.5 * max(_lift_beside(image, a, s), 0.0)):
+            return off, a.y0, a.y1
+        return _carried_part(image, a, s, found) if part else None
 
-    off = carried(lum)
-    if off is None and residual is not None:
-        off = carried(residual())
-    if off is None:
+    got = carried(lum, False)
+    if got is None and residual is not None:
+        got = carried(residual(), True)
+    if got is None:
         return None
+    off, y0, y1 = got
     line = (a.line[0], a.line[1] + off)
-    _, pixels = _line_pixels(line, a.y0, a.y1, lum.shape[1])
-    return Segment(a.sign, a.x + off, a.y0, a.y1, pixels, a.contrast, line=line, lift=found)
+    _, pixels = _line_pixels(line, y0, y1, lum.shape[1])
+    return Segment(a.sign, a.x + off, y0, y1, pixels, a.contrast, line=line, lift=found)
+
+
+def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
+               rows: np.ndarray) -> np.ndarray:
+    """:func:`line_lift`'s measure on each of ``rows`` (not yet its median)."""
+    w = lum.shape[1]
+    rows = rows[:, None]
+    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
+    reach = s.width_px(w) + 2
+    side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
+    core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
+    beside = np.median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
+    return core - beside
+
+
+def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
+                  block: int = 8) -> tuple[float, int, int] | None:
+    """Where only part of ``a``'s rows still shows the scratch (its rows grew over the frames
+    with the track's, and the picture under some of them is busy now): the longest run of
+    ``block``-row blocks (one that does not may lie between) where the line stands out as
+    :func:`carry_line` asks, at least a third of its rows and 3 blocks; (offset, first row, row
+    past the last) or None."""
+    count = (a.y1 - a.y0) // block
+    if count < 3:
+        return None
+    rows = np.arange(a.y0, a.y0 + count * block)
+    gap = s.beside_px(lum.shape[1]) + 2
+    beside = np.max([np.median(_row_lifts(lum, a, s, sign * (gap + k), rows).reshape(count, block),
+                               axis=1) for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0)], axis=0)
+    best: tuple[int, float, int, int] | None = None
+    for off in (0.0, -1.0, 1.0):
+        lift = np.median(_row_lifts(lum, a, s, off, rows).reshape(count, block), axis=1)
+        shows = (lift > max(0.5 * found, s.carry_floor)) & (lift > 1.5 * np.maximum(beside, 0.0))
+        start, misses, last = None, 0, -1
+        for k in range(count + 1):
+            if k < count and shows[k]:
+                start = k if start is None else start
+                misses, last = 0, k
+                continue
+            misses += 1
+            if start is not None and (misses > 1 or k == count):
+                length = last - start + 1
+                if best is None or length > best[0]:
+                    best = (length, off, start, last)
+                start = None
+    if best is None:
+        return None
+    length, off, start, last = best
+    if length < 3 or length * block < (a.y1 - a.y0) / 3:
+        return None
+    return off, a.y0 + start * block, a.y0 + (last + 1) * block
 
 
 def _lift_beside(lum: np.ndarray, line: Segment, s: ScratchSettings,
