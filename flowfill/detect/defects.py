@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from flowfill.detect.dust import DustSettings, Speck, find_specks, follows, in_motion, warp_to
+from flowfill.detect.dust import (
+    DustSettings,
+    Speck,
+    find_specks,
+    follows,
+    in_motion,
+    on_path,
+    warp_to,
+)
 from flowfill.detect.scratches import (
     ScratchSettings,
     Segment,
@@ -184,6 +192,8 @@ def detect_defects(
     seen: deque[_Frame] = deque(maxlen=3)
     pending: deque[_Pending] = deque()
     recent: deque[list[Speck]] = deque(maxlen=FOLLOW)  # the specks of the last frames given out
+    impulses: deque[np.ndarray] = deque(maxlen=5)  # the last frames' impulse maps
+    settings = dust or DustSettings()
     tracks = _Tracks(shortest=min(3, lookahead + 1))
     previous: list[Segment] = []
     ends: list[tuple[int, Segment]] = []  # lines lost: (frame, its last segment)
@@ -205,8 +215,10 @@ def detect_defects(
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
-            found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, dust, steps,
-                                frame.chroma, warped, (before.chroma, after.chroma))
+            maps: list[np.ndarray] = []
+            found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, settings, steps,
+                                frame.chroma, warped, (before.chroma, after.chroma), maps)
+            impulses.append(maps[0])
         segments: list[Segment] = []
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)
@@ -278,10 +290,19 @@ def detect_defects(
         previous = segments
         lums.append(frame.lum)
         pending.append(_Pending(found, segments))
+        if len(impulses) == impulses.maxlen and index - 2 >= given:
+            # the frame two back has two judged on each side now: a faint object's path
+            middle = pending[index - 2 - given]
+            around = [(dt, impulses[2 + dt]) for dt in (-2, -1, 1, 2)]
+            for speck in middle.specks:
+                if not speck.moving:
+                    speck.on_path = on_path(speck, around, impulses[2],
+                                            settings.search * shape[1], settings.path_level,
+                                            settings.path_scene * shape[1] / 432)
 
     def give(final: bool) -> Iterator[np.ndarray]:
         nonlocal given
-        reach = (dust or DustSettings()).search * shape[1]
+        reach = settings.search * shape[1]
         while pending and (final or len(pending) > lookahead):
             item = pending.popleft()
             given += 1
@@ -291,7 +312,8 @@ def detect_defects(
                 (1 + i, pending[i].specks) for i in range(min(FOLLOW, len(pending)))]
             near = [(dt, sp) for dt, sp in around if abs(dt) <= 2]
             for speck in item.specks:  # a small moving object: its ghosts, its string, its path
-                if not (speck.moving or in_motion(speck, near, reach) or follows(speck, around)):
+                if not (speck.moving or speck.on_path or in_motion(speck, near, reach)
+                        or follows(speck, around)):
                     mask[speck.pixels] = 1
             recent.append(item.specks)
             for seg in item.segments + item.drawn:

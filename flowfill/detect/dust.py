@@ -75,6 +75,16 @@ class DustSettings:
     chroma the neighbours show there (:func:`.overlay.overlay_misfit`; a red wheel rim the flow
     lost does not). None: no such test."""
 
+    path_level: float = 0.7
+    """A small object too faint on the frames around a candidate to be a candidate there still
+    stands out on each of them by this many deviations of the noise, averaged over a square
+    ``path_square`` of the width across (5 px at 432, a ball's core), on one steady path
+    (:func:`on_path`)."""
+    path_square: float = 0.012
+    path_scene: float = 3.0
+    """... a path that leaves the scene's motion by this many px a frame at 432 wide (the
+    scene's own texture, which the flow misplaces, moves with the scene)."""
+
     def reach_px(self, width: int) -> int:
         """``reach`` in pixels for a frame ``width`` wide."""
         return max(int(round(self.reach * width)), 2)
@@ -93,6 +103,11 @@ class Speck:
     moving: bool = False
     """Picture, not dirt: it left ghosts of a steady move in both neighbours. Kept in the list
     so the frames around can tell a string of look-alike specks (:func:`in_motion`)."""
+    scene: tuple[float, float] = (0.0, 0.0)
+    """The scene's motion around it, px a frame forward on the frame's grid."""
+    on_path: bool = False
+    """Picture, not dirt: the four frames around show a faint impulse of its sign on one steady
+    path through it (:func:`on_path`)."""
     velocity: tuple[float, float] | None = None
     """Where a ``moving`` speck goes, in px a frame on the frame's own grid (its ghosts' motion
     plus the scene's): the frames around find the same object where it leads (:func:`follows`)."""
@@ -139,6 +154,42 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
                 seen.add(dt)
                 break
     return len(seen) >= needed
+
+
+def impulse_map(above: np.ndarray, below: np.ndarray, noise: np.ndarray, side: int
+                ) -> np.ndarray:
+    """How far each place of a frame stands out of both warped neighbours (brighter: positive,
+    darker: negative; ``above`` and ``below`` as :func:`find_specks` has them), in deviations of
+    the ``noise`` around it, averaged over a ``side`` px square: float16 H x W. A small object
+    too faint against the noise to be a candidate still stands out there, over its pixels."""
+    signed = np.where(above > 0, above, 0.0) - np.where(below > 0, below, 0.0)
+    return cv2.blur((signed / noise).astype(np.float32), (side, side)).astype(np.float16)
+
+
+def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray, reach: float,
+            level: float, off_scene: float) -> bool:
+    """Whether each of the frames ``around`` ``speck`` (pairs of frame offset and
+    :func:`impulse_map`) stands out in its sign by ``level`` or more at one steady path through
+    it, where its own frame's map (``own``) does not at the same places of the scene: a small
+    object, too faint on those frames to be a candidate. Every path of up to ``reach`` px a
+    frame that leaves the scene's motion (``speck.scene``) by ``off_scene`` px a frame or more
+    is tried; a misplaced texture moves with the scene, and shows on this frame too."""
+    r = int(np.ceil(reach))
+    vy, vx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
+    sx, sy = speck.scene
+    keep = (np.hypot(vx, vy) <= reach) & (np.hypot(vx - sx, vy - sy) >= off_scene)
+    vx, vy = vx[keep], vy[keep]
+    h, w = own.shape
+    shows = np.ones(vx.shape, bool)
+    for dt, impulses in around:
+        for image, ux, uy, wanted in ((impulses, vx, vy, True), (own, vx - sx, vy - sy, False)):
+            xs = np.rint(speck.x + ux * dt).astype(int)
+            ys = np.rint(speck.y + uy * dt).astype(int)
+            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+            there = np.zeros(vx.shape, np.float32)
+            there[inside] = image[ys[inside], xs[inside]]
+            shows &= (speck.sign * there >= level) == wanted
+    return bool(shows.any())
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -326,6 +377,7 @@ def find_specks(
     chroma: np.ndarray | None = None,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
     chroma_around: tuple[np.ndarray, np.ndarray] | None = None,
+    impulses: list[np.ndarray] | None = None,
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
@@ -338,7 +390,8 @@ def find_specks(
     ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`);
     ``chroma_around``: the colourfulness of ``before`` and ``after``, where a speck must look
     like white or black laid over the picture (with ``chroma``; the test is skipped without
-    them)."""
+    them). ``impulses``: a list the frame's :func:`impulse_map` is appended to, for
+    :func:`on_path` on the frames around."""
     s = settings or DustSettings()
     h, w = lum.shape
     warped_b, warped_a = warped or (warp_to(before, flow_before), warp_to(after, flow_after))
@@ -356,6 +409,9 @@ def find_specks(
     weak = (spike > np.maximum(s.weak, s.rim_deviations * noise)) & agree
     specks = hysteresis(strong, weak)
     found: list[Speck] = []
+    if impulses is not None:
+        impulses.append(impulse_map(above, below, noise,
+                                    max(3, int(round(s.path_square * w)) | 1)))
     if not specks.any():
         return found
     count, labels, stats, _ = cv2.connectedComponentsWithStats(specks.astype(np.uint8),
@@ -390,12 +446,12 @@ def find_specks(
         strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
         motion = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
                         radius)
+        scene = _scene_motion((flow_before, flow_after), steps, box)
         velocity = None
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
-            velocity = tuple(float(v) for v in motion + _scene_motion(
-                (flow_before, flow_after), steps, box))
+            velocity = tuple(float(v) for v in motion + scene)
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None,
-                           velocity=velocity))
+                           scene=(float(scene[0]), float(scene[1])), velocity=velocity))
     return found
