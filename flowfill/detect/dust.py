@@ -180,16 +180,18 @@ def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray,
     keep = (np.hypot(vx, vy) <= reach) & (np.hypot(vx - sx, vy - sy) >= off_scene)
     vx, vy = vx[keep], vy[keep]
     h, w = own.shape
-    shows = np.ones(vx.shape, bool)
-    for dt, impulses in around:
-        for image, ux, uy, wanted in ((impulses, vx, vy, True), (own, vx - sx, vy - sy, False)):
-            xs = np.rint(speck.x + ux * dt).astype(int)
-            ys = np.rint(speck.y + uy * dt).astype(int)
+    for dt, impulses in around:  # the paths left after each frame (few after the first)
+        for image, ox, oy, wanted in ((impulses, 0.0, 0.0, True), (own, sx, sy, False)):
+            xs = np.rint(speck.x + (vx - ox) * dt).astype(int)
+            ys = np.rint(speck.y + (vy - oy) * dt).astype(int)
             inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
             there = np.zeros(vx.shape, np.float32)
             there[inside] = image[ys[inside], xs[inside]]
-            shows &= (speck.sign * there >= level) == wanted
-    return bool(shows.any())
+            shows = (speck.sign * there >= level) == wanted
+            vx, vy = vx[shows], vy[shows]
+            if not vx.size:
+                return False
+    return True
 
 
 def robust_sigma(values: np.ndarray) -> float:
