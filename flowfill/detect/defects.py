@@ -186,7 +186,10 @@ def detect_defects(
 ) -> Iterator[np.ndarray]:
     """Yield one bool H x W mask per frame of ``frames`` (float32 or uint8 H x W x 3 or 4), in
     order: the dust, dirt and line scratches found (``kinds``), grown by ``margin`` px (default
-    :func:`default_margin`). ``progress(n)`` is called as frames are judged."""
+    :func:`default_margin`). ``progress(n)`` is called as frames are judged. A frame's mask is
+    given out ``lookahead`` frames after it is judged: the frames after it tell a scratch that
+    appears or vanishes, a small object seen moving (up to :data:`FOLLOW` frames on) and one
+    too faint to be a candidate (two frames on; with a lookahead under 2 that test is skipped)."""
     kinds = parse_kinds(kinds)
     flow = DISFlow()
     seen: deque[_Frame] = deque(maxlen=3)
