@@ -204,14 +204,8 @@ def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None =
     (where the scene's motion would have carried it). ``rows``: read on these rows of its line
     instead of its own."""
     s = settings or ScratchSettings()
-    w = lum.shape[1]
-    rows = (np.arange(line.y0, line.y1) if rows is None else np.asarray(rows))[:, None]
-    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
-    reach = s.width_px(w) + 2
-    side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
-    core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
-    beside = np.median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
-    return float(np.median(core - beside))
+    rows = np.arange(line.y0, line.y1) if rows is None else np.asarray(rows)
+    return float(np.median(_row_lifts(lum, line, s, offset, rows)))
 
 
 def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
@@ -273,9 +267,8 @@ def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
     if count < 3:
         return None
     rows = np.arange(a.y0, a.y0 + count * block)
-    gap = s.beside_px(lum.shape[1]) + 2
-    beside = np.max([np.median(_row_lifts(lum, a, s, sign * (gap + k), rows).reshape(count, block),
-                               axis=1) for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0)], axis=0)
+    beside = np.max([np.median(_row_lifts(lum, a, s, o, rows).reshape(count, block), axis=1)
+                     for o in _beside_offsets(s, lum.shape[1])], axis=0)
     best: tuple[int, float, int, int] | None = None
     for off in (0.0, -1.0, 1.0):
         lift = np.median(_row_lifts(lum, a, s, off, rows).reshape(count, block), axis=1)
@@ -304,9 +297,14 @@ def _lift_beside(lum: np.ndarray, line: Segment, s: ScratchSettings,
                  rows: np.ndarray | None = None) -> float:
     """The largest :func:`line_lift` of ``line`` moved 6 to 12 px (at 432 wide) to either side:
     how much grain and texture lift any column there."""
-    gap = s.beside_px(lum.shape[1]) + 2
-    return max(line_lift(lum, line, s, offset=sign * (gap + k), rows=rows)
-               for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0))
+    return max(line_lift(lum, line, s, offset=o, rows=rows)
+               for o in _beside_offsets(s, lum.shape[1]))
+
+
+def _beside_offsets(s: ScratchSettings, width: int) -> list[float]:
+    """Where :func:`_lift_beside` reads a line moved aside: 6 to 12 px (at 432 wide) each way."""
+    gap = s.beside_px(width) + 2
+    return [sign * (gap + k) for sign in (-1.0, 1.0) for k in (0.0, 3.0, 6.0)]
 
 
 def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None = None,
