@@ -298,7 +298,7 @@ def detect_defects(
             middle = pending[index - 2 - given]
             around = [(dt, impulses[2 + dt]) for dt in (-2, -1, 1, 2)]
             for speck in middle.specks:
-                if not speck.moving:
+                if not (speck.moving or speck.edged):
                     speck.on_path = on_path(speck, around, impulses[2],
                                             settings.search * shape[1], settings.path_level,
                                             settings.path_scene * shape[1] / 432)
@@ -315,8 +315,8 @@ def detect_defects(
                 (1 + i, pending[i].specks) for i in range(min(FOLLOW, len(pending)))]
             near = [(dt, sp) for dt, sp in around if abs(dt) <= 2]
             for speck in item.specks:  # a small moving object: its ghosts, its string, its path
-                if not (speck.moving or speck.on_path or in_motion(speck, near, reach)
-                        or follows(speck, around)):
+                if not (speck.edged or speck.moving or speck.on_path
+                        or in_motion(speck, near, reach) or follows(speck, around)):
                     mask[speck.pixels] = 1
             recent.append(item.specks)
             for seg in item.segments + item.drawn:

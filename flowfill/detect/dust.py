@@ -111,6 +111,10 @@ class Speck:
     velocity: tuple[float, float] | None = None
     """Where a ``moving`` speck goes, in px a frame on the frame's own grid (its ghosts' motion
     plus the scene's): the frames around find the same object where it leads (:func:`follows`)."""
+    edged: bool = False
+    """Picture, not dirt: ringed by the edges of a moving thing, where the flow misses an
+    occlusion. Kept in the list: a small object crossing a moving thing's outline is caught so on
+    some frames, and the frames around need it for :func:`in_motion` and :func:`follows`."""
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -430,8 +434,8 @@ def find_specks(
         if max(bw, bh) >= 6 and area < 1.6 * max(bw, bh):  # a thin line: scenery the flow lost
             continue
         component = labels[y:y + bh, x:x + bw] == k
-        if _ring_edge(edges, component, (x, y, bw, bh), lum, s.picture_edge) > edge_limit:
-            continue  # by a motion edge (a limb, a wheel): occlusion, which both flows miss
+        # by a motion edge (a limb, a wheel): occlusion, which both flows miss; kept as picture
+        edged = _ring_edge(edges, component, (x, y, bw, bh), lum, s.picture_edge) > edge_limit
         if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
             continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
         sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
@@ -455,5 +459,6 @@ def find_specks(
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None,
-                           scene=(float(scene[0]), float(scene[1])), velocity=velocity))
+                           scene=(float(scene[0]), float(scene[1])), velocity=velocity,
+                           edged=edged))
     return found
