@@ -82,7 +82,9 @@ def luma(frame: np.ndarray, tone: str = "display") -> tuple[np.ndarray, np.ndarr
     an RGB(A) frame through the run's tone curve."""
     rgb = tone_curve(np.asarray(frame)[..., :3], tone)
     lum = rec601_luma(rgb)
-    return lum.astype(np.float32), (rgb.max(axis=-1) - rgb.min(axis=-1)).astype(np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]  # a reduction over the last axis is slow
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    return lum.astype(np.float32), spread.astype(np.float32)
 
 
 @dataclass
