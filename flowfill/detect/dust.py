@@ -198,12 +198,16 @@ def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray,
     return True
 
 
+SIGMA_SAMPLE = 50_000
+"""Values :func:`robust_sigma` reads at most (a strided sample): its error is then about 0.5%."""
+
+
 def robust_sigma(values: np.ndarray) -> float:
     """Standard deviation of the bulk of ``values`` (median absolute deviation), robust to the
     few large outliers that defects and motion failures are."""
     v = np.asarray(values, dtype=np.float32).ravel()
-    if v.size > 200_000:  # a strided sample is as good and much cheaper
-        v = v[:: v.size // 200_000]
+    if v.size > SIGMA_SAMPLE:  # a strided sample is as good and much cheaper
+        v = v[:: -(-v.size // SIGMA_SAMPLE)]
     return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
