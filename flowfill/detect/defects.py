@@ -25,6 +25,7 @@ from flowfill.detect.dust import (
     Speck,
     find_specks,
     follows,
+    grouped,
     in_motion,
     on_path,
     warp_to,
@@ -100,6 +101,14 @@ class _Pending:
     segments: list[Segment]
     drawn: list[Segment] = field(default_factory=list)
     """Scratch lines drawn where the line finder lost them (:func:`.scratches.between`)."""
+    joined: list[Speck] | None = None
+    """The specks with the pieces of one object joined (:func:`.dust.grouped`), once asked."""
+
+    def groups(self, gap: float) -> list[Speck]:
+        """The specks, pieces within ``gap`` px joined; worked out once."""
+        if self.joined is None:
+            self.joined = grouped(self.specks, gap)
+        return self.joined
 
 
 class _Tracks:
@@ -176,6 +185,15 @@ class _Tracks:
                 and len(self.frames[r]) >= self.density * (last - first + 1))
 
 
+def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
+    """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string
+    or the track of those seen moving on the frames ``around`` (offsets and their specks)."""
+    if speck.edged or speck.moving or speck.on_path:
+        return True
+    near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
+    return in_motion(speck, near, reach) or follows(speck, around)
+
+
 def detect_defects(
     frames: Iterable[np.ndarray],
     kinds: Sequence[str] = KINDS,
@@ -196,7 +214,7 @@ def detect_defects(
     flow = DISFlow()
     seen: deque[_Frame] = deque(maxlen=3)
     pending: deque[_Pending] = deque()
-    recent: deque[list[Speck]] = deque(maxlen=FOLLOW)  # the specks of the last frames given out
+    recent: deque[_Pending] = deque(maxlen=FOLLOW)  # the last frames given out
     impulses: deque[np.ndarray] = deque(maxlen=5)  # the last frames' impulse maps
     settings = dust or DustSettings()
     tracks = _Tracks(shortest=min(3, lookahead + 1))
@@ -308,19 +326,22 @@ def detect_defects(
     def give(final: bool) -> Iterator[np.ndarray]:
         nonlocal given
         reach = settings.search * shape[1]
+        gap = settings.pieces * shape[1] / 432
         while pending and (final or len(pending) > lookahead):
             item = pending.popleft()
             given += 1
             mask = np.zeros(shape[0] * shape[1], np.uint8)
             # the frames around it: the last few given out, the next few waiting
-            around = [(i - len(recent), sp) for i, sp in enumerate(recent)] + [
-                (1 + i, pending[i].specks) for i in range(min(FOLLOW, len(pending)))]
-            near = [(dt, sp) for dt, sp in around if abs(dt) <= 2]
-            for speck in item.specks:  # a small moving object: its ghosts, its string, its path
-                if not (speck.edged or speck.moving or speck.on_path
-                        or in_motion(speck, near, reach) or follows(speck, around)):
-                    mask[speck.pixels] = 1
-            recent.append(item.specks)
+            frames_around = [(i - len(recent), p) for i, p in enumerate(recent)] + [
+                (1 + i, pending[i]) for i in range(min(FOLLOW, len(pending)))]
+            # each speck and each object in pieces: picture where either is
+            for group in item.groups(gap):
+                if _picture(group, [(dt, p.groups(gap)) for dt, p in frames_around], reach):
+                    continue
+                for speck in group.parts or [group]:
+                    if not _picture(speck, [(dt, p.specks) for dt, p in frames_around], reach):
+                        mask[speck.pixels] = 1
+            recent.append(item)
             for seg in item.segments + item.drawn:
                 if tracks.is_film(seg.track):
                     mask[seg.pixels] = 1

@@ -10,16 +10,18 @@ in each neighbour, the difference to that neighbour has the opposite sign. Dirt 
 candidate with a ghost in both neighbours, displaced about oppositely, is picture and is kept.
 Where an object's ghosts are lost (it crosses picture as dark as itself), the frames around tell
 it: a string of look-alike specks in steady motion (:func:`in_motion`), or the path of specks
-seen moving on other frames (:func:`follows`).
+seen moving on other frames (:func:`follows`); an object the flow half follows is caught in
+pieces, judged joined as well (:func:`grouped`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from scipy import ndimage
+from scipy.sparse.csgraph import connected_components
 
 from flowfill.detect.overlay import overlay_misfit
 from flowfill.masks import hysteresis
@@ -85,6 +87,10 @@ class DustSettings:
     """... a path that leaves the scene's motion by this many px a frame at 432 wide (the
     scene's own texture, which the flow misplaces, moves with the scene)."""
 
+    pieces: float = 6.0
+    """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
+    also judged as one object in pieces (:func:`grouped`)."""
+
     def reach_px(self, width: int) -> int:
         """``reach`` in pixels for a frame ``width`` wide."""
         return max(int(round(self.reach * width)), 2)
@@ -115,6 +121,8 @@ class Speck:
     """Picture, not dirt: ringed by the edges of a moving thing, where the flow misses an
     occlusion. Kept in the list: a small object crossing a moving thing's outline is caught so on
     some frames, and the frames around need it for :func:`in_motion` and :func:`follows`."""
+    parts: list[Speck] = field(default_factory=list)
+    """For specks joined by :func:`grouped`: the pieces (otherwise empty)."""
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -158,6 +166,40 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
                 seen.add(dt)
                 break
     return len(seen) >= needed
+
+
+def grouped(specks: list[Speck], gap: float) -> list[Speck]:
+    """``specks`` of one frame with those of a sign that lie within ``gap`` px of each other
+    (their discs of equal area apart by at most that) joined into one: a small object that
+    the flow half follows is caught as a few pieces, each too small to look like the object on
+    the frames around. A joined speck is ``moving`` or ``on_path`` where a piece is, keeps the
+    velocity of its largest moving piece and lists its pieces in ``parts``."""
+    n = len(specks)
+    if n < 2:
+        return list(specks)
+    xy = np.array([(o.x, o.y) for o in specks])
+    radius = np.sqrt(np.array([o.area for o in specks]) / np.pi)
+    sign = np.array([o.sign for o in specks])
+    close = (np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+             <= radius[:, None] + radius[None, :] + gap) & (sign[:, None] == sign[None, :])
+    _, label = connected_components(close, directed=False)
+    out: list[Speck] = []
+    for k in range(int(label.max()) + 1):
+        parts = [specks[i] for i in np.nonzero(label == k)[0]]
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        area = sum(o.area for o in parts)
+        movers = sorted((o for o in parts if o.moving), key=lambda o: -o.area)
+        joined = Speck(sum(o.x * o.area for o in parts) / area,
+                       sum(o.y * o.area for o in parts) / area, area, parts[0].sign,
+                       np.concatenate([o.pixels for o in parts]),
+                       moving=bool(movers), scene=parts[0].scene,
+                       on_path=any(o.on_path for o in parts),
+                       velocity=movers[0].velocity if movers else None,
+                       edged=all(o.edged for o in parts), parts=parts)
+        out.append(joined)
+    return out
 
 
 def impulse_map(above: np.ndarray, below: np.ndarray, noise: np.ndarray, side: int
