@@ -570,6 +570,22 @@ def test_a_scratch_fading_along_its_length_is_followed_to_its_faint_end():
 BMX = clips.shared_clips_dir() / "bmx-trees"
 
 
+def ball_clip_dust(name: str, variant: str, frames: int = 20):
+    """The archival benchmark's painted clip ``name`` (``variant``, seed 0, its first 40 frames)
+    and the dust found on its first ``frames``: (defects, ball, the ball away from the defects,
+    masks), the last three for those frames."""
+    from flowfill.evaluate import archival
+    from flowfill.evaluate.clips import load_clip
+    from flowfill.evaluate.defects import paint_defects
+
+    clip = load_clip(name, 40)
+    truth, ball = archival.variant_truth(clip, variant, 0)
+    defects = paint_defects(truth, seed=archival.case_seed(0, clip.name, f"{variant}/defects"))
+    masks = np.stack(list(detect_defects(defects.frames[:frames], kinds=("dust",), margin=2)))
+    alone = ball[:frames] & ~archival.near(defects.footprint[:frames], 3)
+    return defects, ball[:frames], alone, masks
+
+
 @pytest.mark.skipif(not BMX.exists(), reason="shared clips absent")
 def test_a_ball_caught_beside_a_moving_things_outline_still_tells_its_path():
     """The archival benchmark's grainy `bmx-trees` (seed 0): on frame 13 the ball crosses dark
@@ -577,15 +593,7 @@ def test_a_ball_caught_beside_a_moving_things_outline_still_tells_its_path():
     candidate ringed by motion edges, dropped as an occlusion; kept in the list as picture, it
     and frame 14 (seen moving) give the ball's path through frame 13. The dust on frame 13 is
     still found."""
-    from flowfill.evaluate import archival
-    from flowfill.evaluate.clips import load_clip
-    from flowfill.evaluate.defects import paint_defects
-
-    clip = load_clip("bmx-trees", 40)
-    truth, ball = archival.variant_truth(clip, "grainy", 0)
-    defects = paint_defects(truth, seed=archival.case_seed(0, clip.name, "grainy/defects"))
-    masks = np.stack(list(detect_defects(defects.frames[:20], kinds=("dust",), margin=2)))
-    alone = ball[:20] & ~archival.near(defects.footprint[:20], 3)
+    defects, ball, alone, masks = ball_clip_dust("bmx-trees", "grainy")
     assert masks[13][alone[13]].mean() < 0.1
     assert masks[alone].mean() < 0.01
     specks = [i for i in np.unique(defects.dust[13]) if i and defects.dust_size[i] >= 4]
@@ -617,15 +625,7 @@ def test_a_ball_caught_in_pieces_where_it_bounces_is_still_picture():
     bends and it is caught as three pieces, each too small to look like the ball on the frames
     after it, and it was taken for dirt (0.98 of it). Joined, the pieces are the ball where the
     frames after it lead. The dust on frame 15 is still found, but for a speck on the ball."""
-    from flowfill.evaluate import archival
-    from flowfill.evaluate.clips import load_clip
-    from flowfill.evaluate.defects import paint_defects
-
-    clip = load_clip("sample", 30)
-    truth, ball = archival.variant_truth(clip, "clean", 0)
-    defects = paint_defects(truth, seed=archival.case_seed(0, clip.name, "clean/defects"))
-    masks = np.stack(list(detect_defects(defects.frames[:20], kinds=("dust",), margin=2)))
-    alone = ball[:20] & ~archival.near(defects.footprint[:20], 3)
+    defects, ball, alone, masks = ball_clip_dust("sample", "clean")
     assert masks[15][alone[15]].mean() < 0.1
     assert masks[alone].mean() < 0.01
     dust = defects.dust[15]
