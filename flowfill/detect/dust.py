@@ -62,6 +62,11 @@ class DustSettings:
     and its roughness around a speck (which it drags) no motion edge."""
     search: float = 0.1
     """How far a moving object may travel between frames, as a share of the frame width."""
+    ghost_search: float = 0.085
+    """How far from a candidate its ghosts are looked for (its motion against the scene's a
+    frame), as a share of the width: a speck of dust finds a chance pair of ghosts about as
+    often as the fourth power of this (0.1 cost 0.5-0.7 points of dust recall on each seed of
+    the archival benchmark); faster objects are left to the string and path tests."""
     reach: float = 0.03
     """How far the flow may be off where a candidate's patch is looked for again in each
     neighbour, as a share of the frame width."""
@@ -469,7 +474,7 @@ def find_specks(
     count, labels, stats, _ = cv2.connectedComponentsWithStats(specks.astype(np.uint8),
                                                                connectivity=8)
     largest = max(s.max_size * w, 4.0)
-    radius = max(int(round(s.search * w)), 4)
+    radius = max(int(round(s.ghost_search * w)), 4)
     edges = np.maximum(_motion_edges(flow_before), _motion_edges(flow_after))
     # against the frame's own roughness of flow (a whip pan's flow is rough everywhere)
     edge_limit = max(s.motion_edge, s.motion_edge_rel * float(np.median(edges)))
