@@ -439,9 +439,9 @@ def find_specks(
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
     grid to each: the specks found (footprints not grown), with those that left the ghosts of a
-    steady move in both neighbours among them marked ``moving`` (picture: the frames around
-    need them to tell a small object caught as a speck where its ghosts fail, see
-    :func:`in_motion`). ``steps``: how many frames
+    steady move in both neighbours among them marked ``moving`` and those ringed by motion edges
+    ``edged`` (picture: the frames around need them to tell a small object caught as a speck
+    where its ghosts fail, see :func:`in_motion`). ``steps``: how many frames
     away ``before`` and ``after`` are (negative: earlier), for the motion test. ``chroma``:
     the frame's colourfulness (max minus min of its RGB, H x W), where dust must be grey.
     ``warped``: ``before`` and ``after`` already carried onto this frame (:func:`warp_to`);
