@@ -209,7 +209,8 @@ def detect_defects(
     :func:`default_margin`). ``progress(n)`` is called as frames are judged. A frame's mask is
     given out ``lookahead`` frames after it is judged: the frames after it tell a scratch that
     appears or vanishes, a small object seen moving (up to :data:`FOLLOW` frames on) and one
-    too faint to be a candidate (two frames on; with a lookahead under 2 that test is skipped)."""
+    too faint to be a candidate (two frames on, four for the clip's first two; with a shorter
+    lookahead that test is skipped)."""
     kinds = parse_kinds(kinds)
     flow = DISFlow()
     seen: deque[_Frame] = deque(maxlen=3)
@@ -313,15 +314,25 @@ def detect_defects(
         previous = segments
         lums.append(frame.lum)
         pending.append(_Pending(found, segments))
-        if len(impulses) == impulses.maxlen and index - 2 >= given:
+        if len(impulses) == impulses.maxlen:
             # the frame two back has two judged on each side now: a faint object's path
-            middle = pending[index - 2 - given]
-            around = [(dt, impulses[2 + dt]) for dt in (-2, -1, 1, 2)]
-            for speck in middle.specks:
-                if not (speck.moving or speck.edged):
-                    speck.on_path = on_path(speck, around, impulses[2],
-                                            settings.search * shape[1], settings.path_level,
-                                            settings.path_scene * shape[1] / 432)
+            path_through(index - 2, (-2, -1, 1, 2))
+            if index == 4:  # the clip's first two frames: the four nearest
+                path_through(0, (1, 2, 3, 4))
+                path_through(1, (-1, 1, 2, 3))
+
+    def path_through(at: int, offsets: tuple[int, ...]) -> None:
+        """Mark the specks of frame ``at`` that are a faint object on a path through the
+        frames ``offsets`` away (judged, their maps among the last five), if not given out."""
+        if at < given:
+            return
+        first = index - len(impulses) + 1  # the frame of the oldest map kept
+        around = [(dt, impulses[at + dt - first]) for dt in offsets]
+        for speck in pending[at - given].specks:
+            if not (speck.moving or speck.edged):
+                speck.on_path = on_path(speck, around, impulses[at - first],
+                                        settings.search * shape[1], settings.path_level,
+                                        settings.path_scene * shape[1] / 432)
 
     def give(final: bool) -> Iterator[np.ndarray]:
         nonlocal given
@@ -385,6 +396,9 @@ def detect_defects(
         judge(seen[1], seen[0], seen[0], (-1, -1))
     else:  # the last frame: against the previous two
         judge(seen[2], seen[1], seen[0], (-1, -2))
+    if len(impulses) == impulses.maxlen:  # the clip's last two frames: the four nearest
+        path_through(index - 1, (-3, -2, -1, 1))
+        path_through(index, (-4, -3, -2, -1))
     if progress:
         progress(count - judged)
     yield from give(True)
