@@ -101,14 +101,6 @@ class _Pending:
     segments: list[Segment]
     drawn: list[Segment] = field(default_factory=list)
     """Scratch lines drawn where the line finder lost them (:func:`.scratches.between`)."""
-    joined: list[Speck] | None = None
-    """The specks with the pieces of one object joined (:func:`.dust.grouped`), once asked."""
-
-    def groups(self, gap: float) -> list[Speck]:
-        """The specks, pieces within ``gap`` px joined; worked out once."""
-        if self.joined is None:
-            self.joined = grouped(self.specks, gap)
-        return self.joined
 
 
 class _Tracks:
@@ -345,12 +337,15 @@ def detect_defects(
             # the frames around it: the last few given out, the next few waiting
             frames_around = [(i - len(recent), p) for i, p in enumerate(recent)] + [
                 (1 + i, pending[i]) for i in range(min(FOLLOW, len(pending)))]
+            single = [(dt, p.specks) for dt, p in frames_around]
+            # joined when asked, so that flags the path test set since are read
+            joined = [(dt, grouped(p.specks, gap)) for dt, p in frames_around]
             # each speck and each object in pieces: picture where either is
-            for group in item.groups(gap):
-                if _picture(group, [(dt, p.groups(gap)) for dt, p in frames_around], reach):
+            for group in grouped(item.specks, gap):
+                if _picture(group, joined, reach):
                     continue
                 for speck in group.parts or [group]:
-                    if not _picture(speck, [(dt, p.specks) for dt, p in frames_around], reach):
+                    if not _picture(speck, single, reach):
                         mask[speck.pixels] = 1
             recent.append(item)
             for seg in item.segments + item.drawn:
