@@ -528,16 +528,23 @@ def test_the_edges_of_layers_moving_apart_are_no_scratches():
     assert masks.sum() == 0
 
 
-def painted_sample(variant: str, seed: int = 2):
-    """The archival benchmark's painted defects on the shipped `sample` clip (``variant``
-    clean or grainy, defects and ball by ``seed``): (truth, defects, scratch masks found)."""
+def painted_clip(name: str, variant: str, seed: int):
+    """The archival benchmark's clip ``name`` (its first 40 frames), ``variant`` clean or
+    grainy, with its ball and painted defects by ``seed``: (truth, ball, defects)."""
     from flowfill.evaluate import archival
     from flowfill.evaluate.clips import load_clip
     from flowfill.evaluate.defects import paint_defects
 
-    clip = load_clip("sample", 30)
-    truth, _ = archival.variant_truth(clip, variant, seed)
+    clip = load_clip(name, 40)
+    truth, ball = archival.variant_truth(clip, variant, seed)
     defects = paint_defects(truth, seed=archival.case_seed(seed, clip.name, f"{variant}/defects"))
+    return truth, ball, defects
+
+
+def painted_sample(variant: str, seed: int = 2):
+    """The archival benchmark's painted defects on the shipped `sample` clip (``variant``
+    clean or grainy, defects and ball by ``seed``): (truth, defects, scratch masks found)."""
+    truth, _, defects = painted_clip("sample", variant, seed)
     masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
     return truth, defects, masks
 
@@ -575,13 +582,8 @@ def ball_clip_dust(name: str, variant: str, frames: int = 20, seed: int = 0):
     frames) and the dust found on its first ``frames``: (defects, ball, the ball away from the
     defects, masks), the last three for those frames."""
     from flowfill.evaluate import archival
-    from flowfill.evaluate.clips import load_clip
-    from flowfill.evaluate.defects import paint_defects
 
-    clip = load_clip(name, 40)
-    truth, ball = archival.variant_truth(clip, variant, seed)
-    defects = paint_defects(truth,
-                            seed=archival.case_seed(seed, clip.name, f"{variant}/defects"))
+    _, ball, defects = painted_clip(name, variant, seed)
     masks = np.stack(list(detect_defects(defects.frames[:frames], kinds=("dust",), margin=2)))
     alone = ball[:frames] & ~archival.near(defects.footprint[:frames], 3)
     return defects, ball[:frames], alone, masks
