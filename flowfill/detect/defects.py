@@ -43,6 +43,7 @@ from flowfill.detect.scratches import (
     is_neutral,
     line_lift,
     link,
+    moves_with_scene,
     row_ranges,
     stays_while_scene_moves,
 )
@@ -121,16 +122,19 @@ class _Tracks:
         # first and last of them
         self.length: dict[int, int] = {}
         self.evidence: dict[int, int] = {}
+        self.scene: dict[int, int] = {}
         self.frames: dict[int, set[int]] = {}
         self.span: dict[int, tuple[int, int]] = {}
 
-    def new(self, film: bool, frame: int) -> int:
-        """A track of one segment, found on ``frame``."""
+    def new(self, film: bool, frame: int, scene: bool = False) -> int:
+        """A track of one segment, found on ``frame`` (``scene``: seen moving with the scene,
+        :func:`.scratches.moves_with_scene`)."""
         k = self.next
         self.next += 1
         self.parent[k] = k
         self.length[k] = 1
         self.evidence[k] = int(film)
+        self.scene[k] = int(scene)
         self.frames[k] = {frame}
         self.span[k] = (frame, frame)
         return k
@@ -151,6 +155,7 @@ class _Tracks:
             self.parent[rb] = ra
             self.length[ra] += self.length.pop(rb)
             self.evidence[ra] += self.evidence.pop(rb)
+            self.scene[ra] += self.scene.pop(rb)
             self.frames[ra] |= self.frames.pop(rb)
             (a0, a1), (b0, b1) = self.span[ra], self.span.pop(rb)
             self.span[ra] = (min(a0, b0), max(a1, b1))
@@ -158,7 +163,8 @@ class _Tracks:
     def forget(self, oldest: int) -> None:
         """Drop every id older than ``oldest``: no segment in use has one, so none is on the way
         to a root in use, nor a root."""
-        for table in (self.parent, self.length, self.evidence, self.frames, self.span):
+        for table in (self.parent, self.length, self.evidence, self.scene, self.frames,
+                      self.span):
             for k in list(itertools.takewhile(lambda k: k < oldest, table)):
                 del table[k]
 
@@ -170,10 +176,15 @@ class _Tracks:
         (parallax, an occlusion). It must also have been found on ``density`` of the frames it
         spans: a scratch is on every frame of its life, if too faint on some for the line
         finder, while lines of the scene (a fence, a brick wall in a pan) bridged one to the
-        next over the frames the finder missed them are found only now and then."""
+        next over the frames the finder missed them are found only now and then. And it must
+        have film evidence on no fewer of its frames than it was seen moving with the scene
+        (:func:`.scratches.moves_with_scene`): under a shaking camera a track that seems to
+        stay put in a brick wall is another joint on every frame, and the odd one a warp blurs
+        gives it evidence twice."""
         r = self.find(k)
         first, last = self.span[r]
         return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
+                and self.evidence[r] >= self.scene[r]
                 and len(self.frames[r]) >= self.density * (last - first + 1))
 
 
@@ -216,6 +227,8 @@ def detect_defects(
     index = -1  # the frame being judged
     given = 0  # frames given out
     lums: deque[np.ndarray] = deque(maxlen=LINK_GAP + 1)  # the last frames judged, luma
+    # ... and each one's flow to the frame before it (on the proxy; None for the clip's first)
+    back_flows: deque[np.ndarray | None] = deque(maxlen=LINK_GAP + 1)
     shape: tuple[int, int] | None = None
     size: tuple[int, int] | None = None
     grow: np.ndarray | None = None
@@ -227,7 +240,8 @@ def detect_defects(
     def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
         nonlocal previous, ends, index
         index += 1
-        f_b, f_a = flow_to(frame, before), flow_to(frame, after)
+        proxy_b = flow(frame.grey, before.grey)
+        f_b, f_a = from_proxy(proxy_b, shape), flow_to(frame, after)
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
@@ -239,6 +253,7 @@ def detect_defects(
         if "scratches" in kinds:
             segments = find_segments(frame.lum, scratches)
             ranges = row_ranges(list(warped)) if segments else []
+            left = [frame.lum - other for other in warped] if segments else []
             neutral: dict[int, bool] = {}  # worked out once per segment, where asked
 
             def looks_neutral(j: int) -> bool:
@@ -247,14 +262,17 @@ def detect_defects(
                 return neutral[j]
 
             for j, seg in enumerate(segments):
-                seg.film = film_evidence(seg, frame.lum, ranges, scratches) and looks_neutral(j)
-                seg.track = tracks.new(seg.film, index)
+                seg.film = (film_evidence(seg, frame.lum, warped, ranges, scratches)
+                            and looks_neutral(j))
+                seg.track = tracks.new(seg.film, index,
+                                       moves_with_scene(seg, frame.lum, (f_b, f_a), warped,
+                                                        scratches, left))
             pairs = link(previous, segments, shape[1], scratches)
             for i, j in pairs:
                 seg = segments[j]
                 if (not seg.film and steps[0] == -1
                         and stays_while_scene_moves(seg, previous[i], f_b, frame.lum,
-                                                    list(reversed(lums)), scratches)
+                                                    list(reversed(lums)), scratches, flow_back)
                         and looks_neutral(j)):
                     seg.film = True
                     tracks.add_evidence(seg.track)
@@ -305,6 +323,7 @@ def detect_defects(
                 (index - 1, a) for i, a in enumerate(previous) if i not in linked]
         previous = segments
         lums.append(frame.lum)
+        back_flows.append(proxy_b if steps[0] == -1 else None)
         pending.append(_Pending(found, segments))
         if len(impulses) == impulses.maxlen:
             # the frame two back has two judged on each side now: a faint object's path
@@ -312,6 +331,13 @@ def detect_defects(
             if index == 4:  # the clip's first two frames: the four nearest
                 path_through(0, (1, 2, 3, 4))
                 path_through(1, (-1, 1, 2, 3))
+
+    def flow_back(k: int) -> np.ndarray | None:
+        """The flow from the frame ``k`` before the one being judged to the frame before that
+        (H x W x 2), or None where not kept."""
+        if k > len(back_flows) or back_flows[-k] is None:
+            return None
+        return from_proxy(back_flows[-k], shape)
 
     def path_through(at: int, offsets: tuple[int, ...]) -> None:
         """Mark the specks of frame ``at`` that are a faint object on a path through the

@@ -9,12 +9,16 @@ and lines up with its warped neighbour; a scratch stays on the film and does not
 scene moves), or appears and vanishes while the picture around it stays (where it does not); and
 the line must look like white or black laid over the picture beside it (a trunk or a limb has a
 colour of its own). The segments are linked from frame to frame where they stay put, and a track
-with that evidence is a scratch.
+with that evidence is a scratch. Textures full of lines (a brick wall's joints) fool each test
+now and then, most under a shaking camera or a weaving gate, where the scene moves by another
+amount every frame: so a broken line gives no evidence, the warped neighbour must lack the line
+itself, not only its sharpness, a line seen moving with the scene counts against its track, and
+the scene's motion is followed frame by frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -48,6 +52,14 @@ class ScratchSettings:
     through a whole defect-free clip (RESULTS.md, issue 17)."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
+    solid: float = 0.8
+    """A segment whose pixels' median response is under this share of the line finder's
+    threshold is broken (the joints of a brick wall, one course in two): it gives no film
+    evidence, for what the codec or a warp does to a dash is no sign of the film."""
+    scene_motion: float = 3.0
+    """A line moving with a scene that moves at least this far (px at 432 wide) between frames
+    is the scene's (:func:`moves_with_scene`); a track with more such frames than frames of
+    film evidence is no scratch."""
     neutral: float | None = 0.04
     """A scratch lays white or black over the picture, so the colour under it fades as that
     overlay explains: its chroma (max minus min of RGB) may differ from the explained one by
@@ -85,6 +97,9 @@ class Segment:
     lift: float | None = None
     """Carried over frames where the finder lost it (:func:`carry_line`): how far the line
     stood out where it was found, of which it must keep half."""
+    solid: bool = True
+    """Unbroken along its rows (``ScratchSettings.solid``): only a solid line can show film
+    evidence."""
 
     def reach_rows(self, y0: int, y1: int, width: int) -> None:
         """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
@@ -141,7 +156,8 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
                 continue
             ys, xs, line = _extend(response, ys + y, xs + x, level, floor)
             out.append(Segment(sign, float(np.median(xs)), int(ys.min()), int(ys.max()) + 1,
-                               ys * w + xs, level, line=line))
+                               ys * w + xs, level, line=line,
+                               solid=level >= s.solid * threshold))
     return out
 
 
@@ -356,40 +372,89 @@ def faint_line(lum: np.ndarray, lifts: tuple[float, float], a: Segment, b: Segme
 
 
 def row_ranges(warped: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per warped neighbour (H x W) the highest and lowest value of each pixel's 1 x 3 row
-    neighbourhood, flattened: what :func:`film_evidence` compares against, made once a frame."""
-    row = np.ones((1, 3), np.uint8)
-    return [(cv2.dilate(other, row).ravel(), cv2.erode(other, row).ravel()) for other in warped]
+    """Per warped neighbour (H x W) the highest and lowest value of each pixel's 3 x 3
+    neighbourhood, flattened: what :func:`film_evidence` compares against, made once a frame.
+    Within a pixel each way, up and down too: the dashes of a brick wall's joints, carried a
+    pixel off along the flow, are no line missing from the neighbour."""
+    box = np.ones((3, 3), np.uint8)
+    return [(cv2.dilate(other, box).ravel(), cv2.erode(other, box).ravel()) for other in warped]
 
 
-def film_evidence(segment: Segment, lum: np.ndarray,
+def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray],
                   ranges: list[tuple[np.ndarray, np.ndarray]],
                   settings: ScratchSettings | None = None) -> bool:
-    """Whether ``segment`` fails to line up with a warped neighbour (``ranges``: the
-    :func:`row_ranges` of the neighbours carried onto this frame along the flow) while the
-    picture beside it does: the line is on the film, not in the scene."""
+    """Whether ``segment`` fails to line up with a warped neighbour (``warped``: the
+    neighbours carried onto this frame ``lum`` along the flow, H x W; ``ranges``: their
+    :func:`row_ranges`) while the picture beside it does, and that neighbour does not show the
+    line where it is, even blurred or a pixel off (its :func:`line_lift` there is under half of
+    here: a warp's interpolation blurs a line a pixel wide, and a flow a pixel off in a brick
+    wall puts the joints' dashes elsewhere): the line is on the film, not in the scene. A
+    broken line (not :attr:`Segment.solid`) shows none."""
     s = settings or ScratchSettings()
+    if not segment.solid:
+        return False
     flat = lum.ravel()
     w = lum.shape[1]
     ys, xs = np.divmod(segment.pixels, w)
     reach = s.beside_px(w)  # beside the widest scratch
     sides = [ys * w + np.clip(xs - reach, 0, w - 1), ys * w + np.clip(xs + reach, 0, w - 1)]
-    for high, low in ranges:
+    here: float | None = None
+    for other, (high, low) in zip(warped, ranges, strict=True):
         near = high if segment.sign > 0 else low
         gap = float(np.median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
+        if gap <= s.evidence * segment.contrast:
+            continue
         # the picture on *each* side must line up (within a pixel): at the edge between two
         # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
         beside = max(float(np.median(np.maximum(np.maximum(flat[side] - high[side],
                                                            low[side] - flat[side]), 0.0)))
                      for side in sides)
-        if gap > s.evidence * segment.contrast and beside < 0.5 * gap:
+        if beside >= 0.5 * gap:
+            continue
+        here = line_lift(lum, segment, s) if here is None else here
+        if line_lift(other, segment, s) < 0.5 * here:
+            return True
+    return False
+
+
+def moves_with_scene(segment: Segment, lum: np.ndarray, flows: Sequence[np.ndarray],
+                     warped: Sequence[np.ndarray], settings: ScratchSettings | None = None,
+                     left: Sequence[np.ndarray] | None = None) -> bool:
+    """Whether ``segment`` is seen moving with the scene: toward a neighbour (``flows``: from
+    this frame ``lum`` to each neighbour, H x W x 2; ``warped``: each carried onto this frame;
+    ``left``: ``lum`` less each, worked out here when not given)
+    the picture beside it moves by ``scene_motion`` px or more, the flow at the line itself
+    moves with it (it is not locked onto the line), and the neighbour carried back explains
+    the line: it shows it at least half as strongly (:func:`line_lift`), and the frame less
+    the neighbour leaves less than half of it. A scratch, on the film, is not where the scene's
+    motion brings the picture from (where a line of the scene crosses it, the scratch is what
+    the neighbour leaves); a line of the scene is, on every frame it moves. In a brick wall
+    under a shaking camera, the track of a line that seems to stay put joins another joint of
+    the wall on every frame, and the blur of a warp sometimes takes one for a line missing
+    from its neighbour: those frames outnumber it."""
+    s = settings or ScratchSettings()
+    w = lum.shape[1]
+    ys, xs = np.divmod(segment.pixels[::max(len(segment.pixels) // 64, 1)], w)  # enough to tell
+    near, far = s.beside_px(w), s.beside_px(w, 6.0)
+    cols = np.clip(xs[:, None] + np.concatenate([-np.arange(near, far + 1),
+                                                 np.arange(near, far + 1)]), 0, w - 1)
+    least = s.scene_motion * max(w / 432, 1.0)
+    here: float | None = None
+    for k, (flow, other) in enumerate(zip(flows, warped, strict=True)):
+        beside = float(np.median(flow[ys[:, None], cols, 0]))
+        if abs(beside) < least or abs(float(np.median(flow[ys, xs, 0])) - beside) > 1.0:
+            continue
+        here = line_lift(lum, segment, s) if here is None else here
+        if (here > 0.0 and line_lift(other, segment, s) >= 0.5 * here
+                and line_lift(lum - other if left is None else left[k], segment, s) < 0.5 * here):
             return True
     return False
 
 
 def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray,
                             lum: np.ndarray, before: list[np.ndarray],
-                            settings: ScratchSettings | None = None) -> bool:
+                            settings: ScratchSettings | None = None,
+                            flow_back: Callable[[int], np.ndarray | None] | None = None) -> bool:
     """Whether ``segment``, linked to ``earlier`` on the frame before, stayed put on the film
     while the picture on both sides of it moved (``flow``: from this frame to the one before,
     H x W x 2): the scene beside it says a line of the scene would have been ``motion`` px
@@ -399,33 +464,69 @@ def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray
     repeating texture (brick joints) may seem to stay put, linked to its neighbour in the
     texture; it is where the scene's motion puts it on a frame before (``before``: the frames
     before this one ``lum``, nearest first; the first to which the motion has carried it past
-    its own width; its :func:`line_lift` there at least half of here), a scratch is not. When
-    no frame kept is that far back, nothing is claimed."""
+    its own width; its :func:`line_lift` there, within a pixel, at least half of here), a
+    scratch is not. The motion is followed frame by frame along ``flow_back(k)`` (the flow
+    from the frame ``k`` before this one to the frame before that, or None where unknown: the
+    last step's motion again), for a shaking camera or a weaving gate moves the scene by
+    another amount on every frame. When no frame kept is that far back, nothing is claimed."""
     s = settings or ScratchSettings()
     h, w = flow.shape[:2]
     ys, xs = np.divmod(segment.pixels, w)
     near, far = s.beside_px(w), s.beside_px(w, 6.0)  # from film_evidence's reach out as far
     if xs.min() < far or xs.max() >= w - far:  # its sides must be picture (a pan enters there)
         return False
-    sides = []
-    for direction in (-1, 1):
-        cols = np.clip(xs[:, None] + direction * np.arange(near, far + 1), 0, w - 1)
-        sides.append(float(np.median(flow[ys[:, None], cols, 0])))
     scale = max(w / 432, 1.0)
-    if abs(sides[0] - sides[1]) > 1.0 * scale:  # the edge between two layers moving apart
+    step = _side_motion(flow, ys, xs, near, far, scale)
+    if step is None:
         return False
-    motion = 0.5 * (sides[0] + sides[1])
+    motion = step[0]
     moved = earlier.x - segment.x
     if abs(moved - motion) <= 1.5 * scale or abs(moved) >= 0.5 * abs(motion):
         return False
-    back = int(np.ceil((s.width_px(w) + 3) / abs(motion)))  # clear of the line itself
-    if back > len(before):
+    here = line_lift(lum, segment, s)
+    if here <= 0.0:
         return False
-    shift = back * motion
-    if not far <= segment.x + shift < w - far:
+    clear = s.width_px(w) + 3  # clear of the line itself
+    shift, k = np.array(step), 0
+    while abs(shift[0]) < clear:
+        k += 1
+        if k >= len(before):
+            return False
+        following = flow_back(k) if flow_back is not None else None
+        if following is not None:
+            step = _side_motion(following, np.clip(ys + int(round(shift[1])), 0, h - 1),
+                                xs + int(round(shift[0])), near, far, scale)
+            if step is None:
+                return False
+        shift += step
+    if not far <= segment.x + shift[0] < w - far:
         return False
-    return (line_lift(before[back - 1], segment, s, offset=shift)
-            < 0.5 * line_lift(lum, segment, s))
+    rows = np.arange(segment.y0, segment.y1) + int(round(shift[1]))
+    rows = rows[(rows >= 0) & (rows < h)]
+    if len(rows) < 0.5 * (segment.y1 - segment.y0):
+        return False
+    then = max(line_lift(before[k], segment, s, offset=shift[0] + o, rows=rows)
+               for o in (-1.0, 0.0, 1.0))
+    return then < 0.5 * here
+
+
+def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int,
+                 scale: float) -> tuple[float, float] | None:
+    """The motion (x, y) of the picture ``near`` to ``far`` px to each side of the pixels
+    ``ys``, ``xs`` along ``flow`` (H x W x 2): the mean of the two sides' medians; None where
+    the sides' x motions differ by more than ``scale`` px (the edge between two layers moving
+    apart)."""
+    w = flow.shape[1]
+    every = max(len(ys) // 64, 1)  # enough to tell
+    ys, xs = ys[::every], xs[::every]
+    sides = []
+    for direction in (-1, 1):
+        cols = np.clip(xs[:, None] + direction * np.arange(near, far + 1), 0, w - 1)
+        picked = flow[ys[:, None], cols]
+        sides.append((float(np.median(picked[..., 0])), float(np.median(picked[..., 1]))))
+    if abs(sides[0][0] - sides[1][0]) > 1.0 * scale:
+        return None
+    return 0.5 * (sides[0][0] + sides[1][0]), 0.5 * (sides[0][1] + sides[1][1])
 
 
 def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
