@@ -17,15 +17,15 @@ import av
 import cv2
 import numpy as np
 
-from flowfill.evaluate import scenes
+from flowfill.evaluate import clips, scenes
 from flowfill.evaluate.shake import shake_frames
 
 HERE = Path(__file__).resolve().parent
 FPS = 25
 AUDIO_RATE = 44100
-SHAKY_FRAMES = 48
-SHAKE = {"seed": 3, "shift": 0.03, "degrees": 1.0}
-"""The handheld shake of ``shaky.mp4`` (see :func:`flowfill.evaluate.shake.shake_frames`)."""
+SHAKY_FRAMES = clips.SHAKY_FRAMES
+SHAKE = clips.SHAKE
+"""The handheld shake of ``shaky.mp4``, shared with the ``shaky`` evaluation clip."""
 
 
 def write_pngs(frames: np.ndarray, masks: np.ndarray, out: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from conftest import write_rgb
 
 from flowfill import cli
+from flowfill.evaluate.clips import SHAKE as SHAKY_CLIP_SHAKE
 from flowfill.evaluate.shake import shake_frames, shake_warps
 from flowfill.io import open_frames
 from flowfill.stabilise.motion import Tracker
@@ -31,7 +32,7 @@ from flowfill.stabilise.stream import measure_path, plan_warps
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_clips"
 N = 16
 """Frames of the shaky clip (the shipped pan is 30; 16 keep the fill mode run short)."""
-SHAKE = {"seed": 3, "shift": 0.03, "degrees": 1.0}
+SHAKE = SHAKY_CLIP_SHAKE
 """The shake of ``sample_clips/shaky.mp4``."""
 FAST = ["--fill", "telea", "--edges", "off", "--no-nonlocal-align", "-q"]
 """Engine options that keep fill mode quick: only unseen pixels (few here) differ."""

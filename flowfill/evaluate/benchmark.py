@@ -410,7 +410,8 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, list
                         help=f"comma-separated clips (default: {','.join(clipmod.CLIP_NAMES)};"
                              " with --quick: sample); also the hard clips "
                              f"{','.join(clipmod.HARD_CLIP_NAMES)}, built from the shared clips "
-                             "(see --hard)")
+                             "(see --hard), and shaky, the shipped street through a shaking "
+                             "camera (a film scan's gate weave at its worst)")
     parser.add_argument("--hard", action="store_true",
                         help="add the hard clips to --clips (without --clips: run only them): "
                              "fastpan, a "

@@ -26,7 +26,14 @@ CLIP_NAMES = ("tennis", "bmx-trees", "running_car", "sample")
 """The benchmark's default clips."""
 HARD_CLIP_NAMES = ("fastpan", "crossing", "cut", "still")
 """Hard clips built from the shared ones (:mod:`flowfill.evaluate.hard`): run on request."""
-ALL_CLIP_NAMES = CLIP_NAMES + HARD_CLIP_NAMES
+EXTRA_CLIP_NAMES = ("shaky",)
+"""Clips run on request, built from the procedural scene: ``shaky`` (:func:`load_shaky`)."""
+ALL_CLIP_NAMES = CLIP_NAMES + HARD_CLIP_NAMES + EXTRA_CLIP_NAMES
+SHAKE = {"seed": 3, "shift": 0.03, "degrees": 1.0}
+"""The shaking camera of ``shaky`` and of the shipped ``sample_clips/shaky.mp4``
+(:func:`flowfill.evaluate.shake.shake_frames`)."""
+SHAKY_FRAMES = 48
+"""Frames of ``shaky`` and ``shaky.mp4``."""
 MOVIE_FRAME_CAP = 80
 """Frames read from ``running_car.mp4`` (of 292) unless another cap is asked for."""
 
@@ -120,10 +127,27 @@ def load_sample(max_frames: int | None = None) -> EvalClip:
     return EvalClip("sample", frames, truth, masks)
 
 
+def load_shaky(max_frames: int | None = None) -> EvalClip:
+    """The shipped street without its ball, through a shaking camera (up to 3% shift and a
+    degree of roll on every frame, zoomed in so no border shows), as ``sample_clips/shaky.mp4``
+    but lossless: a film scan's gate weave at its worst, over brick walls and fences. Its truth
+    is itself, like the shared clips'."""
+    from flowfill.evaluate.shake import shake_frames
+
+    spec = scenes.pan_scene(frames=SHAKY_FRAMES)
+    street = np.stack([_to_float(scenes.render_frame(spec, t, with_object=False)[0])
+                       for t in range(spec.frames)])
+    frames = shake_frames(street, **SHAKE)  # the warps depend on the frame count: all, then cut
+    frames = frames[:max_frames] if max_frames else frames
+    return EvalClip("shaky", frames, frames)
+
+
 def load_clip(name: str, max_frames: int | None = None) -> EvalClip | None:
     """Load one evaluation clip by name; None (with a note on stdout) when it is not on disk."""
     if name == "sample":
         return load_sample(max_frames)
+    if name == "shaky":
+        return load_shaky(max_frames)
     if name in HARD_CLIP_NAMES:
         from flowfill.evaluate import hard
 
