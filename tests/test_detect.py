@@ -560,17 +560,6 @@ def test_a_shaking_camera_over_brick_walls_makes_no_scratch_and_a_scratch_is_sti
     assert (masks & ~column).mean() < 0.001
 
 
-def test_a_line_found_on_two_frames_is_no_scratch():
-    """A track must hold on three frames: on the archival benchmark's `shaky` clip (clean,
-    with its ball, no defects), a fence post against the building behind it was found as
-    three segments on frames 32 and 33, two with evidence, and took 0.06% of the clip."""
-    from flowfill.evaluate import archival
-
-    truth, _ = archival.variant_truth(clips.load_clip("shaky", 40), "clean", 0)
-    masks = np.stack(list(detect_defects(truth, kinds=("scratches",))))
-    assert masks.sum() == 0
-
-
 def painted_clip(name: str, variant: str, seed: int):
     """The archival benchmark's clip ``name`` (its first 40 frames), ``variant`` clean or
     grainy, with its ball and painted defects by ``seed``: (truth, ball, defects)."""

@@ -169,11 +169,10 @@ class _Tracks:
                 del table[k]
 
     def is_film(self, k: int) -> bool:
-        """A scratch: a track found on at least ``shortest`` frames (not segments: a fence post
-        under a shaking camera was found as three segments on two frames) with film evidence on at
-        least two of its segments. A scratch in a moving scene shows it on most frames, one in a
-        still scene where it appears and where it vanishes; a line that stays put no longer is a
-        moving limb or a pole the flow lost, and one with evidence once is an edge the flow got
+        """A scratch: a track of at least ``shortest`` segments (two may lie on one frame) with film
+        evidence on at least two of them. A scratch in a moving scene shows it on most frames, one
+        in a still scene where it appears and where it vanishes; a line that stays put no longer is
+        a moving limb or a pole the flow lost, and one with evidence once is an edge the flow got
         wrong there (parallax, an occlusion). It must also have been found on ``density`` of the
         frames it spans: a scratch is on every frame of its life, if too faint on some for the line
         finder, while lines of the scene (a fence, a brick wall in a pan) bridged one to the next
@@ -184,7 +183,7 @@ class _Tracks:
         evidence twice."""
         r = self.find(k)
         first, last = self.span[r]
-        return (len(self.frames[r]) >= self.shortest and self.evidence[r] >= self.needed
+        return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
                 and self.evidence[r] >= self.scene[r]
                 and len(self.frames[r]) >= self.density * (last - first + 1))
 
