@@ -229,6 +229,7 @@ def detect_defects(
     lums: deque[np.ndarray] = deque(maxlen=LINK_GAP + 1)  # the last frames judged, luma
     # ... and each one's flow to the frame before it (on the proxy; None for the clip's first)
     back_flows: deque[np.ndarray | None] = deque(maxlen=LINK_GAP + 1)
+    full_size: dict[int, np.ndarray] = {}
     shape: tuple[int, int] | None = None
     size: tuple[int, int] | None = None
     grow: np.ndarray | None = None
@@ -240,6 +241,7 @@ def detect_defects(
     def judge(frame: _Frame, before: _Frame, after: _Frame, steps: tuple[int, int]) -> None:
         nonlocal previous, ends, index
         index += 1
+        full_size.clear()  # flow_back's, for the frames before this one
         proxy_b = flow(frame.grey, before.grey)
         f_b, f_a = from_proxy(proxy_b, shape), flow_to(frame, after)
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
@@ -334,10 +336,12 @@ def detect_defects(
 
     def flow_back(k: int) -> np.ndarray | None:
         """The flow from the frame ``k`` before the one being judged to the frame before that
-        (H x W x 2), or None where not kept."""
+        (H x W x 2), or None where not kept: brought to full size once a frame judged."""
         if k > len(back_flows) or back_flows[-k] is None:
             return None
-        return from_proxy(back_flows[-k], shape)
+        if k not in full_size:
+            full_size[k] = from_proxy(back_flows[-k], shape)
+        return full_size[k]
 
     def path_through(at: int, offsets: tuple[int, ...]) -> None:
         """Mark the specks of frame ``at`` that are a faint object on a path through the

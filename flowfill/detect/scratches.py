@@ -58,8 +58,8 @@ class ScratchSettings:
     evidence, for what the codec or a warp does to a dash is no sign of the film."""
     scene_motion: float = 3.0
     """A line moving with a scene that moves at least this far (px at 432 wide) between frames
-    is the scene's (:func:`moves_with_scene`); a track with more such frames than frames of
-    film evidence is no scratch."""
+    is the scene's (:func:`moves_with_scene`); a track with more such segments than segments
+    with film evidence is no scratch."""
     neutral: float | None = 0.04
     """A scratch lays white or black over the picture, so the colour under it fades as that
     overlay explains: its chroma (max minus min of RGB) may differ from the explained one by
