@@ -354,7 +354,8 @@ def detect_defects(
             if not (speck.moving or speck.edged):
                 speck.on_path = on_path(speck, around, impulses[at - first],
                                         settings.search * shape[1], settings.path_level,
-                                        settings.path_scene * shape[1] / 432)
+                                        settings.path_scene * shape[1] / 432,
+                                        settings.path_side)
 
     def give(final: bool) -> Iterator[np.ndarray]:
         nonlocal given

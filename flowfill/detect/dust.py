@@ -36,7 +36,7 @@ class DustSettings:
     noise around it)."""
     weak: float = 0.035
     """Its rim, grown from the core, by at least this (or ``rim_deviations``)."""
-    deviations: float = 4.0
+    deviations: float = 3.0
     rim_deviations: float = 2.5
     noise_window: float = 0.095
     """The noise a speck must stand out of is measured around it, over a square this share of
@@ -91,6 +91,10 @@ class DustSettings:
     path_scene: float = 3.0
     """... a path that leaves the scene's motion by this many px a frame at 432 wide (the
     scene's own texture, which the flow misplaces, moves with the scene)."""
+    path_side: float | None = 0.25
+    """... or on the two nearest frames on one side of it only, where it also stands out there
+    by this share of its own contrast in luma: an object crossing picture as dark (bright) as
+    itself vanishes on the other side. None: all four frames."""
 
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
@@ -128,6 +132,8 @@ class Speck:
     some frames, and the frames around need it for :func:`in_motion` and :func:`follows`."""
     parts: list[Speck] = field(default_factory=list)
     """For specks joined by :func:`grouped`: the pieces (otherwise empty)."""
+    strength: float = 0.0
+    """How far its core stands out of both neighbours (luma, the median over its pixels)."""
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -210,39 +216,65 @@ def grouped(specks: list[Speck], gap: float) -> list[Speck]:
 def impulse_map(above: np.ndarray, below: np.ndarray, noise: np.ndarray, side: int
                 ) -> np.ndarray:
     """How far each place of a frame stands out of both warped neighbours (brighter: positive,
-    darker: negative; ``above`` and ``below`` as :func:`find_specks` has them), in deviations of
-    the ``noise`` around it, averaged over a ``side`` px square: float16 H x W. A small object
-    too faint against the noise to be a candidate still stands out there, over its pixels."""
+    darker: negative; ``above`` and ``below`` as :func:`find_specks` has them), averaged over a
+    ``side`` px square: float16 H x W x 2, in deviations of the ``noise`` around it (0) and in
+    luma (1). A small object too faint against the noise to be a candidate still stands out
+    there, over its pixels."""
     signed = np.where(above > 0, above, 0.0) - np.where(below > 0, below, 0.0)
-    return cv2.blur((signed / noise).astype(np.float32), (side, side)).astype(np.float16)
+    out = np.empty(signed.shape + (2,), np.float16)
+    out[..., 0] = cv2.blur((signed / noise).astype(np.float32), (side, side))
+    out[..., 1] = cv2.blur(signed.astype(np.float32), (side, side))
+    return out
 
 
 def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray, reach: float,
-            level: float, off_scene: float) -> bool:
+            level: float, off_scene: float, side: float | None = None) -> bool:
     """Whether each of the frames ``around`` ``speck`` (pairs of frame offset and
-    :func:`impulse_map`) stands out in its sign by ``level`` or more at one steady path through
-    it, where its own frame's map (``own``) does not at the same places of the scene: a small
-    object, too faint on those frames to be a candidate. Every path of up to ``reach`` px a
-    frame that leaves the scene's motion (``speck.scene``) by ``off_scene`` px a frame or more
-    is tried; a misplaced texture moves with the scene, and shows on this frame too."""
+    :func:`impulse_map`) stands out in its sign by ``level`` deviations or more at one steady
+    path through it, where its own frame's map (``own``) does not at the same places of the
+    scene: a small object, too faint on those frames to be a candidate. Every path of up to
+    ``reach`` px a frame that leaves the scene's motion (``speck.scene``) by ``off_scene`` px a
+    frame or more is tried; a misplaced texture moves with the scene, and shows on this frame
+    too. With ``side``, a path on the two nearest frames on one side only will do where each
+    also shows ``side`` times the speck's own contrast in luma (``speck.strength``): an object
+    that crosses picture as dark as itself is lost on the other side, while a faint impulse on
+    two frames alone is too common a chance (the flow's errors on clean footage are many
+    deviations of its little noise)."""
     r = int(np.ceil(reach))
     vy, vx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
     sx, sy = speck.scene
     keep = (np.hypot(vx, vy) <= reach) & (np.hypot(vx - sx, vy - sy) >= off_scene)
     vx, vy = vx[keep], vy[keep]
-    h, w = own.shape
-    for dt, impulses in around:  # the paths left after each frame (few after the first)
-        for image, ox, oy, wanted in ((impulses, 0.0, 0.0, True), (own, sx, sy, False)):
-            xs = np.rint(speck.x + (vx - ox) * dt).astype(int)
-            ys = np.rint(speck.y + (vy - oy) * dt).astype(int)
-            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
-            there = np.zeros(vx.shape, np.float32)
-            there[inside] = image[ys[inside], xs[inside]]
-            shows = (speck.sign * there >= level) == wanted
-            vx, vy = vx[shows], vy[shows]
-            if not vx.size:
-                return False
-    return True
+    h, w = own.shape[:2]
+    maps = dict(around)
+
+    def steady(offsets: list[int], share: float | None) -> bool:
+        """Whether one path shows on every frame of ``offsets`` (and ``share`` of the speck's
+        contrast in luma there, where given); the paths left after each frame are few."""
+        ux, uy = vx, vy
+        for dt in offsets:
+            for image, ox, oy, wanted in ((maps[dt], 0.0, 0.0, True), (own, sx, sy, False)):
+                xs = np.rint(speck.x + (ux - ox) * dt).astype(int)
+                ys = np.rint(speck.y + (uy - oy) * dt).astype(int)
+                inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+                there = np.zeros(ux.shape + (2,), np.float32)
+                there[inside] = image[ys[inside], xs[inside]]
+                there *= speck.sign
+                ok = (there[:, 0] >= level) == wanted
+                if wanted and share is not None:
+                    ok &= there[:, 1] >= share * speck.strength
+                ux, uy = ux[ok], uy[ok]
+                if not ux.size:
+                    return False
+        return True
+
+    if steady([dt for dt, _ in around], None):
+        return True
+    if side is None:
+        return False
+    before = sorted((dt for dt in maps if dt < 0), reverse=True)[:2]
+    after = sorted(dt for dt in maps if dt > 0)[:2]
+    return any(len(near) == 2 and steady(near, side) for near in (before, after))
 
 
 SIGMA_SAMPLE = 50_000
@@ -511,5 +543,5 @@ def find_specks(
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None,
                            scene=(float(scene[0]), float(scene[1])), velocity=velocity,
-                           edged=edged))
+                           edged=edged, strength=strength))
     return found
