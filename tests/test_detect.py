@@ -687,22 +687,23 @@ def test_a_path_on_one_side_only_needs_a_share_of_the_specks_own_contrast():
     two frames on one side only are one where they also show a quarter of the speck's own
     contrast in luma (the flow's errors on clean footage are many deviations of its noise, but
     no such share of a speck of dirt)."""
-    from flowfill.detect.dust import Speck, on_path
+    from flowfill.detect.dust import Impulses, Speck, on_path
 
     speck = Speck(100.0, 60.0, 40, -1.0, np.array([60 * W + 100]), scene=(2.0, 0.0),
                   strength=0.2)
     velocity = (-16.0, 2.0)
 
-    def maps(deviations: dict[int, float], luma: float) -> list[tuple[int, np.ndarray]]:
+    def maps(deviations: dict[int, float], luma: float) -> list[tuple[int, Impulses]]:
         out = []
         for dt in (-2, -1, 1, 2):
-            m = np.zeros((H, W, 2), np.float16)
+            dev, lum = np.zeros((H, W), np.float16), np.zeros((H, W), np.float16)
             x, y = int(100 + velocity[0] * dt), int(60 + velocity[1] * dt)
-            m[y - 2:y + 3, x - 2:x + 3] = (-deviations.get(dt, 0.0), -luma)
-            out.append((dt, m))
+            dev[y - 2:y + 3, x - 2:x + 3] = -deviations.get(dt, 0.0)
+            lum[y - 2:y + 3, x - 2:x + 3] = -luma
+            out.append((dt, Impulses(dev, lum, 1, (H, W))))
         return out
 
-    own = np.zeros((H, W, 2), np.float16)
+    own = Impulses(np.zeros((H, W), np.float16), np.zeros((H, W), np.float16), 1, (H, W))
     reach, level, off_scene = 0.1 * W, 0.7, 3.0
     every = maps({-2: 1.0, -1: 1.0, 1: 1.0, 2: 1.0}, luma=0.01)
     assert on_path(speck, every, own, reach, level, off_scene, side=0.25)
@@ -713,8 +714,8 @@ def test_a_path_on_one_side_only_needs_a_share_of_the_specks_own_contrast():
     assert not on_path(speck, faint, own, reach, level, off_scene, side=0.25)
     one = maps({-1: 2.0, 1: 2.0}, luma=0.06)  # one frame on each side: no path
     assert not on_path(speck, one, own, reach, level, off_scene, side=0.25)
-    scenery = own.copy()  # this frame shows it too where the scene moves: misplaced texture
-    scenery[..., 0] = -2.0
+    scenery = own._replace(deviations=np.full((H, W), -2.0, np.float16))  # this frame shows
+    # it too where the scene moves it: a misplaced texture
     assert not on_path(speck, before, scenery, reach, level, off_scene, side=0.25)
 
 
@@ -733,3 +734,30 @@ def test_a_ball_lost_on_the_frames_after_it_is_still_picture():
     specks = [i for i in np.unique(defects.dust[37]) if i and defects.dust_size[i] >= 4]
     assert len(specks) == 3
     assert sum(masks[37][defects.dust[37] == i].mean() > 0.8 for i in specks) == 2
+
+
+def test_impulse_maps_of_a_large_frame_are_kept_every_few_pixels_and_read_where_asked():
+    """A 1080p frame's impulse maps, averaged over 23 px squares, are kept every 4 px (a 16th
+    of the memory); reading a place gives the average around the middle of its 4 x 4 block,
+    within the frame up to its last row and column. At 432 wide every place is kept."""
+    from flowfill.detect.dust import impulse_map
+
+    h, w = 1083, 1921  # a partial block at the end of both
+    rng = np.random.default_rng(0)
+    above = rng.normal(0, 0.02, (h, w)).astype(np.float32)
+    above[500:520, 900:930] = 0.3  # an object brighter than both neighbours
+    below = -above
+    noise = np.full((h, w), 0.02, np.float32)
+    maps = impulse_map(above, below, noise, 23)
+    assert maps.step == 4 and maps.deviations.shape == (271, 481) and maps.shape == (h, w)
+    full = cv2.blur(np.maximum(above, 0) - np.maximum(below, 0), (23, 23))
+    ys = np.array([0, 509, 509, 1082, 300])
+    xs = np.array([0, 914, 930, 1920, 1500])
+    centre_y, centre_x = np.minimum(ys // 4 * 4 + 2, h - 1), np.minimum(xs // 4 * 4 + 2, w - 1)
+    expected = full[centre_y, centre_x]
+    got = maps.at(maps.luma, ys, xs)
+    assert np.allclose(got[:3], expected[:3], atol=2e-3)  # float16 of the full average
+    assert got[1] > 0.25 and abs(got[4]) < 0.01  # the object stands out, the grain does not
+    assert np.allclose(maps.at(maps.deviations, ys[1:2], xs[1:2]), got[1] / 0.02, rtol=2e-3)
+    small = impulse_map(above[:240, :432], below[:240, :432], noise[:240, :432], 5)
+    assert small.step == 1 and small.deviations.shape == (240, 432)

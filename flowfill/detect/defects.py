@@ -22,6 +22,7 @@ import numpy as np
 
 from flowfill.detect.dust import (
     DustSettings,
+    Impulses,
     Speck,
     find_specks,
     follows,
@@ -219,7 +220,7 @@ def detect_defects(
     seen: deque[_Frame] = deque(maxlen=3)
     pending: deque[_Pending] = deque()
     recent: deque[_Pending] = deque(maxlen=FOLLOW)  # the last frames given out
-    impulses: deque[np.ndarray] = deque(maxlen=5)  # the last frames' impulse maps
+    impulses: deque[Impulses] = deque(maxlen=5)  # the last frames' impulse maps
     settings = dust or DustSettings()
     tracks = _Tracks(shortest=min(3, lookahead + 1))
     previous: list[Segment] = []
@@ -247,7 +248,7 @@ def detect_defects(
         warped = (warp_to(before.lum, f_b), warp_to(after.lum, f_a))  # for both tests
         found: list[Speck] = []
         if "dust" in kinds:
-            maps: list[np.ndarray] = []
+            maps: list[Impulses] = []
             found = find_specks(frame.lum, before.lum, after.lum, f_b, f_a, settings, steps,
                                 frame.chroma, warped, (before.chroma, after.chroma), maps)
             impulses.append(maps[0])

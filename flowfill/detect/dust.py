@@ -17,6 +17,7 @@ pieces, judged joined as well (:func:`grouped`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -213,21 +214,47 @@ def grouped(specks: list[Speck], gap: float) -> list[Speck]:
     return out
 
 
+class Impulses(NamedTuple):
+    """A frame's :func:`impulse_map`: how far each place stands out of both warped neighbours,
+    averaged over a square, kept every ``step`` px (the averages of neighbouring places are
+    nearly alike, and a 4K frame's maps would be 33 MB each)."""
+
+    deviations: np.ndarray
+    """In deviations of the noise around it: float16, H / step x W / step (rounded up)."""
+    luma: np.ndarray
+    """In luma: the same."""
+    step: int
+    shape: tuple[int, int]
+    """The frame's height and width."""
+
+    def at(self, image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """``image`` (one of the maps) at the frame's pixels ``ys``, ``xs``: float32."""
+        return image[ys // self.step, xs // self.step].astype(np.float32)
+
+
 def impulse_map(above: np.ndarray, below: np.ndarray, noise: np.ndarray, side: int
-                ) -> np.ndarray:
+                ) -> Impulses:
     """How far each place of a frame stands out of both warped neighbours (brighter: positive,
     darker: negative; ``above`` and ``below`` as :func:`find_specks` has them), averaged over a
-    ``side`` px square: float16 H x W x 2, in deviations of the ``noise`` around it (0) and in
-    luma (1). A small object too faint against the noise to be a candidate still stands out
-    there, over its pixels."""
-    signed = np.where(above > 0, above, 0.0) - np.where(below > 0, below, 0.0)
-    out = np.empty(signed.shape + (2,), np.float16)
-    out[..., 0] = cv2.blur((signed / noise).astype(np.float32), (side, side))
-    out[..., 1] = cv2.blur(signed.astype(np.float32), (side, side))
-    return out
+    ``side`` px square, in deviations of the ``noise`` around it and in luma, kept every fifth
+    of ``side`` px. A small object too faint against the noise to be a candidate still stands
+    out there, over its pixels."""
+    signed = (np.maximum(above, 0.0) - np.maximum(below, 0.0)).astype(np.float32)
+    step = max(side // 5, 1)
+    first = step // 2  # each kept place the middle of its step x step block
+    keep = (slice(first, None, step), slice(first, None, step))
+    h, w = signed.shape
+    maps = []
+    for values in (signed / noise, signed):
+        kept = cv2.blur(values, (side, side))[keep]
+        if kept.shape != (-(-h // step), -(-w // step)):  # a partial block at the end: its edge
+            kept = np.pad(kept, ((0, -(-h // step) - kept.shape[0]),
+                                 (0, -(-w // step) - kept.shape[1])), mode="edge")
+        maps.append(kept.astype(np.float16))
+    return Impulses(maps[0], maps[1], step, (h, w))
 
 
-def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray, reach: float,
+def on_path(speck: Speck, around: list[tuple[int, Impulses]], own: Impulses, reach: float,
             level: float, off_scene: float, side: float | None = None) -> bool:
     """Whether each of the frames ``around`` ``speck`` (pairs of frame offset and
     :func:`impulse_map`) stands out in its sign by ``level`` deviations or more at one steady
@@ -245,7 +272,7 @@ def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray,
     sx, sy = speck.scene
     keep = (np.hypot(vx, vy) <= reach) & (np.hypot(vx - sx, vy - sy) >= off_scene)
     vx, vy = vx[keep], vy[keep]
-    h, w = own.shape[:2]
+    h, w = own.shape
     maps = dict(around)
 
     def steady(offsets: list[int], share: float | None) -> bool:
@@ -257,12 +284,14 @@ def on_path(speck: Speck, around: list[tuple[int, np.ndarray]], own: np.ndarray,
                 xs = np.rint(speck.x + (ux - ox) * dt).astype(int)
                 ys = np.rint(speck.y + (uy - oy) * dt).astype(int)
                 inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
-                there = np.zeros(ux.shape + (2,), np.float32)
-                there[inside] = image[ys[inside], xs[inside]]
-                there *= speck.sign
-                ok = (there[:, 0] >= level) == wanted
-                if wanted and share is not None:
-                    ok &= there[:, 1] >= share * speck.strength
+                ys, xs = ys[inside], xs[inside]
+                ok = np.zeros(ux.shape, bool)
+                ok[inside] = speck.sign * image.at(image.deviations, ys, xs) >= level
+                if not wanted:
+                    ok = ~ok  # outside the frame: nothing there
+                elif share is not None:
+                    ok[inside] &= (speck.sign * image.at(image.luma, ys, xs)
+                                   >= share * speck.strength)
                 ux, uy = ux[ok], uy[ok]
                 if not ux.size:
                     return False
@@ -466,7 +495,7 @@ def find_specks(
     chroma: np.ndarray | None = None,
     warped: tuple[np.ndarray, np.ndarray] | None = None,
     chroma_around: tuple[np.ndarray, np.ndarray] | None = None,
-    impulses: list[np.ndarray] | None = None,
+    impulses: list[Impulses] | None = None,
 ) -> list[Speck]:
     """Dust and dirt on the frame of luma ``lum`` (H x W float32 in [0, 1]), judged against two
     other frames ``before`` and ``after`` (usually its neighbours) and the flows from ``lum``'s
