@@ -761,3 +761,20 @@ def test_impulse_maps_of_a_large_frame_are_kept_every_few_pixels_and_read_where_
     assert np.allclose(maps.at(maps.deviations, ys[1:2], xs[1:2]), got[1] / 0.02, rtol=2e-3)
     small = impulse_map(above[:240, :432], below[:240, :432], noise[:240, :432], 5)
     assert small.step == 1 and small.deviations.shape == (240, 432)
+
+
+def test_the_quick_median_gives_numpys_numbers():
+    """:func:`flowfill.detect.stats.median`, taken thousands of times a frame on small arrays,
+    gives exactly ``np.median``'s numbers: odd and even counts, float32 and integers, flattened
+    and along either axis."""
+    from flowfill.detect.stats import median
+
+    rng = np.random.default_rng(3)
+    for shape in ((7,), (6,), (5, 6), (6, 5), (1,), (2, 2)):
+        f32 = rng.normal(0, 1, shape).astype(np.float32)
+        ints = rng.integers(-50, 50, shape)
+        for values in (f32, ints, f32.astype(np.float64)):
+            for axis in [None] + list(range(len(shape))):
+                got, want = median(values, axis=axis), np.median(values, axis=axis)
+                assert np.asarray(got).dtype == np.asarray(want).dtype
+                assert np.array_equal(got, want)

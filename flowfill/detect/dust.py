@@ -25,6 +25,7 @@ from scipy import ndimage
 from scipy.sparse.csgraph import connected_components
 
 from flowfill.detect.overlay import overlay_misfit
+from flowfill.detect.stats import median
 from flowfill.masks import hysteresis
 
 
@@ -316,7 +317,7 @@ def robust_sigma(values: np.ndarray) -> float:
     v = np.asarray(values, dtype=np.float32).ravel()
     if v.size > SIGMA_SAMPLE:  # a strided sample is as good and much cheaper
         v = v[:: -(-v.size // SIGMA_SAMPLE)]
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
+    return float(1.4826 * median(np.abs(v - median(v))))
 
 
 def local_noise(d_b: np.ndarray, d_a: np.ndarray, window: float) -> np.ndarray:
@@ -398,7 +399,7 @@ def _scene_motion(flows: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
     h, w = flows[0].shape[:2]
     sub = (slice(max(y - pad, 0), min(y + bh + pad, h)),
            slice(max(x - pad, 0), min(x + bw + pad, w)))
-    per = [np.median(f[sub].reshape(-1, 2), axis=0) / step
+    per = [median(f[sub].reshape(-1, 2), axis=0) / step
            for f, step in zip(flows, steps, strict=True)]
     return 0.5 * (per[0] + per[1])
 
@@ -481,7 +482,7 @@ def _neutral(lum: np.ndarray, chroma: np.ndarray, warped: tuple[np.ndarray, np.n
     under_c = 0.5 * (_carried_at(chroma_around[0], flows[0], ys, xs)
                      + _carried_at(chroma_around[1], flows[1], ys, xs))
     misfit = overlay_misfit(lum[sub][component], chroma[sub][component], under_l, under_c, bright)
-    return float(np.median(misfit)) < tolerance
+    return float(median(misfit)) < tolerance
 
 
 def find_specks(
@@ -538,7 +539,7 @@ def find_specks(
     radius = max(int(round(s.ghost_search * w)), 4)
     edges = np.maximum(_motion_edges(flow_before), _motion_edges(flow_after))
     # against the frame's own roughness of flow (a whip pan's flow is rough everywhere)
-    edge_limit = max(s.motion_edge, s.motion_edge_rel * float(np.median(edges)))
+    edge_limit = max(s.motion_edge, s.motion_edge_rel * float(median(edges)))
     for k in range(1, count):
         x, y, bw, bh, area = (int(v) for v in stats[k])
         if max(bw, bh) > largest or area < s.min_area or min(bw, bh) < 2:
@@ -548,7 +549,7 @@ def find_specks(
         component = labels[y:y + bh, x:x + bw] == k
         # by a motion edge (a limb, a wheel): occlusion, which both flows miss; kept as picture
         edged = _ring_edge(edges, component, (x, y, bw, bh), lum, s.picture_edge) > edge_limit
-        if chroma is not None and np.median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
+        if chroma is not None and median(chroma[y:y + bh, x:x + bw][component]) > s.chroma:
             continue  # a coloured thing (a ball, a racket, skin): dust and dirt are grey
         sign = 1.0 if above[y:y + bh, x:x + bw][component].mean() > 0 else -1.0
         if (chroma is not None and chroma_around is not None and s.neutral is not None
@@ -561,7 +562,7 @@ def find_specks(
                for other, warped, flow in ((before, warped_b, flow_before),
                                            (after, warped_a, flow_after))):
             continue
-        strength = float(np.median(spike[y:y + bh, x:x + bw][component]))
+        strength = float(median(spike[y:y + bh, x:x + bw][component]))
         motion = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
                         radius)
         scene = _scene_motion((flow_before, flow_after), steps, box)

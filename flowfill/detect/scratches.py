@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from flowfill.detect.dust import robust_sigma
 from flowfill.detect.overlay import overlay_misfit
+from flowfill.detect.stats import median
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
         beside = cv2.blur(column, (6 * width + 9, 1))
         lift = column - beside
         threshold = max(s.contrast, s.deviations * robust_sigma(lift))
-        floor = float(np.median(response)) + 4.0 * robust_sigma(response)
+        floor = float(median(response)) + 4.0 * robust_sigma(response)
         # each row's peaks only: a line beside texture stays a component of its own, not part
         # of one too wide to be a line
         peaks = lift >= ndimage.maximum_filter1d(lift, 2 * width + 1, axis=1)
@@ -149,13 +150,13 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
                 continue
             box = response[y:y + bh, x:x + bw]
             inside = labels[y:y + bh, x:x + bw] == k
-            level = float(np.median(box[inside]))
+            level = float(median(box[inside]))
             on = inside & (box > 0.5 * level)
             ys, xs = np.nonzero(on)
             if len(ys) < s.min_length * h:
                 continue
             ys, xs, line = _extend(response, ys + y, xs + x, level, floor)
-            out.append(Segment(sign, float(np.median(xs)), int(ys.min()), int(ys.max()) + 1,
+            out.append(Segment(sign, float(median(xs)), int(ys.min()), int(ys.max()) + 1,
                                ys * w + xs, level, line=line,
                                solid=level >= s.solid * threshold))
     return out
@@ -168,7 +169,7 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     bridged), above the response just beside it: a scratch fades along its length, and its faint
     parts are scratch too."""
     h, w = response.shape
-    slope, offset = (np.polyfit(ys, xs, 1) if np.ptp(ys) >= 8 else (0.0, float(np.median(xs))))
+    slope, offset = (np.polyfit(ys, xs, 1) if np.ptp(ys) >= 8 else (0.0, float(median(xs))))
     slope = float(np.clip(slope, -0.05, 0.05))
     rows = np.arange(h)
     cols = np.clip(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), 0,
@@ -177,7 +178,7 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     band = response[rows[:, None], cols]
     beside = response[rows[:, None], np.clip(centre + np.array([-6, -5, -4, 4, 5, 6]), 0, w - 1)]
     # the line must stand out from the picture just beside it (texture has lines everywhere)
-    lift = band - np.median(beside, axis=1)[:, None]
+    lift = band - median(beside, axis=1)[:, None]
     peak = lift.max(axis=1)
     lit = peak > max(level / 3.0, floor)
     lit[ys] = True
@@ -198,7 +199,7 @@ def between(a: Segment, b: Segment, share: float, shape: tuple[int, int]) -> Seg
     line = (a.line[0] + share * (b.line[0] - a.line[0]),
             a.line[1] + share * (b.line[1] - a.line[1]))
     centre, pixels = _line_pixels(line, y0, y1, w)
-    return Segment(a.sign, float(np.median(centre)), y0, y1, pixels,
+    return Segment(a.sign, float(median(centre)), y0, y1, pixels,
                    a.contrast + share * (b.contrast - a.contrast), line=line)
 
 
@@ -221,7 +222,7 @@ def line_lift(lum: np.ndarray, line: Segment, settings: ScratchSettings | None =
     instead of its own."""
     s = settings or ScratchSettings()
     rows = np.arange(line.y0, line.y1) if rows is None else np.asarray(rows)
-    return float(np.median(_row_lifts(lum, line, s, offset, rows)))
+    return float(median(_row_lifts(lum, line, s, offset, rows)))
 
 
 def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
@@ -268,7 +269,7 @@ def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
     core = (lum[rows, np.clip(centre + np.arange(-1, 2), 0, w - 1)] * line.sign).max(axis=1)
-    beside = np.median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
+    beside = median(lum[rows, np.clip(centre + side, 0, w - 1)] * line.sign, axis=1)
     return core - beside
 
 
@@ -283,11 +284,11 @@ def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
     if count < 3:
         return None
     rows = np.arange(a.y0, a.y0 + count * block)
-    beside = np.max([np.median(_row_lifts(lum, a, s, o, rows).reshape(count, block), axis=1)
+    beside = np.max([median(_row_lifts(lum, a, s, o, rows).reshape(count, block), axis=1)
                      for o in _beside_offsets(s, lum.shape[1])], axis=0)
     best: tuple[int, float, int, int] | None = None
     for off in (0.0, -1.0, 1.0):
-        lift = np.median(_row_lifts(lum, a, s, off, rows).reshape(count, block), axis=1)
+        lift = median(_row_lifts(lum, a, s, off, rows).reshape(count, block), axis=1)
         shows = (lift > max(0.5 * found, s.carry_floor)) & (lift > 1.5 * np.maximum(beside, 0.0))
         start, misses, last = None, 0, -1
         for k in range(count + 1):
@@ -401,12 +402,12 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
     here: float | None = None
     for other, (high, low) in zip(warped, ranges, strict=True):
         near = high if segment.sign > 0 else low
-        gap = float(np.median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
+        gap = float(median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
         if gap <= s.evidence * segment.contrast:
             continue
         # the picture on *each* side must line up (within a pixel): at the edge between two
         # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
-        beside = max(float(np.median(np.maximum(np.maximum(flat[side] - high[side],
+        beside = max(float(median(np.maximum(np.maximum(flat[side] - high[side],
                                                            low[side] - flat[side]), 0.0)))
                      for side in sides)
         if beside >= 0.5 * gap:
@@ -441,8 +442,8 @@ def moves_with_scene(segment: Segment, lum: np.ndarray, flows: Sequence[np.ndarr
     least = s.scene_motion * max(w / 432, 1.0)
     here: float | None = None
     for k, (flow, other) in enumerate(zip(flows, warped, strict=True)):
-        beside = float(np.median(flow[ys[:, None], cols, 0]))
-        if abs(beside) < least or abs(float(np.median(flow[ys, xs, 0])) - beside) > 1.0:
+        beside = float(median(flow[ys[:, None], cols, 0]))
+        if abs(beside) < least or abs(float(median(flow[ys, xs, 0])) - beside) > 1.0:
             continue
         here = line_lift(lum, segment, s) if here is None else here
         if (here > 0.0 and line_lift(other, segment, s) >= 0.5 * here
@@ -523,7 +524,7 @@ def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, fa
     for direction in (-1, 1):
         cols = np.clip(xs[:, None] + direction * np.arange(near, far + 1), 0, w - 1)
         picked = flow[ys[:, None], cols]
-        sides.append((float(np.median(picked[..., 0])), float(np.median(picked[..., 1]))))
+        sides.append((float(median(picked[..., 0])), float(median(picked[..., 1]))))
     if abs(sides[0][0] - sides[1][0]) > 1.0 * scale:
         return None
     return 0.5 * (sides[0][0] + sides[1][0]), 0.5 * (sides[0][1] + sides[1][1])
@@ -547,7 +548,7 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
     for side in (-reach, reach):  # the picture under the line, from each side in turn
         at = ys * w + np.clip(xs + side, 0, w - 1)
         off += 0.5 * overlay_misfit(line_l, line_c, flat_l[at], flat_c[at], segment.sign > 0)
-    return float(np.median(off)) < s.neutral
+    return float(median(off)) < s.neutral
 
 
 def _same_line(a: Segment, b: Segment, reach: float) -> bool:
