@@ -218,7 +218,7 @@ def grouped(specks: list[Speck], gap: float) -> list[Speck]:
 class Impulses(NamedTuple):
     """A frame's :func:`impulse_map`: how far each place stands out of both warped neighbours,
     averaged over a square, kept every ``step`` px (the averages of neighbouring places are
-    nearly alike, and a 4K frame's maps would be 33 MB each)."""
+    nearly alike, and a 4K frame's two maps would be 33 MB in all, five frames of them kept)."""
 
     deviations: np.ndarray
     """In deviations of the noise around it: float16, H / step x W / step (rounded up)."""
