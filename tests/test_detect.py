@@ -778,3 +778,19 @@ def test_the_quick_median_gives_numpys_numbers():
                 got, want = median(values, axis=axis), np.median(values, axis=axis)
                 assert np.asarray(got).dtype == np.asarray(want).dtype
                 assert np.array_equal(got, want)
+
+
+def test_closing_gaps_and_numbering_runs_of_rows_match_scipy():
+    """The scratch follower's 1D closing and run numbering (taken on every segment of every
+    frame) give what ``ndimage.binary_closing`` and ``ndimage.label`` give, ends included."""
+    from scipy import ndimage
+
+    from flowfill.detect.scratches import _closed, _runs
+
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        n, gap = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        on = rng.random(n) < rng.random()
+        assert np.array_equal(_closed(on, gap),
+                              ndimage.binary_closing(on, np.ones(2 * gap + 1, bool)))
+        assert np.array_equal(_runs(on), ndimage.label(on)[0])

@@ -182,11 +182,32 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     peak = lift.max(axis=1)
     lit = peak > max(level / 3.0, floor)
     lit[ys] = True
-    runs, _ = ndimage.label(ndimage.binary_closing(lit, np.ones(2 * gap + 1, bool)) | lit)
-    keep = np.isin(runs, np.unique(runs[ys])) & (runs > 0)
+    runs = _runs(_closed(lit, gap) | lit)
+    seeded = np.bincount(runs[ys], minlength=int(runs.max()) + 1) > 0
+    seeded[0] = False
+    keep = seeded[runs]
     on = keep[:, None] & (lift >= 0.5 * peak[:, None]) & (lift > 0)
     r, c = np.nonzero(on)
     return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
+
+
+def _closed(on: np.ndarray, gap: int) -> np.ndarray:
+    """``on`` (bool, 1D) with gaps of up to ``2 * gap`` closed: a dilation then an erosion by
+    ``2 * gap + 1`` samples, the outside taken as off (as ``ndimage.binary_closing`` has it)."""
+    n = len(on)
+    at = np.arange(n)
+    total = np.concatenate([[0], np.cumsum(on)])
+    grown = total[np.minimum(at + gap + 1, n)] - total[np.maximum(at - gap, 0)] > 0
+    total = np.concatenate([[0], np.cumsum(grown)])
+    inside = (at >= gap) & (at + gap < n)
+    full = total[np.minimum(at + gap + 1, n)] - total[np.maximum(at - gap, 0)] == 2 * gap + 1
+    return inside & full
+
+
+def _runs(on: np.ndarray) -> np.ndarray:
+    """Each run of ``on`` (bool, 1D) numbered from 1 in order, 0 off it."""
+    starts = on & ~np.concatenate([[False], on[:-1]])
+    return np.cumsum(starts) * on
 
 
 def between(a: Segment, b: Segment, share: float, shape: tuple[int, int]) -> Segment:
