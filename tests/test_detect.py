@@ -794,3 +794,41 @@ def test_closing_gaps_and_numbering_runs_of_rows_match_scipy():
         assert np.array_equal(_closed(on, gap),
                               ndimage.binary_closing(on, np.ones(2 * gap + 1, bool)))
         assert np.array_equal(_runs(on), ndimage.label(on)[0])
+
+
+def test_linking_and_bridging_segments_pair_the_same_lines_as_one_by_one():
+    """``link`` and ``bridge`` judge all pairs of segments at once; they pair exactly those a
+    test of one pair at a time pairs (same polarity, rows overlapping by half the shorter, within
+    the reach), ``bridge`` one to one, nearest first, ties by order."""
+    from flowfill.detect.scratches import Segment, bridge, link
+
+    rng = np.random.default_rng(2)
+    s = ScratchSettings()
+
+    def segment() -> Segment:
+        y0 = int(rng.integers(0, 200))
+        return Segment(int(rng.choice([-1, 1])), float(rng.integers(100, 130) + rng.random()),
+                       y0, y0 + int(rng.integers(20, 120)), np.zeros(0, int), 0.1)
+
+    def same(a: Segment, b: Segment, reach: float) -> bool:
+        overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
+        return (a.sign == b.sign and abs(a.x - b.x) <= max(reach, 1.5)
+                and overlap >= 0.5 * min(a.y1 - a.y0, b.y1 - b.y0))
+
+    for _ in range(50):
+        previous = [segment() for _ in range(int(rng.integers(0, 12)))]
+        current = [segment() for _ in range(int(rng.integers(0, 12)))]
+        reach = s.stays * W / 432
+        assert link(previous, current, W, s) == [
+            (i, j) for i, a in enumerate(previous) for j, b in enumerate(current)
+            if same(a, b, reach)]
+        ends = [(int(rng.integers(5, 9)), a) for a in previous]
+        pairs = sorted((abs(a.x - b.x), e, j) for e, (t, a) in enumerate(ends)
+                       for j, b in enumerate(current) if same(a, b, reach * (9 - t)))
+        want, used_e, used_j = [], set(), set()
+        for _, e, j in pairs:
+            if e not in used_e and j not in used_j:
+                used_e.add(e)
+                used_j.add(j)
+                want.append((e, j))
+        assert bridge(ends, current, 9, W, s) == want

@@ -577,11 +577,21 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
     return float(median(off)) < s.neutral
 
 
-def _same_line(a: Segment, b: Segment, reach: float) -> bool:
-    """Same polarity, rows overlapping by half the shorter, within ``reach`` px."""
-    overlap = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return (a.sign == b.sign and abs(a.x - b.x) <= max(reach, 1.5)
-            and overlap >= 0.5 * min(a.y1 - a.y0, b.y1 - b.y0))
+def _same_lines(first: list[Segment], second: list[Segment], reach: np.ndarray | float
+                ) -> np.ndarray:
+    """Which segments of ``first`` and ``second`` (bool, len(first) x len(second)) are the same
+    line: same polarity, rows overlapping by half the shorter, within ``reach`` px (at least
+    1.5; one value, or one per segment of ``first``)."""
+    if not first or not second:
+        return np.zeros((len(first), len(second)), bool)
+    a = np.array([(o.sign, o.x, o.y0, o.y1) for o in first], np.float64)
+    b = np.array([(o.sign, o.x, o.y0, o.y1) for o in second], np.float64)
+    near = np.maximum(np.broadcast_to(np.asarray(reach, np.float64), (len(first),)), 1.5)
+    overlap = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 2], b[None, :, 2])
+    shorter = np.minimum((a[:, 3] - a[:, 2])[:, None], (b[:, 3] - b[:, 2])[None, :])
+    return ((a[:, None, 0] == b[None, :, 0]) & (np.abs(a[:, None, 1] - b[None, :, 1])
+                                                <= near[:, None])
+            & (overlap >= 0.5 * shorter))
 
 
 def link(previous: list[Segment], current: list[Segment], width: int,
@@ -589,9 +599,8 @@ def link(previous: list[Segment], current: list[Segment], width: int,
     """Pairs (i, j) of segments of consecutive frames that are the same line staying put: same
     polarity, rows overlapping by half the shorter, within ``stays`` (scaled to ``width``)."""
     s = settings or ScratchSettings()
-    reach = s.stays * width / 432
-    return [(i, j) for i, a in enumerate(previous) for j, b in enumerate(current)
-            if _same_line(a, b, reach)]
+    same = _same_lines(previous, current, s.stays * width / 432)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(same), strict=True)]
 
 
 def bridge(ends: list[tuple[int, Segment]], current: list[Segment], frame: int, width: int,
@@ -601,9 +610,12 @@ def bridge(ends: list[tuple[int, Segment]], current: list[Segment], frame: int, 
     links to: the same line, faint on the frames between (``stays`` a frame, scaled to
     ``width``). One to one, so that lines of a texture do not knit into one track."""
     s = settings or ScratchSettings()
-    pairs = sorted((abs(a.x - b.x), e, j) for e, (t, a) in enumerate(ends)
-                   for j, b in enumerate(current)
-                   if _same_line(a, b, s.stays * width / 432 * (frame - t)))
+    reach = np.array([s.stays * width / 432 * (frame - t) for t, _ in ends], np.float64)
+    same = _same_lines([a for _, a in ends], current, reach)
+    es, js = np.nonzero(same)
+    gaps = np.abs(np.array([ends[e][1].x - current[j].x for e, j in zip(es, js, strict=True)]))
+    order = np.lexsort((js, es, gaps)) if len(es) else np.zeros(0, int)
+    pairs = [(float(gaps[k]), int(es[k]), int(js[k])) for k in order]
     used_e: set[int] = set()
     used_j: set[int] = set()
     out = []
