@@ -434,7 +434,7 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
         # the picture on *each* side must line up (within a pixel): at the edge between two
         # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
         beside = max(float(median(np.maximum(np.maximum(flat[side] - high[side],
-                                                           low[side] - flat[side]), 0.0)))
+                                                        low[side] - flat[side]), 0.0)))
                      for side in sides)
         if beside >= 0.5 * gap:
             continue
@@ -449,8 +449,8 @@ def moves_with_scene(segment: Segment, lum: np.ndarray, flows: Sequence[np.ndarr
                      left: Sequence[np.ndarray] | None = None) -> bool:
     """Whether ``segment`` is seen moving with the scene: toward a neighbour (``flows``: from
     this frame ``lum`` to each neighbour, H x W x 2; ``warped``: each carried onto this frame;
-    ``left``: ``lum`` less each, worked out here when not given)
-    the picture beside it moves by ``scene_motion`` px or more, the flow at the line itself
+    ``left``: ``lum`` less each, worked out here when not given) the picture beside it moves by
+    ``scene_motion`` px or more, the flow at the line itself
     moves with it (it is not locked onto the line), and the neighbour carried back explains
     the line: it shows it at least half as strongly (:func:`line_lift`), and the frame less
     the neighbour leaves less than half of it. A scratch, on the film, is not where the scene's
@@ -614,12 +614,11 @@ def bridge(ends: list[tuple[int, Segment]], current: list[Segment], frame: int, 
     same = _same_lines([a for _, a in ends], current, reach)
     es, js = np.nonzero(same)
     gaps = np.abs(np.array([ends[e][1].x - current[j].x for e, j in zip(es, js, strict=True)]))
-    order = np.lexsort((js, es, gaps)) if len(es) else np.zeros(0, int)
-    pairs = [(float(gaps[k]), int(es[k]), int(js[k])) for k in order]
     used_e: set[int] = set()
     used_j: set[int] = set()
     out = []
-    for _, e, j in pairs:
+    for k in np.lexsort((js, es, gaps)) if len(es) else []:  # nearest first, ties in order
+        e, j = int(es[k]), int(js[k])
         if e not in used_e and j not in used_j:
             used_e.add(e)
             used_j.add(j)
