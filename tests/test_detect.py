@@ -832,3 +832,39 @@ def test_linking_and_bridging_segments_pair_the_same_lines_as_one_by_one():
                 used_j.add(j)
                 want.append((e, j))
         assert bridge(ends, current, 9, W, s) == want
+
+
+def test_a_line_between_two_columns_is_placed_between_them_on_every_row():
+    """A 2-px line on columns 100 and 101 that peaks on 100 down its upper half and on 101 down
+    its lower half (as grain has it): the line through the peaks tilted and was placed up to
+    three quarters of a pixel off at its ends, and a scratch band drawn from it a pixel off
+    over the rows it was carried to. The centroid of each row's response puts it at 100.5,
+    upright."""
+    from flowfill.detect.scratches import find_segments
+
+    lum = np.full((240, 432), 0.3, np.float32)
+    lum[:, 100:102] = 0.5
+    lum[:120, 100] += 0.01
+    lum[120:, 101] += 0.01
+    (segment,) = find_segments(lum)
+    slope, offset = segment.line
+    assert abs(slope) < 0.001
+    assert abs(offset - 100.5) < 0.1
+    assert abs(slope * 239 + offset - 100.5) < 0.1
+
+
+def test_a_faint_scratch_beside_the_ball_is_drawn_where_it_is_not_a_pixel_off():
+    """The archival benchmark's grainy `sample` (seed 0): on frame 18 the ball passes a faint
+    scratch (0.04 under grain of 0.03) whose segment above it peaks on the column right of the
+    scratch's centre in its lower rows. The line through those peaks tilted, and the scratch's
+    band, carried down over the rows below, lay a pixel and a half right of the scratch: its
+    margin took the ball's edge. Placed by each row's centroid, the band keeps off the ball and
+    still covers the scratch."""
+    from flowfill.evaluate import archival
+
+    _, ball, defects = painted_clip("sample", "grainy", 0)
+    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    alone = ball & ~archival.near(defects.footprint, 3)
+    assert alone[18].sum() > 20
+    assert not (masks[18] & alone[18]).any()
+    assert masks[18][defects.scratches[18] == 3].mean() > 0.9

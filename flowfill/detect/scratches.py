@@ -46,7 +46,8 @@ class ScratchSettings:
     the floor (4 missed faint scratches by a hair; the film evidence and the colour test keep
     the extra lines it finds out of the masks: RESULTS.md, issue 17)."""
     stays: float = 2.5
-    """Largest drift of a scratch between frames, in pixels at 432 wide."""
+    """How far a scratch's line may move between consecutive frames, in pixels at 432 wide: its
+    drift, and a pixel either way where the line finder places it."""
     carry_floor: float = 0.03
     """A scratch the line finder loses is carried on while it stands out by more than this
     (:func:`carry_line`): without a floor, tracks of lines of no contrast at all were carried
@@ -169,7 +170,9 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     bridged), above the response just beside it: a scratch fades along its length, and its faint
     parts are scratch too."""
     h, w = response.shape
-    slope, offset = (np.polyfit(ys, xs, 1) if np.ptp(ys) >= 8 else (0.0, float(median(xs))))
+    centres = xs + _centroid(response, ys, xs)
+    slope, offset = (np.polyfit(ys, centres, 1) if np.ptp(ys) >= 8
+                     else (0.0, float(median(centres))))
     slope = float(np.clip(slope, -0.05, 0.05))
     rows = np.arange(h)
     cols = _inside(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), w)
@@ -188,6 +191,17 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     on = keep[:, None] & (lift >= 0.5 * peak[:, None]) & (lift > 0)
     r, c = np.nonzero(on)
     return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
+
+
+def _centroid(response: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """How far the centre of the line through each pixel (``ys``, ``xs``) lies from it, in px:
+    the centroid of the response on the pixel and its two neighbours in the row. A line between
+    two columns peaks on either as grain has it, and a line fitted through the peaks tilts by a
+    pixel over the rows where it flips (RESULTS.md, issue 17)."""
+    w = response.shape[1]
+    near = np.maximum(response[ys[:, None], _inside(xs[:, None] + np.arange(-1, 2), w)], 0.0)
+    total = near.sum(axis=1)
+    return np.where(total > 0, (near[:, 2] - near[:, 0]) / np.maximum(total, 1e-12), 0.0)
 
 
 def _inside(index: np.ndarray, size: int) -> np.ndarray:
