@@ -189,6 +189,11 @@ class _Tracks:
                 and len(self.frames[r]) >= self.density * (last - first + 1))
 
 
+def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
+    """``mask`` (uint8 H x W) dilated by the element ``grow`` (None: as it is)."""
+    return cv2.dilate(mask, grow) if grow is not None and mask.any() else mask
+
+
 def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
     """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string
     or the track of those seen moving on the frames ``around`` (offsets and their specks)."""
@@ -366,6 +371,9 @@ def detect_defects(
             item = pending.popleft()
             given += 1
             mask = np.zeros(shape[0] * shape[1], np.uint8)
+            lines = np.zeros_like(mask)
+            picture = np.zeros_like(mask)  # small objects seen moving
+            moving: list[Speck] = []
             # the frames around it: the last few given out, the next few waiting
             frames_around = [(i - len(recent), p) for i, p in enumerate(recent)] + [
                 (1 + i, pending[i]) for i in range(min(FOLLOW, len(pending)))]
@@ -375,21 +383,31 @@ def detect_defects(
             # each speck and each object in pieces: picture where either is
             for group in grouped(item.specks, gap):
                 if _picture(group, joined, reach):
+                    moving.append(group)
                     continue
                 for speck in group.parts or [group]:
-                    if not _picture(speck, single, reach):
+                    if _picture(speck, single, reach):
+                        moving.append(speck)
+                    else:
                         mask[speck.pixels] = 1
             recent.append(item)
             for seg in item.segments + item.drawn:
                 if tracks.is_film(seg.track):
-                    mask[seg.pixels] = 1
+                    lines[seg.pixels] = 1
+            for speck in moving:  # not the impulses a scratch's own line leaves
+                if lines[speck.pixels].mean() < 0.5:
+                    picture[speck.pixels] = 1
             in_use = [seg.track for p in pending for seg in p.segments + p.drawn] + [
                 seg.track for seg in previous] + [seg.track for _, seg in ends]
             tracks.forget(min(in_use, default=tracks.next))
-            mask = mask.reshape(shape)
-            if grow is not None and mask.any():
-                mask = cv2.dilate(mask, grow)
-            yield mask.astype(bool)
+            mask, lines = (_grown(a.reshape(shape), grow) for a in (mask, lines))
+            # a scratch's band does not take a small object seen moving across it (nor the
+            # blur around its core, twice the margin): where a line is placed a pixel off, or a
+            # scene line joined a scratch's track, the band reached the object (RESULTS.md,
+            # issue 17)
+            if lines.any() and picture.any():
+                lines &= _grown(_grown(picture.reshape(shape), grow), grow) == 0
+            yield (mask | lines).astype(bool)
 
     count = 0
     for frame in frames:
