@@ -168,12 +168,14 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     """A segment (pixels ``ys``, ``xs``) followed up and down its line while the line response
     stays above ``floor`` and a third of the segment's ``level`` (gaps of up to ``gap`` rows
     bridged), above the response just beside it: a scratch fades along its length, and its faint
-    parts are scratch too."""
+    parts are scratch too. Also the straight line it is drawn and carried by, through each row's
+    centroid (:func:`_centroid`); it is followed along the line through its peak pixels, whose
+    band of 5 px holds the line either way (the segments found, and so the tracks linked, are
+    those the finder always gave: following the centroid's line changed the pixels of some, and
+    their tracks knit differently in textures full of lines; RESULTS.md, issue 17)."""
     h, w = response.shape
-    centres = xs + _centroid(response, ys, xs)
-    slope, offset = (np.polyfit(ys, centres, 1) if np.ptp(ys) >= 8
-                     else (0.0, float(median(centres))))
-    slope = float(np.clip(slope, -0.05, 0.05))
+    slope, offset = _fit(ys, xs)
+    line = _fit(ys, xs + _centroid(response, ys, xs))
     rows = np.arange(h)
     cols = _inside(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), w)
     centre = np.rint(offset + slope * rows).astype(int)[:, None]
@@ -190,7 +192,15 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     keep = seeded[runs]
     on = keep[:, None] & (lift >= 0.5 * peak[:, None]) & (lift > 0)
     r, c = np.nonzero(on)
-    return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), (slope, float(offset))
+    return np.concatenate([ys, r]), np.concatenate([xs, cols[r, c]]), line
+
+
+def _fit(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
+    """(slope, offset) of the near-vertical line x = slope * y + offset through the points
+    (least squares; upright through their median where they span under 8 rows; the slope within
+    +-0.05)."""
+    slope, offset = (np.polyfit(ys, xs, 1) if np.ptp(ys) >= 8 else (0.0, float(median(xs))))
+    return float(np.clip(slope, -0.05, 0.05)), float(offset)
 
 
 def _centroid(response: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
