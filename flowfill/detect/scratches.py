@@ -175,7 +175,7 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     their tracks knit differently in textures full of lines; RESULTS.md, issue 17)."""
     h, w = response.shape
     slope, offset = _fit(ys, xs)
-    line = _fit(ys, xs + _centroid(response, ys, xs))
+    line = _robust_fit(ys, xs + _centroid(response, ys, xs))
     rows = np.arange(h)
     cols = _inside(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), w)
     centre = np.rint(offset + slope * rows).astype(int)[:, None]
@@ -203,6 +203,23 @@ def _fit(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
     return float(np.clip(slope, -0.05, 0.05)), float(offset)
 
 
+def _robust_fit(ys: np.ndarray, xs: np.ndarray, most: int = 64) -> tuple[float, float]:
+    """:func:`_fit`'s line by the median of the slopes between pairs of points (at most
+    ``most`` of them, evenly taken) and the median offset: a segment that runs on into the
+    picture beside a scratch's end veers off over a few rows, and a least-squares line tilts
+    to it."""
+    if np.ptp(ys) < 8:
+        return _fit(ys, xs)
+    every = max(len(ys) // most, 1)
+    y, x = ys[::every].astype(np.float64), xs[::every].astype(np.float64)
+    i, j = np.triu_indices(len(y), 1)
+    apart = y[j] - y[i]
+    pairs = apart != 0
+    slope = float(median((x[j] - x[i])[pairs] / apart[pairs]))
+    slope = float(np.clip(slope, -0.05, 0.05))
+    return slope, float(median(xs - slope * ys))
+
+
 def _centroid(response: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """How far the centre of the line through each pixel (``ys``, ``xs``) lies from it, in px:
     the centroid of the response on the pixel and its two neighbours in the row. A line between
@@ -211,7 +228,8 @@ def _centroid(response: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarra
     w = response.shape[1]
     near = np.maximum(response[ys[:, None], _inside(xs[:, None] + np.arange(-1, 2), w)], 0.0)
     total = near.sum(axis=1)
-    return np.where(total > 0, (near[:, 2] - near[:, 0]) / np.maximum(total, 1e-12), 0.0)
+    off = np.where(total > 0, (near[:, 2] - near[:, 0]) / np.maximum(total, 1e-12), 0.0)
+    return np.minimum(np.maximum(off, -0.5), 0.5)
 
 
 def _inside(index: np.ndarray, size: int) -> np.ndarray:
