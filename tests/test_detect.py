@@ -886,3 +886,38 @@ def test_a_scratch_band_leaves_a_small_object_seen_moving_across_it():
     assert alone[35].sum() > 50
     assert not (masks & alone).any()
     assert masks[defects.scratches > 0].mean() > 0.9
+
+
+def test_a_carried_line_stays_where_its_core_reads_the_same():
+    """A 2-px scratch on columns 100 and 101, carried from a line at 100.45: a pixel right, its
+    core (centre and a pixel each side) holds the same two bright columns, and only the picture
+    beside it (dark columns 107-109) reads differently. The line was moved there, and frame by
+    frame walked off the scratch; it stays."""
+    from flowfill.detect.scratches import Segment, carry_line
+
+    lum = np.full((120, 432), 0.3, np.float32)
+    lum[:, 100:102] += 0.08
+    lum[:, 107:110] = 0.1
+    rows = np.arange(10, 110)
+    pixels = (rows[:, None] * 432 + np.arange(99, 102)).ravel()
+    a = Segment(1, 100.0, 10, 110, pixels, 0.08, line=(0.0, 100.45))
+    carried = carry_line(a, lum, lum)
+    assert carried is not None
+    assert carried.line == a.line
+    assert carried.x == 100.0
+
+
+@pytest.mark.skipif(not (clips.shared_clips_dir() / "tennis").exists(),
+                    reason="shared clips absent")
+def test_a_long_scratch_at_the_frames_edge_is_covered_on_every_frame():
+    """The archival benchmark's grainy `tennis` (seed 0): a scratch near the left edge over
+    frames 11-34, found in two pieces per frame. With short pieces' lines upright and carried
+    lines kept where their core reads the same, most of it is covered from its third frame on
+    (with the line through the centroids alone, its upper part went uncovered on frames
+    13-30: 0.38-0.65 of it covered)."""
+    _, _, defects = painted_clip("tennis", "grainy", 0)
+    masks = np.stack(list(detect_defects(defects.frames, margin=2)))
+    second = defects.scratches == 2
+    frames = np.nonzero(second.any(axis=(1, 2)))[0]
+    assert (frames[0], frames[-1]) == (11, 34)
+    assert min(masks[t][second[t]].mean() for t in frames[2:]) > 0.85

@@ -175,7 +175,7 @@ def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, 
     their tracks knit differently in textures full of lines; RESULTS.md, issue 17)."""
     h, w = response.shape
     slope, offset = _fit(ys, xs)
-    line = _robust_fit(ys, xs + _centroid(response, ys, xs))
+    line = _robust_fit(ys, xs + _centroid(response, ys, xs), h // 3)
     rows = np.arange(h)
     cols = _inside(np.rint(offset + slope * rows).astype(int)[:, None] + np.arange(-2, 3), w)
     centre = np.rint(offset + slope * rows).astype(int)[:, None]
@@ -203,13 +203,16 @@ def _fit(ys: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
     return float(np.clip(slope, -0.05, 0.05)), float(offset)
 
 
-def _robust_fit(ys: np.ndarray, xs: np.ndarray, most: int = 64) -> tuple[float, float]:
+def _robust_fit(ys: np.ndarray, xs: np.ndarray, shortest: int, most: int = 64
+                ) -> tuple[float, float]:
     """:func:`_fit`'s line by the median of the slopes between pairs of points (at most
     ``most`` of them, evenly taken) and the median offset: a segment that runs on into the
     picture beside a scratch's end veers off over a few rows, and a least-squares line tilts
-    to it."""
-    if np.ptp(ys) < 8:
-        return _fit(ys, xs)
+    to it. Upright through the points' median where they span fewer than ``shortest`` rows: a
+    short piece of a faint scratch under grain wanders by a pixel or two, and its slope,
+    carried over the whole frame, put its line off the scratch."""
+    if np.ptp(ys) < shortest:
+        return 0.0, float(median(xs))
     every = max(len(ys) // most, 1)
     y, x = ys[::every].astype(np.float64), xs[::every].astype(np.float64)
     i, j = np.triu_indices(len(y), 1)
@@ -311,7 +314,15 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     found = a.lift if a.lift is not None else line_lift(before, a, s)
 
     def carried(image: np.ndarray, part: bool) -> tuple[float, int, int] | None:
-        lift, off = max((line_lift(image, a, s, offset=o), o) for o in (0.0, -1.0, 1.0))
+        # where it was, or a pixel either side where its brightest (darkest) pixels lie
+        # outside where it was: a line between two columns reads the same core either way,
+        # and by the picture beside it alone it walked a pixel a frame off the scratch
+        lift, off = line_lift(image, a, s), 0.0
+        core = _core(image, a, s, 0.0)
+        for o in (-1.0, 1.0):
+            moved = line_lift(image, a, s, offset=o)
+            if moved > lift and _core(image, a, s, o) > core:
+                lift, off = moved, o
         if (lift > max(0.5 * found, s.carry_floor)
                 and lift > 1.5 * max(_lift_beside(image, a, s), 0.0)):
             return off, a.y0, a.y1
@@ -326,6 +337,16 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     line = (a.line[0], a.line[1] + off)
     _, pixels = _line_pixels(line, y0, y1, lum.shape[1])
     return Segment(a.sign, a.x + off, y0, y1, pixels, a.contrast, line=line, lift=found)
+
+
+def _core(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float) -> float:
+    """The median over ``line``'s rows of its core's extreme (its centre and a pixel each
+    side, in its polarity), the line taken ``offset`` px to the right."""
+    w = lum.shape[1]
+    rows = np.arange(line.y0, line.y1)[:, None]
+    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
+    return float(median((lum[rows, _inside(centre + np.arange(-1, 2), w)] * line.sign)
+                        .max(axis=1)))
 
 
 def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
