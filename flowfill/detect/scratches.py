@@ -318,10 +318,10 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
         # outside where it was: a line between two columns reads the same core either way,
         # and by the picture beside it alone it walked a pixel a frame off the scratch
         lift, off = line_lift(image, a, s), 0.0
-        core = _core(image, a, s, 0.0)
+        core = _core(image, a, 0.0)
         for o in (-1.0, 1.0):
             moved = line_lift(image, a, s, offset=o)
-            if moved > lift and _core(image, a, s, o) > core:
+            if moved > lift and _core(image, a, o) > core:
                 lift, off = moved, o
         if (lift > max(0.5 * found, s.carry_floor)
                 and lift > 1.5 * max(_lift_beside(image, a, s), 0.0)):
@@ -339,27 +339,27 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     return Segment(a.sign, a.x + off, y0, y1, pixels, a.contrast, line=line, lift=found)
 
 
-def _core(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float) -> float:
-    """The median over ``line``'s rows of its core's extreme (its centre and a pixel each
-    side, in its polarity), the line taken ``offset`` px to the right."""
+def _core(lum: np.ndarray, line: Segment, offset: float, rows: np.ndarray | None = None
+          ) -> np.ndarray | float:
+    """The extreme of ``line``'s core (its centre and a pixel each side, in its polarity) on
+    each of ``rows`` of frame ``lum``, the line taken ``offset`` px to the right; without
+    ``rows``, the median over its own."""
     w = lum.shape[1]
-    rows = np.arange(line.y0, line.y1)[:, None]
-    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
-    return float(median((lum[rows, _inside(centre + np.arange(-1, 2), w)] * line.sign)
-                        .max(axis=1)))
+    at = np.arange(line.y0, line.y1) if rows is None else rows
+    centre = np.rint(line.line[0] * at + line.line[1] + offset).astype(int)[:, None]
+    core = (lum[at[:, None], _inside(centre + np.arange(-1, 2), w)] * line.sign).max(axis=1)
+    return float(median(core)) if rows is None else core
 
 
 def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
                rows: np.ndarray) -> np.ndarray:
     """:func:`line_lift`'s measure on each of ``rows`` (not yet its median)."""
     w = lum.shape[1]
-    rows = rows[:, None]
-    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)
+    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)[:, None]
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
-    core = (lum[rows, _inside(centre + np.arange(-1, 2), w)] * line.sign).max(axis=1)
-    beside = median(lum[rows, _inside(centre + side, w)] * line.sign, axis=1)
-    return core - beside
+    beside = median(lum[rows[:, None], _inside(centre + side, w)] * line.sign, axis=1)
+    return _core(lum, line, offset, rows) - beside
 
 
 def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
