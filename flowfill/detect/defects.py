@@ -29,6 +29,7 @@ from flowfill.detect.dust import (
     grouped,
     in_motion,
     on_path,
+    streaked,
     warp_to,
 )
 from flowfill.detect.scratches import (
@@ -194,13 +195,16 @@ def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
     return cv2.dilate(mask, grow) if grow is not None and mask.any() else mask
 
 
-def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
-    """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string
-    or the track of those seen moving on the frames ``around`` (offsets and their specks)."""
+def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int
+             ) -> bool:
+    """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string,
+    the track of those seen moving or a look-alike it is smeared toward on the frames
+    ``around`` (offsets and their specks; frames ``width`` wide)."""
     if speck.edged or speck.moving or speck.on_path:
         return True
     near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
-    return in_motion(speck, near, reach) or follows(speck, around)
+    return (in_motion(speck, near, reach) or follows(speck, around)
+            or streaked(speck, near, reach, width))
 
 
 def detect_defects(
@@ -382,11 +386,11 @@ def detect_defects(
             joined = [(dt, grouped(p.specks, gap)) for dt, p in frames_around]
             # each speck and each object in pieces: picture where either is
             for group in grouped(item.specks, gap):
-                if _picture(group, joined, reach):
+                if _picture(group, joined, reach, shape[1]):
                     moving.append(group)
                     continue
                 for speck in group.parts or [group]:
-                    if _picture(speck, single, reach):
+                    if _picture(speck, single, reach, shape[1]):
                         moving.append(speck)
                     else:
                         mask[speck.pixels] = 1

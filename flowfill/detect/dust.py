@@ -159,6 +159,52 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float)
     return False
 
 
+def _long_axis(speck: Speck, width: int) -> tuple[float, float]:
+    """How many times longer than wide ``speck`` is (its pixels' spread, in a frame ``width``
+    wide) and the angle of its long axis (radians)."""
+    ys, xs = np.divmod(speck.pixels, width)
+    if len(ys) < 4:
+        return 1.0, 0.0
+    spread = np.cov(np.vstack([xs, ys]).astype(np.float64)) + np.eye(2) / 12.0
+    values, vectors = np.linalg.eigh(spread)
+    return float(np.sqrt(values[1] / max(values[0], 1e-9))), float(
+        np.arctan2(vectors[1, 1], vectors[0, 1]))
+
+
+def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int,
+             aspect: float = 1.6, angle: float = 20.0) -> bool:
+    """Whether ``speck`` is a small object blurred along its path: on a neighbouring frame
+    (``around``: pairs of frame offset and specks) a look-alike of its sign (area within 1.5
+    times) lies 6 px to ``reach`` px away (6 at 432 wide, scaled) along the long axis of both,
+    each ``aspect`` times longer than wide and within ``angle`` degrees of the way from one to
+    the other. A fast object is smeared the way it moves (a shutter open for part of the
+    frame), a speck of dust lands any way round, and the two frames alone tell the ball from
+    two specks (two look-alikes on neighbouring frames alone cost 7 points of dust recall;
+    RESULTS.md, issue 17)."""
+    long, axis = _long_axis(speck, width)
+    if long < aspect:
+        return False
+    least = 6.0 * width / 432
+
+    def along(a: float, way: float) -> bool:
+        off = abs(a - way) % np.pi
+        return float(np.degrees(min(off, np.pi - off))) <= angle
+
+    for dt, specks in around:
+        if abs(dt) != 1:
+            continue
+        for o in specks:
+            dx, dy = o.x - speck.x, o.y - speck.y
+            if (o.sign != speck.sign or not 1 / 1.5 <= o.area / max(speck.area, 1) <= 1.5
+                    or not least <= np.hypot(dx, dy) <= reach):
+                continue
+            way = float(np.arctan2(dy, dx))
+            other, other_axis = _long_axis(o, width)
+            if other >= aspect and along(axis, way) and along(other_axis, way):
+                return True
+    return False
+
+
 def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2) -> bool:
     """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
     (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
