@@ -339,16 +339,17 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     return Segment(a.sign, a.x + off, y0, y1, pixels, a.contrast, line=line, lift=found)
 
 
-def _core(lum: np.ndarray, line: Segment, offset: float, rows: np.ndarray | None = None
-          ) -> np.ndarray | float:
+def _core_rows(lum: np.ndarray, line: Segment, offset: float, rows: np.ndarray) -> np.ndarray:
     """The extreme of ``line``'s core (its centre and a pixel each side, in its polarity) on
-    each of ``rows`` of frame ``lum``, the line taken ``offset`` px to the right; without
-    ``rows``, the median over its own."""
+    each of ``rows`` of frame ``lum``, the line taken ``offset`` px to the right."""
     w = lum.shape[1]
-    at = np.arange(line.y0, line.y1) if rows is None else rows
-    centre = np.rint(line.line[0] * at + line.line[1] + offset).astype(int)[:, None]
-    core = (lum[at[:, None], _inside(centre + np.arange(-1, 2), w)] * line.sign).max(axis=1)
-    return float(median(core)) if rows is None else core
+    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)[:, None]
+    return (lum[rows[:, None], _inside(centre + np.arange(-1, 2), w)] * line.sign).max(axis=1)
+
+
+def _core(lum: np.ndarray, line: Segment, offset: float) -> float:
+    """:func:`_core_rows`'s median over the line's own rows."""
+    return float(median(_core_rows(lum, line, offset, np.arange(line.y0, line.y1))))
 
 
 def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
@@ -359,7 +360,7 @@ def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
     beside = median(lum[rows[:, None], _inside(centre + side, w)] * line.sign, axis=1)
-    return _core(lum, line, offset, rows) - beside
+    return _core_rows(lum, line, offset, rows) - beside
 
 
 def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
