@@ -339,28 +339,33 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     return Segment(a.sign, a.x + off, y0, y1, pixels, a.contrast, line=line, lift=found)
 
 
-def _core_rows(lum: np.ndarray, line: Segment, offset: float, rows: np.ndarray) -> np.ndarray:
-    """The extreme of ``line``'s core (its centre and a pixel each side, in its polarity) on
-    each of ``rows`` of frame ``lum``, the line taken ``offset`` px to the right."""
-    w = lum.shape[1]
-    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)[:, None]
-    return (lum[rows[:, None], _inside(centre + np.arange(-1, 2), w)] * line.sign).max(axis=1)
+def _centres(line: Segment, offset: float, rows: np.ndarray) -> np.ndarray:
+    """The column of ``line`` taken ``offset`` px to the right on each of ``rows`` (N x 1)."""
+    return np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)[:, None]
+
+
+def _core_rows(lum: np.ndarray, sign: int, rows: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The extreme of a line's core (its ``centre`` column and a pixel each side, N x 1, in
+    polarity ``sign``) on each of ``rows`` of frame ``lum``."""
+    return (lum[rows[:, None], _inside(centre + np.arange(-1, 2), lum.shape[1])] * sign
+            ).max(axis=1)
 
 
 def _core(lum: np.ndarray, line: Segment, offset: float) -> float:
-    """:func:`_core_rows`'s median over the line's own rows."""
-    return float(median(_core_rows(lum, line, offset, np.arange(line.y0, line.y1))))
+    """:func:`_core_rows`'s median over ``line``'s own rows, taken ``offset`` px to the right."""
+    rows = np.arange(line.y0, line.y1)
+    return float(median(_core_rows(lum, line.sign, rows, _centres(line, offset, rows))))
 
 
 def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
                rows: np.ndarray) -> np.ndarray:
     """:func:`line_lift`'s measure on each of ``rows`` (not yet its median)."""
     w = lum.shape[1]
-    centre = np.rint(line.line[0] * rows + line.line[1] + offset).astype(int)[:, None]
+    centre = _centres(line, offset, rows)
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
     beside = median(lum[rows[:, None], _inside(centre + side, w)] * line.sign, axis=1)
-    return _core_rows(lum, line, offset, rows) - beside
+    return _core_rows(lum, line.sign, rows, centre) - beside
 
 
 def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
