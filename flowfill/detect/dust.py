@@ -98,6 +98,15 @@ class DustSettings:
     by this share of its own contrast in luma: an object crossing picture as dark (bright) as
     itself vanishes on the other side. None: all four frames."""
 
+    alike: float | None = 0.3
+    """A candidate found again in both unwarped neighbours, away from where the flow puts it,
+    within this share of its strength (root mean square over it and a 1-px rim), is a small
+    object that moved. None: no such test."""
+    isolated: float | None = 0.05
+    """A candidate ringed by motion edges is still dirt where the picture 2 to 4 px around it
+    hardly reaches its own level (under this share of the ring within half its contrast) and
+    it left no ghost in either neighbour. None: no such test."""
+
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
     also judged as one object in pieces (:func:`grouped`)."""
@@ -420,9 +429,7 @@ def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[
     """The candidate's motion relative to the scene (px a frame, x and y) where it left ghosts in
     both warped neighbours (``steps`` frames away) at offsets that a steady move explains; None
     where it did not."""
-    x, y, bw, bh = box
-    own = lum[y:y + bh, x:x + bw][component]
-    level = float(own.min() if sign < 0 else own.max())  # the candidate's darkest (brightest)
+    level = _level(lum, component, box, sign)
     ghosts_b, ghosts_a = (_ghosts(lum - nb, nb, level, component, box, sign, strength, radius)
                           for nb in warped)
     if not len(ghosts_b) or not len(ghosts_a):
@@ -434,6 +441,37 @@ def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[
     fits = gap / (3.0 + 0.4 * reach)  # the best pair by its share of the slack
     i, j = np.unravel_index(int(np.argmin(fits)), fits.shape)
     return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 1.0 else None
+
+
+def _ghosted(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], component: np.ndarray,
+             box: tuple[int, int, int, int], sign: float, strength: float, radius: int) -> bool:
+    """Whether the candidate left a ghost (:func:`_ghosts`) in either warped neighbour."""
+    level = _level(lum, component, box, sign)
+    return any(len(_ghosts(lum - nb, nb, level, component, box, sign, strength, radius))
+               for nb in warped)
+
+
+def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
+                 flows: tuple[np.ndarray, np.ndarray], component: np.ndarray,
+                 box: tuple[int, int, int, int], tolerance: float, radius: int) -> bool:
+    """Whether the candidate is found again in both unwarped neighbours ``others`` (within
+    ``tolerance`` root mean square, :func:`_best_match`) and there four times closer than where
+    their ``flows`` put it: a small object that moved where the ghost test missed it (its ghost
+    merged with it, or its speed relative to the scene changed with a jolting camera). Dust has
+    no look-alike in both."""
+    for other, flow in zip(others, flows, strict=True):
+        match = _best_match(lum, other, flow, component, box, radius)
+        if match is None or match[0] > tolerance ** 2 or match[0] > 0.25 * match[1]:
+            return False
+    return True
+
+
+def _level(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
+           sign: float) -> float:
+    """The candidate's darkest (``sign`` < 0) or brightest luma."""
+    x, y, bw, bh = box
+    own = lum[y:y + bh, x:x + bw][component]
+    return float(own.min() if sign < 0 else own.max())
 
 
 def _scene_motion(flows: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
@@ -479,6 +517,54 @@ def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, in
     outline = cv2.dilate((grad > picture_edge).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     values = np.where(outline, edges[y0:y1, x0:x1], 0.0)[ring]
     return float(np.percentile(values, 90)) if values.size else 0.0
+
+
+def _alone(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """The share of the ring 2 to 4 px around a candidate (``component``, bool, filling
+    ``box`` of ``lum``) within half its contrast of its own level (its median): small for a speck
+    on the picture, larger for a piece of something that continues beyond it."""
+    x, y, bw, bh = box
+    h, w = lum.shape
+    pad = 5
+    x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + bw + pad, w), min(y + bh + pad, h)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    ring = (cv2.dilate(own, np.ones((9, 9), np.uint8)) > 0) & ~(
+        cv2.dilate(own, np.ones((5, 5), np.uint8)) > 0)
+    crop = lum[y0:y1, x0:x1]
+    level = float(median(crop[own > 0]))
+    values = crop[ring]
+    if not values.size:
+        return 1.0
+    contrast = abs(level - float(median(values)))
+    return float(np.mean(np.abs(values - level) < 0.5 * contrast))
+
+
+def _best_match(lum: np.ndarray, other: np.ndarray, flow: np.ndarray,
+                component: np.ndarray, box: tuple[int, int, int, int], radius: int
+                ) -> tuple[float, float] | None:
+    """How alike the candidate (``component``, bool, filling ``box`` of ``lum``, with a 1-px
+    rim) is found in the unwarped frame ``other`` within ``radius`` of where ``flow`` (its median
+    around the candidate) puts it or of where it is, and how alike where the flow puts it (mean
+    squared differences); None where that leaves the frame."""
+    x, y, bw, bh = box
+    h, w = lum.shape
+    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + bw + 1, w), min(y + bh + 1, h)
+    tw, th = x1 - x0, y1 - y0
+    own = np.zeros((th, tw), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    mask = cv2.dilate(own, np.ones((3, 3), np.uint8)).astype(np.float32)
+    shift = median(flow[max(y - 10, 0):y + bh + 10, max(x - 10, 0):x + bw + 10].reshape(-1, 2),
+                   axis=0)
+    px, py = int(round(x0 + shift[0])), int(round(y0 + shift[1]))
+    sx0, sy0 = max(min(px, x0) - radius, 0), max(min(py, y0) - radius, 0)
+    sx1, sy1 = min(max(px, x0) + tw + radius, w), min(max(py, y0) + th + radius, h)
+    if not (sx0 <= px <= sx1 - tw and sy0 <= py <= sy1 - th):
+        return None
+    ssd = cv2.matchTemplate(np.ascontiguousarray(other[sy0:sy1, sx0:sx1]),
+                            np.ascontiguousarray(lum[y0:y1, x0:x1]), cv2.TM_SQDIFF,
+                            mask=mask) / float(mask.sum())
+    return float(ssd.min()), float(ssd[py - sy0, px - sx0])
 
 
 def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.ndarray,
@@ -609,15 +695,21 @@ def find_specks(
                                            (after, warped_a, flow_after))):
             continue
         strength = float(median(spike[y:y + bh, x:x + bw][component]))
+        if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
+            # a speck by a moving thing's outline, not part of it: picture only with a ghost
+            edged = _ghosted(lum, (warped_b, warped_a), component, box, sign, strength, radius)
         motion = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
                         radius)
+        seen = motion is None and s.alike is not None and _found_again(
+            lum, (before, after), (flow_before, flow_after), component, box,
+            s.alike * strength, radius)
         scene = _scene_motion((flow_before, flow_after), steps, box)
         velocity = None
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
             velocity = tuple(float(v) for v in motion + scene)
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
-                           (ys + y) * w + (xs + x), moving=motion is not None,
+                           (ys + y) * w + (xs + x), moving=motion is not None or seen,
                            scene=(float(scene[0]), float(scene[1])), velocity=velocity,
                            edged=edged, strength=strength))
     return found
