@@ -98,10 +98,11 @@ class DustSettings:
     by this share of its own contrast in luma: an object crossing picture as dark (bright) as
     itself vanishes on the other side. None: all four frames."""
 
-    alike: float | None = 0.3
-    """A candidate found again in both unwarped neighbours, away from where the flow puts it,
-    within this share of its strength (root mean square over it and a 1-px rim), is a small
-    object that moved. None: no such test."""
+    alike: float | None = 0.4
+    """A candidate found again in both unwarped neighbours within this share of its strength
+    (root mean square over it and a 1-px rim), and ten times closer in mean square than where
+    the flow puts it, is a small object that moved (:func:`_found_again`). None: no such
+    test."""
     isolated: float | None = 0.05
     """A candidate ringed by motion edges is still dirt where the picture 2 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
@@ -455,13 +456,13 @@ def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
                  flows: tuple[np.ndarray, np.ndarray], component: np.ndarray,
                  box: tuple[int, int, int, int], tolerance: float, radius: int) -> bool:
     """Whether the candidate is found again in both unwarped neighbours ``others`` (within
-    ``tolerance`` root mean square, :func:`_best_match`) and there four times closer than where
-    their ``flows`` put it: a small object that moved where the ghost test missed it (its ghost
-    merged with it, or its speed relative to the scene changed with a jolting camera). Dust has
-    no look-alike in both."""
+    ``tolerance`` root mean square, :func:`_best_match`) and there ten times closer (in mean
+    square) than where their ``flows`` put it: a small object that moved where the ghost test
+    missed it (its ghost merged with it, or its speed against the scene changed with a jolting
+    camera). Dust has no look-alike in both."""
     for other, flow in zip(others, flows, strict=True):
         match = _best_match(lum, other, flow, component, box, radius)
-        if match is None or match[0] > tolerance ** 2 or match[0] > 0.25 * match[1]:
+        if match is None or match[0] > tolerance ** 2 or match[0] > 0.1 * match[1]:
             return False
     return True
 
