@@ -983,7 +983,7 @@ def test_a_ball_found_again_in_both_neighbours_is_picture():
 def test_a_speck_standing_alone_by_a_moving_outline_is_dirt():
     """The archival benchmark's grainy `bmx-trees` (seed 1): a speck 15 px across on frame 5
     lies by the outline of branches the flow misplaces, ringed by motion edges, and was kept as
-    picture. The picture 2-4 px around it is nowhere near its own level and it left no ghost:
+    picture. The picture 3-4 px around it is nowhere near its own level and it left no ghost:
     dirt."""
     defects, _, _, masks = ball_clip_dust("bmx-trees", "grainy", frames=40, seed=1)
     speck = defects.dust[5] == 19

@@ -104,7 +104,7 @@ class DustSettings:
     the flow puts it, is a small object that moved (:func:`_found_again`). None: no such
     test."""
     isolated: float | None = 0.05
-    """A candidate ringed by motion edges is still dirt where the picture 2 to 4 px around it
+    """A candidate ringed by motion edges is still dirt where the picture 3 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
     it left no ghost in either neighbour. None: no such test."""
 
@@ -497,6 +497,23 @@ def _motion_edges(flow: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(g * g for g in grads))
 
 
+def _ring(component: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int],
+          near: int, far: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """A candidate's surroundings (``component``, bool, filling ``box`` of a frame ``shape``):
+    the crop of the frame reaching ``far`` px beyond the box, the candidate on it (uint8) and the
+    ring from over ``near`` to ``far`` px out of it (bool; square distances)."""
+    x, y, bw, bh = box
+    h, w = shape
+    x0, y0 = max(x - far, 0), max(y - far, 0)
+    x1, y1 = min(x + bw + far, w), min(y + bh + far, h)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    square = (2 * far + 1, 2 * far + 1)
+    ring = (cv2.dilate(own, np.ones(square, np.uint8)) > 0) & ~(
+        cv2.dilate(own, np.ones((2 * near + 1, 2 * near + 1), np.uint8)) > 0)
+    return (slice(y0, y1), slice(x0, x1)), own, ring
+
+
 def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
                lum: np.ndarray, picture_edge: float) -> float:
     """The motion edges around a candidate, 5 to 10 px out (a speck disturbs the flow on
@@ -504,35 +521,21 @@ def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, in
     (its luma changing by ``picture_edge`` a pixel; elsewhere 0): their 90th percentile. A
     moving thing's outline is an edge of the picture; on a flat court or wall the flow is noise,
     rough where a speck drags it, and no motion edge."""
-    x, y, bw, bh = box
-    h, w = edges.shape
-    pad = 10
-    x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + bw + pad, w), min(y + bh + pad, h)
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
-    ring = (cv2.dilate(own, np.ones((21, 21), np.uint8)) > 0) & ~(
-        cv2.dilate(own, np.ones((11, 11), np.uint8)) > 0)
-    crop = lum[y0:y1, x0:x1]
+    crop_at, _, ring = _ring(component, box, edges.shape, 5, 10)
+    crop = lum[crop_at]
     grad = np.hypot(cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=3),
                     cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
     outline = cv2.dilate((grad > picture_edge).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    values = np.where(outline, edges[y0:y1, x0:x1], 0.0)[ring]
+    values = np.where(outline, edges[crop_at], 0.0)[ring]
     return float(np.percentile(values, 90)) if values.size else 0.0
 
 
 def _alone(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """The share of the ring 2 to 4 px around a candidate (``component``, bool, filling
+    """The share of the ring 3 to 4 px around a candidate (``component``, bool, filling
     ``box`` of ``lum``) within half its contrast of its own level (its median): small for a speck
     on the picture, larger for a piece of something that continues beyond it."""
-    x, y, bw, bh = box
-    h, w = lum.shape
-    pad = 5
-    x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + bw + pad, w), min(y + bh + pad, h)
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
-    ring = (cv2.dilate(own, np.ones((9, 9), np.uint8)) > 0) & ~(
-        cv2.dilate(own, np.ones((5, 5), np.uint8)) > 0)
-    crop = lum[y0:y1, x0:x1]
+    crop_at, own, ring = _ring(component, box, lum.shape, 2, 4)
+    crop = lum[crop_at]
     level = float(median(crop[own > 0]))
     values = crop[ring]
     if not values.size:
