@@ -317,11 +317,10 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
         # where it was, or a pixel either side where its brightest (darkest) pixels lie
         # outside where it was: a line between two columns reads the same core either way,
         # and by the picture beside it alone it walked a pixel a frame off the scratch
-        lift, off = line_lift(image, a, s), 0.0
-        core = _core(image, a, 0.0)
+        (lift, core), off = _lift_and_core(image, a, s, 0.0), 0.0
         for o in (-1.0, 1.0):
-            moved = line_lift(image, a, s, offset=o)
-            if moved > lift and _core(image, a, o) > core:
+            moved, moved_core = _lift_and_core(image, a, s, o)
+            if moved > lift and moved_core > core:
                 lift, off = moved, o
         if (lift > max(0.5 * found, s.carry_floor)
                 and lift > 1.5 * max(_lift_beside(image, a, s), 0.0)):
@@ -351,21 +350,33 @@ def _core_rows(lum: np.ndarray, sign: int, rows: np.ndarray, centre: np.ndarray)
             ).max(axis=1)
 
 
-def _core(lum: np.ndarray, line: Segment, offset: float) -> float:
-    """:func:`_core_rows`'s median over ``line``'s own rows, taken ``offset`` px to the right."""
-    rows = np.arange(line.y0, line.y1)
-    return float(median(_core_rows(lum, line.sign, rows, _centres(line, offset, rows))))
-
-
-def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
-               rows: np.ndarray) -> np.ndarray:
-    """:func:`line_lift`'s measure on each of ``rows`` (not yet its median)."""
+def _core_and_beside(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
+                     rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """On each of ``rows``, ``line`` taken ``offset`` px to the right: its core's extreme
+    (:func:`_core_rows`) and the median of the picture a few pixels beside it, in its
+    polarity."""
     w = lum.shape[1]
     centre = _centres(line, offset, rows)
     reach = s.width_px(w) + 2
     side = np.concatenate([np.arange(-reach - 2, -reach + 1), np.arange(reach, reach + 3)])
     beside = median(lum[rows[:, None], _inside(centre + side, w)] * line.sign, axis=1)
-    return _core_rows(lum, line.sign, rows, centre) - beside
+    return _core_rows(lum, line.sign, rows, centre), beside
+
+
+def _lift_and_core(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float
+                   ) -> tuple[float, float]:
+    """:func:`line_lift` of ``line`` taken ``offset`` px to the right, and its core's extreme
+    (median over its own rows), from one reading of its columns."""
+    rows = np.arange(line.y0, line.y1)
+    core, beside = _core_and_beside(lum, line, s, offset, rows)
+    return float(median(core - beside)), float(median(core))
+
+
+def _row_lifts(lum: np.ndarray, line: Segment, s: ScratchSettings, offset: float,
+               rows: np.ndarray) -> np.ndarray:
+    """:func:`line_lift`'s measure on each of ``rows`` (not yet its median)."""
+    core, beside = _core_and_beside(lum, line, s, offset, rows)
+    return core - beside
 
 
 def _carried_part(lum: np.ndarray, a: Segment, s: ScratchSettings, found: float,
