@@ -997,8 +997,8 @@ def test_a_look_alike_in_both_neighbours_or_none_and_a_speck_alone_or_a_limb():
     frames = scene(n=3, pan=2.0)[..., 0]
     before, lum, after = (np.ascontiguousarray(f) for f in frames)
     # the pan, as the flow has it (the picture moves 2 px a frame to the left)
-    flow_b = np.full((H, W, 2), (2.0, 0.0), np.float32)
-    flow_a = np.full((H, W, 2), (-2.0, 0.0), np.float32)
+    shift_b = np.array((2.0, 0.0))
+    shift_a = np.array((-2.0, 0.0))
     blob = disc(100, 50, 3.0)
     ys, xs = np.nonzero(blob)
     box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
@@ -1006,14 +1006,14 @@ def test_a_look_alike_in_both_neighbours_or_none_and_a_speck_alone_or_a_limb():
     lum = lum.copy()
     lum[blob] = 0.05
     # dust: on this frame only
-    assert not _found_again(lum, (before, after), (flow_b, flow_a), component, box, 0.12, 37)
+    assert not _found_again(lum, (before, after), (shift_b, shift_a), component, box, 0.12, 37)
     # an object 12 px a frame to the right of the scene: where it was and where it goes
     moved_b, moved_a = before.copy(), after.copy()
     moved_b[disc(100 + 2 - 12, 50, 3.0)] = 0.05
     moved_a[disc(100 - 2 + 12, 50, 3.0)] = 0.05
-    assert _found_again(lum, (moved_b, moved_a), (flow_b, flow_a), component, box, 0.12, 37)
+    assert _found_again(lum, (moved_b, moved_a), (shift_b, shift_a), component, box, 0.12, 37)
     # ... in one neighbour only: not enough
-    assert not _found_again(lum, (moved_b, after), (flow_b, flow_a), component, box, 0.12, 37)
+    assert not _found_again(lum, (moved_b, after), (shift_b, shift_a), component, box, 0.12, 37)
     assert _alone(lum, component, box) < 0.05
     # the same dark pixels at the tip of a dark bar (a limb): the bar goes on beyond them
     limb = lum.copy()

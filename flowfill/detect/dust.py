@@ -403,19 +403,14 @@ def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.nd
     neighbour ``warped``), the blobs of the opposite sign and similar size within ``radius`` of
     the candidate (``component``, bool, filling ``box``) where the neighbour shows the
     candidate's own ``level`` (it is there); their offsets, K x 2."""
-    x, y, bw, bh = box
-    h, w = diff.shape
-    x0, y0 = max(x - radius, 0), max(y - radius, 0)
-    x1, y1 = min(x + bw + radius, w), min(y + bh + radius, h)
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
-    ghost = ((-sign * diff[y0:y1, x0:x1]) > 0.35 * strength) & (own == 0)
+    at, own = _crop(component, box, diff.shape, radius)
+    ghost = ((-sign * diff[at]) > 0.35 * strength) & (own == 0)
     count, labels, stats, centres = cv2.connectedComponentsWithStats(ghost.astype(np.uint8),
                                                                      connectivity=8)
     area = int(component.sum())
     sizes = stats[1:, cv2.CC_STAT_AREA]
     extreme = ndimage.minimum if sign < 0 else ndimage.maximum
-    peaks = np.asarray(extreme(warped[y0:y1, x0:x1], labels, np.arange(1, count)))
+    peaks = np.asarray(extreme(warped[at], labels, np.arange(1, count)))
     alike = np.abs(peaks - level) <= max(0.5 * strength, 0.04)
     fits = np.nonzero((sizes >= 0.4 * area) & (sizes <= 6.0 * area + 20) & alike)[0]
     if not len(fits):
@@ -424,15 +419,11 @@ def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.nd
     return centres[1 + fits] - (xs.mean(), ys.mean())
 
 
-def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
-           component: np.ndarray, box: tuple[int, int, int, int], sign: float, strength: float,
-           radius: int) -> np.ndarray | None:
-    """The candidate's motion relative to the scene (px a frame, x and y) where it left ghosts in
-    both warped neighbours (``steps`` frames away) at offsets that a steady move explains; None
-    where it did not."""
-    level = _level(lum, component, box, sign)
-    ghosts_b, ghosts_a = (_ghosts(lum - nb, nb, level, component, box, sign, strength, radius)
-                          for nb in warped)
+def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.ndarray | None:
+    """The candidate's motion relative to the scene (px a frame, x and y) where it left
+    ``ghosts`` (:func:`_ghosts`) in both warped neighbours (``steps`` frames away) at offsets that
+    a steady move explains; None where it did not."""
+    ghosts_b, ghosts_a = ghosts
     if not len(ghosts_b) or not len(ghosts_a):
         return None
     speed_b, speed_a = ghosts_b / steps[0], ghosts_a / steps[1]
@@ -444,48 +435,36 @@ def _moves(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], steps: tuple[
     return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 1.0 else None
 
 
-def _ghosted(lum: np.ndarray, warped: tuple[np.ndarray, np.ndarray], component: np.ndarray,
-             box: tuple[int, int, int, int], sign: float, strength: float, radius: int) -> bool:
-    """Whether the candidate left a ghost (:func:`_ghosts`) in either warped neighbour."""
-    level = _level(lum, component, box, sign)
-    return any(len(_ghosts(lum - nb, nb, level, component, box, sign, strength, radius))
-               for nb in warped)
-
-
 def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
-                 flows: tuple[np.ndarray, np.ndarray], component: np.ndarray,
+                 shifts: tuple[np.ndarray, np.ndarray], component: np.ndarray,
                  box: tuple[int, int, int, int], tolerance: float, radius: int) -> bool:
     """Whether the candidate is found again in both unwarped neighbours ``others`` (within
     ``tolerance`` root mean square, :func:`_best_match`) and there ten times closer (in mean
-    square) than where their ``flows`` put it: a small object that moved where the ghost test
-    missed it (its ghost merged with it, or its speed against the scene changed with a jolting
-    camera). Dust has no look-alike in both."""
-    for other, flow in zip(others, flows, strict=True):
-        match = _best_match(lum, other, flow, component, box, radius)
+    square) than where the flow to each puts it (``shifts``, :func:`_flow_around`): a small
+    object that moved where the ghost test missed it (its ghost merged with it, or its speed
+    against the scene changed with a jolting camera). Dust has no look-alike in both."""
+    for other, shift in zip(others, shifts, strict=True):
+        match = _best_match(lum, other, shift, component, box, radius)
         if match is None or match[0] > tolerance ** 2 or match[0] > 0.1 * match[1]:
             return False
     return True
 
 
-def _level(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
-           sign: float) -> float:
-    """The candidate's darkest (``sign`` < 0) or brightest luma."""
+def _flow_around(flow: np.ndarray, box: tuple[int, int, int, int], pad: int = 10
+                 ) -> np.ndarray:
+    """The median of ``flow`` (H x W x 2) over a candidate's ``box`` grown by ``pad`` (the
+    candidate's own few pixels hardly move it): where the scene around it goes, x and y."""
     x, y, bw, bh = box
-    own = lum[y:y + bh, x:x + bw][component]
-    return float(own.min() if sign < 0 else own.max())
-
-
-def _scene_motion(flows: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
-                  box: tuple[int, int, int, int], pad: int = 10) -> np.ndarray:
-    """The scene's motion around a candidate (px a frame forward, x and y): the median of each
-    flow over its box grown by ``pad`` (the candidate's own few pixels hardly move it), over its
-    step, averaged."""
-    x, y, bw, bh = box
-    h, w = flows[0].shape[:2]
+    h, w = flow.shape[:2]
     sub = (slice(max(y - pad, 0), min(y + bh + pad, h)),
            slice(max(x - pad, 0), min(x + bw + pad, w)))
-    per = [median(f[sub].reshape(-1, 2), axis=0) / step
-           for f, step in zip(flows, steps, strict=True)]
+    return median(flow[sub].reshape(-1, 2), axis=0)
+
+
+def _scene_motion(around: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.ndarray:
+    """The scene's motion around a candidate (px a frame forward, x and y): each flow's median
+    around it (:func:`_flow_around`) over its step, averaged."""
+    per = [a / step for a, step in zip(around, steps, strict=True)]
     return 0.5 * (per[0] + per[1])
 
 
@@ -497,21 +476,29 @@ def _motion_edges(flow: np.ndarray) -> np.ndarray:
     return np.sqrt(sum(g * g for g in grads))
 
 
+def _crop(component: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int],
+          pad: int) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The crop of a frame ``shape`` reaching ``pad`` px beyond a candidate's ``box``, and the
+    candidate (``component``, bool, filling ``box``) on it (uint8)."""
+    x, y, bw, bh = box
+    h, w = shape
+    x0, y0 = max(x - pad, 0), max(y - pad, 0)
+    x1, y1 = min(x + bw + pad, w), min(y + bh + pad, h)
+    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    return (slice(y0, y1), slice(x0, x1)), own
+
+
 def _ring(component: np.ndarray, box: tuple[int, int, int, int], shape: tuple[int, int],
           near: int, far: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
     """A candidate's surroundings (``component``, bool, filling ``box`` of a frame ``shape``):
     the crop of the frame reaching ``far`` px beyond the box, the candidate on it (uint8) and the
     ring from over ``near`` to ``far`` px out of it (bool; square distances)."""
-    x, y, bw, bh = box
-    h, w = shape
-    x0, y0 = max(x - far, 0), max(y - far, 0)
-    x1, y1 = min(x + bw + far, w), min(y + bh + far, h)
-    own = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    at, own = _crop(component, box, shape, far)
     square = (2 * far + 1, 2 * far + 1)
     ring = (cv2.dilate(own, np.ones(square, np.uint8)) > 0) & ~(
         cv2.dilate(own, np.ones((2 * near + 1, 2 * near + 1), np.uint8)) > 0)
-    return (slice(y0, y1), slice(x0, x1)), own, ring
+    return at, own, ring
 
 
 def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
@@ -544,29 +531,25 @@ def _alone(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int
     return float(np.mean(np.abs(values - level) < 0.5 * contrast))
 
 
-def _best_match(lum: np.ndarray, other: np.ndarray, flow: np.ndarray,
+def _best_match(lum: np.ndarray, other: np.ndarray, shift: np.ndarray,
                 component: np.ndarray, box: tuple[int, int, int, int], radius: int
                 ) -> tuple[float, float] | None:
     """How alike the candidate (``component``, bool, filling ``box`` of ``lum``, with a 1-px
-    rim) is found in the unwarped frame ``other`` within ``radius`` of where ``flow`` (its median
-    around the candidate) puts it or of where it is, and how alike where the flow puts it (mean
-    squared differences); None where that leaves the frame."""
-    x, y, bw, bh = box
+    rim) is found in the unwarped frame ``other`` within ``radius`` of where the flow (``shift``,
+    its median around the candidate) puts it or of where it is, and how alike where the flow
+    puts it (mean squared differences); None where that leaves the frame."""
     h, w = lum.shape
-    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + bw + 1, w), min(y + bh + 1, h)
-    tw, th = x1 - x0, y1 - y0
-    own = np.zeros((th, tw), np.uint8)
-    own[y - y0:y - y0 + bh, x - x0:x - x0 + bw] = component
+    at, own = _crop(component, box, lum.shape, 1)
+    y0, x0 = at[0].start, at[1].start
+    th, tw = own.shape
     mask = cv2.dilate(own, np.ones((3, 3), np.uint8)).astype(np.float32)
-    shift = median(flow[max(y - 10, 0):y + bh + 10, max(x - 10, 0):x + bw + 10].reshape(-1, 2),
-                   axis=0)
     px, py = int(round(x0 + shift[0])), int(round(y0 + shift[1]))
     sx0, sy0 = max(min(px, x0) - radius, 0), max(min(py, y0) - radius, 0)
     sx1, sy1 = min(max(px, x0) + tw + radius, w), min(max(py, y0) + th + radius, h)
     if not (sx0 <= px <= sx1 - tw and sy0 <= py <= sy1 - th):
         return None
     ssd = cv2.matchTemplate(np.ascontiguousarray(other[sy0:sy1, sx0:sx1]),
-                            np.ascontiguousarray(lum[y0:y1, x0:x1]), cv2.TM_SQDIFF,
+                            np.ascontiguousarray(lum[at]), cv2.TM_SQDIFF,
                             mask=mask) / float(mask.sum())
     return float(ssd.min()), float(ssd[py - sy0, px - sx0])
 
@@ -699,15 +682,18 @@ def find_specks(
                                            (after, warped_a, flow_after))):
             continue
         strength = float(median(spike[y:y + bh, x:x + bw][component]))
+        own = lum[y:y + bh, x:x + bw][component]
+        level = float(own.min() if sign < 0 else own.max())  # its darkest (brightest)
+        ghosts = (_ghosts(lum - warped_b, warped_b, level, component, box, sign, strength, radius),
+                  _ghosts(lum - warped_a, warped_a, level, component, box, sign, strength, radius))
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
             # a speck by a moving thing's outline, not part of it: picture only with a ghost
-            edged = _ghosted(lum, (warped_b, warped_a), component, box, sign, strength, radius)
-        motion = _moves(lum, (warped_b, warped_a), steps, component, box, sign, strength,
-                        radius)
+            edged = bool(len(ghosts[0]) or len(ghosts[1]))
+        motion = _moves(ghosts, steps)
+        around = (_flow_around(flow_before, box), _flow_around(flow_after, box))
         seen = motion is None and s.alike is not None and _found_again(
-            lum, (before, after), (flow_before, flow_after), component, box,
-            s.alike * strength, radius)
-        scene = _scene_motion((flow_before, flow_after), steps, box)
+            lum, (before, after), around, component, box, s.alike * strength, radius)
+        scene = _scene_motion(around, steps)
         velocity = None
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
             velocity = tuple(float(v) for v in motion + scene)
