@@ -146,6 +146,16 @@ class Speck:
     """For specks joined by :func:`grouped`: the pieces (otherwise empty)."""
     strength: float = 0.0
     """How far its core stands out of both neighbours (luma, the median over its pixels)."""
+    _shape: tuple[int, float, float] | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
+
+    def long_axis(self, width: int) -> tuple[float, float]:
+        """How many times longer than wide it is (its pixels' spread, in a frame ``width``
+        wide) and the angle of its long axis (radians): worked out once, for each speck is set
+        against every look-alike on the frames around (:func:`streaked`)."""
+        if self._shape is None or self._shape[0] != width:
+            self._shape = (width, *_long_axis(self.pixels, width))
+        return self._shape[1], self._shape[2]
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
@@ -169,10 +179,9 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float)
     return False
 
 
-def _long_axis(speck: Speck, width: int) -> tuple[float, float]:
-    """How many times longer than wide ``speck`` is (its pixels' spread, in a frame ``width``
-    wide) and the angle of its long axis (radians)."""
-    ys, xs = np.divmod(speck.pixels, width)
+def _long_axis(pixels: np.ndarray, width: int) -> tuple[float, float]:
+    """:meth:`Speck.long_axis` of the flat indices ``pixels`` of a frame ``width`` wide."""
+    ys, xs = np.divmod(pixels, width)
     if len(ys) < 4:
         return 1.0, 0.0
     spread = np.cov(np.vstack([xs, ys]).astype(np.float64)) + np.eye(2) / 12.0
@@ -191,7 +200,7 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     frame), a speck of dust lands any way round, and the two frames alone tell the ball from
     two specks (two look-alikes on neighbouring frames alone cost 7 points of dust recall;
     RESULTS.md, issue 17)."""
-    long, axis = _long_axis(speck, width)
+    long, axis = speck.long_axis(width)
     if long < aspect:
         return False
     least = 6.0 * width / 432
@@ -209,7 +218,7 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
                     or not least <= np.hypot(dx, dy) <= reach):
                 continue
             way = float(np.arctan2(dy, dx))
-            other, other_axis = _long_axis(o, width)
+            other, other_axis = o.long_axis(width)
             if other >= aspect and along(axis, way) and along(other_axis, way):
                 return True
     return False
