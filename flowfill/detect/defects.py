@@ -47,6 +47,7 @@ from flowfill.detect.scratches import (
     link,
     moves_with_scene,
     row_ranges,
+    scene_passes,
     stays_while_scene_moves,
 )
 from flowfill.errors import InputError
@@ -114,10 +115,12 @@ class _Tracks:
     older than the oldest still in use, and a reel of any length holds the tracks of the last
     frames only."""
 
-    def __init__(self, shortest: int, evidence: int = 2, density: float = 0.6) -> None:
+    def __init__(self, shortest: int, evidence: int = 2, density: float = 0.6,
+                 share: float = 0.3) -> None:
         self.shortest = shortest
         self.needed = evidence
         self.density = density
+        self.share = share
         self.next = 0
         self.parent: dict[int, int] = {}
         # per root: segments, segments with film evidence, the frames it was found on and the
@@ -125,18 +128,21 @@ class _Tracks:
         self.length: dict[int, int] = {}
         self.evidence: dict[int, int] = {}
         self.scene: dict[int, int] = {}
+        self.passed: dict[int, int] = {}
         self.frames: dict[int, set[int]] = {}
         self.span: dict[int, tuple[int, int]] = {}
 
-    def new(self, film: bool, frame: int, scene: bool = False) -> int:
+    def new(self, film: bool, frame: int, scene: bool = False, passed: bool = False) -> int:
         """A track of one segment, found on ``frame`` (``scene``: seen moving with the scene,
-        :func:`.scratches.moves_with_scene`)."""
+        :func:`.scratches.moves_with_scene`; ``passed``: the scene moved past it,
+        :func:`.scratches.scene_passes`)."""
         k = self.next
         self.next += 1
         self.parent[k] = k
         self.length[k] = 1
         self.evidence[k] = int(film)
         self.scene[k] = int(scene)
+        self.passed[k] = int(passed)
         self.frames[k] = {frame}
         self.span[k] = (frame, frame)
         return k
@@ -158,6 +164,7 @@ class _Tracks:
             self.length[ra] += self.length.pop(rb)
             self.evidence[ra] += self.evidence.pop(rb)
             self.scene[ra] += self.scene.pop(rb)
+            self.passed[ra] += self.passed.pop(rb)
             self.frames[ra] |= self.frames.pop(rb)
             (a0, a1), (b0, b1) = self.span[ra], self.span.pop(rb)
             self.span[ra] = (min(a0, b0), max(a1, b1))
@@ -165,8 +172,8 @@ class _Tracks:
     def forget(self, oldest: int) -> None:
         """Drop every id older than ``oldest``: no segment in use has one, so none is on the way
         to a root in use, nor a root."""
-        for table in (self.parent, self.length, self.evidence, self.scene, self.frames,
-                      self.span):
+        for table in (self.parent, self.length, self.evidence, self.scene, self.passed,
+                      self.frames, self.span):
             for k in list(itertools.takewhile(lambda k: k < oldest, table)):
                 del table[k]
 
@@ -182,9 +189,14 @@ class _Tracks:
         evidence on no fewer of its frames than it was seen moving with the scene
         (:func:`.scratches.moves_with_scene`): under a shaking camera a track that seems to stay put
         in a brick wall is another joint on every frame, and the odd one a warp blurs gives it
-        evidence twice."""
+        evidence twice. Where the scene moved past most of its segments
+        (:func:`.scratches.scene_passes`), film evidence on ``share`` of those: a scratch shows
+        it there on most frames, a line of the scene now and then."""
         r = self.find(k)
         first, last = self.span[r]
+        if (self.passed[r] >= 0.5 * self.length[r]
+                and self.evidence[r] < self.share * self.passed[r]):
+            return False
         return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
                 and self.evidence[r] >= self.scene[r]
                 and len(self.frames[r]) >= self.density * (last - first + 1))
@@ -231,7 +243,8 @@ def detect_defects(
     recent: deque[_Pending] = deque(maxlen=FOLLOW)  # the last frames given out
     impulses: deque[Impulses] = deque(maxlen=5)  # the last frames' impulse maps
     settings = dust or DustSettings()
-    tracks = _Tracks(shortest=min(3, lookahead + 1))
+    tracks = _Tracks(shortest=min(3, lookahead + 1),
+                     share=(scratches or ScratchSettings()).share)
     previous: list[Segment] = []
     ends: list[tuple[int, Segment]] = []  # lines lost: (frame, its last segment)
     index = -1  # the frame being judged
@@ -278,7 +291,9 @@ def detect_defects(
                             and looks_neutral(j))
                 seg.track = tracks.new(seg.film, index,
                                        moves_with_scene(seg, frame.lum, (f_b, f_a), warped,
-                                                        scratches, left))
+                                                        scratches, left),
+                                       scene_passes(seg, f_b if steps[0] == -1 else f_a,
+                                                    scratches))
             pairs = link(previous, segments, shape[1], scratches)
             for i, j in pairs:
                 seg = segments[j]

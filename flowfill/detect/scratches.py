@@ -29,6 +29,11 @@ from flowfill.detect.dust import robust_sigma
 from flowfill.detect.overlay import overlay_misfit
 from flowfill.detect.stats import median
 
+ROW_GAP = 4
+"""A line's rows where it dips under the finder's threshold, up to twice this many in a row,
+are bridged: the pieces of a faint scratch over busy picture, each too short to be a line, are
+one line (RESULTS.md, issue 17)."""
+
 
 @dataclass(frozen=True)
 class ScratchSettings:
@@ -58,6 +63,14 @@ class ScratchSettings:
     """A segment whose pixels' median response is under this share of the line finder's
     threshold is broken (the joints of a brick wall, one course in two): it gives no film
     evidence, for what the codec or a warp does to a dash is no sign of the film."""
+    passes: float = 1.5
+    """The scene passes a line on a frame where the picture beside it moved at least this far
+    since the frame before (px at 432 wide; :func:`scene_passes`) ..."""
+    share: float = 0.3
+    """... and a track found mostly on such frames is a scratch only with film evidence on at
+    least this share of them: a line on the film shows evidence on most frames the scene moves
+    past it, where a far layer seen through a gap between two near ones in a pan (which moves as
+    a drifting scratch would) shows it now and then (RESULTS.md, issue 17)."""
     scene_motion: float = 3.0
     """A line moving with a scene that moves at least this far (px at 432 wide) between frames
     is the scene's (:func:`moves_with_scene`); a track with more such segments than segments
@@ -141,16 +154,19 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
         # each row's peaks only: a line beside texture stays a component of its own, not part
         # of one too wide to be a line
         peaks = lift >= ndimage.maximum_filter1d(lift, 2 * width + 1, axis=1)
+        lit = ((lift > threshold) & peaks).astype(np.uint8)
+        # one line, though a few rows of it dip under the threshold (a faint scratch over busy
+        # picture): its pieces are joined across gaps of up to 2 ROW_GAP rows
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            ((lift > threshold) & peaks).astype(np.uint8), connectivity=8)
+            cv2.dilate(lit, np.ones((2 * ROW_GAP + 1, 1), np.uint8)), connectivity=8)
         for k in range(1, count):
             x, y, bw, bh, _ = (int(v) for v in stats[k])
-            if bh < s.min_length * h or bw > 3 * width + 4:
+            if bh - 2 * ROW_GAP < s.min_length * h or bw > 3 * width + 4:
                 continue
             if x < 2 * width + 2 or x + bw > w - 2 * width - 2:  # the frame's edge is no line
                 continue
             box = response[y:y + bh, x:x + bw]
-            inside = labels[y:y + bh, x:x + bw] == k
+            inside = (labels[y:y + bh, x:x + bw] == k) & (lit[y:y + bh, x:x + bw] > 0)
             level = float(median(box[inside]))
             on = inside & (box > 0.5 * level)
             ys, xs = np.nonzero(on)
@@ -164,7 +180,7 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
 
 
 def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, floor: float,
-            gap: int = 4) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+            gap: int = ROW_GAP) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """A segment (pixels ``ys``, ``xs``) followed up and down its line while the line response
     stays above ``floor`` and a third of the segment's ``level`` (gaps of up to ``gap`` rows
     bridged), above the response just beside it: a scratch fades along its length, and its faint
@@ -496,7 +512,10 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
     line where it is, even blurred or a pixel off (its :func:`line_lift` there is under half of
     here: a warp's interpolation blurs a line a pixel wide, and a flow a pixel off in a brick
     wall puts the joints' dashes elsewhere): the line is on the film, not in the scene. A
-    broken line (not :attr:`Segment.solid`) shows none."""
+    broken line (not :attr:`Segment.solid`) shows none, nor one that does not stand out of its
+    own frame (its :func:`line_lift` there not above zero: under a shaking camera such a
+    segment, on a faint line of brickwork, was found "missing" from neighbours that lacked it
+    no more than the frame did; RESULTS.md, issue 17)."""
     s = settings or ScratchSettings()
     if not segment.solid:
         return False
@@ -519,7 +538,7 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
         if beside >= 0.5 * gap:
             continue
         here = line_lift(lum, segment, s) if here is None else here
-        if line_lift(other, segment, s) < 0.5 * here:
+        if here > 0.0 and line_lift(other, segment, s) < 0.5 * here:
             return True
     return False
 
@@ -634,6 +653,19 @@ def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, fa
     if abs(sides[0][0] - sides[1][0]) > 1.0 * scale:
         return None
     return 0.5 * (sides[0][0] + sides[1][0]), 0.5 * (sides[0][1] + sides[1][1])
+
+
+def scene_passes(segment: Segment, flow: np.ndarray, settings: ScratchSettings | None = None
+                 ) -> bool:
+    """Whether the picture on both sides of ``segment`` moved across the frame by at least
+    ``passes`` px (scaled to the width) along ``flow`` (from its frame to the one before or
+    after, H x W x 2): where it does, a scratch that stays on the film shows it."""
+    s = settings or ScratchSettings()
+    w = flow.shape[1]
+    ys, xs = np.divmod(segment.pixels, w)
+    scale = max(w / 432, 1.0)
+    step = _side_motion(flow, ys, xs, s.beside_px(w), s.beside_px(w, 6.0), scale)
+    return step is not None and abs(step[0]) >= s.passes * scale
 
 
 def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
