@@ -693,8 +693,8 @@ def find_specks(
         strength = float(median(spike[y:y + bh, x:x + bw][component]))
         own = lum[y:y + bh, x:x + bw][component]
         level = float(own.min() if sign < 0 else own.max())  # its darkest (brightest)
-        ghosts = (_ghosts(lum - warped_b, warped_b, level, component, box, sign, strength, radius),
-                  _ghosts(lum - warped_a, warped_a, level, component, box, sign, strength, radius))
+        ghosts = (_ghosts(d_b, warped_b, level, component, box, sign, strength, radius),
+                  _ghosts(d_a, warped_a, level, component, box, sign, strength, radius))
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
             # a speck by a moving thing's outline, not part of it: picture only with a ghost
             edged = bool(len(ghosts[0]) or len(ghosts[1]))
