@@ -20,7 +20,6 @@ import numpy as np
 
 from flowfill.evaluate import archival
 from flowfill.evaluate.clips import load_clip
-from flowfill.evaluate.defects import paint_defects
 
 COLUMNS = ("dust", "prec", "scratch", "ball max", "ball sum", "free max")
 
@@ -42,14 +41,10 @@ def one_seed(names: list[str], frames: int, seed: int) -> tuple[np.ndarray, floa
     for name in names:
         clip = load_clip(name, frames)
         for variant in archival.VARIANTS:
-            truth, ball = archival.variant_truth(clip, variant, seed)
-            defects = paint_defects(truth, seed=archival.case_seed(seed, clip.name,
-                                                                   f"{variant}/defects"))
-            found, sec = archival.detect(defects.frames)
-            seconds += sec
-            counted += len(truth)
-            s = archival.score_detection(found, defects, ball)
-            free = 100 * float(archival.detect(truth)[0].mean())
+            case = archival.detect_case(clip, variant, seed)
+            seconds += case.seconds
+            counted += len(case.truth)
+            s, free = case.scores, case.clean_false
             rows.append((s.dust_recall, s.precision, s.scratch_recall, s.ball_percent, free))
             print(f"  seed {seed} {name:12s} {variant:7s} dust {s.dust_recall:.3f} "
                   f"prec {s.precision:.3f} scratch {s.scratch_recall:.3f} "

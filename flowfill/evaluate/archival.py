@@ -295,6 +295,31 @@ class ArchivalResult:
                              "hole_psnr_gain": self.painted_gain} if self.painted else None)}
 
 
+@dataclass
+class DetectionCase:
+    """One benchmark row's detection: its truth, the defects painted over it, what the
+    detector found (and its seconds), the scores, and the share of the defect-free truth's
+    pixels it flags (%)."""
+
+    truth: np.ndarray
+    defects: Defects
+    detected: np.ndarray
+    seconds: float
+    scores: DetectionScores
+    clean_false: float
+
+
+def detect_case(clip: EvalClip, variant: str, seed: int = 0) -> DetectionCase:
+    """Paint defects (by ``seed``) over ``clip``'s ``variant`` truth, detect and score them, and
+    run the detector on the defect-free truth too."""
+    truth, ball = variant_truth(clip, variant, seed)
+    defects = paint_defects(truth, seed=case_seed(seed, clip.name, f"{variant}/defects"))
+    detected, seconds = detect(defects.frames)
+    scores = score_detection(detected, defects, ball)
+    clean_false = 100.0 * float(detect(truth)[0].mean())
+    return DetectionCase(truth, defects, detected, seconds, scores, clean_false)
+
+
 def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: int = 0,
                  isolate: bool = True, bars: bool = False) -> ArchivalResult:
     """Paint defects over ``clip``'s ``variant`` truth, detect them, fill the detected masks
@@ -303,13 +328,9 @@ def run_archival(clip: EvalClip, variant: str, options: dict[str, Any], seed: in
     from flowfill.evaluate import benchmark as bench
 
     options = {"grain": "auto", "unveil": True, **options}  # as `flowfill remove --mask auto`
-    truth, ball = variant_truth(clip, variant, seed)
-    defects = paint_defects(truth, seed=case_seed(seed, clip.name, f"{variant}/defects"))
-    detected, detect_seconds = detect(defects.frames)
-    scores = score_detection(detected, defects, ball)
-    clean_detected, _ = detect(truth)
-    clean_false = 100.0 * float(clean_detected.mean())
-    del clean_detected
+    case = detect_case(clip, variant, seed)
+    truth, defects, detected, scores = case.truth, case.defects, case.detected, case.scores
+    detect_seconds, clean_false = case.seconds, case.clean_false
 
     truth8 = to_uint8(truth)
     region = near(defects.footprint, 1)
