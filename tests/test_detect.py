@@ -1091,3 +1091,42 @@ def test_a_track_the_scene_moves_past_needs_evidence_on_a_share_of_those_frames(
     assert track(evidence=3, passed=9)  # 3 of 9: a share of 0.33
     assert not track(evidence=2, passed=9)
     assert track(evidence=2, passed=4)  # the scene passed under half of its frames
+
+
+@pytest.mark.skipif(not (clips.shared_clips_dir() / "running_car.mp4").exists(),
+                    reason="shared clips absent")
+def test_a_short_scratch_bridged_onto_a_sparse_scene_line_is_still_found():
+    """The archival benchmark's grainy `running_car` (seed 4): a dark scratch on frames 34-36,
+    with film evidence on two of them, was bridged onto a line of the scene last found on frame
+    30; found on 4 of the 7 frames it spans, the track was too sparse, and the scratch was lost on
+    all three frames. On its own frames it is a scratch."""
+    _, _, defects = painted_clip("running_car", "grainy", 4)
+    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    scratch = defects.scratches == 3
+    assert [t for t in range(len(masks)) if scratch[t].any()] == [34, 35, 36]
+    assert all(masks[t][scratch[t]].mean() > 0.8 for t in (34, 35, 36))
+    assert masks[defects.scratches > 0].mean() > 0.8  # the others as before
+
+
+def test_a_run_of_a_track_after_its_longest_bridge_is_judged_on_its_own():
+    from flowfill.detect.defects import LINK_GAP, _Tracks
+
+    def track(frames: list[int], evidence: set[int], scene: set[int] = frozenset()
+              ) -> tuple[_Tracks, int]:
+        tracks = _Tracks(shortest=3)
+        ids = [tracks.new(t in evidence, t, scene=t in scene) for t in frames]
+        for k in ids[1:]:
+            tracks.join(ids[0], k)
+        return tracks, ids[0]
+
+    late = 30 + LINK_GAP + 1  # the first frame after the longest bridge
+    tracks, k = track([30, late, late + 1, late + 2], evidence={late, late + 2}, scene={30})
+    assert not tracks.passes(tracks.tally[tracks.find(k)])  # 4 frames of 7: too sparse
+    assert all(tracks.is_film(k, t) for t in (late, late + 1, late + 2))
+    assert not tracks.is_film(k, 30) and not tracks.is_film(k)
+    # bridges one frame shorter keep it one run, still too sparse
+    tracks, k = track([30, late - 1, late + 1, late + 3], evidence={late - 1, late + 3})
+    assert not any(tracks.is_film(k, t) for t in (30, late - 1, late + 1, late + 3))
+    # a run with film evidence before the bridge passes; the two frames after it do not
+    tracks, k = track([30, 31, 32, late + 2, late + 4], evidence={30, 32})
+    assert tracks.is_film(k, 31) and not tracks.is_film(k, late + 2)

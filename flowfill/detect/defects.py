@@ -123,14 +123,9 @@ class _Tracks:
         self.share = share
         self.next = 0
         self.parent: dict[int, int] = {}
-        # per root: segments, segments with film evidence, the frames it was found on and the
-        # first and last of them
-        self.length: dict[int, int] = {}
-        self.evidence: dict[int, int] = {}
-        self.scene: dict[int, int] = {}
-        self.passed: dict[int, int] = {}
-        self.frames: dict[int, set[int]] = {}
-        self.span: dict[int, tuple[int, int]] = {}
+        # per root, per frame it was found on: its segments there, those with film evidence,
+        # those seen moving with the scene and those the scene moved past
+        self.tally: dict[int, dict[int, list[int]]] = {}
 
     def new(self, film: bool, frame: int, scene: bool = False, passed: bool = False) -> int:
         """A track of one segment, found on ``frame`` (``scene``: seen moving with the scene,
@@ -139,17 +134,12 @@ class _Tracks:
         k = self.next
         self.next += 1
         self.parent[k] = k
-        self.length[k] = 1
-        self.evidence[k] = int(film)
-        self.scene[k] = int(scene)
-        self.passed[k] = int(passed)
-        self.frames[k] = {frame}
-        self.span[k] = (frame, frame)
+        self.tally[k] = {frame: [1, int(film), int(scene), int(passed)]}
         return k
 
-    def add_evidence(self, k: int) -> None:
-        """One more of the track's segments has film evidence."""
-        self.evidence[self.find(k)] += 1
+    def add_evidence(self, k: int, frame: int) -> None:
+        """One more of the track's segments, on ``frame``, has film evidence."""
+        self.tally[self.find(k)][frame][1] += 1
 
     def find(self, k: int) -> int:
         while self.parent[k] != k:
@@ -161,45 +151,64 @@ class _Tracks:
         ra, rb = sorted((self.find(a), self.find(b)), reverse=True)  # the newer stays root
         if ra != rb:
             self.parent[rb] = ra
-            self.length[ra] += self.length.pop(rb)
-            self.evidence[ra] += self.evidence.pop(rb)
-            self.scene[ra] += self.scene.pop(rb)
-            self.passed[ra] += self.passed.pop(rb)
-            self.frames[ra] |= self.frames.pop(rb)
-            (a0, a1), (b0, b1) = self.span[ra], self.span.pop(rb)
-            self.span[ra] = (min(a0, b0), max(a1, b1))
+            into = self.tally[ra]
+            for frame, counts in self.tally.pop(rb).items():
+                if frame in into:
+                    into[frame] = [x + y for x, y in zip(into[frame], counts, strict=True)]
+                else:
+                    into[frame] = counts
 
     def forget(self, oldest: int) -> None:
         """Drop every id older than ``oldest``: no segment in use has one, so none is on the way
         to a root in use, nor a root."""
-        for table in (self.parent, self.length, self.evidence, self.scene, self.passed,
-                      self.frames, self.span):
+        for table in (self.parent, self.tally):
             for k in list(itertools.takewhile(lambda k: k < oldest, table)):
                 del table[k]
 
-    def is_film(self, k: int) -> bool:
-        """A scratch: a track of at least ``shortest`` segments (two may lie on one frame) with film
-        evidence on at least two of them. A scratch in a moving scene shows it on most frames, one
-        in a still scene where it appears and where it vanishes; a line that stays put no longer is
-        a moving limb or a pole the flow lost, and one with evidence once is an edge the flow got
-        wrong there (parallax, an occlusion). It must also have been found on ``density`` of the
-        frames it spans: a scratch is on every frame of its life, if too faint on some for the line
-        finder, while lines of the scene (a fence, a brick wall in a pan) bridged one to the next
-        over the frames the finder missed them are found only now and then. And it must have film
-        evidence on no fewer of its frames than it was seen moving with the scene
-        (:func:`.scratches.moves_with_scene`): under a shaking camera a track that seems to stay put
-        in a brick wall is another joint on every frame, and the odd one a warp blurs gives it
-        evidence twice. Where the scene moved past most of its segments
-        (:func:`.scratches.scene_passes`), film evidence on ``share`` of those: a scratch shows
-        it there on most frames, a line of the scene now and then."""
-        r = self.find(k)
-        first, last = self.span[r]
-        if (self.passed[r] >= 0.5 * self.length[r]
-                and self.evidence[r] < self.share * self.passed[r]):
+    def is_film(self, k: int, frame: int | None = None) -> bool:
+        """Whether the track of segment ``k`` is a scratch (:meth:`passes`), or where it does not
+        pass as a whole, the run of it around ``frame``: the frames it was found on, split where
+        a bridge spans the most frames it may (:data:`LINK_GAP`). A short scratch bridged onto
+        the sparse track of a line of the scene a few frames before it is still a scratch on
+        its own frames (decided once the track is complete; the frames being judged ask of the
+        whole track)."""
+        tally = self.tally[self.find(k)]
+        if self.passes(tally):
+            return True
+        if frame is None or frame not in tally:
             return False
-        return (self.length[r] >= self.shortest and self.evidence[r] >= self.needed
-                and self.evidence[r] >= self.scene[r]
-                and len(self.frames[r]) >= self.density * (last - first + 1))
+        found = sorted(tally)
+        at = found.index(frame)
+        first = last = at
+        while first > 0 and found[first] - found[first - 1] <= LINK_GAP:
+            first -= 1
+        while last + 1 < len(found) and found[last + 1] - found[last] <= LINK_GAP:
+            last += 1
+        if last - first + 1 == len(found):
+            return False  # the run is the whole track
+        return self.passes({f: tally[f] for f in found[first:last + 1]})
+
+    def passes(self, tally: dict[int, list[int]]) -> bool:
+        """Whether the segments ``tally`` counts (per frame: segments, with film evidence, moving
+        with the scene, the scene moved past) are a scratch: at least ``shortest`` segments (two
+        may lie on one frame) with film evidence on at least two of them. A scratch in a moving
+        scene shows it on most frames, one in a still scene where it appears and where it
+        vanishes; a line that stays put no longer is a moving limb or a pole the flow lost, and
+        one with evidence once is an edge the flow got wrong there (parallax, an occlusion). It
+        must also have been found on ``density`` of the frames it spans: a scratch is on every
+        frame of its life, if too faint on some for the line finder, while lines of the scene (a
+        fence, a brick wall in a pan) bridged one to the next over the frames the finder missed
+        them are found only now and then. And it must have film evidence on no fewer of its
+        frames than it was seen moving with the scene (:func:`.scratches.moves_with_scene`):
+        under a shaking camera a track that seems to stay put in a brick wall is another joint on
+        every frame, and the odd one a warp blurs gives it evidence twice. Where the scene moved
+        past most of its segments (:func:`.scratches.scene_passes`), film evidence on ``share``
+        of those: a scratch shows it there on most frames, a line of the scene now and then."""
+        length, evidence, scene, passed = (sum(c) for c in zip(*tally.values(), strict=True))
+        if passed >= 0.5 * length and evidence < self.share * passed:
+            return False
+        return (length >= self.shortest and evidence >= self.needed and evidence >= scene
+                and len(tally) >= self.density * (max(tally) - min(tally) + 1))
 
 
 def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
@@ -302,7 +311,7 @@ def detect_defects(
                                                     list(reversed(lums)), scratches, flow_back)
                         and looks_neutral(j)):
                     seg.film = True
-                    tracks.add_evidence(seg.track)
+                    tracks.add_evidence(seg.track, index)
                 tracks.join(previous[i].track, seg.track)
                 seg.reach_rows(previous[i].y0, previous[i].y1, shape[1])
             # a line that starts here may be one lost a few frames back
@@ -411,7 +420,7 @@ def detect_defects(
                         mask[speck.pixels] = 1
             recent.append(item)
             for seg in item.segments + item.drawn:
-                if tracks.is_film(seg.track):
+                if tracks.is_film(seg.track, given - 1):
                     lines[seg.pixels] = 1
             for speck in moving:  # not the impulses a scratch's own line leaves
                 if lines[speck.pixels].mean() < 0.5:
