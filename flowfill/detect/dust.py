@@ -75,9 +75,11 @@ class DustSettings:
     registered: float = 0.25
     """Found again in both neighbours this many times closer than the flow put it: a flow
     error, not dirt."""
-    chroma: float = 0.25
+    chroma: float = 0.35
     """Dust and dirt are grey: a candidate whose colours spread wider (max minus min of RGB) is
-    a coloured object."""
+    a coloured object. A soft speck lets some of the picture's colour through (a dark one of
+    opacity 0.75 over saturated yellow keeps a quarter of its spread, about 0.25): this test only
+    sorts out the plainly coloured, ``neutral`` the rest."""
     neutral: float | None = 0.04
     """Dust lays white over the picture and dirt black, so the colour under a speck fades as that
     overlay explains: its chroma may differ from the explained one by this plus 0.3 of the
