@@ -1144,3 +1144,39 @@ def test_a_soft_speck_over_saturated_colour_is_dust():
     found = archival.speck_found(masks, defects.dust[:17])
     assert all(found[i] for i in (29, 66, 70, 71))
     assert masks[alone].mean() < 0.01
+
+
+def test_a_scratch_reaches_the_rows_its_track_reaches_on_the_frames_around():
+    """The archival benchmark's grainy `tennis` (seed 2): four scratches fade along their
+    length, and under grain the line finder loses their faint parts on some frames (11-17% of
+    each one's pixels). A scratch runs down the same rows all its life: each frame's line
+    reaches the rows its track reaches on the frames around, and the ball is not taken."""
+    from flowfill.evaluate import archival
+
+    _, ball, defects = painted_clip("tennis", "grainy", 2)
+    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    for k in range(1, defects.scratches.max() + 1):
+        assert masks[defects.scratches == k].mean() > 0.9
+    scores = archival.score_detection(masks, defects, ball)
+    assert scores.scratch_recall > 0.93 and scores.ball_percent < 0.5
+
+
+def test_a_tracks_rows_are_those_two_of_its_segments_reach():
+    """One segment that runs on into the picture past the scratch's end (or a ball a frame
+    takes for more of the line) does not stretch the rows of the whole track; a line drawn
+    beside the track's own is not taken for it."""
+    from flowfill.detect.defects import _Pending, _spans, _Tracks
+    from flowfill.detect.scratches import Segment
+
+    tracks = _Tracks(shortest=3)
+    items = []
+    for t, (y0, y1, x) in enumerate([(40, 200, 100.0), (10, 150, 100.5), (60, 170, 101.0),
+                                     (50, 160, 120.0)]):
+        seg = Segment(-1, x, y0, y1, np.zeros(0, np.int64), 0.1, line=(0.0, x))
+        seg.track = tracks.new(True, t)
+        if items:
+            tracks.join(items[0].segments[0].track, seg.track)
+        items.append(_Pending([], [seg]))
+    (root, (y0, y1, x)), = _spans(items, tracks).items()
+    assert (y0, y1) == (40, 170)  # the second highest top and the second lowest bottom
+    assert x == pytest.approx(100.75)

@@ -211,6 +211,29 @@ class _Tracks:
                 and len(tally) >= self.density * (max(tally) - min(tally) + 1))
 
 
+def _spans(items: Sequence[_Pending], tracks: _Tracks, near: int = 4
+           ) -> dict[int, tuple[int, int, float]]:
+    """Per track (its root), the rows that at least two of its segments on ``items``' frames
+    reach (all of them, where it has one), and where its segments' lines run on the median of
+    the first ``near`` frames (a scratch drifts)."""
+    ends: dict[int, tuple[list[int], list[int], list[float]]] = {}
+    for i, item in enumerate(items):
+        for seg in item.segments + item.drawn:
+            tops, bottoms, xs = ends.setdefault(tracks.find(seg.track), ([], [], []))
+            tops.append(seg.y0)
+            bottoms.append(seg.y1)
+            if i < near:
+                xs.append(_middle(seg))
+    return {root: (sorted(tops)[min(1, len(tops) - 1)], sorted(bottoms)[-min(2, len(bottoms))],
+                   float(np.median(xs)) if xs else np.nan)
+            for root, (tops, bottoms, xs) in ends.items()}
+
+
+def _middle(seg: Segment) -> float:
+    """Where ``seg``'s line runs halfway down its rows."""
+    return seg.line[0] * 0.5 * (seg.y0 + seg.y1) + seg.line[1]
+
+
 def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
     """``mask`` (uint8 H x W) dilated by the element ``grow`` (None: as it is)."""
     return cv2.dilate(mask, grow) if grow is not None and mask.any() else mask
@@ -419,12 +442,24 @@ def detect_defects(
                     else:
                         mask[speck.pixels] = 1
             recent.append(item)
-            for seg in item.segments + item.drawn:
-                if tracks.is_film(seg.track, given - 1):
-                    lines[seg.pixels] = 1
+            found = [seg for seg in item.segments if tracks.is_film(seg.track, given - 1)]
+            for seg in found + [seg for seg in item.drawn
+                                if tracks.is_film(seg.track, given - 1)]:
+                lines[seg.pixels] = 1
             for speck in moving:  # not the impulses a scratch's own line leaves
                 if lines[speck.pixels].mean() < 0.5:
                     picture[speck.pixels] = 1
+            # a scratch runs down the same rows all its life, though the finder loses its faint
+            # parts on some frames: a line found here reaches the rows its track reaches on two
+            # of the frames waiting. Not a line drawn between two (a guess, where a small dark
+            # object passing made the gap look like a line), nor a second line of the track
+            # beside the one on the frames around (RESULTS.md, issue 17).
+            spans = _spans([item, *pending], tracks)
+            for seg in found:
+                y0, y1, x = spans[tracks.find(seg.track)]
+                if abs(_middle(seg) - x) <= 1.5 * shape[1] / 432:
+                    seg.reach_rows(y0, y1, shape[1])
+                    lines[seg.pixels] = 1
             in_use = [seg.track for p in pending for seg in p.segments + p.drawn] + [
                 seg.track for seg in previous] + [seg.track for _, seg in ends]
             tracks.forget(min(in_use, default=tracks.next))
