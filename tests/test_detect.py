@@ -1180,3 +1180,18 @@ def test_a_tracks_rows_are_those_two_of_its_segments_reach():
     (root, (y0, y1, x)), = _spans(items, tracks).items()
     assert (y0, y1) == (40, 170)  # the second highest top and the second lowest bottom
     assert x == pytest.approx(100.75)
+
+
+@pytest.mark.skipif(not BMX.exists(), reason="shared clips absent")
+def test_a_scratchs_end_over_lines_of_the_scene_is_grown_where_the_scene_moves():
+    """The archival benchmark's clean `bmx-trees` (seed 3): on its last frames the first
+    scratch runs over graffiti (a painted football's black and white patches) whose edges stand
+    out beside it as much as it does, so its growth along its line stopped there. On the frame
+    less its warped neighbours they are gone where the scene moves, and the scratch is not."""
+    from flowfill.evaluate import archival
+
+    _, ball, defects = painted_clip("bmx-trees", "clean", 3)
+    masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
+    assert masks[defects.scratches == 1].mean() > 0.8
+    scores = archival.score_detection(masks, defects, ball)
+    assert scores.scratch_recall > 0.86 and scores.ball_percent < 0.5

@@ -377,7 +377,7 @@ def detect_defects(
                     linked.add(i)
             for seg in segments:  # a scratch's faint ends, where the finder stopped
                 if tracks.is_film(seg.track):
-                    extend_rows(seg, frame.lum, scratches)
+                    extend_rows(seg, frame.lum, scratches, residual=residual)
             ends = [end for e, end in enumerate(ends) if e not in gone] + [
                 (index - 1, a) for i, a in enumerate(previous) if i not in linked]
         previous = segments
@@ -459,7 +459,9 @@ def detect_defects(
                 y0, y1, x = spans[tracks.find(seg.track)]
                 if abs(_middle(seg) - x) <= 1.5 * shape[1] / 432:
                     seg.reach_rows(y0, y1, shape[1])
-                    lines[seg.pixels] = 1
+                if seg.faint is not None:
+                    seg.reach_rows(*seg.faint, shape[1])
+                lines[seg.pixels] = 1
             in_use = [seg.track for p in pending for seg in p.segments + p.drawn] + [
                 seg.track for seg in previous] + [seg.track for _, seg in ends]
             tracks.forget(min(in_use, default=tracks.next))

@@ -115,6 +115,9 @@ class Segment:
     solid: bool = True
     """Unbroken along its rows (``ScratchSettings.solid``): only a solid line can show film
     evidence."""
+    faint: tuple[int, int] | None = None
+    """The rows it reaches where it stands out only of the frame less its warped neighbours
+    (:func:`extend_rows`), added when its frame's mask is made."""
 
     def reach_rows(self, y0: int, y1: int, width: int) -> None:
         """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
@@ -447,23 +450,43 @@ def _beside_offsets(s: ScratchSettings, width: int) -> list[float]:
 
 
 def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None = None,
-                block: int = 8) -> None:
+                block: int = 8, residual: Callable[[], np.ndarray] | None = None) -> None:
     """Grow ``seg`` (a scratch) along its line, down and up, ``block`` rows at a time (one block
     that does not may lie between), where the line stands out of frame ``lum`` (its extreme
     over 3 px minus the picture beside it, median over the block) by more than a third of its
     lift over its own rows, more than ``carry_floor``, and 1.5 times the same measure beside it:
-    a scratch fades along its length, and the finder's segment stops where it grows faint."""
+    a scratch fades along its length, and the finder's segment stops where it grows faint.
+    ``residual``: gives the frame less its warped neighbours' mean, where the same tests reach
+    further (over lines of the scene that stand out beside the scratch, which are gone there
+    where the scene moves), on blocks where the line still stands out of the frame itself, if
+    by little (by the flow pulled at a scratch's end, the residual showed a line a scratch had
+    just left): those rows are kept apart (:attr:`Segment.faint`)."""
     s = settings or ScratchSettings()
-    h, w = lum.shape
+    y0, y1 = _reach(seg, lum, s, block)
+    if (y0, y1) != (seg.y0, seg.y1):
+        seg.reach_rows(y0, y1, lum.shape[1])
+    if residual is not None:
+        y0, y1 = _reach(seg, residual(), s, block, frame=lum)
+        if (y0, y1) != (seg.y0, seg.y1):
+            seg.faint = (y0, y1)
+
+
+def _reach(seg: Segment, lum: np.ndarray, s: ScratchSettings, block: int,
+           frame: np.ndarray | None = None) -> tuple[int, int]:
+    """The rows :func:`extend_rows` grows ``seg`` to on one image (``frame``: where each
+    block must also stand out of the frame itself, if by little)."""
+    h = lum.shape[0]
     own = line_lift(lum, seg, s)
     if own <= 0:
-        return
+        return seg.y0, seg.y1
 
     def stands_out(start: int, stop: int) -> bool:
         rows = np.arange(start, stop)
         here = line_lift(lum, seg, s, rows=rows)
         if max(line_lift(lum, seg, s, offset=o, rows=rows) for o in (-2.0, 2.0)) >= here:
             return False  # the line there is not where the segment's line runs
+        if frame is not None and line_lift(frame, seg, s, rows=rows) <= 0.0:
+            return False  # not on the frame at all: the flow pulled at the scratch's end
         return here > max(own / 3.0, s.carry_floor,
                           1.5 * max(_lift_beside(lum, seg, s, rows), 0.0))
 
@@ -479,9 +502,7 @@ def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None 
             at = nxt
         return edge
 
-    y0, y1 = reach_to(seg.y0, -1, 0), reach_to(seg.y1, 1, h)
-    if (y0, y1) != (seg.y0, seg.y1):
-        seg.reach_rows(y0, y1, w)
+    return reach_to(seg.y0, -1, 0), reach_to(seg.y1, 1, h)
 
 
 def faint_line(lum: np.ndarray, lifts: tuple[float, float], a: Segment, b: Segment,
