@@ -110,6 +110,14 @@ class DustSettings:
     hardly reaches its own level (under this share of the ring within half its contrast) and
     it left no ghost in either neighbour. None: no such test."""
 
+    unseen: float | None = 0.5
+    """A candidate ringed by motion edges is still dirt where it is darker (brighter) by this
+    share of its impulse than anything within ``unseen_reach`` of it in both warped neighbours:
+    the impulse a moving limb's outline leaves is of the limb's own stuff, which the neighbours
+    show just beside it, while dirt is blacker than the shot around it. None: no such test."""
+    unseen_reach: float = 6.0 / 432
+    """... as a share of the frame width (beyond the candidate's box)."""
+
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
     also judged as one object in pieces (:func:`grouped`)."""
@@ -528,6 +536,18 @@ def _ring_edge(edges: np.ndarray, component: np.ndarray, box: tuple[int, int, in
     return float(np.percentile(values, 90)) if values.size else 0.0
 
 
+def _unseen(level: float, sign: float, warped: tuple[np.ndarray, np.ndarray],
+            box: tuple[int, int, int, int], reach: int, margin: float) -> bool:
+    """Whether a candidate of ``level`` (its darkest, or brightest for ``sign`` +1) in ``box``
+    lies beyond anything both ``warped`` neighbours show within ``reach`` px of the box, by more
+    than ``margin``."""
+    x, y, bw, bh = box
+    h, w = warped[0].shape
+    around = (slice(max(y - reach, 0), min(y + bh + reach, h)),
+              slice(max(x - reach, 0), min(x + bw + reach, w)))
+    return all(sign * level - float((sign * other[around]).max()) > margin for other in warped)
+
+
 def _alone(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """The share of the ring 3 to 4 px around a candidate (``component``, bool, filling
     ``box`` of ``lum``) within half its contrast of its own level (its median): small for a speck
@@ -697,6 +717,10 @@ def find_specks(
         level = float(own.min() if sign < 0 else own.max())  # its darkest (brightest)
         ghosts = (_ghosts(d_b, warped_b, level, component, box, sign, strength, radius),
                   _ghosts(d_a, warped_a, level, component, box, sign, strength, radius))
+        if edged and s.unseen is not None and _unseen(
+                level, sign, (warped_b, warped_a), (x, y, bw, bh),
+                max(int(round(s.unseen_reach * w)), 2), s.unseen * strength):
+            edged = False
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
             # a speck by a moving thing's outline, not part of it: picture only with a ghost
             edged = bool(len(ghosts[0]) or len(ghosts[1]))
