@@ -1177,7 +1177,8 @@ def test_a_tracks_rows_are_those_two_of_its_segments_reach():
         if items:
             tracks.join(items[0].segments[0].track, seg.track)
         items.append(_Pending([], [seg]))
-    (root, (y0, y1, x)), = _spans(items, tracks).items()
+    root = tracks.find(items[0].segments[0].track)
+    ((y0, y1, x),) = _spans(items, tracks, {root}).values()
     assert (y0, y1) == (40, 170)  # the second highest top and the second lowest bottom
     assert x == pytest.approx(100.75)
 

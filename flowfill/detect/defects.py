@@ -211,21 +211,25 @@ class _Tracks:
                 and len(tally) >= self.density * (max(tally) - min(tally) + 1))
 
 
-def _spans(items: Sequence[_Pending], tracks: _Tracks, near: int = 4
+def _spans(items: Sequence[_Pending], tracks: _Tracks, roots: set[int], near: int = 4
            ) -> dict[int, tuple[int, int, float]]:
-    """Per track (its root), the rows that at least two of its segments on ``items``' frames
-    reach (all of them, where it has one), and where its segments' lines run on the median of
-    the first ``near`` frames (a scratch drifts)."""
-    ends: dict[int, tuple[list[int], list[int], list[float]]] = {}
+    """Per track of ``roots`` found on the first of ``items``' frames, the rows that at least
+    two of its segments on those frames reach (all of them, where it has one), and where its
+    segments' lines run on the median of the first ``near`` frames (a scratch drifts)."""
+    ends: dict[int, tuple[list[int], list[int], list[float]]] = {
+        root: ([], [], []) for root in roots}
     for i, item in enumerate(items):
         for seg in item.segments + item.drawn:
-            tops, bottoms, xs = ends.setdefault(tracks.find(seg.track), ([], [], []))
+            root = tracks.find(seg.track)
+            if root not in ends:
+                continue
+            tops, bottoms, xs = ends[root]
             tops.append(seg.y0)
             bottoms.append(seg.y1)
             if i < near:
                 xs.append(_middle(seg))
     return {root: (sorted(tops)[min(1, len(tops) - 1)], sorted(bottoms)[-min(2, len(bottoms))],
-                   float(np.median(xs)) if xs else np.nan)
+                   float(np.median(xs)))
             for root, (tops, bottoms, xs) in ends.items()}
 
 
@@ -454,7 +458,8 @@ def detect_defects(
             # of the frames waiting. Not a line drawn between two (a guess, where a small dark
             # object passing made the gap look like a line), nor a second line of the track
             # beside the one on the frames around (RESULTS.md, issue 17).
-            spans = _spans([item, *pending], tracks)
+            spans = _spans([item, *pending], tracks,
+                           {tracks.find(seg.track) for seg in found}) if found else {}
             for seg in found:
                 y0, y1, x = spans[tracks.find(seg.track)]
                 if abs(_middle(seg) - x) <= 1.5 * shape[1] / 432:
