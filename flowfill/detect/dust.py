@@ -117,6 +117,12 @@ class DustSettings:
     show just beside it, while dirt is blacker than the shot around it. None: no such test."""
     unseen_reach: float = 6.0 / 432
     """... as a share of the frame width (beyond the candidate's box)."""
+    ghost_deviations: float | None = 2.0
+    """A candidate whose ghosts (the pair that makes it seem to move) stand out of the noise
+    around by fewer deviations than this, and that is darker (brighter) than anything around it
+    as ``unseen`` asks, is dirt: grain and texture leave chance ghosts beside a small speck,
+    while a moving object's ghosts are the object itself, as contrasted as it is. None (or
+    ``unseen`` None): no such test."""
 
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
@@ -416,14 +422,17 @@ def warp_to(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 
 def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.ndarray,
-            box: tuple[int, int, int, int], sign: float, strength: float, radius: int
-            ) -> np.ndarray:
+            box: tuple[int, int, int, int], sign: float, strength: float, radius: int,
+            floor: np.ndarray | None = None) -> np.ndarray:
     """Where a moving object may have left its ghost: in ``diff`` (this frame minus the warped
     neighbour ``warped``), the blobs of the opposite sign and similar size within ``radius`` of
     the candidate (``component``, bool, filling ``box``) where the neighbour shows the
-    candidate's own ``level`` (it is there); their offsets, K x 2."""
+    candidate's own ``level`` (it is there); their offsets, K x 2. ``floor`` (H x W): the
+    least a ghost's pixels must differ by, where more than a share of the candidate's
+    strength."""
     at, own = _crop(component, box, diff.shape, radius)
-    ghost = ((-sign * diff[at]) > 0.35 * strength) & (own == 0)
+    least = 0.35 * strength if floor is None else np.maximum(0.35 * strength, floor[at])
+    ghost = ((-sign * diff[at]) > least) & (own == 0)
     count, labels, stats, centres = cv2.connectedComponentsWithStats(ghost.astype(np.uint8),
                                                                      connectivity=8)
     area = int(component.sum())
@@ -717,14 +726,24 @@ def find_specks(
         level = float(own.min() if sign < 0 else own.max())  # its darkest (brightest)
         ghosts = (_ghosts(d_b, warped_b, level, component, box, sign, strength, radius),
                   _ghosts(d_a, warped_a, level, component, box, sign, strength, radius))
-        if edged and s.unseen is not None and _unseen(
-                level, sign, (warped_b, warped_a), (x, y, bw, bh),
-                max(int(round(s.unseen_reach * w)), 2), s.unseen * strength):
-            edged = False
+        # darker (brighter) than anything around it: worked out once, where asked
+        beyond: bool | None = None
+        unseen = (level, sign, (warped_b, warped_a), box,
+                  max(int(round(s.unseen_reach * w)), 2), (s.unseen or 0.0) * strength)
+        if edged and s.unseen is not None:
+            beyond = _unseen(*unseen)
+            edged = not beyond
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
             # a speck by a moving thing's outline, not part of it: picture only with a ghost
             edged = bool(len(ghosts[0]) or len(ghosts[1]))
         motion = _moves(ghosts, steps)
+        if (motion is not None and s.ghost_deviations is not None and s.unseen is not None
+                and (_unseen(*unseen) if beyond is None else beyond)
+                and _moves(tuple(_ghosts(diff, other, level, component, box, sign, strength,
+                                         radius, s.ghost_deviations * noise)
+                                 for diff, other in ((d_b, warped_b), (d_a, warped_a))),
+                           steps) is None):
+            motion = None  # its ghosts were grain, and it is blacker than anything near: dirt
         around = (_flow_around(flow_before, box), _flow_around(flow_after, box))
         seen = motion is None and s.alike is not None and _found_again(
             lum, (before, after), around, component, box, s.alike * strength, radius)
