@@ -1198,6 +1198,27 @@ def test_a_scratchs_end_over_lines_of_the_scene_is_grown_where_the_scene_moves()
     assert scores.scratch_recall > 0.86 and scores.ball_percent < 0.5
 
 
+def test_a_scratch_found_in_pieces_on_other_rows_is_one_track():
+    """The archival benchmark's clean `sample` (seed 2), its third scratch: dark, 3 px wide,
+    down rows 1-154 for 13 frames, over sky and a brick wall and then a fence. Its top is found
+    on every frame, its lower part, over the fence, as another line; the two pieces never
+    overlapped in rows, so they made two tracks and the lower one, alone, showed too little film
+    evidence. A line with evidence on the frame before links to one on other rows: the lower
+    part is covered too. The ball, crossing the scratch on two frames, loses a few pixels
+    beside it."""
+    from flowfill.evaluate import archival
+
+    _, ball, defects = painted_clip("sample", "clean", 2)
+    frames = defects.frames[:13]
+    masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=2)))
+    foot = defects.scratches[:13] == 3
+    lower = foot & (np.arange(foot.shape[1]) > 100)[None, :, None]
+    assert lower.sum() > 1000 and masks[lower].mean() > 0.95  # 0 before
+    assert masks[foot].mean() > 0.95  # 0.65 before
+    alone = (ball & ~archival.near(defects.footprint, 3))[:13]
+    assert masks[alone].mean() < 0.02
+
+
 def test_dirt_by_a_moving_outline_that_nothing_around_matches_is_dirt():
     """The archival benchmark's grainy `sample` (seed 2), frame 1: a bright speck 14 px across
     on the edge of a tree's crown against the sky, where the pan moves the crown past the

@@ -710,11 +710,12 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
     return float(median(off)) < s.neutral
 
 
-def _same_lines(first: list[Segment], second: list[Segment], reach: np.ndarray | float
-                ) -> np.ndarray:
+def _same_lines(first: list[Segment], second: list[Segment], reach: np.ndarray | float,
+                apart: np.ndarray | None = None) -> np.ndarray:
     """Which segments of ``first`` and ``second`` (bool, len(first) x len(second)) are the same
     line: same polarity, rows overlapping by half the shorter, within ``reach`` px (at least
-    1.5; one value, or one per segment of ``first``)."""
+    1.5; one value, or one per segment of ``first``). ``apart`` (bool, one per segment of
+    ``first``): those may instead lie on other rows, apart by up to the shorter's length."""
     if not first or not second:
         return np.zeros((len(first), len(second)), bool)
     a = np.array([(o.sign, o.x, o.y0, o.y1) for o in first], np.float64)
@@ -722,17 +723,24 @@ def _same_lines(first: list[Segment], second: list[Segment], reach: np.ndarray |
     near = np.maximum(np.broadcast_to(np.asarray(reach, np.float64), (len(first),)), 1.5)
     overlap = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 2], b[None, :, 2])
     shorter = np.minimum((a[:, 3] - a[:, 2])[:, None], (b[:, 3] - b[:, 2])[None, :])
+    rows = overlap >= 0.5 * shorter
+    if apart is not None:
+        rows |= np.asarray(apart, bool)[:, None] & (overlap >= -shorter)
     return ((a[:, None, 0] == b[None, :, 0]) & (np.abs(a[:, None, 1] - b[None, :, 1])
-                                                <= near[:, None])
-            & (overlap >= 0.5 * shorter))
+                                                <= near[:, None]) & rows)
 
 
 def link(previous: list[Segment], current: list[Segment], width: int,
          settings: ScratchSettings | None = None) -> list[tuple[int, int]]:
     """Pairs (i, j) of segments of consecutive frames that are the same line staying put: same
-    polarity, rows overlapping by half the shorter, within ``stays`` (scaled to ``width``)."""
+    polarity, rows overlapping by half the shorter, within ``stays`` (scaled to ``width``).
+    A line with film evidence on the frame before links on other rows too, apart by up to the
+    shorter's length: under grain a faint scratch is found in pieces, its top on one frame and
+    its bottom on the next, and each piece alone made too short a track to count (RESULTS.md,
+    issue 17)."""
     s = settings or ScratchSettings()
-    same = _same_lines(previous, current, s.stays * width / 432)
+    same = _same_lines(previous, current, s.stays * width / 432,
+                       apart=np.array([o.film for o in previous], bool))
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(same), strict=True)]
 
 
