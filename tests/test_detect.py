@@ -1075,6 +1075,47 @@ def test_a_line_that_does_not_stand_out_of_its_own_frame_has_no_film_evidence():
     assert not film_evidence(segment, flat, [dark], row_ranges([dark]))  # no line here at all
 
 
+def test_a_faint_scratch_under_grain_shows_film_evidence_where_the_scene_moves():
+    """A dark scratch 2 px wide, 0.1 deep, under grain of deviation 0.03, on picture that pans
+    10 px a frame (its contrast as the line finder reads it, grain and all: 0.14). The grain
+    fills the 3 x 3 range of the warped neighbour, so the line stands out of it by under half
+    its contrast; but it stands out of the warped neighbour itself, that neighbour as it is
+    shows the line in place (the film carried it), and carried back along the flow it does not.
+    That is evidence; not where the scene stands still, nor where the neighbour as it is lacks
+    the line too."""
+    from flowfill.detect.dust import warp_to
+    from flowfill.detect.scratches import Segment, film_evidence, row_ranges
+
+    h, w, x = 120, 216, 100
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.random((h, w + 40)).astype(np.float32), (0, 0), 4)
+    scene = 0.35 + 0.3 * (scene - scene.min()) / np.ptp(scene)
+
+    def frame(shift: int, line: bool = True) -> np.ndarray:
+        out = scene[:, 20 - shift:20 - shift + w] + rng.normal(0, 0.03, (h, w)).astype(np.float32)
+        if line:
+            out[10:110, x:x + 2] -= 0.1
+        return out.astype(np.float32)
+
+    rows = np.arange(10, 110)
+    pixels = (rows[:, None] * w + np.arange(x - 1, x + 2)).ravel()
+    segment = Segment(-1, x + 0.5, 10, 110, pixels, 0.14, line=(0.0, x + 0.5))
+    lum, neighbour = frame(0), frame(10)
+    moving = np.zeros((h, w, 2), np.float32)
+    moving[..., 0] = 10.0  # this frame's scene is 10 px to the right on the neighbour
+    warped = [warp_to(neighbour, moving)]
+    assert not film_evidence(segment, lum, warped, row_ranges(warped))  # the range: no telling
+    assert film_evidence(segment, lum, warped, row_ranges(warped), carried=[(neighbour, moving)])
+    assert not film_evidence(segment, lum, warped, row_ranges(warped), ScratchSettings(grainy=None),
+                             carried=[(neighbour, moving)])
+    lacking = frame(10, line=False)
+    gone = [warp_to(lacking, moving)]
+    assert not film_evidence(segment, lum, gone, row_ranges(gone), carried=[(lacking, moving)])
+    still, still_flow = frame(0), np.zeros((h, w, 2), np.float32)
+    assert not film_evidence(segment, lum, [still], row_ranges([still]),
+                             carried=[(still, still_flow)])
+
+
 def test_a_track_the_scene_moves_past_needs_evidence_on_a_share_of_those_frames():
     """A line on the film shows evidence on most frames the scene moves past it; the sliver of
     a far layer seen through a gap in a pan, moving as a drifting scratch would, now and then."""

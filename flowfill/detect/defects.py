@@ -323,7 +323,8 @@ def detect_defects(
                 return neutral[j]
 
             for j, seg in enumerate(segments):
-                seg.film = (film_evidence(seg, frame.lum, warped, ranges, scratches)
+                seg.film = (film_evidence(seg, frame.lum, warped, ranges, scratches,
+                                          ((before.lum, f_b), (after.lum, f_a)))
                             and looks_neutral(j))
                 seg.track = tracks.new(seg.film, index,
                                        moves_with_scene(seg, frame.lum, (f_b, f_a), warped,

@@ -59,6 +59,13 @@ class ScratchSettings:
     through a whole defect-free clip (RESULTS.md, issue 17)."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
+    grainy: float | None = 0.3
+    """Under grain a faint scratch stands out of a warped neighbour's 3 x 3 range by little, for
+    the range takes the grain's extremes: it still shows film evidence where it stands out of
+    the warped neighbour itself by ``evidence`` of its contrast, the scene beside it moves at
+    least ``scene_motion``, the neighbour as it is (not warped) shows the line in place at least
+    half as strongly (the film carried it), and the warped neighbour shows under this share of
+    it (:func:`film_evidence`). None: no such evidence."""
     solid: float = 0.8
     """A segment whose pixels' median response is under this share of the line finder's
     threshold is broken (the joints of a brick wall, one course in two): it gives no film
@@ -526,7 +533,8 @@ def row_ranges(warped: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray],
                   ranges: list[tuple[np.ndarray, np.ndarray]],
-                  settings: ScratchSettings | None = None) -> bool:
+                  settings: ScratchSettings | None = None,
+                  carried: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> bool:
     """Whether ``segment`` fails to line up with a warped neighbour (``warped``: the
     neighbours carried onto this frame ``lum`` along the flow, H x W; ``ranges``: their
     :func:`row_ranges`) while the picture beside it does, and that neighbour does not show the
@@ -536,7 +544,9 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
     broken line (not :attr:`Segment.solid`) shows none, nor one that does not stand out of its
     own frame (its :func:`line_lift` there not above zero: under a shaking camera such a
     segment, on a faint line of brickwork, was found "missing" from neighbours that lacked it
-    no more than the frame did; RESULTS.md, issue 17)."""
+    no more than the frame did; RESULTS.md, issue 17). ``carried``: per neighbour, the
+    neighbour as it is and the flow from this frame to it (H x W x 2), for
+    ``ScratchSettings.grainy``."""
     s = settings or ScratchSettings()
     if not segment.solid:
         return False
@@ -546,11 +556,28 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
     reach = s.beside_px(w)  # beside the widest scratch
     sides = [ys * w + _inside(xs - reach, w), ys * w + _inside(xs + reach, w)]
     here: float | None = None
-    for other, (high, low) in zip(warped, ranges, strict=True):
+    for k, (other, (high, low)) in enumerate(zip(warped, ranges, strict=True)):
         near = high if segment.sign > 0 else low
         gap = float(median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
-        if gap <= s.evidence * segment.contrast:
-            continue
+        strict = gap > s.evidence * segment.contrast
+        if not strict:  # grain may fill the range: the film's own motion can still tell
+            if carried is None or s.grainy is None:
+                continue
+            gap = float(median(segment.sign * (flat[segment.pixels]
+                                               - other.ravel()[segment.pixels])))
+            if gap <= s.evidence * segment.contrast:
+                continue
+            unwarped, flow = carried[k]
+            cols = np.concatenate([_inside(xs - reach, w), _inside(xs + reach, w)])
+            rows = np.concatenate([ys, ys])
+            if float(median(np.hypot(flow[rows, cols, 0], flow[rows, cols, 1]))) < (
+                    s.scene_motion * w / 432):
+                continue  # the scene beside it hardly moves: no telling
+            here = line_lift(lum, segment, s) if here is None else here
+            if line_lift(unwarped, segment, s) < 0.5 * here:
+                continue  # not where the film would carry it
+            if here <= 1.5 * max(_lift_beside(lum, segment, s), 0.0):
+                continue  # among lines of the picture (a brick wall's joints): no telling
         # the picture on *each* side must line up (within a pixel): at the edge between two
         # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
         beside = max(float(median(np.maximum(np.maximum(flat[side] - high[side],
@@ -559,7 +586,11 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
         if beside >= 0.5 * gap:
             continue
         here = line_lift(lum, segment, s) if here is None else here
-        if here > 0.0 and line_lift(other, segment, s) < 0.5 * here:
+        if strict:
+            there = line_lift(other, segment, s)
+        else:  # nor a pixel or two aside: a brick wall's joints the flow misplaced under shake
+            there = max(line_lift(other, segment, s, offset=o) for o in (-1.0, 0.0, 1.0))
+        if here > 0.0 and there < (0.5 if strict else s.grainy or 0.0) * here:
             return True
     return False
 
