@@ -64,8 +64,9 @@ class ScratchSettings:
     the range takes the grain's extremes: it still shows film evidence where it stands out of
     the warped neighbour itself by ``evidence`` of its contrast, the scene beside it moves at
     least ``scene_motion``, the neighbour as it is (not warped) shows the line in place at least
-    half as strongly (the film carried it), and the warped neighbour shows under this share of
-    it (:func:`film_evidence`). None: no such evidence."""
+    half as strongly (the film carried it), no column 6-12 px beside it (at 432 wide) stands out
+    two thirds as much, and the warped neighbour, read a pixel either way too, shows under this
+    share of it (:func:`film_evidence`; RESULTS.md, issue 17). None: no such evidence."""
     solid: float = 0.8
     """A segment whose pixels' median response is under this share of the line finder's
     threshold is broken (the joints of a brick wall, one course in two): it gives no film
@@ -588,7 +589,7 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
         here = line_lift(lum, segment, s) if here is None else here
         if strict:
             there = line_lift(other, segment, s)
-        else:  # nor a pixel or two aside: a brick wall's joints the flow misplaced under shake
+        else:  # nor a pixel aside: a brick wall's joints that the flow misplaced under shake
             there = max(line_lift(other, segment, s, offset=o) for o in (-1.0, 0.0, 1.0))
         if here > 0.0 and there < (0.5 if strict else s.grainy or 0.0) * here:
             return True
