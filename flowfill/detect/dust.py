@@ -726,19 +726,17 @@ def find_specks(
         level = float(own.min() if sign < 0 else own.max())  # its darkest (brightest)
         ghosts = (_ghosts(d_b, warped_b, level, component, box, sign, strength, radius),
                   _ghosts(d_a, warped_a, level, component, box, sign, strength, radius))
-        # darker (brighter) than anything around it: worked out once, where asked
-        beyond: bool | None = None
-        unseen = (level, sign, (warped_b, warped_a), box,
-                  max(int(round(s.unseen_reach * w)), 2), (s.unseen or 0.0) * strength)
-        if edged and s.unseen is not None:
-            beyond = _unseen(*unseen)
-            edged = not beyond
+        motion = _moves(ghosts, steps)
+        # darker (brighter) than anything around it: asked only where either test needs it
+        beyond = s.unseen is not None and (edged or motion is not None) and _unseen(
+            level, sign, (warped_b, warped_a), box, max(int(round(s.unseen_reach * w)), 2),
+            s.unseen * strength)
+        if edged and beyond:
+            edged = False
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
             # a speck by a moving thing's outline, not part of it: picture only with a ghost
             edged = bool(len(ghosts[0]) or len(ghosts[1]))
-        motion = _moves(ghosts, steps)
-        if (motion is not None and s.ghost_deviations is not None and s.unseen is not None
-                and (_unseen(*unseen) if beyond is None else beyond)
+        if (motion is not None and beyond and s.ghost_deviations is not None
                 and _moves(tuple(_ghosts(diff, other, level, component, box, sign, strength,
                                          radius, s.ghost_deviations * noise)
                                  for diff, other in ((d_b, warped_b), (d_a, warped_a))),

@@ -569,10 +569,8 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
             if gap <= s.evidence * segment.contrast:
                 continue
             unwarped, flow = carried[k]
-            cols = np.concatenate([_inside(xs - reach, w), _inside(xs + reach, w)])
-            rows = np.concatenate([ys, ys])
-            if float(median(np.hypot(flow[rows, cols, 0], flow[rows, cols, 1]))) < (
-                    s.scene_motion * w / 432):
+            moved = flow.reshape(-1, 2)[np.concatenate(sides)]  # the picture beside it
+            if float(median(np.hypot(moved[:, 0], moved[:, 1]))) < s.scene_motion * w / 432:
                 continue  # the scene beside it hardly moves: no telling
             here = line_lift(lum, segment, s) if here is None else here
             if line_lift(unwarped, segment, s) < 0.5 * here:
