@@ -45,6 +45,10 @@ class DustSettings:
     the frame's width across (41 px at 432): the difference to the warped neighbours is grain
     where the flow holds and larger where it fails (a whip pan's blur, parallax), and one level
     for the whole frame took the failures' for the grain's."""
+    shared_noise: bool = True
+    """Stand out of the geometric mean of the noise toward each neighbour, not the larger: an
+    impulse is the smaller of its two differences, so where the flow fails toward one neighbour
+    only (an occlusion, a fast car) its noise lies nearer the side that holds."""
     busy: float = 4.0
     """A speck's core stands out this many times above the mean impulse around it."""
     agree: float = 0.8
@@ -401,15 +405,20 @@ def robust_sigma(values: np.ndarray) -> float:
     return float(1.4826 * median(np.abs(v - median(v))))
 
 
-def local_noise(d_b: np.ndarray, d_a: np.ndarray, window: float) -> np.ndarray:
+def local_noise(d_b: np.ndarray, d_a: np.ndarray, window: float
+                ) -> tuple[np.ndarray, np.ndarray]:
     """The noise of a frame's differences to its two warped neighbours around each pixel
     (H x W): their mean absolute value over a square ``window`` times the width across, scaled
-    to a standard deviation, the larger of the two; each difference is clipped at 3 of the
-    frame's robust deviations first, so a speck or a flow failure nearby hardly raises it."""
+    to a standard deviation; each difference is clipped at 3 of the frame's robust deviations
+    first, so a speck or a flow failure nearby hardly raises it. Returned as the larger of the
+    two sides, and their geometric mean: an impulse is the smaller of its two differences, so
+    where the flow fails toward one neighbour only (an occlusion, a fast car) its noise lies
+    nearer the side that holds."""
     side = max(int(round(window * d_b.shape[1])) | 1, 3)
     clip = 3.0 * max(robust_sigma(d_b), robust_sigma(d_a), 1e-3)
-    around = [cv2.blur(np.minimum(np.abs(d), clip), (side, side)) for d in (d_b, d_a)]
-    return np.maximum(1.25 * np.maximum(*around), 1e-3)  # mean |x| is 0.8 sigma for noise
+    b, a = (1.25 * cv2.blur(np.minimum(np.abs(d), clip), (side, side))  # mean |x|: 0.8 sigma
+            for d in (d_b, d_a))
+    return np.maximum(np.maximum(b, a), 1e-3), np.maximum(np.sqrt(b * a), 1e-3)
 
 
 def warp_to(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -679,12 +688,14 @@ def find_specks(
     spike = np.maximum(np.maximum(above, below), 0.0)
     agree = np.abs(warped_b - warped_a) <= s.agree * spike
     d_b, d_a = lum - warped_b, lum - warped_a
-    noise = local_noise(d_b, d_a, s.noise_window)
+    noise, shared = local_noise(d_b, d_a, s.noise_window)
+    shared = shared if s.shared_noise else noise
     # where the flow fails on texture, impulses are everywhere: a speck must also stand out from
     # the impulses around it (their mean over 21 x 21, clipped so a speck hardly raises it)
     busy = cv2.blur(np.minimum(spike, s.strong), (21, 21))
-    strong = (spike > np.maximum(s.strong, s.deviations * noise)) & (spike > s.busy * busy) & agree
-    weak = (spike > np.maximum(s.weak, s.rim_deviations * noise)) & agree
+    strong = (spike > np.maximum(s.strong, s.deviations * shared)) & (spike > s.busy * busy)
+    strong &= agree
+    weak = (spike > np.maximum(s.weak, s.rim_deviations * shared)) & agree
     specks = hysteresis(strong, weak)
     found: list[Speck] = []
     if impulses is not None:
