@@ -467,12 +467,19 @@ def test_thin_holes_get_a_thin_margin_and_objects_the_full_one():
 def test_a_string_of_look_alike_specks_in_steady_motion_is_an_object():
     from flowfill.detect.dust import Speck, in_motion
 
-    def speck(x, y, area=40, sign=-1.0):
-        return Speck(x, y, area, sign, np.zeros(0, np.int64))
+    def speck(x, y, area=40, sign=-1.0, strength=0.3):
+        return Speck(x, y, area, sign, np.zeros(0, np.int64), strength=strength)
 
     ball = speck(100, 50)
     around = [(-1, [speck(82, 48)]), (1, [speck(118, 52)]), (2, [speck(300, 10)])]
     assert in_motion(ball, around, reach=40)
+    # as deep as it, give or take half; a joined speck (no strength of its own) is alike
+    assert in_motion(ball, [(-1, [speck(82, 48, strength=0.42)]),
+                            (1, [speck(118, 52, strength=0.0)])], reach=40)
+    # dust of other depths that happens to lie on a line with it: not one object
+    assert not in_motion(ball, [(-1, [speck(82, 48, strength=0.1)]), (1, [speck(118, 52)])], 40)
+    assert in_motion(ball, [(-1, [speck(82, 48, strength=0.1)]), (1, [speck(118, 52)])], 40,
+                     contrast=np.inf)
     assert in_motion(ball, [(1, [speck(118, 52)]), (2, [speck(136, 54)])], reach=40)
     # dust: specks on the other frames, but no steady motion through them
     assert not in_motion(ball, [(-1, [speck(82, 48)]), (1, [speck(90, 80)])], reach=40)

@@ -178,14 +178,24 @@ class Speck:
         return self._shape[1], self._shape[2]
 
 
-def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float) -> bool:
+def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
+              contrast: float = 1.5) -> bool:
     """Whether ``speck`` is one of a string of look-alike specks on the frames ``around`` it
     (pairs of frame offset and specks, offsets within +-2) that a steady motion of at most
     ``reach`` px a frame explains: a small object that the flow could not follow, caught as an
-    impulse frame after frame. Dust lands at random and lasts one frame."""
+    impulse frame after frame. Dust lands at random and lasts one frame. Look-alikes are of its
+    sign, area within 3 times and :attr:`Speck.strength` within ``contrast`` times (where both
+    are known): an object stands out of its picture about as much from frame to frame, while
+    dust of any depth lands anywhere, and a string of three chance specks of different depths
+    made picture of dirt (RESULTS.md, issue 17)."""
+    def alike(o: Speck) -> bool:
+        if o.strength <= 0.0 or speck.strength <= 0.0:
+            return True  # a speck joined from pieces has none
+        return 1.0 / contrast <= o.strength / speck.strength <= contrast
+
     points = [(dt, o) for dt, specks in around for o in specks
               if o.sign == speck.sign and 0.33 <= o.area / max(speck.area, 1) <= 3.0
-              and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
+              and alike(o) and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
     for i, (dt_a, a) in enumerate(points):
         v = np.array([(a.x - speck.x) / dt_a, (a.y - speck.y) / dt_a])
         if np.hypot(*v) < 1.0:  # standing still: not an object the flow missed by moving
