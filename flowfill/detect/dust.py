@@ -184,18 +184,14 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
     (pairs of frame offset and specks, offsets within +-2) that a steady motion of at most
     ``reach`` px a frame explains: a small object that the flow could not follow, caught as an
     impulse frame after frame. Dust lands at random and lasts one frame. Look-alikes are of its
-    sign, area within 3 times and :attr:`Speck.strength` within ``contrast`` times (where both
-    are known): an object stands out of its picture about as much from frame to frame, while
-    dust of any depth lands anywhere, and a string of three chance specks of different depths
-    made picture of dirt (RESULTS.md, issue 17)."""
-    def alike(o: Speck) -> bool:
-        if o.strength <= 0.0 or speck.strength <= 0.0:
-            return True  # a speck joined from pieces has none
-        return 1.0 / contrast <= o.strength / speck.strength <= contrast
-
+    sign, area within 3 times and as deep within ``contrast`` times (:func:`as_deep`): an
+    object stands out of its picture about as much from frame to frame, while dust of any depth
+    lands anywhere, and a string of three chance specks of different depths made picture of
+    dirt (RESULTS.md, issue 17)."""
     points = [(dt, o) for dt, specks in around for o in specks
               if o.sign == speck.sign and 0.33 <= o.area / max(speck.area, 1) <= 3.0
-              and alike(o) and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
+              and as_deep(o, speck, contrast)
+              and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
     for i, (dt_a, a) in enumerate(points):
         v = np.array([(a.x - speck.x) / dt_a, (a.y - speck.y) / dt_a])
         if np.hypot(*v) < 1.0:  # standing still: not an object the flow missed by moving
@@ -207,6 +203,14 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
             if np.hypot(*off) <= 3.0 + 0.15 * np.hypot(*v) * abs(dt_b):
                 return True
     return False
+
+
+def as_deep(a: Speck, b: Speck, contrast: float) -> bool:
+    """Whether specks ``a`` and ``b`` stand out of their frames within ``contrast`` times as
+    much (:attr:`Speck.strength`; true where either is unknown: a speck joined from pieces)."""
+    if a.strength <= 0.0 or b.strength <= 0.0:
+        return True
+    return 1.0 / contrast <= a.strength / b.strength <= contrast
 
 
 def _long_axis(pixels: np.ndarray, width: int) -> tuple[float, float]:
@@ -254,9 +258,11 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     return False
 
 
-def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2) -> bool:
+def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2,
+            contrast: float = 1.5) -> bool:
     """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
-    (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
+    (pairs of frame offset and specks) were heading, of its sign, not much smaller and as deep
+    within ``contrast`` times (:func:`as_deep`, as :func:`in_motion` asks): the same
     small object, caught as an impulse on a frame where its ghosts are lost (it crosses picture
     as dark as itself in a neighbour) and its look-alikes too far apart for :func:`in_motion`.
     One such speck is not enough: a speck of dust can leave ghosts by chance, an object that
@@ -265,7 +271,7 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
     for dt, specks in around:
         for o in specks:
             if (not o.moving or o.velocity is None or o.sign != speck.sign
-                    or speck.area > 3 * o.area + 10):
+                    or speck.area > 3 * o.area + 10 or not as_deep(o, speck, contrast)):
                 continue
             speed = float(np.hypot(*o.velocity))
             off = np.hypot(speck.x - (o.x - o.velocity[0] * dt),
