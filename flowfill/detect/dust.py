@@ -109,6 +109,9 @@ class DustSettings:
     (root mean square over it and a 1-px rim), and ten times closer in mean square than where
     the flow puts it, is a small object that moved (:func:`_found_again`). None: no such
     test."""
+    alike_grain: float = 0.5
+    """... both mean squares less this share of the square of the noise around it first: the
+    grain of two frames keeps even the object itself from matching closer than about that."""
     isolated: float | None = 0.05
     """A candidate ringed by motion edges is still dirt where the picture 3 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
@@ -490,15 +493,20 @@ def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.
 
 def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
                  shifts: tuple[np.ndarray, np.ndarray], component: np.ndarray,
-                 box: tuple[int, int, int, int], tolerance: float, radius: int) -> bool:
+                 box: tuple[int, int, int, int], tolerance: float, radius: int,
+                 grain: float = 0.0) -> bool:
     """Whether the candidate is found again in both unwarped neighbours ``others`` (within
     ``tolerance`` root mean square, :func:`_best_match`) and there ten times closer (in mean
     square) than where the flow to each puts it (``shifts``, :func:`_flow_around`): a small
     object that moved where the ghost test missed it (its ghost merged with it, or its speed
-    against the scene changed with a jolting camera). Dust has no look-alike in both."""
+    against the scene changed with a jolting camera). Dust has no look-alike in both. ``grain``:
+    a mean square taken off both first (the two frames' grain, which no match undercuts)."""
     for other, shift in zip(others, shifts, strict=True):
         match = _best_match(lum, other, shift, component, box, radius)
-        if match is None or match[0] > tolerance ** 2 or match[0] > 0.1 * match[1]:
+        if match is None:
+            return False
+        best, there = max(match[0] - grain, 0.0), max(match[1] - grain, 0.0)
+        if best > tolerance ** 2 or best >= 0.1 * there:  # (both nil: where the flow puts it)
             return False
     return True
 
@@ -771,7 +779,8 @@ def find_specks(
             motion = None  # its ghosts were grain, and it is blacker than anything near: dirt
         around = (_flow_around(flow_before, box), _flow_around(flow_after, box))
         seen = motion is None and s.alike is not None and _found_again(
-            lum, (before, after), around, component, box, s.alike * strength, radius)
+            lum, (before, after), around, component, box, s.alike * strength, radius,
+            s.alike_grain * float(median(noise[y:y + bh, x:x + bw][component])) ** 2)
         scene = _scene_motion(around, steps)
         velocity = None
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
