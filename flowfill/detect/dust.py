@@ -261,11 +261,9 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     return False
 
 
-def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2,
-            contrast: float = 1.5) -> bool:
+def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2) -> bool:
     """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
-    (pairs of frame offset and specks) were heading, of its sign, not much smaller and as deep
-    within ``contrast`` times (:func:`as_deep`, as :func:`in_motion` asks): the same
+    (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
     small object, caught as an impulse on a frame where its ghosts are lost (it crosses picture
     as dark as itself in a neighbour) and its look-alikes too far apart for :func:`in_motion`.
     One such speck is not enough: a speck of dust can leave ghosts by chance, an object that
@@ -274,7 +272,7 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
     for dt, specks in around:
         for o in specks:
             if (not o.moving or o.velocity is None or o.sign != speck.sign
-                    or speck.area > 3 * o.area + 10 or not as_deep(o, speck, contrast)):
+                    or speck.area > 3 * o.area + 10):
                 continue
             speed = float(np.hypot(*o.velocity))
             off = np.hypot(speck.x - (o.x - o.velocity[0] * dt),
@@ -505,8 +503,8 @@ def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
         match = _best_match(lum, other, shift, component, box, radius)
         if match is None:
             return False
-        best, there = max(match[0] - grain, 0.0), max(match[1] - grain, 0.0)
-        if best > tolerance ** 2 or best >= 0.1 * there:  # (both nil: where the flow puts it)
+        best = max(match[0] - grain, 0.0)
+        if best > tolerance ** 2 or best > 0.1 * match[1]:
             return False
     return True
 
