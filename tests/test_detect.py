@@ -1348,7 +1348,8 @@ def test_a_ball_found_again_through_grain_is_still_picture():
     """The archival benchmark's grainy `running_car` (seed 3), frame 15: the flow follows the
     ball on the frames around, and loses it here, where it leaves no ghost. It is found again in
     both neighbours, but the grain of two frames kept its best match (mean square 0.006) over
-    a tenth of where the flow puts it; with that grain taken off both, it is the ball moving.
+    a tenth of where the flow puts it; with that grain taken off the match, it is the ball
+    moving.
     The specks found are the same."""
     from flowfill.evaluate import archival
 
