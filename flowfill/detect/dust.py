@@ -110,8 +110,9 @@ class DustSettings:
     the flow puts it, is a small object that moved (:func:`_found_again`). None: no such
     test."""
     alike_grain: float = 0.5
-    """... both mean squares less this share of the square of the noise around it first: the
-    grain of two frames keeps even the object itself from matching closer than about that."""
+    """... the best match's mean square less this share of the square of the noise around it
+    first: the grain of two frames keeps even the object itself from matching closer than about
+    that."""
     isolated: float | None = 0.05
     """A candidate ringed by motion edges is still dirt where the picture 3 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
@@ -498,7 +499,8 @@ def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
     square) than where the flow to each puts it (``shifts``, :func:`_flow_around`): a small
     object that moved where the ghost test missed it (its ghost merged with it, or its speed
     against the scene changed with a jolting camera). Dust has no look-alike in both. ``grain``:
-    a mean square taken off both first (the two frames' grain, which no match undercuts)."""
+    a mean square taken off the best match first (the two frames' grain, which no match
+    undercuts; only that one, so the test finds all it would without)."""
     for other, shift in zip(others, shifts, strict=True):
         match = _best_match(lum, other, shift, component, box, radius)
         if match is None:
