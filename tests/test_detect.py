@@ -1362,3 +1362,19 @@ def test_a_ball_found_again_through_grain_is_still_picture():
         found.append(archival.speck_found(masks, defects.dust[11:20]))
     assert taken[0].sum() == 0 and taken[1][15 - 11] > 40
     assert (found[0] == found[1]).all() and found[0].sum() >= 10
+
+
+def test_a_scratch_fading_to_two_hundredths_is_carried_on():
+    """The archival benchmark's clean `bmx-trees` (seed 2): its first scratch (0.041 deep) is
+    lost by the line finder on frames 21-23, where it stands out of the picture by 0.02-0.03.
+    It is carried on there; with the floor at 0.03 it was not. Nothing else is taken."""
+    _, _, defects = painted_clip("bmx-trees", "clean", 2)
+    frames, scratch = defects.frames[:26], defects.scratches[:26] == 1
+    covered, outside = [], []
+    for settings in (ScratchSettings(), ScratchSettings(carry_floor=0.03)):
+        masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=2,
+                                             scratches=settings)))
+        covered.append([masks[t][scratch[t]].mean() for t in (21, 22, 23)])
+        outside.append((masks & ~(defects.scratches[:26] > 0)).sum())
+    assert min(covered[0]) > 0.95 and max(covered[1][1:]) < 0.2
+    assert outside[0] <= outside[1]

@@ -53,10 +53,12 @@ class ScratchSettings:
     stays: float = 2.5
     """How far a scratch's line may move between consecutive frames, in pixels at 432 wide: its
     drift, and a pixel either way where the line finder places it."""
-    carry_floor: float = 0.03
+    carry_floor: float = 0.02
     """A scratch the line finder loses is carried on while it stands out by more than this
-    (:func:`carry_line`): without a floor, tracks of lines of no contrast at all were carried
-    through a whole defect-free clip (RESULTS.md, issue 17)."""
+    (:func:`carry_line`), and grown along its line (:func:`extend_rows`): without a floor, tracks
+    of lines of no contrast at all were carried through a whole defect-free clip; 0.03 until
+    stop 64 stopped faint scratches that the test beside the line already told from grain
+    (RESULTS.md, issue 17)."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
     grainy: float | None = 0.3
