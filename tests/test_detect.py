@@ -1349,8 +1349,7 @@ def test_a_ball_found_again_through_grain_is_still_picture():
     ball on the frames around, and loses it here, where it leaves no ghost. It is found again in
     both neighbours, but the grain of two frames kept its best match (mean square 0.006) over
     a tenth of where the flow puts it; with that grain taken off the match, it is the ball
-    moving.
-    The specks found are the same."""
+    moving. The specks found are the same."""
     from flowfill.evaluate import archival
 
     _, ball, defects = painted_clip("running_car", "grainy", 3)
