@@ -559,6 +559,7 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
     reach = s.beside_px(w)  # beside the widest scratch
     sides = [ys * w + _inside(xs - reach, w), ys * w + _inside(xs + reach, w)]
     here: float | None = None
+    crowded: bool | None = None  # among lines of its own frame: the same for both neighbours
     for k, (other, (high, low)) in enumerate(zip(warped, ranges, strict=True)):
         near = high if segment.sign > 0 else low
         gap = float(median(segment.sign * (flat[segment.pixels] - near[segment.pixels])))
@@ -577,7 +578,9 @@ def film_evidence(segment: Segment, lum: np.ndarray, warped: Sequence[np.ndarray
             here = line_lift(lum, segment, s) if here is None else here
             if line_lift(unwarped, segment, s) < 0.5 * here:
                 continue  # not where the film would carry it
-            if here <= 1.5 * max(_lift_beside(lum, segment, s), 0.0):
+            if crowded is None:
+                crowded = here <= 1.5 * max(_lift_beside(lum, segment, s), 0.0)
+            if crowded:
                 continue  # among lines of the picture (a brick wall's joints): no telling
         # the picture on *each* side must line up (within a pixel): at the edge between two
         # layers moving apart (parallax, occlusion) one side does not, and the line is that edge
