@@ -29,6 +29,7 @@ from flowfill.detect.dust import (
     grouped,
     in_motion,
     on_path,
+    on_way,
     streaked,
     warp_to,
 )
@@ -247,12 +248,21 @@ def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
              ) -> bool:
     """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string,
     the track of those seen moving or a look-alike it is smeared toward on the frames
-    ``around`` (offsets and their specks; frames ``width`` wide)."""
+    ``around`` (offsets and their specks; frames ``width`` wide). At a clip's first and last two
+    frames, where one side has too few frames for a string, also a look-alike's path through it
+    (:func:`.dust.on_way`), or a string whose third frame away is a speck known for picture
+    (RESULTS.md, issue 17)."""
     if speck.edged or speck.moving or speck.on_path:
         return True
     near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
-    return (in_motion(speck, near, reach) or follows(speck, around)
-            or streaked(speck, near, reach, width))
+    if (in_motion(speck, near, reach) or follows(speck, around)
+            or streaked(speck, near, reach, width)):
+        return True
+    if len({dt for dt, _ in near}) == 4:
+        return False
+    further = [(dt, [o for o in specks if o.moving or o.on_path])
+               for dt, specks in around if abs(dt) == 3]
+    return on_way(speck, near) or in_motion(speck, near + further, reach, movers=False)
 
 
 def detect_defects(
@@ -414,10 +424,12 @@ def detect_defects(
         around = [(dt, impulses[at + dt - first]) for dt in offsets]
         for speck in pending[at - given].specks:
             if not (speck.moving or speck.edged):
+                ways: list[np.ndarray] = []
                 speck.on_path = on_path(speck, around, impulses[at - first],
                                         settings.search * shape[1], settings.path_level,
                                         settings.path_scene * shape[1] / 432,
-                                        settings.path_side)
+                                        settings.path_side, ways)
+                speck.ways = ways[0] if ways else None
 
     def give(final: bool) -> Iterator[np.ndarray]:
         nonlocal given

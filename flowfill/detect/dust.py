@@ -113,6 +113,12 @@ class DustSettings:
     """... the best match's mean square less this share of the square of the noise around it
     first: the grain of two frames keeps even the object itself from matching closer than about
     that."""
+    found_heading: bool = True
+    """A candidate found again in both neighbours, where one steady move takes it to both
+    matches, is heading that way (:attr:`Speck.velocity`), and the frames around find the same
+    object on its way (:func:`follows`): only ghosts gave a heading, and a ball caught as a lone
+    speck, found again on the frames before it but leaving no ghost, was taken for dirt
+    (RESULTS.md, issue 17)."""
     isolated: float | None = 0.05
     """A candidate ringed by motion edges is still dirt where the picture 3 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
@@ -159,6 +165,9 @@ class Speck:
     on_path: bool = False
     """Picture, not dirt: the four frames around show a faint impulse of its sign on one steady
     path through it (:func:`on_path`)."""
+    ways: np.ndarray | None = None
+    """For an ``on_path`` speck: the steady paths through it (K x 2, px a frame, x and y) that the
+    frames around show (:func:`on_path`), where :func:`on_way` looks for it on those frames."""
     velocity: tuple[float, float] | None = None
     """Where a ``moving`` speck goes, in px a frame on the frame's own grid (its ghosts' motion
     plus the scene's): the frames around find the same object where it leads (:func:`follows`)."""
@@ -183,7 +192,7 @@ class Speck:
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
-              contrast: float = 1.5) -> bool:
+              contrast: float = 1.5, movers: bool = True) -> bool:
     """Whether ``speck`` is one of a string of look-alike specks on the frames ``around`` it
     (pairs of frame offset and specks, offsets within +-2) that a steady motion of at most
     ``reach`` px a frame explains: a small object that the flow could not follow, caught as an
@@ -191,22 +200,38 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
     sign, area within 3 times and as deep within ``contrast`` times (:func:`as_deep`): an
     object stands out of its picture about as much from frame to frame, while dust of any depth
     lands anywhere, and a string of three chance specks of different depths made picture of
-    dirt (RESULTS.md, issue 17)."""
-    points = [(dt, o) for dt, specks in around for o in specks
-              if o.sign == speck.sign and 0.33 <= o.area / max(speck.area, 1) <= 3.0
-              and as_deep(o, speck, contrast)
-              and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
-    for i, (dt_a, a) in enumerate(points):
+    dirt (RESULTS.md, issue 17). With ``movers``, a string of two specks seen moving
+    (:attr:`Speck.moving`; heading its way, where they know their heading) will do whatever
+    their size and depth: an object partly hidden on some frames is caught as a smaller,
+    fainter speck there, and those already tell an object from dust."""
+    points = [(dt, o, 0.33 <= o.area / max(speck.area, 1) <= 3.0
+               and as_deep(o, speck, contrast))
+              for dt, specks in around for o in specks
+              if o.sign == speck.sign and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
+    points = [p for p in points if p[2] or movers and p[1].moving]
+    for i, (dt_a, a, alike_a) in enumerate(points):
         v = np.array([(a.x - speck.x) / dt_a, (a.y - speck.y) / dt_a])
         if np.hypot(*v) < 1.0:  # standing still: not an object the flow missed by moving
             continue
-        for dt_b, b in points[i + 1:]:
-            if dt_b == dt_a:
+        for dt_b, b, alike_b in points[i + 1:]:
+            if dt_b == dt_a or not (alike_a and alike_b or movers and _heading(a, v)
+                                    and _heading(b, v)):
                 continue
             off = np.array([b.x - speck.x, b.y - speck.y]) - v * dt_b
             if np.hypot(*off) <= 3.0 + 0.15 * np.hypot(*v) * abs(dt_b):
                 return True
     return False
+
+
+def _heading(speck: Speck, velocity: np.ndarray) -> bool:
+    """Whether ``speck`` was seen moving (:attr:`Speck.moving`) and, where it knows its heading,
+    heads at about ``velocity`` (px a frame, x and y)."""
+    if not speck.moving:
+        return False
+    if speck.velocity is None:
+        return True
+    off = np.hypot(speck.velocity[0] - velocity[0], speck.velocity[1] - velocity[1])
+    return bool(off <= 3.0 + 0.25 * np.hypot(*velocity))
 
 
 def as_deep(a: Speck, b: Speck, contrast: float) -> bool:
@@ -262,26 +287,67 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     return False
 
 
-def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2) -> bool:
+def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2,
+            along: bool = True) -> bool:
     """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
     (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
     small object, caught as an impulse on a frame where its ghosts are lost (it crosses picture
     as dark as itself in a neighbour) and its look-alikes too far apart for :func:`in_motion`.
     One such speck is not enough: a speck of dust can leave ghosts by chance, an object that
-    moves leaves them frame after frame."""
+    moves leaves them frame after frame. ``along``: a frame also counts where a ``moving``
+    speck without a heading of its own (found again where its two matches tell no steady move,
+    :func:`_found_again`) lies on the way of one that leads to ``speck``."""
     seen: set[int] = set()
-    for dt, specks in around:
-        for o in specks:
-            if (not o.moving or o.velocity is None or o.sign != speck.sign
-                    or speck.area > 3 * o.area + 10):
+    movers = [(dt, o) for dt, specks in around for o in specks
+              if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
+    for dt, o in movers:
+        if o.velocity is None:
+            continue
+        speed = float(np.hypot(*o.velocity))
+
+        def near(x: float, y: float, t: int, o: Speck = o, dt: int = dt,
+                 speed: float = speed) -> bool:
+            """Whether (x, y) on the frame ``t`` away lies where ``o`` heads (its slack grows
+            with the frames between)."""
+            off = np.hypot(x - (o.x + o.velocity[0] * (t - dt)),
+                           y - (o.y + o.velocity[1] * (t - dt)))
+            return bool(off <= 3.0 + 0.25 * speed * abs(t - dt))
+
+        if not near(speck.x, speck.y, 0):
+            continue
+        seen.add(dt)
+        if not along:
+            continue
+        for t, other in movers:
+            if t == dt or other.velocity is not None or not near(other.x, other.y, t):
                 continue
-            speed = float(np.hypot(*o.velocity))
-            off = np.hypot(speck.x - (o.x - o.velocity[0] * dt),
-                           speck.y - (o.y - o.velocity[1] * dt))
-            if off <= 3.0 + 0.25 * speed * abs(dt):
-                seen.add(dt)
-                break
+            # the two fix the way: it must lead to ``speck`` as closely as in_motion asks
+            step = np.array([other.x - o.x, other.y - o.y]) / (t - dt)
+            off = np.hypot(speck.x - (other.x - step[0] * t), speck.y - (other.y - step[1] * t))
+            if off <= 3.0 + 0.15 * float(np.hypot(*step)) * abs(t):
+                seen.add(t)
     return len(seen) >= needed
+
+
+def on_way(speck: Speck, around: list[tuple[int, list[Speck]]], slack: float = 3.0,
+           contrast: float = 1.5) -> bool:
+    """Whether ``speck`` lies on one of the paths (:attr:`Speck.ways`) of a look-alike speck
+    ``on_path`` on a frame ``around`` it (offsets within +-2; of its sign, area within 3 times
+    and as deep within ``contrast`` times), within ``slack`` px: that path's impulse on this
+    frame was ``speck`` itself, so it is the same small object (at a clip's first frames the
+    frames around are too few for a string, :func:`in_motion`)."""
+    for dt, specks in around:
+        if not 0 < abs(dt) <= 2:
+            continue
+        for o in specks:
+            if (o.ways is None or not len(o.ways) or o.sign != speck.sign
+                    or not 0.33 <= o.area / max(speck.area, 1) <= 3.0
+                    or not as_deep(o, speck, contrast)):
+                continue
+            off = np.hypot(speck.x - (o.x - o.ways[:, 0] * dt), speck.y - (o.y - o.ways[:, 1] * dt))
+            if float(off.min()) <= slack:
+                return True
+    return False
 
 
 def grouped(specks: list[Speck], gap: float) -> list[Speck]:
@@ -359,7 +425,8 @@ def impulse_map(above: np.ndarray, below: np.ndarray, noise: np.ndarray, side: i
 
 
 def on_path(speck: Speck, around: list[tuple[int, Impulses]], own: Impulses, reach: float,
-            level: float, off_scene: float, side: float | None = None) -> bool:
+            level: float, off_scene: float, side: float | None = None,
+            ways: list[np.ndarray] | None = None) -> bool:
     """Whether each of the frames ``around`` ``speck`` (pairs of frame offset and
     :func:`impulse_map`) stands out in its sign by ``level`` deviations or more at one steady
     path through it, where its own frame's map (``own``) does not at the same places of the
@@ -370,7 +437,8 @@ def on_path(speck: Speck, around: list[tuple[int, Impulses]], own: Impulses, rea
     also shows ``side`` times the speck's own contrast in luma (``speck.strength``): an object
     that crosses picture as dark as itself is lost on the other side, while a faint impulse on
     two frames alone is too common a chance (the flow's errors on clean footage are many
-    deviations of its little noise)."""
+    deviations of its little noise). ``ways``: a list the paths found (K x 2, px a frame, x and
+    y) are appended to, for :func:`on_way`."""
     r = int(np.ceil(reach))
     vy, vx = np.mgrid[-r:r + 1, -r:r + 1].astype(np.float32)
     sx, sy = speck.scene
@@ -399,6 +467,8 @@ def on_path(speck: Speck, around: list[tuple[int, Impulses]], own: Impulses, rea
                 ux, uy = ux[ok], uy[ok]
                 if not ux.size:
                     return False
+        if ways is not None:
+            ways.append(np.stack([ux, uy], axis=1))
         return True
 
     if steady([dt for dt, _ in around], None):
@@ -493,22 +563,38 @@ def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.
 def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
                  shifts: tuple[np.ndarray, np.ndarray], component: np.ndarray,
                  box: tuple[int, int, int, int], tolerance: float, radius: int,
-                 grain: float = 0.0) -> bool:
-    """Whether the candidate is found again in both unwarped neighbours ``others`` (within
+                 grain: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the candidate is found again in both unwarped neighbours ``others`` (within
     ``tolerance`` root mean square, :func:`_best_match`) and there ten times closer (in mean
     square) than where the flow to each puts it (``shifts``, :func:`_flow_around`): a small
     object that moved where the ghost test missed it (its ghost merged with it, or its speed
-    against the scene changed with a jolting camera). Dust has no look-alike in both. ``grain``:
-    a mean square taken off the best match first (the two frames' grain, which no match
-    undercuts; only that one, so the test finds all it would without)."""
+    against the scene changed with a jolting camera). Dust has no look-alike in both. The
+    best match's offset in each (x and y, px), or None where it is not found in both.
+    ``grain``: a mean square taken off the best match first (the two frames' grain, which no
+    match undercuts; only that one, so the test finds all it would without)."""
+    offsets = []
     for other, shift in zip(others, shifts, strict=True):
         match = _best_match(lum, other, shift, component, box, radius)
         if match is None:
-            return False
+            return None
         best = max(match[0] - grain, 0.0)
         if best > tolerance ** 2 or best > 0.1 * match[1]:
-            return False
-    return True
+            return None
+        offsets.append(match[2])
+    return offsets[0], offsets[1]
+
+
+def _steady(offsets: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]
+            ) -> tuple[float, float] | None:
+    """The velocity (px a frame, x and y, on the frame's own grid) of an object found again at
+    ``offsets`` in the neighbours ``steps`` frames away (:func:`_found_again`), where one steady
+    move explains both (as :func:`_moves` asks of ghosts); None where it does not."""
+    per_b, per_a = offsets[0] / steps[0], offsets[1] / steps[1]
+    reach = max(float(np.hypot(*per_b)), float(np.hypot(*per_a)))
+    if float(np.hypot(*(per_b - per_a))) > 3.0 + 0.4 * reach:
+        return None
+    mean = 0.5 * (per_b + per_a)
+    return float(mean[0]), float(mean[1])
 
 
 def _flow_around(flow: np.ndarray, box: tuple[int, int, int, int], pad: int = 10
@@ -606,11 +692,12 @@ def _alone(lum: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int
 
 def _best_match(lum: np.ndarray, other: np.ndarray, shift: np.ndarray,
                 component: np.ndarray, box: tuple[int, int, int, int], radius: int
-                ) -> tuple[float, float] | None:
+                ) -> tuple[float, float, np.ndarray] | None:
     """How alike the candidate (``component``, bool, filling ``box`` of ``lum``, with a 1-px
     rim) is found in the unwarped frame ``other`` within ``radius`` of where the flow (``shift``,
     its median around the candidate) puts it or of where it is, and how alike where the flow
-    puts it (mean squared differences); None where that leaves the frame."""
+    puts it (mean squared differences), and where the best match lies (its offset from the
+    candidate, x and y); None where that leaves the frame."""
     h, w = lum.shape
     at, own = _crop(component, box, lum.shape, 1)
     y0, x0 = at[0].start, at[1].start
@@ -624,7 +711,9 @@ def _best_match(lum: np.ndarray, other: np.ndarray, shift: np.ndarray,
     ssd = cv2.matchTemplate(np.ascontiguousarray(other[sy0:sy1, sx0:sx1]),
                             np.ascontiguousarray(lum[at]), cv2.TM_SQDIFF,
                             mask=mask) / float(mask.sum())
-    return float(ssd.min()), float(ssd[py - sy0, px - sx0])
+    best = np.unravel_index(int(np.argmin(ssd)), ssd.shape)
+    return (float(ssd[best]), float(ssd[py - sy0, px - sx0]),
+            np.array([sx0 + best[1] - x0, sy0 + best[0] - y0], np.float64))
 
 
 def _registers(lum: np.ndarray, other: np.ndarray, warped: np.ndarray, flow: np.ndarray,
@@ -778,13 +867,16 @@ def find_specks(
                            steps) is None):
             motion = None  # its ghosts were grain, and it is blacker than anything near: dirt
         around = (_flow_around(flow_before, box), _flow_around(flow_after, box))
-        seen = motion is None and s.alike is not None and _found_again(
+        again = None if motion is not None or s.alike is None else _found_again(
             lum, (before, after), around, component, box, s.alike * strength, radius,
             s.alike_grain * float(median(noise[y:y + bh, x:x + bw][component])) ** 2)
+        seen = again is not None
         scene = _scene_motion(around, steps)
         velocity = None
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
             velocity = tuple(float(v) for v in motion + scene)
+        elif again is not None and s.found_heading:  # found again: where it went, itself
+            velocity = _steady(again, steps)
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None or seen,
