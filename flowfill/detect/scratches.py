@@ -59,6 +59,13 @@ class ScratchSettings:
     of lines of no contrast at all were carried through a whole defect-free clip; 0.03 until
     stop 64 stopped faint scratches that the test beside the line already told from grain
     (RESULTS.md, issue 17)."""
+    carry_beside: int = 2
+    """... and stands out 1.5 times more than the columns beside it, read at six places 6-12 px
+    to either side: than the most of them, or than this one of them (largest first) where the
+    frame less its warped neighbours shows the line too. The largest of six grainy readings
+    stands high by chance, and it ended a faint scratch over a still court's texture that the
+    next largest let run on; the frame less its neighbours tells a fence post passing under a
+    scratch's place after it ended (RESULTS.md, issue 17)."""
     evidence: float = 0.5
     """A line does not match its warped neighbour when it differs by this share of its contrast."""
     grainy: float | None = 0.3
@@ -334,13 +341,20 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
     stands out there (:func:`line_lift`) by more than half as much as ``a`` did where it was
     found (its ``lift`` when ``a`` was carried itself), more than ``carry_floor``, and 1.5 times
     more than the same line moved a little way to either side (grain and texture lift every
-    column a little: without this, lines were carried on over grain after a scratch ended);
-    else None. ``residual``: gives the frame less its warped neighbours' mean, where the same
-    tests are read when they fail on the frame (lines of the scene beside the scratch are gone
-    there where the scene moves), and where only part of its rows may be carried on
-    (:func:`_carried_part`)."""
+    column a little: without this, lines were carried on over grain after a scratch ended; the
+    most of six places, or the ``carry_beside``-th most where the frame less its warped
+    neighbours shows the line too, as a fence post passing under a scratch's place after it
+    ended does not); else None. ``residual``: gives the frame less its warped neighbours' mean,
+    where the same tests are read when they fail on the frame (lines of the scene beside the
+    scratch are gone there where the scene moves), and where only part of its rows may be
+    carried on (:func:`_carried_part`)."""
     s = settings or ScratchSettings()
     found = a.lift if a.lift is not None else line_lift(before, a, s)
+    least = max(0.5 * found, s.carry_floor)
+
+    def also_left(off: float) -> bool:
+        """Whether the frame less its warped neighbours shows the line there too."""
+        return residual is not None and _lift_and_core(residual(), a, s, off)[0] > least
 
     def carried(image: np.ndarray, part: bool) -> tuple[float, int, int] | None:
         # where it was, or a pixel either side where its brightest (darkest) pixels lie
@@ -351,9 +365,12 @@ def carry_line(a: Segment, before: np.ndarray, lum: np.ndarray,
             moved, moved_core = _lift_and_core(image, a, s, o)
             if moved > lift and moved_core > core:
                 lift, off = moved, o
-        if (lift > max(0.5 * found, s.carry_floor)
-                and lift > 1.5 * max(_lift_beside(image, a, s), 0.0)):
-            return off, a.y0, a.y1
+        if lift > least:
+            beside = _lifts_beside(image, a, s)
+            if lift > 1.5 * max(beside[-1], 0.0) or (
+                    lift > 1.5 * max(beside[-s.carry_beside], 0.0)
+                    and (part or also_left(off))):
+                return off, a.y0, a.y1
         return _carried_part(image, a, s, found) if part else None
 
     got = carried(lum, False)
@@ -449,8 +466,14 @@ def _lift_beside(lum: np.ndarray, line: Segment, s: ScratchSettings,
                  rows: np.ndarray | None = None) -> float:
     """The largest :func:`line_lift` of ``line`` moved 6 to 12 px (at 432 wide) to either side:
     how much grain and texture lift any column there."""
-    return max(line_lift(lum, line, s, offset=o, rows=rows)
-               for o in _beside_offsets(s, lum.shape[1]))
+    return _lifts_beside(lum, line, s, rows)[-1]
+
+
+def _lifts_beside(lum: np.ndarray, line: Segment, s: ScratchSettings,
+                  rows: np.ndarray | None = None) -> list[float]:
+    """:func:`_lift_beside`'s readings at each of its places, smallest first."""
+    return sorted(line_lift(lum, line, s, offset=o, rows=rows)
+                  for o in _beside_offsets(s, lum.shape[1]))
 
 
 def _beside_offsets(s: ScratchSettings, width: int) -> list[float]:
