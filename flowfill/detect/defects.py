@@ -27,6 +27,7 @@ from flowfill.detect.dust import (
     find_specks,
     follows,
     grouped,
+    hidden_between,
     in_motion,
     on_path,
     on_way,
@@ -106,6 +107,8 @@ class _Pending:
     segments: list[Segment]
     drawn: list[Segment] = field(default_factory=list)
     """Scratch lines drawn where the line finder lost them (:func:`.scratches.between`)."""
+    grey: np.ndarray | None = None
+    """The frame's 8-bit luma on the flow's proxy grid."""
 
 
 class _Tracks:
@@ -244,8 +247,9 @@ def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
     return cv2.dilate(mask, grow) if grow is not None and mask.any() else mask
 
 
-def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int
-             ) -> bool:
+def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int,
+             pictures: dict[int, np.ndarray] | None = None,
+             scale: tuple[float, float] = (1.0, 1.0)) -> bool:
     """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string,
     the track of those seen moving or a look-alike it is smeared toward on the frames
     ``around`` (offsets and their specks; frames ``width`` wide). At a clip's first and last two
@@ -257,6 +261,8 @@ def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
     if (in_motion(speck, near, reach) or follows(speck, around)
             or streaked(speck, near, reach, width)):
+        return True
+    if pictures is not None and hidden_between(speck, around, pictures, scale, reach):
         return True
     if len({dt for dt, _ in near}) == 4:
         return False
@@ -398,7 +404,7 @@ def detect_defects(
         previous = segments
         lums.append(frame.lum)
         back_flows.append(proxy_b if steps[0] == -1 else None)
-        pending.append(_Pending(found, segments))
+        pending.append(_Pending(found, segments, grey=frame.grey))
         if len(impulses) == impulses.maxlen:
             # the frame two back has two judged on each side now: a faint object's path
             path_through(index - 2, (-2, -1, 1, 2))
@@ -446,15 +452,18 @@ def detect_defects(
             frames_around = [(i - len(recent), p) for i, p in enumerate(recent)] + [
                 (1 + i, pending[i]) for i in range(min(FOLLOW, len(pending)))]
             single = [(dt, p.specks) for dt, p in frames_around]
+            pictures = {dt: p.grey for dt, p in frames_around if p.grey is not None}
+            scale = ((item.grey.shape[1] / shape[1], item.grey.shape[0] / shape[0])
+                     if item.grey is not None else (1.0, 1.0))
             # joined when asked, so that flags the path test set since are read
             joined = [(dt, grouped(p.specks, gap)) for dt, p in frames_around]
             # each speck and each object in pieces: picture where either is
             for group in grouped(item.specks, gap):
-                if _picture(group, joined, reach, shape[1]):
+                if _picture(group, joined, reach, shape[1], pictures, scale):
                     moving.append(group)
                     continue
                 for speck in group.parts or [group]:
-                    if _picture(speck, single, reach, shape[1]):
+                    if _picture(speck, single, reach, shape[1], pictures, scale):
                         moving.append(speck)
                     else:
                         mask[speck.pixels] = 1

@@ -179,6 +179,8 @@ class Speck:
     """For specks joined by :func:`grouped`: the pieces (otherwise empty)."""
     strength: float = 0.0
     """How far its core stands out of both neighbours (luma, the median over its pixels)."""
+    level: float | None = None
+    """Its darkest luma (brightest, for a bright one): its core."""
     _shape: tuple[int, float, float] | None = field(default=None, init=False, repr=False,
                                                     compare=False)
 
@@ -346,6 +348,44 @@ def on_way(speck: Speck, around: list[tuple[int, list[Speck]]], slack: float = 3
                 continue
             off = np.hypot(speck.x - (o.x - o.ways[:, 0] * dt), speck.y - (o.y - o.ways[:, 1] * dt))
             if float(off.min()) <= slack:
+                return True
+    return False
+
+
+def hidden_between(speck: Speck, around: list[tuple[int, list[Speck]]],
+                   pictures: dict[int, np.ndarray], scale: tuple[float, float], reach: float,
+                   alike: float = 2.0, contrast: float = 1.25) -> bool:
+    """Whether ``speck`` and a look-alike two or three frames away (``around``: offsets and
+    specks; of its sign, area within ``alike`` times and as deep within ``contrast`` times) lie
+    on one steady move of at least 1 px a frame, and on every frame between (``pictures``:
+    offsets and 8-bit luma, ``scale`` times the frame's size) the picture where that move puts
+    it is as dark as its core or darker (as bright or brighter, for a bright one): there the
+    object crosses picture that hides it, and is no impulse."""
+    if speck.level is None:
+        return False
+    for dt, specks in around:
+        if abs(dt) not in (2, 3):
+            continue
+        step = 1 if dt > 0 else -1
+        between = [pictures.get(k) for k in range(step, dt, step)]
+        if any(b is None for b in between):
+            continue
+        for o in specks:
+            if (o.sign != speck.sign or not 1 / alike <= o.area / max(speck.area, 1) <= alike
+                    or not as_deep(o, speck, contrast)):
+                continue
+            v = np.array([o.x - speck.x, o.y - speck.y]) / dt
+            if not 1.0 <= float(np.hypot(*v)) <= reach:
+                continue
+            hidden = True
+            for k, picture in zip(range(step, dt, step), between, strict=True):
+                x = int(round((speck.x + v[0] * k) * scale[0]))
+                y = int(round((speck.y + v[1] * k) * scale[1]))
+                patch = picture[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
+                if not patch.size or speck.sign * (float(median(patch)) / 255.0 - speck.level) < 0:
+                    hidden = False
+                    break
+            if hidden:
                 return True
     return False
 
@@ -881,5 +921,5 @@ def find_specks(
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None or seen,
                            scene=(float(scene[0]), float(scene[1])), velocity=velocity,
-                           edged=edged, strength=strength))
+                           edged=edged, strength=strength, level=level))
     return found
