@@ -252,10 +252,12 @@ def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
              scale: tuple[float, float] = (1.0, 1.0)) -> bool:
     """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string,
     the track of those seen moving or a look-alike it is smeared toward on the frames
-    ``around`` (offsets and their specks; frames ``width`` wide). At a clip's first and last two
-    frames, where one side has too few frames for a string, also a look-alike's path through it
-    (:func:`.dust.on_way`), or a string whose third frame away is a speck known for picture
-    (RESULTS.md, issue 17)."""
+    ``around`` (offsets and their specks; frames ``width`` wide), or a look-alike two or three
+    frames away with picture that hides it where it would be between (``pictures``: offsets and
+    8-bit luma, ``scale`` times the frame's size; :func:`.dust.hidden_between`). At a clip's
+    first and last two frames, where one side has too few frames for a string, also a
+    look-alike's path through it (:func:`.dust.on_way`), or a string whose third frame away is
+    a speck known for picture (RESULTS.md, issue 17)."""
     if speck.edged or speck.moving or speck.on_path:
         return True
     near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
