@@ -1457,14 +1457,15 @@ def test_at_a_clips_first_frame_the_ball_is_still_picture(monkeypatch, name, var
 
 
 def test_a_speck_found_again_heads_where_its_matches_lie():
-    from flowfill.detect.dust import _steady
+    from flowfill.detect.dust import _moves
 
-    assert _steady((np.array([-18.0, 5.0]), np.array([17.0, -6.0])), (-1, 1)) == (
-        pytest.approx(17.5), pytest.approx(-5.5))
-    assert _steady((np.array([-36.0, 10.0]), np.array([17.0, -5.0])), (-2, 1)) == (
-        pytest.approx(17.5), pytest.approx(-5.0))
+    def heading(before, after, steps):
+        return _moves((np.array([before], float), np.array([after], float)), steps)
+
+    assert heading([-18.0, 5.0], [17.0, -6.0], (-1, 1)) == pytest.approx([17.5, -5.5])
+    assert heading([-36.0, 10.0], [17.0, -5.0], (-2, 1)) == pytest.approx([17.5, -5.0])
     # two matches of no one move: chance look-alikes, no heading
-    assert _steady((np.array([8.0, -12.0]), np.array([17.0, -5.0])), (-1, 1)) is None
+    assert heading([8.0, -12.0], [17.0, -5.0], (-1, 1)) is None
 
 
 def test_a_string_of_movers_must_head_its_way():

@@ -206,8 +206,7 @@ def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
     (:attr:`Speck.moving`; heading its way, where they know their heading) will do whatever
     their size and depth: an object partly hidden on some frames is caught as a smaller,
     fainter speck there, and those already tell an object from dust."""
-    points = [(dt, o, 0.33 <= o.area / max(speck.area, 1) <= 3.0
-               and as_deep(o, speck, contrast))
+    points = [(dt, o, _look_alike(o, speck, 0.33, 3.0, contrast))
               for dt, specks in around for o in specks
               if o.sign == speck.sign and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
     points = [p for p in points if p[2] or movers and p[1].moving]
@@ -234,6 +233,13 @@ def _heading(speck: Speck, velocity: np.ndarray) -> bool:
         return True
     off = np.hypot(speck.velocity[0] - velocity[0], speck.velocity[1] - velocity[1])
     return bool(off <= 3.0 + 0.25 * np.hypot(*velocity))
+
+
+def _look_alike(o: Speck, speck: Speck, least: float, most: float, contrast: float) -> bool:
+    """Whether ``o`` looks like ``speck``: of its sign, its area ``least`` to ``most`` times as
+    large, and as deep within ``contrast`` times (:func:`as_deep`)."""
+    return (o.sign == speck.sign and least <= o.area / max(speck.area, 1) <= most
+            and as_deep(o, speck, contrast))
 
 
 def as_deep(a: Speck, b: Speck, contrast: float) -> bool:
@@ -303,25 +309,13 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
     movers = [(dt, o) for dt, specks in around for o in specks
               if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
     for dt, o in movers:
-        if o.velocity is None:
-            continue
-        speed = float(np.hypot(*o.velocity))
-
-        def near(x: float, y: float, t: int, o: Speck = o, dt: int = dt,
-                 speed: float = speed) -> bool:
-            """Whether (x, y) on the frame ``t`` away lies where ``o`` heads (its slack grows
-            with the frames between)."""
-            off = np.hypot(x - (o.x + o.velocity[0] * (t - dt)),
-                           y - (o.y + o.velocity[1] * (t - dt)))
-            return bool(off <= 3.0 + 0.25 * speed * abs(t - dt))
-
-        if not near(speck.x, speck.y, 0):
+        if o.velocity is None or not _heads_to(o, dt, speck.x, speck.y, 0):
             continue
         seen.add(dt)
         if not along:
             continue
         for t, other in movers:
-            if t == dt or other.velocity is not None or not near(other.x, other.y, t):
+            if t == dt or other.velocity is not None or not _heads_to(o, dt, other.x, other.y, t):
                 continue
             # the two fix the way: it must lead to ``speck`` as closely as in_motion asks
             step = np.array([other.x - o.x, other.y - o.y]) / (t - dt)
@@ -329,6 +323,14 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
             if off <= 3.0 + 0.15 * float(np.hypot(*step)) * abs(t):
                 seen.add(t)
     return len(seen) >= needed
+
+
+def _heads_to(o: Speck, dt: int, x: float, y: float, t: int) -> bool:
+    """Whether (x, y) on the frame ``t`` away lies where ``o`` (``dt`` frames away, with a
+    velocity) heads: within 3 px and a quarter of its motion over the frames between."""
+    frames = t - dt
+    off = np.hypot(x - (o.x + o.velocity[0] * frames), y - (o.y + o.velocity[1] * frames))
+    return bool(off <= 3.0 + 0.25 * float(np.hypot(*o.velocity)) * abs(frames))
 
 
 def on_way(speck: Speck, around: list[tuple[int, list[Speck]]], slack: float = 3.0,
@@ -342,9 +344,8 @@ def on_way(speck: Speck, around: list[tuple[int, list[Speck]]], slack: float = 3
         if not 0 < abs(dt) <= 2:
             continue
         for o in specks:
-            if (o.ways is None or not len(o.ways) or o.sign != speck.sign
-                    or not 0.33 <= o.area / max(speck.area, 1) <= 3.0
-                    or not as_deep(o, speck, contrast)):
+            if o.ways is None or not len(o.ways) or not _look_alike(o, speck, 0.33, 3.0,
+                                                                     contrast):
                 continue
             off = np.hypot(speck.x - (o.x - o.ways[:, 0] * dt), speck.y - (o.y - o.ways[:, 1] * dt))
             if float(off.min()) <= slack:
@@ -371,8 +372,7 @@ def hidden_between(speck: Speck, around: list[tuple[int, list[Speck]]],
         if any(b is None for b in between):
             continue
         for o in specks:
-            if (o.sign != speck.sign or not 1 / alike <= o.area / max(speck.area, 1) <= alike
-                    or not as_deep(o, speck, contrast)):
+            if not _look_alike(o, speck, 1 / alike, alike, contrast):
                 continue
             v = np.array([o.x - speck.x, o.y - speck.y]) / dt
             if not 1.0 <= float(np.hypot(*v)) <= reach:
@@ -585,9 +585,10 @@ def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.nd
 
 
 def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.ndarray | None:
-    """The candidate's motion relative to the scene (px a frame, x and y) where it left
-    ``ghosts`` (:func:`_ghosts`) in both warped neighbours (``steps`` frames away) at offsets that
-    a steady move explains; None where it did not."""
+    """The candidate's motion (px a frame, x and y) where it left ``ghosts`` (:func:`_ghosts`)
+    in both warped neighbours (``steps`` frames away) at offsets that a steady move explains,
+    relative to the scene; None where it did not. Given the places it was found again in the
+    unwarped neighbours (:func:`_found_again`, one each), its motion on the frame's own grid."""
     ghosts_b, ghosts_a = ghosts
     if not len(ghosts_b) or not len(ghosts_a):
         return None
@@ -622,19 +623,6 @@ def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
             return None
         offsets.append(match[2])
     return offsets[0], offsets[1]
-
-
-def _steady(offsets: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]
-            ) -> tuple[float, float] | None:
-    """The velocity (px a frame, x and y, on the frame's own grid) of an object found again at
-    ``offsets`` in the neighbours ``steps`` frames away (:func:`_found_again`), where one steady
-    move explains both (as :func:`_moves` asks of ghosts); None where it does not."""
-    per_b, per_a = offsets[0] / steps[0], offsets[1] / steps[1]
-    reach = max(float(np.hypot(*per_b)), float(np.hypot(*per_a)))
-    if float(np.hypot(*(per_b - per_a))) > 3.0 + 0.4 * reach:
-        return None
-    mean = 0.5 * (per_b + per_a)
-    return float(mean[0]), float(mean[1])
 
 
 def _flow_around(flow: np.ndarray, box: tuple[int, int, int, int], pad: int = 10
@@ -916,7 +904,8 @@ def find_specks(
         if motion is not None:  # on the frame's own grid: plus the scene's motion around it
             velocity = tuple(float(v) for v in motion + scene)
         elif again is not None and s.found_heading:  # found again: where it went, itself
-            velocity = _steady(again, steps)
+            heading = _moves((again[0][None], again[1][None]), steps)
+            velocity = None if heading is None else (float(heading[0]), float(heading[1]))
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None or seen,
