@@ -1228,13 +1228,15 @@ def test_a_scratch_reaches_the_rows_its_track_reaches_on_the_frames_around():
     """The archival benchmark's grainy `tennis` (seed 2): four scratches fade along their
     length, and under grain the line finder loses their faint parts on some frames (11-17% of
     each one's pixels). A scratch runs down the same rows all its life: each frame's line
-    reaches the rows its track reaches on the frames around, and the ball is not taken."""
+    reaches the rows its track shows on two of the frames around, and the ball is not taken.
+    (The third scratch's top 25 rows over the players show on one frame only, 0.917 -> 0.885 of
+    it since a segment counts only the rows its own frame shows: RESULTS.md, stop 66.)"""
     from flowfill.evaluate import archival
 
     _, ball, defects = painted_clip("tennis", "grainy", 2)
     masks = np.stack(list(detect_defects(defects.frames, kinds=("scratches",), margin=2)))
     for k in range(1, defects.scratches.max() + 1):
-        assert masks[defects.scratches == k].mean() > 0.9
+        assert masks[defects.scratches == k].mean() > (0.85 if k == 3 else 0.9)
     scores = archival.score_detection(masks, defects, ball)
     assert scores.scratch_recall > 0.93 and scores.ball_percent < 0.5
 
@@ -1365,18 +1367,22 @@ def test_a_ball_found_again_through_grain_is_still_picture():
 
 def test_a_scratch_fading_to_two_hundredths_is_carried_on():
     """The archival benchmark's clean `bmx-trees` (seed 2): its first scratch (0.041 deep) is
-    lost by the line finder on frames 21-23, where it stands out of the picture by 0.02-0.03.
-    It is carried on there; with the floor at 0.03 it was not. Nothing else is taken."""
+    lost by the line finder on frames 21-23, where it stands out of the picture by 0.02-0.03
+    (against the whole frame's grain: against its own rows', the finder keeps it on frames 22
+    and 23). It is carried on there; with the floor at 0.03 it was not. Nothing else is
+    taken."""
     _, _, defects = painted_clip("bmx-trees", "clean", 2)
     frames, scratch = defects.frames[:26], defects.scratches[:26] == 1
     covered, outside = [], []
-    for settings in (ScratchSettings(), ScratchSettings(carry_floor=0.03)):
+    for settings in (ScratchSettings(bands=1), ScratchSettings(bands=1, carry_floor=0.03),
+                     ScratchSettings()):
         masks = np.stack(list(detect_defects(frames, kinds=("scratches",), margin=2,
                                              scratches=settings)))
         covered.append([masks[t][scratch[t]].mean() for t in (21, 22, 23)])
         outside.append((masks & ~(defects.scratches[:26] > 0)).sum())
     assert min(covered[0]) > 0.95 and max(covered[1][1:]) < 0.2
     assert outside[0] <= outside[1]
+    assert min(covered[2]) > 0.95
 
 
 def _ball_taken(name: str, variant: str, seed: int, first: int, last: int,
@@ -1592,3 +1598,126 @@ def test_hidden_between_asks_for_picture_that_hides_it():
     # a proxy of half the size
     half = cv2.resize(dark, (100, 60), interpolation=cv2.INTER_AREA)
     assert hidden_between(ball, [(2, [later])], {1: half}, (0.5, 0.5), 40)
+
+
+def test_each_band_of_rows_calmer_than_the_frame_takes_its_own_floor():
+    """A fence across the lower half raises the whole frame's deviation; the calm upper half
+    keeps its own, lower floor, and the fence's rows keep the whole frame's, not their own."""
+    from flowfill.detect.scratches import band_thresholds
+
+    rng = np.random.default_rng(0)
+    lift = np.concatenate([rng.normal(0, 0.004, (120, 300)), rng.normal(0, 0.03, (120, 300))])
+    lift = lift.astype(np.float32)
+    whole = band_thresholds(lift, ScratchSettings(bands=1))
+    banded = band_thresholds(lift, ScratchSettings(bands=6))
+    assert np.allclose(whole, whole[0]) and whole[0] > 0.02
+    assert (banded[:120] < 0.5 * whole[0]).all() and (banded[:120] >= 0.012).all()
+    assert np.allclose(banded[120:], whole[0])
+
+
+@pytest.mark.skipif(not TENNIS.exists(), reason="shared clips absent")
+def test_a_faint_scratch_over_calm_rows_is_found_under_their_own_floor():
+    """The archival benchmark's grainy `tennis` (seed 4), frame 13: its third scratch runs down
+    the calm wall and court, while the grain over the players and the net sets the frame's
+    floor. Against its rows' own floor the finder takes half of it; against the frame's, none."""
+    from flowfill.detect.defects import luma
+    from flowfill.detect.scratches import find_segments
+
+    _, _, defects = painted_clip("tennis", "grainy", 4)
+    lum, _ = luma(defects.frames[13])
+    scratch = (defects.scratches[13] == 3).ravel()
+
+    def covered(settings: ScratchSettings) -> float:
+        hit = np.zeros(scratch.size, bool)
+        for segment in find_segments(lum, settings):
+            hit[segment.pixels] = True
+        return float(hit[scratch].mean())
+
+    assert covered(ScratchSettings()) > 0.4
+    assert covered(ScratchSettings(bands=1)) == 0.0
+
+
+def test_a_tracks_rows_are_those_its_frames_show_not_those_linked_on():
+    """A segment linked to the one before it takes that one's rows (:meth:`Segment.reach_rows`),
+    but the rows of the track are those two frames show on their own: one frame's segment that
+    overreached the scratch's end, carried on to the next, does not count twice."""
+    from flowfill.detect.defects import _Pending, _spans, _Tracks
+    from flowfill.detect.scratches import Segment
+
+    tracks = _Tracks(shortest=3)
+    items = []
+    for t, (y0, y1) in enumerate([(92, 171), (92, 165), (66, 221), (81, 165)]):
+        seg = Segment(-1, 373.0, y0, y1, np.zeros(0, np.int64), 0.06, line=(0.0, 373.0))
+        seg.track = tracks.new(True, t)
+        if items:
+            tracks.join(items[0].segments[0].track, seg.track)
+            seg.reach_rows(items[-1].segments[0].y0, items[-1].segments[0].y1, 432)
+        items.append(_Pending([], [seg]))
+    assert (items[3].segments[0].y0, items[3].segments[0].own) == (66, (81, 165))
+    root = tracks.find(items[0].segments[0].track)
+    ((y0, y1, _),) = _spans(items, tracks, {root}).values()
+    assert (y0, y1) == (81, 171)  # not 66: only the third frame showed it
+
+
+@pytest.mark.skipif(not TENNIS.exists(), reason="shared clips absent")
+def test_a_scratchs_overreach_on_one_frame_does_not_take_a_ball_frames_before(monkeypatch):
+    """The archival benchmark's grainy `tennis` (seed 0), frames 12-24: on frame 19 the finder
+    runs its second scratch 22 rows past its top, over the court; linked on, frame 20 takes those
+    rows too. Counted as two frames' rows, they reached back to frame 17, where the ball passes
+    the scratch's top, and took 32 of its pixels; counted as one, none."""
+    import flowfill.detect.defects as defects_module
+
+    _, ball, defects = painted_clip("tennis", "grainy", 0)
+
+    def taken() -> int:
+        masks = np.stack(list(detect_defects(defects.frames[12:25], kinds=("scratches",),
+                                             margin=2)))
+        return int((masks[17 - 12] & ball[17]).sum())
+
+    assert taken() == 0
+    spans = defects_module._spans
+
+    def linked_rows_too(items, tracks, roots, near=4):
+        for item in items:
+            for seg in item.segments + item.drawn:
+                seg.own = None  # read y0 and y1: the rows linked on too
+        return spans(items, tracks, roots, near)
+
+    monkeypatch.setattr(defects_module, "_spans", linked_rows_too)
+    assert taken() > 20
+
+
+def test_a_faint_line_beside_a_stronger_one_of_the_other_polarity_is_its_flank():
+    from flowfill.detect.scratches import Segment, flanks
+
+    def seg(sign, x, contrast, y0=20, y1=180):
+        return Segment(sign, x, y0, y1, np.zeros(0, np.int64), contrast, line=(0.0, x))
+
+    dark = seg(-1, 235.0, 0.17)
+    bright = seg(1, 236.5, 0.06)
+    assert flanks(bright, [dark, bright], 320)
+    assert not flanks(dark, [dark, bright], 320)  # the stronger line stays
+    assert not flanks(seg(1, 236.5, 0.15), [dark], 320)  # as strong: a scratch of its own
+    assert not flanks(seg(1, 242.0, 0.06), [dark], 320)  # too far aside
+    assert not flanks(seg(-1, 236.5, 0.06), [dark], 320)  # the same polarity
+    assert not flanks(seg(1, 236.5, 0.06, 150, 240), [dark], 320)  # beside it on few rows
+
+
+def test_a_scratchs_flank_does_not_widen_its_band_onto_a_ball(monkeypatch):
+    """The archival benchmark's clean `sample` (seed 3), frame 11: the ball passes just right of
+    the dark scratch, and a faint bright line tracked a pixel and a half right of it (its flank)
+    widened the band a pixel onto the ball."""
+    import flowfill.detect.defects as defects_module
+
+    _, ball, defects = painted_clip("sample", "clean", 3)
+    rows = np.nonzero(ball[11].any(axis=1))[0]
+
+    def right_edge() -> int:
+        masks = np.stack(list(detect_defects(defects.frames[4:20], kinds=("scratches",),
+                                             margin=2)))
+        band = masks[11 - 4][rows, 220:260]
+        return int(220 + np.nonzero(band.any(axis=0))[0].max())
+
+    assert right_edge() == 239
+    monkeypatch.setattr(defects_module, "flanks", lambda *args, **kwargs: False)
+    assert right_edge() == 240

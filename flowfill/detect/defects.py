@@ -44,9 +44,11 @@ from flowfill.detect.scratches import (
     faint_line,
     film_evidence,
     find_segments,
+    flanks,
     is_neutral,
     line_lift,
     link,
+    middle,
     moves_with_scene,
     row_ranges,
     scene_passes,
@@ -218,8 +220,11 @@ class _Tracks:
 def _spans(items: Sequence[_Pending], tracks: _Tracks, roots: set[int], near: int = 4
            ) -> dict[int, tuple[int, int, float]]:
     """Per track of ``roots`` found on the first of ``items``' frames, the rows that at least
-    two of its segments on those frames reach (all of them, where it has one), and where its
-    segments' lines run on the median of the first ``near`` frames (a scratch drifts)."""
+    two of its segments on those frames show on their own frames (:attr:`.Segment.own`; all of
+    them, where it has one), and where its segments' lines run on the median of the first
+    ``near`` frames (a scratch drifts). Not the rows a segment took from the one linked before
+    it: those carried one frame's rows, which overreached the scratch's end, on to every frame
+    after it, and so onto two (RESULTS.md, issue 17)."""
     ends: dict[int, tuple[list[int], list[int], list[float]]] = {
         root: ([], [], []) for root in roots}
     for i, item in enumerate(items):
@@ -228,18 +233,14 @@ def _spans(items: Sequence[_Pending], tracks: _Tracks, roots: set[int], near: in
             if root not in ends:
                 continue
             tops, bottoms, xs = ends[root]
-            tops.append(seg.y0)
-            bottoms.append(seg.y1)
+            top, bottom = seg.own or (seg.y0, seg.y1)
+            tops.append(top)
+            bottoms.append(bottom)
             if i < near:
-                xs.append(_middle(seg))
+                xs.append(middle(seg))
     return {root: (sorted(tops)[min(1, len(tops) - 1)], sorted(bottoms)[-min(2, len(bottoms))],
                    float(np.median(xs)))
             for root, (tops, bottoms, xs) in ends.items()}
-
-
-def _middle(seg: Segment) -> float:
-    """Where ``seg``'s line runs halfway down its rows."""
-    return seg.line[0] * 0.5 * (seg.y0 + seg.y1) + seg.line[1]
 
 
 def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
@@ -471,6 +472,7 @@ def detect_defects(
                         mask[speck.pixels] = 1
             recent.append(item)
             found = [seg for seg in item.segments if tracks.is_film(seg.track, given - 1)]
+            found = [seg for seg in found if not flanks(seg, found, shape[1])]
             for seg in found + [seg for seg in item.drawn
                                 if tracks.is_film(seg.track, given - 1)]:
                 lines[seg.pixels] = 1
@@ -486,7 +488,7 @@ def detect_defects(
                            {tracks.find(seg.track) for seg in found}) if found else {}
             for seg in found:
                 y0, y1, x = spans[tracks.find(seg.track)]
-                if abs(_middle(seg) - x) <= 1.5 * shape[1] / 432:
+                if abs(middle(seg) - x) <= 1.5 * shape[1] / 432:
                     seg.reach_rows(y0, y1, shape[1])
                 if seg.faint is not None:
                     seg.reach_rows(*seg.faint, shape[1])

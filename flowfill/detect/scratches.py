@@ -50,6 +50,11 @@ class ScratchSettings:
     """... this many robust deviations of every column's contrast, where texture or grain sets
     the floor (4 missed faint scratches by a hair; the film evidence and the colour test keep
     the extra lines it finds out of the masks: RESULTS.md, issue 17)."""
+    bands: int = 6
+    """... read in this many bands of rows, each band calmer than the whole frame taking its own
+    deviations: a fence or foliage across part of the frame raised the floor for all of it, and a
+    faint scratch over the calm sky or wall above stayed under it (RESULTS.md, issue 17). 1: the
+    whole frame's only."""
     stays: float = 2.5
     """How far a scratch's line may move between consecutive frames, in pixels at 432 wide: its
     drift, and a pixel either way where the line finder places it."""
@@ -135,6 +140,14 @@ class Segment:
     faint: tuple[int, int] | None = None
     """The rows it reaches where it stands out only of the frame less its warped neighbours
     (:func:`extend_rows`), added when its frame's mask is made."""
+    own: tuple[int, int] | None = None
+    """The rows its own frame shows it on (found, carried or drawn there, and grown along its
+    line by :func:`extend_rows`), not those it took from the segments linked to it
+    (:meth:`reach_rows`); set from ``y0``, ``y1`` when made."""
+
+    def __post_init__(self) -> None:
+        if self.own is None:
+            self.own = (self.y0, self.y1)
 
     def reach_rows(self, y0: int, y1: int, width: int) -> None:
         """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
@@ -169,12 +182,12 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
         column = cv2.blur(response, (1, rows))
         beside = cv2.blur(column, (6 * width + 9, 1))
         lift = column - beside
-        threshold = max(s.contrast, s.deviations * robust_sigma(lift))
+        threshold = band_thresholds(lift, s)
         floor = float(median(response)) + 4.0 * robust_sigma(response)
         # each row's peaks only: a line beside texture stays a component of its own, not part
         # of one too wide to be a line
         peaks = lift >= ndimage.maximum_filter1d(lift, 2 * width + 1, axis=1)
-        lit = ((lift > threshold) & peaks).astype(np.uint8)
+        lit = ((lift > threshold[:, None]) & peaks).astype(np.uint8)
         # one line, though a few rows of it dip under the threshold (a faint scratch over busy
         # picture): its pieces are joined across gaps of up to 2 ROW_GAP rows
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
@@ -195,8 +208,21 @@ def find_segments(lum: np.ndarray, settings: ScratchSettings | None = None) -> l
             ys, xs, line = _extend(response, ys + y, xs + x, level, floor)
             out.append(Segment(sign, float(median(xs)), int(ys.min()), int(ys.max()) + 1,
                                ys * w + xs, level, line=line,
-                               solid=level >= s.solid * threshold))
+                               solid=level >= s.solid * float(median(threshold[y:y + bh]))))
     return out
+
+
+def band_thresholds(lift: np.ndarray, settings: ScratchSettings | None = None) -> np.ndarray:
+    """Per row of ``lift`` (a frame's column contrast, H x W), what a line must stand out by:
+    ``contrast``, or ``deviations`` robust deviations of the whole frame's, or of its band of
+    rows (``bands`` of them) where that band is calmer."""
+    s = settings or ScratchSettings()
+    h = lift.shape[0]
+    whole = robust_sigma(lift)
+    step = -(-h // max(s.bands, 1))
+    sigma = np.array([min(robust_sigma(lift[top:top + step]), whole)
+                      for top in range(0, h, step)])
+    return np.maximum(s.contrast, s.deviations * np.repeat(sigma, step)[:h])
 
 
 def _extend(response: np.ndarray, ys: np.ndarray, xs: np.ndarray, level: float, floor: float,
@@ -498,6 +524,8 @@ def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None 
     y0, y1 = _reach(seg, lum, s, block)
     if (y0, y1) != (seg.y0, seg.y1):
         seg.reach_rows(y0, y1, lum.shape[1])
+        top, bottom = seg.own or (y0, y1)
+        seg.own = (min(top, y0), max(bottom, y1))
     if residual is not None:
         y0, y1 = _reach(seg, residual(), s, block, frame=lum)
         if (y0, y1) != (seg.y0, seg.y1):
@@ -766,6 +794,26 @@ def is_neutral(segment: Segment, lum: np.ndarray, chroma: np.ndarray,
         at = ys * w + _inside(xs + side, w)
         off += 0.5 * overlay_misfit(line_l, line_c, flat_l[at], flat_c[at], segment.sign > 0)
     return float(median(off)) < s.neutral
+
+
+def flanks(segment: Segment, others: Sequence[Segment], width: int, reach: float = 3.0,
+           stronger: float = 1.5) -> bool:
+    """Whether ``segment`` runs beside a line of the other polarity among ``others`` (within
+    ``reach`` px at 432 wide, on at least half its rows) that stands out ``stronger`` times as
+    much: the picture just beside a dark scratch is brighter than the scratch, and a faint
+    bright line tracked there is the scratch's flank, not a scratch of its own (it widened the
+    band a pixel or two onto a ball passing the scratch: RESULTS.md, issue 17)."""
+    near = reach * width / 432
+    rows = segment.y1 - segment.y0
+    return any(o.sign != segment.sign and o.contrast >= stronger * segment.contrast
+               and abs(middle(o) - middle(segment)) <= near
+               and min(o.y1, segment.y1) - max(o.y0, segment.y0) >= 0.5 * rows
+               for o in others)
+
+
+def middle(seg: Segment) -> float:
+    """Where ``seg``'s line runs halfway down its rows."""
+    return seg.line[0] * 0.5 * (seg.y0 + seg.y1) + seg.line[1]
 
 
 def _same_lines(first: list[Segment], second: list[Segment], reach: np.ndarray | float,
