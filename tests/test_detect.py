@@ -473,9 +473,11 @@ def test_a_string_of_look_alike_specks_in_steady_motion_is_an_object():
     ball = speck(100, 50)
     around = [(-1, [speck(82, 48)]), (1, [speck(118, 52)]), (2, [speck(300, 10)])]
     assert in_motion(ball, around, reach=40)
-    # as deep as it, give or take half; a joined speck (no strength of its own) is alike
-    assert in_motion(ball, [(-1, [speck(82, 48, strength=0.42)]),
+    # as deep as it within 1.3 times; a joined speck (no strength of its own) is alike
+    assert in_motion(ball, [(-1, [speck(82, 48, strength=0.38)]),
                             (1, [speck(118, 52, strength=0.0)])], reach=40)
+    assert not in_motion(ball, [(-1, [speck(82, 48, strength=0.42)]),
+                                (1, [speck(118, 52, strength=0.0)])], reach=40)
     # dust of other depths that happens to lie on a line with it: not one object
     assert not in_motion(ball, [(-1, [speck(82, 48, strength=0.1)]), (1, [speck(118, 52)])], 40)
     assert in_motion(ball, [(-1, [speck(82, 48, strength=0.1)]), (1, [speck(118, 52)])], 40,
@@ -485,6 +487,7 @@ def test_a_string_of_look_alike_specks_in_steady_motion_is_an_object():
     assert not in_motion(ball, [(-1, [speck(82, 48)]), (1, [speck(90, 80)])], reach=40)
     assert not in_motion(ball, [(-1, [speck(82, 48, sign=1.0)]), (1, [speck(118, 52)])], 40)
     assert not in_motion(ball, [(-1, [speck(82, 48, area=400)]), (1, [speck(118, 52)])], 40)
+    assert not in_motion(ball, [(-1, [speck(82, 48, area=90)]), (1, [speck(118, 52)])], 40)
     assert not in_motion(ball, [(-1, [speck(100, 50)]), (1, [speck(100, 50)])], reach=40)
     assert not in_motion(ball, [(-1, [speck(20, 48)]), (1, [speck(180, 52)])], reach=40)
 
@@ -1721,3 +1724,50 @@ def test_a_scratchs_flank_does_not_widen_its_band_onto_a_ball(monkeypatch):
     assert right_edge() == 239
     monkeypatch.setattr(defects_module, "flanks", lambda *args, **kwargs: False)
     assert right_edge() == 240
+
+
+def test_a_string_is_of_specks_alike_in_size_and_depth():
+    from flowfill.detect.dust import Speck, in_motion
+
+    def speck(x, y, area=25, strength=0.36):
+        return Speck(x, y, area, -1.0, np.zeros(0, np.int64), strength=strength)
+
+    dirt = speck(372, 163, area=21, strength=0.25)
+    # two specks on a steady line through it, each as deep as 1.45 times it: chance dust
+    chance = [(-2, [speck(417, 158, area=28)]), (2, [speck(325, 166, area=25)])]
+    assert not in_motion(dirt, chance, 43)
+    assert in_motion(dirt, chance, 43, contrast=1.5, sizes=3.0)  # the bounds before stop 66
+    alike = [(-2, [speck(417, 158, area=28, strength=0.3)]),
+             (2, [speck(325, 166, area=25, strength=0.28)])]
+    assert in_motion(dirt, alike, 43)
+    assert not in_motion(dirt, [alike[0], (2, [speck(325, 166, area=50, strength=0.28)])], 43)
+
+
+@pytest.mark.skipif(not TENNIS.exists(), reason="shared clips absent")
+def test_a_speck_on_a_chance_line_of_dust_is_dirt(monkeypatch):
+    """The archival benchmark's grainy `tennis` (seed 4), frames 5-17: the speck of 22 px on
+    frame 11 lies on a steady line through two other specks of dust, two frames either side,
+    1.2-1.3 times its area and 1.45 times as deep. Look-alikes within 3 times in area and 1.5 in
+    depth made a string of them, and it was kept as picture; within 2 and 1.3 it is found. The
+    ball is not taken either way."""
+    import functools
+
+    import flowfill.detect.defects as defects_module
+    from flowfill.detect.dust import in_motion
+    from flowfill.evaluate import archival
+
+    _, ball, defects = painted_clip("tennis", "grainy", 4)
+    speck = defects.dust[11] == defects.dust[11][163, 372]
+
+    def detect() -> np.ndarray:
+        return np.stack(list(detect_defects(defects.frames[5:18], kinds=("dust",), margin=2)))
+
+    masks = detect()
+    monkeypatch.setattr(defects_module, "in_motion",
+                        functools.partial(in_motion, contrast=1.5, sizes=3.0))
+    before = detect()
+    assert masks[11 - 5][speck].mean() == 1.0 and before[11 - 5][speck].mean() == 0.0
+    found = archival.speck_found(masks, defects.dust[5:18])
+    found_before = archival.speck_found(before, defects.dust[5:18])
+    assert found.sum() == found_before.sum() + 1
+    assert not (masks & ball[5:18]).any() and not (before & ball[5:18]).any()

@@ -194,19 +194,21 @@ class Speck:
 
 
 def in_motion(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float,
-              contrast: float = 1.5, movers: bool = True) -> bool:
+              contrast: float = 1.3, movers: bool = True, sizes: float = 2.0) -> bool:
     """Whether ``speck`` is one of a string of look-alike specks on the frames ``around`` it
     (pairs of frame offset and specks, offsets within +-2) that a steady motion of at most
     ``reach`` px a frame explains: a small object that the flow could not follow, caught as an
     impulse frame after frame. Dust lands at random and lasts one frame. Look-alikes are of its
-    sign, area within 3 times and as deep within ``contrast`` times (:func:`as_deep`): an
-    object stands out of its picture about as much from frame to frame, while dust of any depth
-    lands anywhere, and a string of three chance specks of different depths made picture of
-    dirt (RESULTS.md, issue 17). With ``movers``, a string of two specks seen moving
+    sign, area within ``sizes`` times and as deep within ``contrast`` times (:func:`as_deep`):
+    an object keeps its size and stands out of its picture about as much from frame to frame,
+    while dust of any size and depth lands anywhere; a string of three chance specks of
+    different depths made picture of dirt, and with up to six specks a frame so did strings of
+    specks up to 3 times apart in area and 1.5 in depth (RESULTS.md, issue 17, stop 66). With
+    ``movers``, a string of two specks seen moving
     (:attr:`Speck.moving`; heading its way, where they know their heading) will do whatever
     their size and depth: an object partly hidden on some frames is caught as a smaller,
     fainter speck there, and those already tell an object from dust."""
-    points = [(dt, o, _look_alike(o, speck, 0.33, 3.0, contrast))
+    points = [(dt, o, _look_alike(o, speck, 1.0 / sizes, sizes, contrast))
               for dt, specks in around for o in specks
               if o.sign == speck.sign and np.hypot(o.x - speck.x, o.y - speck.y) <= reach * abs(dt)]
     points = [p for p in points if p[2] or movers and p[1].moving]
