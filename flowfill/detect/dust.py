@@ -300,20 +300,24 @@ def streaked(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
 def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2,
             along: bool = True) -> bool:
     """Whether ``speck`` lies where ``moving`` specks on ``needed`` of the frames ``around`` it
-    (pairs of frame offset and specks) were heading, of its sign and not much smaller: the same
-    small object, caught as an impulse on a frame where its ghosts are lost (it crosses picture
-    as dark as itself in a neighbour) and its look-alikes too far apart for :func:`in_motion`.
-    One such speck is not enough: a speck of dust can leave ghosts by chance, an object that
-    moves leaves them frame after frame. ``along``: a frame also counts where a ``moving``
-    speck without a heading of its own (found again where its two matches tell no steady move,
+    (pairs of frame offset and specks) were heading, of its sign and not much smaller, and
+    moving alike (:func:`_moves_alike`): the same small object, caught as an impulse on a frame
+    where its ghosts are lost (it crosses picture as dark as itself in a neighbour) and its
+    look-alikes too far apart for :func:`in_motion`. One such speck is not enough: a speck of
+    dust can leave ghosts by chance, an object that moves leaves them frame after frame; nor
+    two that pass its place each its own way (texture the flow lost, seen moving at random;
+    RESULTS.md, issue 17, stop 66). ``along``: a frame also counts where a ``moving`` speck
+    without a heading of its own (found again where its two matches tell no steady move,
     :func:`_found_again`) lies on the way of one that leads to ``speck``."""
     seen: set[int] = set()
     movers = [(dt, o) for dt, specks in around for o in specks
               if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
-    for dt, o in movers:
-        if o.velocity is None or not _heads_to(o, dt, speck.x, speck.y, 0):
-            continue
-        seen.add(dt)
+    heading = [(dt, o) for dt, o in movers
+               if o.velocity is not None and _heads_to(o, dt, speck.x, speck.y, 0)]
+    for i, (dt, o) in enumerate(heading):
+        for t, other in heading[i + 1:]:
+            if t != dt and _moves_alike(o, other):
+                seen.update((dt, t))
         if not along:
             continue
         for t, other in movers:
@@ -323,8 +327,15 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
             step = np.array([other.x - o.x, other.y - o.y]) / (t - dt)
             off = np.hypot(speck.x - (other.x - step[0] * t), speck.y - (other.y - step[1] * t))
             if off <= 3.0 + 0.15 * float(np.hypot(*step)) * abs(t):
-                seen.add(t)
+                seen.update((dt, t))
     return len(seen) >= needed
+
+
+def _moves_alike(a: Speck, b: Speck) -> bool:
+    """Whether two specks with velocities move alike: within 3 px a frame and a quarter of the
+    faster one's motion."""
+    gap = np.hypot(a.velocity[0] - b.velocity[0], a.velocity[1] - b.velocity[1])
+    return bool(gap <= 3.0 + 0.25 * max(np.hypot(*a.velocity), np.hypot(*b.velocity)))
 
 
 def _heads_to(o: Speck, dt: int, x: float, y: float, t: int) -> bool:
