@@ -332,10 +332,10 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
 
 
 def _moves_alike(a: Speck, b: Speck) -> bool:
-    """Whether two specks with velocities move alike: within 3 px a frame and a quarter of the
-    faster one's motion."""
-    gap = np.hypot(a.velocity[0] - b.velocity[0], a.velocity[1] - b.velocity[1])
-    return bool(gap <= 3.0 + 0.25 * max(np.hypot(*a.velocity), np.hypot(*b.velocity)))
+    """Whether two specks seen moving with velocities move alike: either heads at about the
+    other's velocity (:func:`_heading`: within 3 px a frame and a quarter of the faster one's
+    motion)."""
+    return _heading(a, np.asarray(b.velocity)) or _heading(b, np.asarray(a.velocity))
 
 
 def _heads_to(o: Speck, dt: int, x: float, y: float, t: int) -> bool:
