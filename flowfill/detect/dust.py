@@ -138,6 +138,13 @@ class DustSettings:
     while a moving object's ghosts are the object itself, as contrasted as it is. None (or
     ``unseen`` None): no such test."""
 
+    lean_hidden: float | None = 0.2
+    """A candidate that left a ghost in one neighbour only, where the other would not show its
+    ghost (the picture at the place the same motion puts it is as dark, or bright, as its core
+    within this share of its strength), leans that way (:attr:`Speck.leans`): it is picture
+    where a speck seen moving on another frame heads to it at that velocity (:func:`follows`).
+    A ball seen on one frame between two that hide it was taken for dirt. None: no such test."""
+
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
     also judged as one object in pieces (:func:`grouped`)."""
@@ -181,6 +188,11 @@ class Speck:
     """How far its core stands out of both neighbours (luma, the median over its pixels)."""
     level: float | None = None
     """Its darkest luma (brightest, for a bright one): its core."""
+    leans: np.ndarray | None = None
+    """Where a speck not seen moving left a ghost in one neighbour only, with the other one's
+    ghost hidden (:func:`_leans`): each such ghost's velocity, px a frame on the frame's own grid,
+    and the step to the neighbour it was seen in (K x 3). :func:`follows` counts the speck's own
+    frame where one of these moves alike a speck seen moving on another frame heading to it."""
     _shape: tuple[int, float, float] | None = field(default=None, init=False, repr=False,
                                                     compare=False)
 
@@ -308,13 +320,19 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
     two that pass its place each its own way (texture the flow lost, seen moving at random;
     RESULTS.md, issue 17, stop 66). ``along``: a frame also counts where a ``moving`` speck
     without a heading of its own (found again where its two matches tell no steady move,
-    :func:`_found_again`) lies on the way of one that leads to ``speck``."""
+    :func:`_found_again`) lies on the way of one that leads to ``speck``. The speck's own frame
+    counts where one of its :attr:`Speck.leans` moves alike a heading mover on a frame other
+    than the lean's own (there the mover may be the very ghost): a ball seen on one frame
+    between two that hide it, and seen moving further on (RESULTS.md, issue 17, stop 67)."""
     seen: set[int] = set()
     movers = [(dt, o) for dt, specks in around for o in specks
               if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
     heading = [(dt, o) for dt, o in movers
                if o.velocity is not None and _heads_to(o, dt, speck.x, speck.y, 0)]
     for i, (dt, o) in enumerate(heading):
+        if speck.leans is not None and any(_heading(o, lean[:2]) for lean in speck.leans
+                                           if lean[2] != dt):
+            seen.update((dt, 0))  # its own ghost, not the mover itself on the ghost's frame
         for t, other in heading[i + 1:]:
             if t != dt and _moves_alike(o, other):
                 seen.update((dt, t))
@@ -612,6 +630,31 @@ def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.
     fits = gap / (3.0 + 0.4 * reach)  # the best pair by its share of the slack
     i, j = np.unravel_index(int(np.argmin(fits)), fits.shape)
     return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 1.0 else None
+
+
+def _leans(lum: np.ndarray, ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int],
+           scene: np.ndarray, component: np.ndarray, box: tuple[int, int, int, int],
+           sign: float, level: float, hidden: float) -> np.ndarray | None:
+    """The velocities (px a frame on the frame's own grid, plus the step to the neighbour each
+    was seen in; K x 3) of the ghosts (:func:`_ghosts`, offsets in each neighbour ``steps``
+    frames away) whose partner in the other neighbour would not show: where that ghost's
+    motion puts the object there, the picture on this frame is within ``hidden`` of the
+    candidate's own ``level`` (its median over the candidate's footprint moved there). An object
+    crossing picture as dark (bright) as itself leaves no ghost on that side; None where no
+    ghost is so."""
+    h, w = lum.shape
+    x, y = box[:2]
+    ys, xs = np.nonzero(component)
+    found = []
+    for side in (0, 1):
+        for ghost in ghosts[side]:
+            motion = ghost / steps[side]  # against the scene
+            dx, dy = motion * steps[1 - side]
+            at_y = np.clip(np.round(ys + y + dy).astype(int), 0, h - 1)
+            at_x = np.clip(np.round(xs + x + dx).astype(int), 0, w - 1)
+            if float(median(-sign * (lum[at_y, at_x] - level))) <= hidden:
+                found.append((*(motion + scene), steps[side]))
+    return np.array(found, dtype=np.float64) if found else None
 
 
 def _found_again(lum: np.ndarray, others: tuple[np.ndarray, np.ndarray],
@@ -919,9 +962,13 @@ def find_specks(
         elif again is not None and s.found_heading:  # found again: where it went, itself
             heading = _moves((again[0][None], again[1][None]), steps)
             velocity = None if heading is None else (float(heading[0]), float(heading[1]))
+        leans = None
+        if motion is None and s.lean_hidden is not None:
+            leans = _leans(lum, ghosts, steps, scene, component, box, sign, level,
+                           s.lean_hidden * strength)
         ys, xs = np.nonzero(component)
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None or seen,
                            scene=(float(scene[0]), float(scene[1])), velocity=velocity,
-                           edged=edged, strength=strength, level=level))
+                           edged=edged, strength=strength, level=level, leans=leans))
     return found
