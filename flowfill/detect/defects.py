@@ -29,6 +29,7 @@ from flowfill.detect.dust import (
     grouped,
     hidden_between,
     in_motion,
+    leads_to_mover,
     on_path,
     on_way,
     streaked,
@@ -251,7 +252,8 @@ def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
 def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int,
              pictures: dict[int, np.ndarray] | None = None,
              scale: tuple[float, float] = (1.0, 1.0)) -> bool:
-    """Whether ``speck`` is a small moving object, not dirt: its ghosts, its path, its string,
+    """Whether ``speck`` is a small moving object, not dirt: its ghosts (or an unsteady pair of
+    them that leads to a mover beside it, :func:`.dust.leads_to_mover`), its path, its string,
     the track of those seen moving or a look-alike it is smeared toward on the frames
     ``around`` (offsets and their specks; frames ``width`` wide), or a look-alike two or three
     frames away with picture that hides it where it would be between (``pictures``: offsets and
@@ -259,7 +261,7 @@ def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, 
     first and last two frames, where one side has too few frames for a string, also a
     look-alike's path through it (:func:`.dust.on_way`), or a string whose third frame away is
     a speck known for picture (RESULTS.md, issue 17)."""
-    if speck.edged or speck.moving or speck.on_path:
+    if speck.edged or speck.moving or speck.on_path or leads_to_mover(speck, around):
         return True
     near = [(dt, specks) for dt, specks in around if abs(dt) <= 2]
     if (in_motion(speck, near, reach) or follows(speck, around)

@@ -138,6 +138,18 @@ class DustSettings:
     while a moving object's ghosts are the object itself, as contrasted as it is. None (or
     ``unseen`` None): no such test."""
 
+    steady: float | None = 0.2
+    """A candidate's pair of ghosts (:func:`_moves`) makes it seen moving where the two speeds
+    are within 3 px a frame and this share of the faster; a pair within 0.4 only makes it
+    :attr:`Speck.unsteady`: picture only where a speck seen moving or on a path on a
+    neighbouring frame lies where it leads (:func:`leads_to_mover`). With up to six specks a
+    frame, dust found a chance pair within 0.4 often (at 0.2: dust recall +0.3 to +1.1 points
+    a seed of the archival benchmark; RESULTS.md, issue 17, stop 67). None: any pair within
+    0.4 (as before)."""
+    steady_area: int = 8
+    """... for candidates of this many px and more: a smaller one is often a piece of an object,
+    and the centres of its ghosts (as small) are unsure by a pixel or two, too much for the
+    tighter pair."""
     lean_hidden: float | None = 0.2
     """A candidate that left a ghost in one neighbour only, where the other would not show its
     ghost (the picture at the place the same motion puts it is as dark, or bright, as its core
@@ -188,6 +200,10 @@ class Speck:
     """How far its core stands out of both neighbours (luma, the median over its pixels)."""
     level: float | None = None
     """Its darkest luma (brightest, for a bright one): its core."""
+    unsteady: tuple[float, float] | None = None
+    """Where a speck's ghosts make a pair within the looser slack only
+    (:attr:`DustSettings.steady`): its velocity from them, px a frame on the frame's own grid
+    (:func:`leads_to_mover`)."""
     leans: np.ndarray | None = None
     """Where a speck not seen moving left a ghost in one neighbour only, with the other one's
     ghost hidden (:func:`_leans`): each such ghost's velocity, px a frame on the frame's own grid,
@@ -347,6 +363,22 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
             if off <= 3.0 + 0.15 * float(np.hypot(*step)) * abs(t):
                 seen.update((dt, t))
     return len(seen) >= needed
+
+
+def leads_to_mover(speck: Speck, around: list[tuple[int, list[Speck]]], slack: float = 0.4
+                   ) -> bool:
+    """Whether a speck with an unsteady pair of ghosts (:attr:`Speck.unsteady`) finds, on a
+    frame next to it in ``around`` (pairs of frame offset and specks), a speck of its sign seen
+    moving or on a path where that velocity leads, within 3 px and ``slack`` of its motion: an
+    object whose move is not quite steady (it turns, or bounces off the frame's edge), caught
+    on the frame beside it as well. A chance pair of ghosts beside dust leads nowhere."""
+    if speck.unsteady is None:
+        return False
+    vx, vy = speck.unsteady
+    limit = 3.0 + slack * float(np.hypot(vx, vy))
+    return any(o.sign == speck.sign and (o.moving or o.on_path)
+               and np.hypot(o.x - (speck.x + vx * dt), o.y - (speck.y + vy * dt)) <= limit
+               for dt, specks in around if abs(dt) == 1 for o in specks)
 
 
 def _moves_alike(a: Speck, b: Speck) -> bool:
@@ -615,11 +647,13 @@ def _ghosts(diff: np.ndarray, warped: np.ndarray, level: float, component: np.nd
     return centres[1 + fits] - (xs.mean(), ys.mean())
 
 
-def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.ndarray | None:
+def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int], slack: float = 0.4
+           ) -> np.ndarray | None:
     """The candidate's motion (px a frame, x and y) where it left ``ghosts`` (:func:`_ghosts`)
-    in both warped neighbours (``steps`` frames away) at offsets that a steady move explains,
-    relative to the scene; None where it did not. Given the places it was found again in the
-    unwarped neighbours (:func:`_found_again`, one each), its motion on the frame's own grid."""
+    in both warped neighbours (``steps`` frames away) at offsets that a steady move explains
+    (the two speeds within 3 px a frame and ``slack`` of the faster), relative to the scene;
+    None where it did not. Given the places it was found again in the unwarped neighbours
+    (:func:`_found_again`, one each), its motion on the frame's own grid."""
     ghosts_b, ghosts_a = ghosts
     if not len(ghosts_b) or not len(ghosts_a):
         return None
@@ -627,7 +661,7 @@ def _moves(ghosts: tuple[np.ndarray, np.ndarray], steps: tuple[int, int]) -> np.
     # each ghost is where the object was (or will be): at speed x step
     gap = np.hypot(*(speed_b[:, None, :] - speed_a[None, :, :]).transpose(2, 0, 1))
     reach = np.maximum(np.hypot(*speed_b.T)[:, None], np.hypot(*speed_a.T)[None, :])
-    fits = gap / (3.0 + 0.4 * reach)  # the best pair by its share of the slack
+    fits = gap / (3.0 + slack * reach)  # the best pair by its share of the slack
     i, j = np.unravel_index(int(np.argmin(fits)), fits.shape)
     return 0.5 * (speed_b[i] + speed_a[j]) if fits[i, j] <= 1.0 else None
 
@@ -950,6 +984,10 @@ def find_specks(
                                  for diff, other in ((d_b, warped_b), (d_a, warped_a))),
                            steps) is None):
             motion = None  # its ghosts were grain, and it is blacker than anything near: dirt
+        unsteady = None
+        if (motion is not None and s.steady is not None and area >= s.steady_area
+                and _moves(ghosts, steps, s.steady) is None):
+            unsteady, motion = motion, None  # a chance pair, or an object that turns
         around = (_flow_around(flow_before, box), _flow_around(flow_after, box))
         again = None if motion is not None or s.alike is None else _found_again(
             lum, (before, after), around, component, box, s.alike * strength, radius,
@@ -970,5 +1008,7 @@ def find_specks(
         found.append(Speck(float(xs.mean() + x), float(ys.mean() + y), area, sign,
                            (ys + y) * w + (xs + x), moving=motion is not None or seen,
                            scene=(float(scene[0]), float(scene[1])), velocity=velocity,
-                           edged=edged, strength=strength, level=level, leans=leans))
+                           edged=edged, strength=strength, level=level, leans=leans,
+                           unsteady=None if unsteady is None else (float(unsteady[0] + scene[0]),
+                                                                   float(unsteady[1] + scene[1]))))
     return found
