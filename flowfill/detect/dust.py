@@ -122,7 +122,9 @@ class DustSettings:
     isolated: float | None = 0.05
     """A candidate ringed by motion edges is still dirt where the picture 3 to 4 px around it
     hardly reaches its own level (under this share of the ring within half its contrast) and
-    it left no ghost in either neighbour. None: no such test."""
+    it left a ghost in one neighbour at most (one alone is often a chance blob or the
+    neighbour's own dust: `tennis` clean seed 4 lost three specks so; RESULTS.md, issue 17,
+    stop 67). None: no such test."""
 
     unseen: float | None = 0.5
     """A candidate ringed by motion edges is still dirt where it is darker (brighter) by this
@@ -976,8 +978,9 @@ def find_specks(
         if edged and beyond:
             edged = False
         if edged and s.isolated is not None and _alone(lum, component, box) < s.isolated:
-            # a speck by a moving thing's outline, not part of it: picture only with a ghost
-            edged = bool(len(ghosts[0]) or len(ghosts[1]))
+            # a speck by a moving thing's outline, not part of it: picture only with a ghost in
+            # each neighbour (one is often a chance blob, or the neighbour's own dust)
+            edged = bool(len(ghosts[0]) and len(ghosts[1]))
         if (motion is not None and beyond and s.ghost_deviations is not None
                 and _moves(tuple(_ghosts(diff, other, level, component, box, sign, strength,
                                          radius, s.ghost_deviations * noise)
