@@ -1978,3 +1978,25 @@ def test_a_speck_alone_by_a_moving_outline_with_one_ghost_is_dirt(monkeypatch):
         counts = ghosts_of[box][-2:]
         assert min(counts) == 0 and max(counts) > 0  # a ghost on one side only
     assert taken.sum() == 0 and edges_decide.sum() == 0
+
+
+@pytest.mark.skipif(not TENNIS.exists() or not BMX.exists(), reason="shared clips absent")
+@pytest.mark.parametrize(("name", "variant", "first", "last", "at", "where"),
+                         [("tennis", "grainy", 8, 20, 14, (85, 70)),
+                          ("bmx-trees", "clean", 30, 40, 37, (118, 197))])
+def test_a_strong_speck_by_a_moving_outline_needs_a_pair_of_ghosts(name, variant, first, last,
+                                                                   at, where):
+    """The archival benchmark's seed 4: a bright speck of 9 px on grainy `tennis` frame 14 (0.58
+    out of its neighbours) and a dark one of 10 px on clean `bmx-trees` frame 37 (0.25), each by
+    a moving outline with picture around that hardly reaches its level, each with a ghost in
+    both neighbours that make no steady move. A piece of a moving thing stands out as picture
+    against picture, faintly; dust this strong is dirt without a pair. With a ghost in each
+    neighbour enough (``isolated_faint=None``) they were kept. The ball is untouched either
+    way."""
+    taken, found = _ball_taken(name, variant, 4, first, last)
+    kept, found_kept = _ball_taken(name, variant, 4, first, last,
+                                   DustSettings(isolated_faint=None))
+    _, _, defects = painted_clip(name, variant, 4)
+    k = int(defects.dust[at][where])
+    assert found[k] and not found_kept[k]
+    assert (found | ~found_kept).all() and taken.sum() == 0 and kept.sum() == 0
