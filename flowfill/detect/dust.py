@@ -348,17 +348,21 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
     without a heading of its own (found again where its two matches tell no steady move,
     :func:`_found_again`) lies on the way of one that leads to ``speck``. The speck's own frame
     counts where one of its :attr:`Speck.leans` moves alike a heading mover on a frame other
-    than the lean's own (there the mover may be the very ghost): a ball seen on one frame
+    than the lean's own (there the mover may be the very ghost), or leads to a mover's place
+    (:func:`_leads_to`; under grain a mover's heading is often wrong): a ball seen on one frame
     between two that hide it, and seen moving further on (RESULTS.md, issue 17, stop 67)."""
     seen: set[int] = set()
     movers = [(dt, o) for dt, specks in around for o in specks
               if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
     heading = [(dt, o) for dt, o in movers
                if o.velocity is not None and _heads_to(o, dt, speck.x, speck.y, 0)]
+    for dt, o in movers:  # its own ghost, not the mover itself on the ghost's frame
+        if speck.leans is not None and _leads_to(speck, dt, o):
+            seen.update((dt, 0))
     for i, (dt, o) in enumerate(heading):
         if speck.leans is not None and any(_heading(o, lean[:2]) for lean in speck.leans
                                            if lean[2] != dt):
-            seen.update((dt, 0))  # its own ghost, not the mover itself on the ghost's frame
+            seen.update((dt, 0))
         for t, other in heading[i + 1:]:
             if t != dt and _moves_alike(o, other):
                 seen.update((dt, t))
@@ -389,6 +393,22 @@ def leads_to_mover(speck: Speck, around: list[tuple[int, list[Speck]]], slack: f
     return any(o.sign == speck.sign and (o.moving or o.on_path)
                and np.hypot(o.x - (speck.x + vx * dt), o.y - (speck.y + vy * dt)) <= limit
                for dt, specks in around if abs(dt) == 1 for o in specks)
+
+
+def _leads_to(speck: Speck, dt: int, o: Speck, slack: float = 0.15, most: float = 10.0
+              ) -> bool:
+    """Whether one of ``speck``'s :attr:`Speck.leans` (not one seen on the frame ``dt`` away,
+    where ``o`` is) puts the object where ``o`` lies on that frame: within 3 px and ``slack`` of
+    its motion over the frames between, and ``most`` px at most (a fast lean over four frames
+    would reach a chance mover anywhere near). Under grain, a speck seen moving often knows its
+    place better than its heading."""
+    for vx, vy, step in speck.leans if speck.leans is not None else ():
+        if step == dt:
+            continue
+        off = np.hypot(o.x - (speck.x + vx * dt), o.y - (speck.y + vy * dt))
+        if off <= min(3.0 + slack * float(np.hypot(vx, vy)) * abs(dt), most):
+            return True
+    return False
 
 
 def _moves_alike(a: Speck, b: Speck) -> bool:
