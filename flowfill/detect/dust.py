@@ -153,7 +153,7 @@ class DustSettings:
     are within 3 px a frame and this share of the faster; a pair within 0.4 only makes it
     :attr:`Speck.unsteady`: picture only where a speck seen moving or on a path on a
     neighbouring frame lies where it leads (:func:`leads_to_mover`). With up to six specks a
-    frame, dust found a chance pair within 0.4 often (at 0.2: dust recall +0.3 to +1.1 points
+    frame, dust found a chance pair within 0.4 often (at 0.2: dust recall +0.6 to +1.6 points
     a seed of the archival benchmark; RESULTS.md, issue 17, stop 67). None: any pair within
     0.4 (as before)."""
     steady_area: int = 8
@@ -164,8 +164,9 @@ class DustSettings:
     """A candidate that left a ghost in one neighbour only, where the other would not show its
     ghost (the picture at the place the same motion puts it is as dark, or bright, as its core
     within this share of its strength), leans that way (:attr:`Speck.leans`): it is picture
-    where a speck seen moving on another frame heads to it at that velocity (:func:`follows`).
-    A ball seen on one frame between two that hide it was taken for dirt. None: no such test."""
+    where a speck seen moving on another frame heads to it at that velocity, or lies where that
+    velocity puts it (:func:`follows`). A ball seen on one frame between two that hide it was
+    taken for dirt. None: no such test."""
 
     pieces: float = 6.0
     """Specks of a sign this many px apart at 432 wide (between their discs of equal area) are
@@ -218,7 +219,8 @@ class Speck:
     """Where a speck not seen moving left a ghost in one neighbour only, with the other one's
     ghost hidden (:func:`_leans`): each such ghost's velocity, px a frame on the frame's own grid,
     and the step to the neighbour it was seen in (K x 3). :func:`follows` counts the speck's own
-    frame where one of these moves alike a speck seen moving on another frame heading to it."""
+    frame where one of these moves alike a speck seen moving on another frame heading to it, or
+    leads to one's place (:func:`_leads_to`)."""
     _shape: tuple[int, float, float] | None = field(default=None, init=False, repr=False,
                                                     compare=False)
 
