@@ -1683,7 +1683,7 @@ def test_a_scratchs_overreach_on_one_frame_does_not_take_a_ball_frames_before(mo
     def linked_rows_too(items, tracks, roots, near=4):
         for item in items:
             for seg in item.segments + item.drawn:
-                seg.own = None  # read y0 and y1: the rows linked on too
+                seg.own = (seg.y0, seg.y1)  # the rows linked on too
         return spans(items, tracks, roots, near)
 
     monkeypatch.setattr(defects_module, "_spans", linked_rows_too)

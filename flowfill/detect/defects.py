@@ -234,7 +234,7 @@ def _spans(items: Sequence[_Pending], tracks: _Tracks, roots: set[int], near: in
             if root not in ends:
                 continue
             tops, bottoms, xs = ends[root]
-            top, bottom = seg.own or (seg.y0, seg.y1)
+            top, bottom = seg.own
             tops.append(top)
             bottoms.append(bottom)
             if i < near:

@@ -358,13 +358,14 @@ def follows(speck: Speck, around: list[tuple[int, list[Speck]]], needed: int = 2
               if o.moving and o.sign == speck.sign and speck.area <= 3 * o.area + 10]
     heading = [(dt, o) for dt, o in movers
                if o.velocity is not None and _heads_to(o, dt, speck.x, speck.y, 0)]
-    for dt, o in movers:  # its own ghost, not the mover itself on the ghost's frame
-        if speck.leans is not None and _leads_to(speck, dt, o):
-            seen.update((dt, 0))
+    if speck.leans is not None:  # its own ghost, not the mover itself on the ghost's frame
+        for dt, o in movers:
+            if _leads_to(speck, dt, o):
+                seen.update((dt, 0))
+        for dt, o in heading:
+            if any(_heading(o, lean[:2]) for lean in speck.leans if lean[2] != dt):
+                seen.update((dt, 0))
     for i, (dt, o) in enumerate(heading):
-        if speck.leans is not None and any(_heading(o, lean[:2]) for lean in speck.leans
-                                           if lean[2] != dt):
-            seen.update((dt, 0))
         for t, other in heading[i + 1:]:
             if t != dt and _moves_alike(o, other):
                 seen.update((dt, t))
@@ -399,12 +400,12 @@ def leads_to_mover(speck: Speck, around: list[tuple[int, list[Speck]]], slack: f
 
 def _leads_to(speck: Speck, dt: int, o: Speck, slack: float = 0.15, most: float = 10.0
               ) -> bool:
-    """Whether one of ``speck``'s :attr:`Speck.leans` (not one seen on the frame ``dt`` away,
-    where ``o`` is) puts the object where ``o`` lies on that frame: within 3 px and ``slack`` of
-    its motion over the frames between, and ``most`` px at most (a fast lean over four frames
-    would reach a chance mover anywhere near). Under grain, a speck seen moving often knows its
-    place better than its heading."""
-    for vx, vy, step in speck.leans if speck.leans is not None else ():
+    """Whether one of ``speck``'s :attr:`Speck.leans` (it has some; not one seen on the frame
+    ``dt`` away, where ``o`` is) puts the object where ``o`` lies on that frame: within 3 px and
+    ``slack`` of its motion over the frames between, and ``most`` px at most (a fast lean over
+    four frames would reach a chance mover anywhere near). Under grain, a speck seen moving
+    often knows its place better than its heading."""
+    for vx, vy, step in speck.leans:
         if step == dt:
             continue
         off = np.hypot(o.x - (speck.x + vx * dt), o.y - (speck.y + vy * dt))

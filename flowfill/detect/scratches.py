@@ -19,7 +19,7 @@ the scene's motion is followed frame by frame.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -140,14 +140,13 @@ class Segment:
     faint: tuple[int, int] | None = None
     """The rows it reaches where it stands out only of the frame less its warped neighbours
     (:func:`extend_rows`), added when its frame's mask is made."""
-    own: tuple[int, int] | None = None
+    own: tuple[int, int] = field(init=False)
     """The rows its own frame shows it on (found, carried or drawn there, and grown along its
     line by :func:`extend_rows`), not those it took from the segments linked to it
     (:meth:`reach_rows`); set from ``y0``, ``y1`` when made."""
 
     def __post_init__(self) -> None:
-        if self.own is None:
-            self.own = (self.y0, self.y1)
+        self.own = (self.y0, self.y1)
 
     def reach_rows(self, y0: int, y1: int, width: int) -> None:
         """Add the pixels of its line on rows ``y0`` to ``y1 - 1`` that it lacks (a track's
@@ -524,8 +523,7 @@ def extend_rows(seg: Segment, lum: np.ndarray, settings: ScratchSettings | None 
     y0, y1 = _reach(seg, lum, s, block)
     if (y0, y1) != (seg.y0, seg.y1):
         seg.reach_rows(y0, y1, lum.shape[1])
-        top, bottom = seg.own or (y0, y1)
-        seg.own = (min(top, y0), max(bottom, y1))
+        seg.own = (min(seg.own[0], y0), max(seg.own[1], y1))
     if residual is not None:
         y0, y1 = _reach(seg, residual(), s, block, frame=lum)
         if (y0, y1) != (seg.y0, seg.y1):
