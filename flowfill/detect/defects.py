@@ -46,6 +46,7 @@ from flowfill.detect.scratches import (
     film_evidence,
     find_segments,
     flanks,
+    held_while_scene_moves,
     is_neutral,
     line_lift,
     link,
@@ -343,9 +344,21 @@ def detect_defects(
                     neutral[j] = is_neutral(segments[j], frame.lum, frame.chroma, scratches)
                 return neutral[j]
 
+            means: list[np.ndarray] = []
+
+            def mean() -> np.ndarray:
+                """This frame and the ones kept before it, as they are, averaged."""
+                if not means:
+                    means.append((frame.lum + sum(lums)) / (len(lums) + 1))
+                return means[0]
+
             for j, seg in enumerate(segments):
-                seg.film = (film_evidence(seg, frame.lum, warped, ranges, scratches,
-                                          ((before.lum, f_b), (after.lum, f_a)))
+                seg.film = ((film_evidence(seg, frame.lum, warped, ranges, scratches,
+                                           ((before.lum, f_b), (after.lum, f_a)))
+                             or (steps[0] == -1 and len(lums) == lums.maxlen
+                                 and held_while_scene_moves(seg, frame.lum, mean(),
+                                                            list(reversed(lums)), f_b,
+                                                            flow_back, scratches)))
                             and looks_neutral(j))
                 seg.track = tracks.new(seg.film, index,
                                        moves_with_scene(seg, frame.lum, (f_b, f_a), warped,

@@ -85,6 +85,12 @@ class ScratchSettings:
     """A segment whose pixels' median response is under this share of the line finder's
     threshold is broken (the joints of a brick wall, one course in two): it gives no film
     evidence, for what the codec or a warp does to a dash is no sign of the film."""
+    held: float | None = 0.9
+    """A line that the mean of its frame and the ones before it (as they are, not warped) shows
+    as strongly as its frame, within this share either way, while the scene beside it moved
+    past its width over them, stays on the film (:func:`held_while_scene_moves`): the
+    benchmark's scratches found so read within 0.95 of themselves, a line of the scene the mean
+    kept 0.78 (RESULTS.md, issue 17). None: no such evidence."""
     passes: float = 1.5
     """The scene passes a line on a frame where the picture beside it moved at least this far
     since the frame before (px at 432 wide; :func:`scene_passes`) ..."""
@@ -741,23 +747,82 @@ def stays_while_scene_moves(segment: Segment, earlier: Segment, flow: np.ndarray
     return then < 0.5 * here
 
 
+def held_while_scene_moves(segment: Segment, lum: np.ndarray, mean: np.ndarray,
+                           before: Sequence[np.ndarray], flow: np.ndarray,
+                           flow_back: Callable[[int], np.ndarray | None],
+                           settings: ScratchSettings | None = None) -> bool:
+    """Whether ``segment`` (on frame ``lum``) stood in place over the frames ``before`` it (as
+    they are, nearest first; ``mean``: theirs and this frame's mean) while the picture on both
+    sides of it moved past its width over them (``flow``: from this frame to the one before;
+    ``flow_back(k)``: from the frame ``k`` before this one to the frame before that, or None:
+    the last step's motion again; each side followed on its own). It must read the same in
+    the mean as here (within ``held`` either way), there and here stand out 1.5 times more
+    than the mean's columns beside it, and each frame before show it in place within half and
+    twice its strength here. A line of the scene is smeared in that mean; a scratch is not,
+    and the mean has less grain: a faint scratch over slowly moving sky, which no single
+    neighbour tells from the scene, holds. A line of the scene that the mean keeps (thick,
+    or under a flow misread beside it) reads another strength there or on some frame
+    (RESULTS.md, issue 17)."""
+    s = settings or ScratchSettings()
+    frames = len(before) + 1
+    if s.held is None or frames < 2 or not segment.solid:
+        return False
+    h, w = lum.shape
+    ys, xs = np.divmod(segment.pixels, w)
+    near, far = s.beside_px(w), s.beside_px(w, 6.0)
+    if xs.min() < far or xs.max() >= w - far:  # its sides must be picture
+        return False
+    here = line_lift(lum, segment, s)
+    held = line_lift(mean, segment, s)
+    if not s.held * here <= held <= here / s.held:
+        return False
+    if min(here, held) <= 1.5 * max(_lift_beside(mean, segment, s), 0.0):
+        return False
+    lifts = [line_lift(image, segment, s) for image in before]
+    if min(lifts) < 0.5 * here or max(lifts) > 2.0 * here:
+        return False
+    # each side followed on its own over the frames (the flow of plain picture is unsure by
+    # a pixel a frame), both past its width, the same way
+    shift = _sides(flow, ys, xs, near, far)
+    for k in range(1, frames - 1):
+        following = flow_back(k)
+        for i in range(2):
+            if following is not None:
+                step = _sides(following, _inside(ys + int(round(shift[i, 1])), h),
+                              _inside(xs + int(round(shift[i, 0])), w), near, far)[i]
+            else:
+                step = shift[i] / k
+            shift[i] += step
+    clear = s.width_px(w) + 1
+    return bool(min(abs(shift[0, 0]), abs(shift[1, 0])) >= clear
+                and shift[0, 0] * shift[1, 0] > 0)
+
+
 def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int,
                  scale: float) -> tuple[float, float] | None:
     """The motion (x, y) of the picture ``near`` to ``far`` px to each side of the pixels
     ``ys``, ``xs`` along ``flow`` (H x W x 2): the mean of the two sides' medians; None where
     the sides' x motions differ by more than ``scale`` px (the edge between two layers moving
     apart)."""
+    sides = _sides(flow, ys, xs, near, far)
+    if abs(sides[0, 0] - sides[1, 0]) > 1.0 * scale:
+        return None
+    return float(sides[:, 0].mean()), float(sides[:, 1].mean())
+
+
+def _sides(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int
+           ) -> np.ndarray:
+    """The median motion (x, y) of the picture ``near`` to ``far`` px to the left and to the
+    right of the pixels ``ys``, ``xs`` along ``flow`` (H x W x 2), 2 x 2."""
     w = flow.shape[1]
     every = max(len(ys) // 64, 1)  # enough to tell
     ys, xs = ys[::every], xs[::every]
-    sides = []
-    for direction in (-1, 1):
+    sides = np.zeros((2, 2))
+    for i, direction in enumerate((-1, 1)):
         cols = _inside(xs[:, None] + direction * np.arange(near, far + 1), w)
         picked = flow[ys[:, None], cols]
-        sides.append((float(median(picked[..., 0])), float(median(picked[..., 1]))))
-    if abs(sides[0][0] - sides[1][0]) > 1.0 * scale:
-        return None
-    return 0.5 * (sides[0][0] + sides[1][0]), 0.5 * (sides[0][1] + sides[1][1])
+        sides[i] = float(median(picked[..., 0])), float(median(picked[..., 1]))
+    return sides
 
 
 def scene_passes(segment: Segment, flow: np.ndarray, settings: ScratchSettings | None = None
