@@ -755,7 +755,7 @@ def held_while_scene_moves(segment: Segment, lum: np.ndarray, mean: np.ndarray,
     they are, nearest first; ``mean``: theirs and this frame's mean) while the picture on both
     sides of it moved past its width over them (``flow``: from this frame to the one before;
     ``flow_back(k)``: from the frame ``k`` before this one to the frame before that, or None:
-    the last step's motion again; each side followed on its own). It must read the same in
+    the mean step so far again; each side followed on its own). It must read the same in
     the mean as here (within ``held`` either way), there and here stand out 1.5 times more
     than the mean's columns beside it, and each frame before show it in place within half and
     twice its strength here. A line of the scene is smeared in that mean; a scratch is not,
