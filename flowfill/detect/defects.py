@@ -344,6 +344,7 @@ def detect_defects(
                     neutral[j] = is_neutral(segments[j], frame.lum, frame.chroma, scratches)
                 return neutral[j]
 
+            back = list(reversed(lums))  # the frames kept before this one, nearest first
             means: list[np.ndarray] = []
 
             def mean() -> np.ndarray:
@@ -356,9 +357,8 @@ def detect_defects(
                 seg.film = ((film_evidence(seg, frame.lum, warped, ranges, scratches,
                                            ((before.lum, f_b), (after.lum, f_a)))
                              or (steps[0] == -1 and len(lums) == lums.maxlen
-                                 and held_while_scene_moves(seg, frame.lum, mean(),
-                                                            list(reversed(lums)), f_b,
-                                                            flow_back, scratches)))
+                                 and held_while_scene_moves(seg, frame.lum, mean(), back,
+                                                            f_b, flow_back, scratches)))
                             and looks_neutral(j))
                 seg.track = tracks.new(seg.film, index,
                                        moves_with_scene(seg, frame.lum, (f_b, f_a), warped,
@@ -370,7 +370,7 @@ def detect_defects(
                 seg = segments[j]
                 if (not seg.film and steps[0] == -1
                         and stays_while_scene_moves(seg, previous[i], f_b, frame.lum,
-                                                    list(reversed(lums)), scratches, flow_back)
+                                                    back, scratches, flow_back)
                         and looks_neutral(j)):
                     seg.film = True
                     tracks.add_evidence(seg.track, index)

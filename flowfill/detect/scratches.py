@@ -786,10 +786,11 @@ def held_while_scene_moves(segment: Segment, lum: np.ndarray, mean: np.ndarray,
     shift = _sides(flow, ys, xs, near, far)
     for k in range(1, frames - 1):
         following = flow_back(k)
-        for i in range(2):
+        for i, direction in enumerate((-1, 1)):
             if following is not None:
                 step = _sides(following, _inside(ys + int(round(shift[i, 1])), h),
-                              _inside(xs + int(round(shift[i, 0])), w), near, far)[i]
+                              _inside(xs + int(round(shift[i, 0])), w), near, far,
+                              (direction,))[0]
             else:
                 step = shift[i] / k
             shift[i] += step
@@ -810,15 +811,16 @@ def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, fa
     return float(sides[:, 0].mean()), float(sides[:, 1].mean())
 
 
-def _sides(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int
-           ) -> np.ndarray:
-    """The median motion (x, y) of the picture ``near`` to ``far`` px to the left and to the
-    right of the pixels ``ys``, ``xs`` along ``flow`` (H x W x 2), 2 x 2."""
+def _sides(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int,
+           directions: tuple[int, ...] = (-1, 1)) -> np.ndarray:
+    """The median motion (x, y) of the picture ``near`` to ``far`` px to the left (-1) and to
+    the right (1) of the pixels ``ys``, ``xs`` along ``flow`` (H x W x 2), one row per of
+    ``directions``."""
     w = flow.shape[1]
     every = max(len(ys) // 64, 1)  # enough to tell
     ys, xs = ys[::every], xs[::every]
-    sides = np.zeros((2, 2))
-    for i, direction in enumerate((-1, 1)):
+    sides = np.zeros((len(directions), 2))
+    for i, direction in enumerate(directions):
         cols = _inside(xs[:, None] + direction * np.arange(near, far + 1), w)
         picked = flow[ys[:, None], cols]
         sides[i] = float(median(picked[..., 0])), float(median(picked[..., 1]))
