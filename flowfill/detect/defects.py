@@ -250,6 +250,65 @@ def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
     return cv2.dilate(mask, grow) if grow is not None and mask.any() else mask
 
 
+def _passing(around: Sequence[tuple[int, _Pending]], shape: tuple[int, int], reach: float,
+             lines: Sequence[Segment], grey: np.ndarray, own: Sequence[Speck]) -> np.ndarray:
+    """Where a small object seen moving on the frames ``around`` (offsets and frames) crosses
+    this frame (of ``shape``; ``grey``: its 8-bit luma, any size) as no candidate (``own``:
+    this frame's specks), dark on dark picture: a speck seen moving before it and one after,
+    of a sign, on a steady move (1 to ``reach`` px a frame) that a third confirms (within 3 px
+    and a quarter of the move from the nearer one), and where the move puts it the frame is
+    as dark as the fainter one's core (as bright, for a bright one). A speck on a line of its
+    own frame or on one of this frame's scratch ``lines`` is a piece of the line. Flat indices:
+    their footprints put there, and a quarter of the move either way (its blur, and the
+    unsure speed)."""
+    near = 3.0 * shape[1] / 432
+
+    def on_line(speck: Speck, segments: Iterable[Segment]) -> bool:
+        return any(seg.sign == speck.sign and seg.y0 - near <= speck.y <= seg.y1 + near
+                   and abs(seg.line[0] * speck.y + seg.line[1] - speck.x) <= near
+                   for seg in segments)
+
+    movers = [(dt, s) for dt, p in around for s in p.specks
+              if s.moving and s.level is not None
+              and not on_line(s, itertools.chain(lines, p.segments, p.drawn))]
+    if len(movers) < 3:
+        return np.zeros(0, np.intp)
+    out: list[np.ndarray] = []
+    dts = np.array([dt for dt, _ in movers], float)
+    xy = np.array([(s.x, s.y) for _, s in movers])
+    sign = np.array([s.sign for _, s in movers])
+    level = np.array([s.level for _, s in movers])
+    for i in np.flatnonzero(dts < 0):
+        js = np.flatnonzero((dts > 0) & (sign == sign[i]))
+        v = (xy[js] - xy[i]) / (dts[js] - dts[i])[:, None]  # each pair's move, px a frame
+        speed = np.hypot(v[:, 0], v[:, 1])
+        # where each pair's move puts every speck's frame, and how far the speck lies from it
+        off = np.hypot(*(xy[None] - xy[i] - (dts - dts[i])[None, :, None] * v[:, None]).T).T
+        gap = np.minimum(abs(dts - dts[i])[None], abs(dts[None] - dts[js][:, None]))
+        third = ((dts[None] != dts[i]) & (dts[None] != dts[js][:, None])
+                 & (sign[None] == sign[i]) & (off <= 3.0 + 0.25 * speed[:, None] * gap))
+        for q in np.flatnonzero((speed >= 1.0) & (speed <= reach) & third.any(axis=1)):
+            j, at = js[q], xy[i] - v[q] * dts[i]
+            if any(o.sign == sign[i] and np.hypot(o.x - at[0], o.y - at[1])
+                   <= 3.0 + 0.25 * speed[q] for o in own):
+                continue  # seen here: its own footprint tells where it is
+            gx = int(round(at[0] * grey.shape[1] / shape[1]))
+            gy = int(round(at[1] * grey.shape[0] / shape[0]))
+            patch = grey[max(gy - 1, 0):gy + 2, max(gx - 1, 0):gx + 2]
+            core = sign[i] * min(sign[i] * level[i], sign[i] * level[j])
+            if not patch.size or sign[i] * (float(np.median(patch)) / 255.0 - core) < 0:
+                continue  # nothing as dark (bright) as the object where it would be
+            for m in (i, j, *np.flatnonzero(third[q])):
+                speck = movers[m][1]
+                ys, xs = np.divmod(speck.pixels, shape[1])
+                for lag in (-0.25, 0.0, 0.25):
+                    y = ys + int(round(at[1] + lag * v[q, 1] - speck.y))
+                    x = xs + int(round(at[0] + lag * v[q, 0] - speck.x))
+                    inside = (y >= 0) & (y < shape[0]) & (x >= 0) & (x < shape[1])
+                    out.append(y[inside] * shape[1] + x[inside])
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, np.intp)
+
+
 def _picture(speck: Speck, around: list[tuple[int, list[Speck]]], reach: float, width: int,
              pictures: dict[int, np.ndarray] | None = None,
              scale: tuple[float, float] = (1.0, 1.0)) -> bool:
@@ -494,6 +553,9 @@ def detect_defects(
             for speck in moving:  # not the impulses a scratch's own line leaves
                 if lines[speck.pixels].mean() < 0.5:
                     picture[speck.pixels] = 1
+            if lines.any() and item.grey is not None:
+                # ... nor one seen moving on the frames around, hidden on this one
+                picture[_passing(frames_around, shape, reach, found, item.grey, item.specks)] = 1
             # a scratch runs down the same rows all its life, though the finder loses its faint
             # parts on some frames: a line found here reaches the rows its track reaches on two
             # of the frames waiting. Not a line drawn between two (a guess, where a small dark
