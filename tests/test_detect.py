@@ -2127,15 +2127,16 @@ def test_an_object_seen_moving_around_a_frame_is_placed_where_its_path_crosses_i
         return [(dt, _Pending(specks, [])) for dt, specks in found]
 
     dark = np.full((60, 120), 40, np.uint8)  # luma 0.16 on a half-size grid
+    half = (0.5, 0.5)
     around = frames((-2, [speck(64)]), (-1, [speck(82)]), (1, [speck(118)]))
-    placed = _passing(around, shape, 100.0, [], dark, [])
+    placed = _passing(around, shape, 100.0, [], dark, half, [])
     ys, xs = np.divmod(placed, shape[1])
     assert placed.size and abs(xs.mean() - 100) < 1 and abs(ys.mean() - 60) < 1
     assert xs.min() >= 100 - 1 - 5 and xs.max() <= 100 + 1 + 5  # a quarter of 18 px either way
     bright = np.full((60, 120), 128, np.uint8)
-    assert not _passing(around, shape, 100.0, [], bright, []).size
-    assert not _passing(around[1:], shape, 100.0, [], dark, []).size
-    assert not _passing(around, shape, 100.0, [], dark, [speck(101)]).size
+    assert not _passing(around, shape, 100.0, [], bright, half, []).size
+    assert not _passing(around[1:], shape, 100.0, [], dark, half, []).size
+    assert not _passing(around, shape, 100.0, [], dark, half, [speck(101)]).size
     line = Segment(-1, 64.0, 0, 120, np.zeros(0, np.int64), 0.1, line=(0.0, 64.0))
     around[0][1].segments.append(line)
-    assert not _passing(around, shape, 100.0, [], dark, []).size
+    assert not _passing(around, shape, 100.0, [], dark, half, []).size

@@ -24,6 +24,7 @@ from flowfill.detect.dust import (
     DustSettings,
     Impulses,
     Speck,
+    as_deep_at,
     find_specks,
     follows,
     grouped,
@@ -251,16 +252,17 @@ def _grown(mask: np.ndarray, grow: np.ndarray | None) -> np.ndarray:
 
 
 def _passing(around: Sequence[tuple[int, _Pending]], shape: tuple[int, int], reach: float,
-             lines: Sequence[Segment], grey: np.ndarray, own: Sequence[Speck]) -> np.ndarray:
+             lines: Sequence[Segment], grey: np.ndarray, scale: tuple[float, float],
+             own: Sequence[Speck]) -> np.ndarray:
     """Where a small object seen moving on the frames ``around`` (offsets and frames) crosses
-    this frame (of ``shape``; ``grey``: its 8-bit luma, any size) as no candidate (``own``:
-    this frame's specks), dark on dark picture: a speck seen moving before it and one after,
-    of a sign, on a steady move (1 to ``reach`` px a frame) that a third confirms (within 3 px
-    and a quarter of the move from the nearer one), and where the move puts it the frame is
-    as dark as the fainter one's core (as bright, for a bright one). A speck on a line of its
-    own frame or on one of this frame's scratch ``lines`` is a piece of the line. Flat indices:
-    their footprints put there, and a quarter of the move either way (its blur, and the
-    unsure speed)."""
+    this frame (of ``shape``; ``grey``: its 8-bit luma, ``scale`` times its size) as no
+    candidate (``own``: this frame's specks), dark on dark picture: a speck seen moving before
+    it and one after, of a sign, on a steady move (1 to ``reach`` px a frame) that a third
+    confirms (within 3 px and a quarter of the move from the nearer one), and where the move
+    puts it the frame is as dark as the fainter one's core (as bright, for a bright one;
+    :func:`.dust.as_deep_at`). A speck on a line of its own frame or on one of this frame's
+    scratch ``lines`` is a piece of the line. Flat indices: their footprints put there, and a
+    quarter of the move either way (its blur, and the unsure speed)."""
     near = 3.0 * shape[1] / 432
 
     def on_line(speck: Speck, segments: Iterable[Segment]) -> bool:
@@ -292,11 +294,8 @@ def _passing(around: Sequence[tuple[int, _Pending]], shape: tuple[int, int], rea
             if any(o.sign == sign[i] and np.hypot(o.x - at[0], o.y - at[1])
                    <= 3.0 + 0.25 * speed[q] for o in own):
                 continue  # seen here: its own footprint tells where it is
-            gx = int(round(at[0] * grey.shape[1] / shape[1]))
-            gy = int(round(at[1] * grey.shape[0] / shape[0]))
-            patch = grey[max(gy - 1, 0):gy + 2, max(gx - 1, 0):gx + 2]
-            core = sign[i] * min(sign[i] * level[i], sign[i] * level[j])
-            if not patch.size or sign[i] * (float(np.median(patch)) / 255.0 - core) < 0:
+            core = sign[i] * min(sign[i] * level[i], sign[i] * level[j])  # the fainter's
+            if not as_deep_at(grey, scale, at[0], at[1], sign[i], core):
                 continue  # nothing as dark (bright) as the object where it would be
             for m in (i, j, *np.flatnonzero(third[q])):
                 speck = movers[m][1]
@@ -555,7 +554,8 @@ def detect_defects(
                     picture[speck.pixels] = 1
             if lines.any() and item.grey is not None:
                 # ... nor one seen moving on the frames around, hidden on this one
-                picture[_passing(frames_around, shape, reach, found, item.grey, item.specks)] = 1
+                picture[_passing(frames_around, shape, reach, found, item.grey, scale,
+                                 item.specks)] = 1
             # a scratch runs down the same rows all its life, though the finder loses its faint
             # parts on some frames: a line found here reaches the rows its track reaches on two
             # of the frames waiting. Not a line drawn between two (a guess, where a small dark

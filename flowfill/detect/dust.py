@@ -473,17 +473,21 @@ def hidden_between(speck: Speck, around: list[tuple[int, list[Speck]]],
             v = np.array([o.x - speck.x, o.y - speck.y]) / dt
             if not 1.0 <= float(np.hypot(*v)) <= reach:
                 continue
-            hidden = True
-            for k, picture in zip(range(step, dt, step), between, strict=True):
-                x = int(round((speck.x + v[0] * k) * scale[0]))
-                y = int(round((speck.y + v[1] * k) * scale[1]))
-                patch = picture[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2]
-                if not patch.size or speck.sign * (float(median(patch)) / 255.0 - speck.level) < 0:
-                    hidden = False
-                    break
-            if hidden:
+            if all(as_deep_at(picture, scale, speck.x + v[0] * k, speck.y + v[1] * k,
+                              speck.sign, speck.level)
+                   for k, picture in zip(range(step, dt, step), between, strict=True)):
                 return True
     return False
+
+
+def as_deep_at(picture: np.ndarray, scale: tuple[float, float], x: float, y: float,
+               sign: float, level: float) -> bool:
+    """Whether ``picture`` (8-bit luma, ``scale`` times the frame's size) at the frame's
+    ``x``, ``y`` (its 3 x 3 median) is as dark as ``level`` or darker (as bright or brighter,
+    for ``sign`` +1): a small object of that core would be hidden there."""
+    gx, gy = int(round(x * scale[0])), int(round(y * scale[1]))
+    patch = picture[max(gy - 1, 0):gy + 2, max(gx - 1, 0):gx + 2]
+    return bool(patch.size) and sign * (float(median(patch)) / 255.0 - level) >= 0
 
 
 def grouped(specks: list[Speck], gap: float) -> list[Speck]:

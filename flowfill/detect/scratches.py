@@ -814,7 +814,7 @@ def _side_motion(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, fa
 def _sides(flow: np.ndarray, ys: np.ndarray, xs: np.ndarray, near: int, far: int,
            directions: tuple[int, ...] = (-1, 1)) -> np.ndarray:
     """The median motion (x, y) of the picture ``near`` to ``far`` px to the left (-1) and to
-    the right (1) of the pixels ``ys``, ``xs`` along ``flow`` (H x W x 2), one row per of
+    the right (1) of the pixels ``ys``, ``xs`` along ``flow`` (H x W x 2), one row for each of
     ``directions``."""
     w = flow.shape[1]
     every = max(len(ys) // 64, 1)  # enough to tell
